@@ -1,0 +1,1 @@
+"""Omnihub: a serverless omnichannel hub for customer care."""

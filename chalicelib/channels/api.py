@@ -1,0 +1,123 @@
+"""The generic signed channel (web chat and custom apps): ``POST /webhooks/api``.
+
+Signature: ``X-Omnihub-Signature: v1=<hex HMAC-SHA256(secret, "{timestamp}.{raw body}")>`` with
+``X-Omnihub-Timestamp`` in Unix seconds, accepted within 300 s either way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from typing import Any
+
+from chalicelib.channels.base import (
+    ChannelSpec,
+    PayloadError,
+    Secrets,
+    SignatureError,
+    WebhookRequest,
+    constant_time_equal,
+    require_secret,
+)
+from chalicelib.model import Attachment, Channel, EventKind, Identity, InboundEvent, ModelError, Sender
+
+PROVIDER = "api"
+SECRET_NAME = "OMNIHUB_API_SIGNING_SECRET"
+TIMESTAMP_HEADER = "x-omnihub-timestamp"
+SIGNATURE_HEADER = "x-omnihub-signature"
+TOLERANCE_SECONDS = 300
+
+
+def sign_api_payload(secret: str, timestamp: int | str, body: bytes) -> str:
+    """The header value a sender puts in ``X-Omnihub-Signature``."""
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"v1={mac}"
+
+
+def verify_api_signature(request: WebhookRequest, secrets: Secrets, now: float) -> None:
+    secret = require_secret(secrets, SECRET_NAME)
+    timestamp = request.header(TIMESTAMP_HEADER)
+    signature = request.header(SIGNATURE_HEADER)
+    if not timestamp or not signature:
+        raise SignatureError("missing X-Omnihub-Timestamp or X-Omnihub-Signature")
+    if not timestamp.isdigit():
+        raise SignatureError("X-Omnihub-Timestamp must be Unix seconds")
+    if abs(now - int(timestamp)) > TOLERANCE_SECONDS:
+        raise SignatureError("X-Omnihub-Timestamp is outside the 300 s tolerance")
+    expected = sign_api_payload(secret, timestamp, request.body)
+    # Several comma-separated signatures allow a secret rotation on the sender's side.
+    if not any(constant_time_equal(expected, candidate.strip()) for candidate in signature.split(",")):
+        raise SignatureError("signature mismatch")
+
+
+def _text_or_none(value: Any, field_name: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise PayloadError(f"{field_name} must be a string")
+    return value
+
+
+def parse_api_event(request: WebhookRequest) -> list[InboundEvent]:
+    try:
+        data = json.loads(request.body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise PayloadError(f"body is not JSON: {err}") from err
+    if not isinstance(data, dict):
+        raise PayloadError("body must be a JSON object")
+    event_id = data.get("event_id")
+    if not isinstance(event_id, str) or not event_id.strip():
+        raise PayloadError("event_id is required and must be a non-empty string")
+    if data.get("type") != "message":
+        raise PayloadError("type must be \"message\"")
+    sender = data.get("from")
+    if not isinstance(sender, dict) or not isinstance(sender.get("id"), str | int) or sender.get("id") == "":
+        raise PayloadError("from.id is required")
+    text = _text_or_none(data.get("text"), "text")
+    raw_attachments = data.get("attachments") or []
+    if not isinstance(raw_attachments, list):
+        raise PayloadError("attachments must be a list")
+    attachments = []
+    for index, item in enumerate(raw_attachments):
+        if not isinstance(item, dict) or not isinstance(item.get("url"), str):
+            raise PayloadError(f"attachments[{index}].url is required")
+        content_type = _text_or_none(item.get("content_type"), f"attachments[{index}].content_type")
+        attachments.append(
+            Attachment(
+                kind=(content_type or "file").split("/")[0] if content_type else "file",
+                url=item["url"],
+                content_type=content_type,
+                name=_text_or_none(item.get("name"), f"attachments[{index}].name"),
+            )
+        )
+    email = _text_or_none(sender.get("email"), "from.email")
+    try:
+        return [
+            InboundEvent(
+                provider=PROVIDER,
+                event_id=event_id.strip(),
+                kind=EventKind.MESSAGE,
+                channel=Channel.WEBCHAT,
+                occurred_at=_text_or_none(data.get("sent_at"), "sent_at") or request.received_at,
+                sender=Sender(
+                    identity=Identity(Channel.WEBCHAT, str(sender["id"])),
+                    name=_text_or_none(sender.get("name"), "from.name"),
+                    email=email.lower() if email else None,
+                    phone=_text_or_none(sender.get("phone"), "from.phone"),
+                    language=_text_or_none(sender.get("language"), "from.language"),
+                ),
+                text=text,
+                attachments=tuple(attachments),
+            )
+        ]
+    except ModelError as err:
+        raise PayloadError(str(err)) from err
+
+
+CHANNEL = ChannelSpec(
+    provider=PROVIDER,
+    secret_names=(SECRET_NAME,),
+    verify=verify_api_signature,
+    parse=parse_api_event,
+)

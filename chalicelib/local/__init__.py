@@ -1,0 +1,1 @@
+"""The embedded local stack: moto server, resource provisioning, stream/queue pump, CLI, sandboxes."""

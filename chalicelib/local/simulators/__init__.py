@@ -1,0 +1,1 @@
+"""Provider simulators: build webhook requests signed exactly as each provider signs them."""

@@ -1,0 +1,417 @@
+"""The canonical conversation model: one vocabulary for every provider.
+
+Typed, frozen dataclasses rather than pydantic: the webhook Lambda imports this module on
+every cold start, and dataclasses cost nothing to import and need no compiled wheel in the
+deployment package (pydantic-core would have to match Lambda's platform). Validation lives in
+``__post_init__`` and raises :class:`ModelError`, which callers turn into a 400.
+
+Timestamps are UTC ISO-8601 strings with a ``Z`` suffix (``2026-11-22T20:08:29.123Z``) so they
+sort lexically in DynamoDB sort keys. Provider ids are always strings: Telegram and Viber ids
+exceed 2^53 and would lose digits as JSON numbers in JavaScript consumers.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+
+class ModelError(ValueError):
+    """A value does not fit the canonical model (a permanent, 4xx-class error)."""
+
+
+class Channel(StrEnum):
+    SMS = "sms"
+    WHATSAPP = "whatsapp"
+    MESSENGER = "messenger"
+    INSTAGRAM = "instagram"
+    TELEGRAM = "telegram"
+    LINE = "line"
+    VIBER = "viber"
+    X = "x"
+    EMAIL = "email"
+    VOICE = "voice"
+    WEBCHAT = "webchat"
+
+
+PHONE_CHANNELS = frozenset({Channel.SMS, Channel.WHATSAPP, Channel.VOICE})
+
+
+class EventKind(StrEnum):
+    MESSAGE = "message"  # a customer wrote something
+    DELIVERY_STATUS = "delivery_status"  # a provider reports on a message we sent
+    CALL = "call"  # a telephony event (ringing, completed, recording, transcription)
+    LIFECYCLE = "lifecycle"  # follow/unfollow, subscribed, conversation_started, ...
+    UNKNOWN = "unknown"  # a kind the hub does not know: stored raw, never fails the webhook
+
+
+class Direction(StrEnum):
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+
+
+class ConversationStatus(StrEnum):
+    OPEN = "open"
+    PENDING = "pending"
+    RESOLVED = "resolved"
+
+
+class Priority(StrEnum):
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+    URGENT = "urgent"
+
+
+class DeliveryStatus(StrEnum):
+    """Delivery states of a message; ``rank`` makes updates monotonic."""
+
+    RECEIVED = "received"  # inbound messages
+    QUEUED = "queued"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    READ = "read"
+    FAILED = "failed"
+
+    @property
+    def rank(self) -> int:
+        return _STATUS_RANK[self]
+
+    def can_become(self, new: DeliveryStatus) -> bool:
+        """``failed`` is terminal; otherwise a status only moves forward."""
+        if self is DeliveryStatus.FAILED:
+            return False
+        if new is DeliveryStatus.FAILED:
+            return self is not DeliveryStatus.READ
+        return new.rank > self.rank
+
+
+_STATUS_RANK = {
+    DeliveryStatus.RECEIVED: 0,
+    DeliveryStatus.QUEUED: 1,
+    DeliveryStatus.SENT: 2,
+    DeliveryStatus.DELIVERED: 3,
+    DeliveryStatus.READ: 4,
+    DeliveryStatus.FAILED: 5,
+}
+
+_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+_ISO_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$")
+
+
+def utc_now() -> str:
+    return format_timestamp(datetime.now(UTC))
+
+
+def format_timestamp(moment: datetime) -> str:
+    """UTC ISO-8601 with millisecond precision and a ``Z``; naive datetimes are taken as UTC."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def timestamp_from_epoch(seconds: float) -> str:
+    return format_timestamp(datetime.fromtimestamp(seconds, UTC))
+
+
+def parse_timestamp(value: str) -> datetime:
+    """Any ISO-8601 string with an offset (or ``Z``) → aware UTC datetime."""
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except (ValueError, AttributeError) as err:
+        raise ModelError(f"not an ISO-8601 timestamp: {value!r}") from err
+    if moment.tzinfo is None:
+        raise ModelError(f"timestamp without a time zone: {value!r}")
+    return moment.astimezone(UTC)
+
+
+def normalize_timestamp(value: str) -> str:
+    return format_timestamp(parse_timestamp(value))
+
+
+def normalize_phone(value: str) -> str:
+    """Any provider form (``whatsapp:+39...``, ``39...``, ``+39 333 ...``) → E.164 with ``+``."""
+    raw = value.strip()
+    for prefix in ("whatsapp:", "sms:", "tel:", "viber:", "messenger:"):
+        if raw.lower().startswith(prefix):
+            raw = raw[len(prefix) :]
+    digits = re.sub(r"[\s().\-]", "", raw)
+    if digits.startswith("00"):
+        digits = digits[2:]
+    if not digits.startswith("+"):
+        digits = "+" + digits
+    if not _E164.match(digits):
+        raise ModelError(f"not a phone number in international form: {value!r}")
+    return digits
+
+
+def normalize_address(channel: Channel, address: str) -> str:
+    """The canonical form of a customer's address on a channel."""
+    if not isinstance(address, str) or not address.strip():
+        raise ModelError("an identity needs a non-empty address")
+    address = address.strip()
+    if channel in PHONE_CHANNELS and not address.startswith(("bsuid:", "user:")):
+        return normalize_phone(address)
+    if channel is Channel.EMAIL:
+        return address.lower()
+    return address
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """A customer's address on one channel: ``("whatsapp", "+393331234567")``."""
+
+    channel: Channel
+    address: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "channel", Channel(self.channel))
+        object.__setattr__(self, "address", normalize_address(self.channel, self.address))
+
+    @property
+    def key(self) -> str:
+        return f"{self.channel.value}#{self.address}"
+
+    def to_dict(self) -> dict[str, str]:
+        return {"channel": self.channel.value, "address": self.address}
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """Metadata only: the hub stores where the media is, never the media itself."""
+
+    kind: str  # image, audio, video, document, sticker, location, contact, file
+    url: str | None = None
+    media_id: str | None = None
+    content_type: str | None = None
+    name: str | None = None
+    size: int | None = None
+    caption: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Attachment:
+        size = data.get("size")
+        return cls(
+            kind=str(data.get("kind") or "file"),
+            url=data.get("url"),
+            media_id=None if data.get("media_id") is None else str(data["media_id"]),
+            content_type=data.get("content_type"),
+            name=data.get("name"),
+            size=None if size is None else int(size),
+            caption=data.get("caption"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Sender:
+    """Who wrote, as the provider describes them."""
+
+    identity: Identity
+    name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    language: str | None = None  # BCP-47 hint from the provider (``it``, ``pt-BR``)
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"identity": self.identity.to_dict()}
+        for key in ("name", "email", "phone", "language"):
+            value = getattr(self, key)
+            if value is not None:
+                data[key] = value
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Sender:
+        ident = data["identity"]
+        return cls(
+            identity=Identity(Channel(ident["channel"]), ident["address"]),
+            name=data.get("name"),
+            email=data.get("email"),
+            phone=data.get("phone"),
+            language=data.get("language"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class InboundEvent:
+    """One normalized event from a provider webhook (a POST may carry several).
+
+    ``event_id`` is the provider's own id for this event and, prefixed by ``provider``, the
+    dedupe key of the inbox: the same event delivered again is recognized however it arrives.
+    """
+
+    provider: str
+    event_id: str
+    kind: EventKind
+    channel: Channel
+    occurred_at: str
+    sender: Sender | None = None
+    text: str | None = None
+    attachments: tuple[Attachment, ...] = ()
+    provider_message_id: str | None = None
+    status: DeliveryStatus | None = None
+    error_code: str | None = None
+    reply_token: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.provider or not re.fullmatch(r"[a-z0-9_\-]+", self.provider):
+            raise ModelError(f"bad provider name: {self.provider!r}")
+        if not isinstance(self.event_id, str) or not self.event_id or len(self.event_id) > 512:
+            raise ModelError("event_id must be a non-empty string of at most 512 characters")
+        object.__setattr__(self, "kind", EventKind(self.kind))
+        object.__setattr__(self, "channel", Channel(self.channel))
+        if not _ISO_UTC.match(self.occurred_at):
+            object.__setattr__(self, "occurred_at", normalize_timestamp(self.occurred_at))
+        if self.status is not None:
+            object.__setattr__(self, "status", DeliveryStatus(self.status))
+        if self.provider_message_id is not None and not isinstance(self.provider_message_id, str):
+            raise ModelError("provider_message_id must be a string")
+        if self.kind is EventKind.MESSAGE:
+            if self.sender is None:
+                raise ModelError("a message needs a sender")
+            if not (self.text and self.text.strip()) and not self.attachments:
+                raise ModelError("a message needs text or attachments")
+        if self.kind is EventKind.DELIVERY_STATUS and (self.status is None or not self.provider_message_id):
+            raise ModelError("a delivery status needs a status and the provider message id")
+        if any(not isinstance(v, str) for v in self.metadata.values()):
+            raise ModelError("metadata values must be strings")
+
+    @property
+    def inbox_key(self) -> str:
+        return f"{self.provider}#{self.event_id}"
+
+    @property
+    def ordering_key(self) -> str:
+        """The FIFO group: one sender's events are handled in order, senders in parallel."""
+        if self.sender is not None:
+            return self.sender.identity.key
+        if self.provider_message_id:
+            return f"{self.provider}#msg#{self.provider_message_id}"
+        return self.inbox_key
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "provider": self.provider,
+            "event_id": self.event_id,
+            "kind": self.kind.value,
+            "channel": self.channel.value,
+            "occurred_at": self.occurred_at,
+        }
+        if self.sender is not None:
+            data["sender"] = self.sender.to_dict()
+        if self.text is not None:
+            data["text"] = self.text
+        if self.attachments:
+            data["attachments"] = [a.to_dict() for a in self.attachments]
+        for key in ("provider_message_id", "error_code", "reply_token"):
+            value = getattr(self, key)
+            if value is not None:
+                data[key] = value
+        if self.status is not None:
+            data["status"] = self.status.value
+        if self.metadata:
+            data["metadata"] = dict(self.metadata)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> InboundEvent:
+        sender = data.get("sender")
+        status = data.get("status")
+        return cls(
+            provider=data["provider"],
+            event_id=data["event_id"],
+            kind=EventKind(data["kind"]),
+            channel=Channel(data["channel"]),
+            occurred_at=data["occurred_at"],
+            sender=Sender.from_dict(sender) if sender else None,
+            text=data.get("text"),
+            attachments=tuple(Attachment.from_dict(a) for a in data.get("attachments") or ()),
+            provider_message_id=data.get("provider_message_id"),
+            status=DeliveryStatus(status) if status else None,
+            error_code=data.get("error_code"),
+            reply_token=data.get("reply_token"),
+            metadata=dict(data.get("metadata") or {}),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Customer:
+    id: str
+    name: str | None
+    language: str | None
+    tier: str
+    identities: tuple[Identity, ...]
+    created_at: str
+    open_conversation_id: str | None = None
+    consent: dict[str, str] = field(default_factory=dict)  # channel → "granted" | "withdrawn"
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    id: str
+    conversation_id: str
+    direction: Direction
+    channel: Channel
+    created_at: str
+    text: str | None = None
+    attachments: tuple[Attachment, ...] = ()
+    status: DeliveryStatus = DeliveryStatus.RECEIVED
+    provider: str | None = None
+    provider_message_id: str | None = None
+    inbox_key: str | None = None
+    error_code: str | None = None
+
+    def to_api(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "direction": self.direction.value,
+            "channel": self.channel.value,
+            "text": self.text,
+            "attachments": [a.to_dict() for a in self.attachments],
+            "status": self.status.value,
+            "created_at": self.created_at,
+            "provider_message_id": self.provider_message_id,
+            "error_code": self.error_code,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    id: str
+    reference: str
+    status: ConversationStatus
+    priority: Priority
+    route: str
+    customer_id: str
+    channel: Channel
+    created_at: str
+    updated_at: str
+    tags: tuple[str, ...] = ()
+    last_inbound_at: str | None = None
+    resolved_at: str | None = None
+
+    def to_api(self, messages: list[Message] | None = None) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "id": self.id,
+            "reference": self.reference,
+            "status": self.status.value,
+            "priority": self.priority.value,
+            "route": self.route,
+            "customer_id": self.customer_id,
+            "channel": self.channel.value,
+            "tags": list(self.tags),
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "last_inbound_at": self.last_inbound_at,
+            "resolved_at": self.resolved_at,
+        }
+        if messages is not None:
+            data["messages"] = [m.to_api() for m in messages]
+        return data
