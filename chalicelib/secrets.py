@@ -73,7 +73,7 @@ class SecretSource:
         return found
 
     def _group(self, group: str) -> Mapping[str, Any]:
-        from aws_lambda_powertools.utilities import parameters  # noqa: PLC0415 - only when env lacks it
+        from aws_lambda_powertools.utilities import parameters
 
         try:
             value = parameters.get_secret(

@@ -1,0 +1,52 @@
+"""Adapters between Chalice's request/response and the framework-free use cases."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import urlencode
+
+from chalice import Response
+
+from chalicelib.channels import WebhookRequest, WebhookResponse
+from chalicelib.errors import PermanentError, RetryableError
+from chalicelib.model import utc_now
+
+FORM = "application/x-www-form-urlencoded"
+MULTIPART = "multipart/form-data"
+WEBHOOK_CONTENT_TYPES = ["application/json", FORM, MULTIPART, "text/plain", "application/xml", "text/xml"]
+
+
+def concrete_path(current_request: Any) -> str:
+    """``/webhooks/telegram/{bot}`` with its parameters filled in: the path the provider called."""
+    return current_request.path.format(**(current_request.uri_params or {}))
+
+
+def webhook_request(current_request: Any, public_base_url: str) -> WebhookRequest:
+    path = concrete_path(current_request)
+    query = dict(current_request.query_params or {})
+    url = public_base_url + path + ("?" + urlencode(query) if query else "")
+    return WebhookRequest(
+        method=current_request.method,
+        path=path,
+        headers={k.lower(): v for k, v in (current_request.headers or {}).items()},
+        body=current_request.raw_body or b"",
+        query=query,
+        path_params=dict(current_request.uri_params or {}),
+        public_url=url,
+        received_at=utc_now(),
+    )
+
+
+def chalice_response(response: WebhookResponse) -> Response:
+    headers = {"Content-Type": response.content_type, **response.headers}
+    return Response(body=response.body, status_code=response.status, headers=headers)
+
+
+def json_response(body: Any, status: int = 200) -> Response:
+    return Response(body=json.dumps(body), status_code=status, headers={"Content-Type": "application/json"})
+
+
+def error_json(err: PermanentError | RetryableError) -> Response:
+    name = type(err).__name__
+    return json_response({"error": name, "reason": err.reason}, err.status)
