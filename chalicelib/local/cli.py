@@ -42,7 +42,7 @@ def _stage() -> str:
 
 
 def _sqs() -> Any:
-    import boto3  # noqa: PLC0415
+    import boto3
 
     return boto3.session.Session().client(
         "sqs",
@@ -58,7 +58,7 @@ SimulatorBuilder = Callable[[argparse.Namespace, dict[str, str]], SimulatedReque
 
 
 def _simulate_api(args: argparse.Namespace, secrets: dict[str, str]) -> SimulatedRequest:
-    from chalicelib.local.simulators.api import simulate_api_message  # noqa: PLC0415
+    from chalicelib.local.simulators.api import simulate_api_message
 
     return simulate_api_message(
         secrets["OMNIHUB_API_SIGNING_SECRET"], args.sender, args.text, name=args.name, language=args.language,
@@ -68,7 +68,7 @@ def _simulate_api(args: argparse.Namespace, secrets: dict[str, str]) -> Simulate
 
 def _provider_simulator(module: str, function: str, **fixed: Any) -> SimulatorBuilder:
     def build(args: argparse.Namespace, secrets: dict[str, str]) -> SimulatedRequest:
-        from importlib import import_module  # noqa: PLC0415
+        from importlib import import_module
 
         simulate = getattr(import_module(f"chalicelib.local.simulators.{module}"), function)
         kwargs: dict[str, Any] = {"name": args.name, "language": args.language, "public_base_url": _hub_url()}
@@ -226,7 +226,7 @@ def cmd_conversation(args: argparse.Namespace) -> int:
 
 
 def cmd_lookup(args: argparse.Namespace) -> int:
-    from urllib.parse import urlencode  # noqa: PLC0415
+    from urllib.parse import urlencode
 
     return _rest_get("/customers/lookup?" + urlencode({"channel": args.channel, "address": args.address}))
 

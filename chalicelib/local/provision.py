@@ -35,7 +35,8 @@ def provision(session: Any, stage: str, *, bucket_name: str | None = None) -> Pr
         dlq_url = _create_queue(sqs, resources.dlq_name(stage, spec), spec.fifo, {
             "MessageRetentionPeriod": str(spec.dlq_retention_seconds),
         })
-        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        dlq_attributes = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])
+        dlq_arn = dlq_attributes["Attributes"]["QueueArn"]
         queue_urls[resources.dlq_name(stage, spec)] = dlq_url
         queue_urls[resources.queue_name(stage, spec)] = _create_queue(
             sqs,
@@ -44,7 +45,9 @@ def provision(session: Any, stage: str, *, bucket_name: str | None = None) -> Pr
             {
                 "MessageRetentionPeriod": str(spec.retention_seconds),
                 "VisibilityTimeout": str(spec.visibility_timeout_seconds),
-                "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": spec.max_receive_count}),
+                "RedrivePolicy": json.dumps(
+                    {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": spec.max_receive_count}
+                ),
             },
         )
     bucket = bucket_name or resources.bucket_name(stage)

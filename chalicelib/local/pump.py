@@ -15,6 +15,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from botocore.config import Config
+
 from chalicelib import resources
 from chalicelib.model import utc_now
 from chalicelib.observability import logger
@@ -49,7 +51,8 @@ class LocalPump:
         *,
         from_start: bool = True,
     ) -> None:
-        self._streams = session.client("dynamodbstreams")
+        # Account-based stream endpoints ({account}.streams-ddb...) are unknown to moto in-process.
+        self._streams = session.client("dynamodbstreams", config=Config(account_id_endpoint_mode="disabled"))
         self._sqs = session.client("sqs")
         self._stage = stage
         self._stream_arn = stream_arn
@@ -80,15 +83,29 @@ class LocalPump:
         done += self._run_schedules()
         return done
 
-    def drain(self, timeout: float = 10.0) -> None:
-        """Pump until a pass does nothing (tests): the stream and queues are empty."""
+    def drain(self, timeout: float = 15.0) -> None:
+        """Pump until nothing is left (tests): stream read, consumed queues empty, nothing in flight."""
         deadline = time.monotonic() + timeout
         quiet_passes = 0
         while time.monotonic() < deadline:
             quiet_passes = quiet_passes + 1 if self.pump_once() == 0 else 0
             if quiet_passes >= 2:
-                return
+                if not self._in_flight():
+                    return
+                time.sleep(0.2)
         raise TimeoutError("the pump did not drain in time")
+
+    def _in_flight(self) -> int:
+        """Messages received but neither deleted nor visible again (failed ones waiting to retry)."""
+        waiting = 0
+        for spec in resources.QUEUES:
+            if spec.consumer and spec.consumer in self._handlers:
+                url = self._queue_url(resources.queue_name(self._stage, spec))
+                attributes = self._sqs.get_queue_attributes(
+                    QueueUrl=url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"]
+                )["Attributes"]
+                waiting += int(attributes["ApproximateNumberOfMessagesNotVisible"])
+        return waiting
 
     # ------------------------------------------------------------------ DynamoDB stream
     def _refresh_shards(self) -> None:

@@ -52,7 +52,7 @@ def local_environment(api_port: int, aws_port: int, base: Mapping[str, str] | No
     env = dict(os.environ if base is None else base)
     defaults = {
         "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",  # noqa: S105 - moto's placeholder credentials
+        "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_REGION": "us-east-1",
         "OMNIHUB_STAGE": "local",
@@ -112,15 +112,15 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.clear()
     os.environ.update(env)
 
-    from moto.server import ThreadedMotoServer  # noqa: PLC0415 - dev-only dependency
+    from moto.server import ThreadedMotoServer
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per pump poll otherwise
 
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=args.aws_port, verbose=False)
     moto.start()
-    import boto3  # noqa: PLC0415
+    import boto3
 
-    from chalicelib.local.provision import provision  # noqa: PLC0415
+    from chalicelib.local.provision import provision
 
     session = boto3.session.Session()
     provisioned = provision(session, env["OMNIHUB_STAGE"])
@@ -133,9 +133,8 @@ def main(argv: list[str] | None = None) -> int:
         env=dict(os.environ),
     )
     sys.path.insert(0, str(ROOT))
-    import app as app_module  # noqa: PLC0415 - the same app chalice local serves
-
-    from chalicelib.local.pump import LocalPump, app_handlers  # noqa: PLC0415
+    import app as app_module
+    from chalicelib.local.pump import LocalPump, app_handlers
 
     pump = LocalPump(session, env["OMNIHUB_STAGE"], provisioned.stream_arn, app_handlers(app_module))
 

@@ -1,0 +1,46 @@
+# Omnihub — the two commands that matter: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
+
+.PHONY: help venv lint test test-fast run bench smoke clean
+
+help:
+	@echo "make run     start the whole hub locally on the embedded AWS (API :8000, AWS :4566)"
+	@echo "make test    create the virtualenv, lint, run the whole suite"
+	@echo "make bench   benchmarks, printed as ratios against floors measured in the same run"
+	@echo "make synth | diff | deploy STAGE=dev|prod   the AWS deployment (see README)"
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+lint: venv
+	$(BIN)/ruff check .
+
+test: venv lint
+	$(BIN)/python -m pytest -n 2 --dist loadfile
+
+test-fast: venv
+	$(BIN)/python -m pytest -m "not e2e" -x
+
+run: venv
+	$(BIN)/python -m chalicelib.local.run
+
+bench: venv
+	$(BIN)/python -m bench
+
+smoke: venv
+	OMNIHUB_API_SIGNING_SECRET=dev-api-signing-secret OMNIHUB_API_KEY=dev-support-key \
+		$(BIN)/python ../shared/tools/contract-smoke
+
+clean:
+	rm -rf $(VENV) cdk.out infra/cdk.out .ruff_cache
+
+-include infra/infra.mk

@@ -1,0 +1,120 @@
+"""Shared fixtures: moto in-process with every resource provisioned, the Chalice test client, the pump."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+TEST_STAGE = "local"  # the Chalice test client applies .chalice stage "local"s environment
+TEST_SECRETS = {
+    "OMNIHUB_API_SIGNING_SECRET": "test-api-secret",
+    "OMNIHUB_API_KEYS": "support-tool:support-key:support,comms:crisis-key:crisis,ops:admin-key:admin",
+    "TWILIO_ACCOUNT_SID": "AC00000000000000000000000000000000",
+    "TWILIO_AUTH_TOKEN": "test-twilio-token",
+    "META_APP_SECRET": "test-meta-secret",
+    "META_VERIFY_TOKEN": "test-meta-verify",
+    "TELEGRAM_SECRET_TOKEN": "test-telegram-secret",
+    "LINE_CHANNEL_SECRET": "test-line-secret",
+    "VIBER_AUTH_TOKEN": "test-viber-token",
+    "VONAGE_SIGNATURE_SECRET": "test-vonage-signature-secret",
+}
+
+
+def load_schema(name: str) -> dict[str, Any]:
+    return json.loads((ROOT / "schemas" / f"{name}.json").read_text())
+
+
+@dataclass
+class Hub:
+    """A provisioned embedded AWS plus the app, its client and a pump."""
+
+    session: Any
+    provisioned: Any
+    client: Any
+    pump: Any
+    app_module: Any
+
+    @property
+    def dynamodb(self) -> Any:
+        return self.session.client("dynamodb")
+
+    @property
+    def sqs(self) -> Any:
+        return self.session.client("sqs")
+
+    def table_items(self) -> list[dict[str, Any]]:
+        from chalicelib import runtime
+
+        return list(runtime.store().scan_all())
+
+    def queue_url(self, logical: str, *, dlq: bool = False) -> str:
+        from chalicelib import resources
+
+        spec = next(s for s in resources.QUEUES if s.logical_name == logical)
+        name = resources.dlq_name(TEST_STAGE, spec) if dlq else resources.queue_name(TEST_STAGE, spec)
+        return self.provisioned.queue_urls[name]
+
+    def receive_all(self, logical: str) -> list[dict[str, Any]]:
+        """Every message on a queue, consumed (FIFO groups unlock as messages are deleted)."""
+        url = self.queue_url(logical)
+        bodies = []
+        while True:
+            messages = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get(
+                "Messages", []
+            )
+            if not messages:
+                return bodies
+            for message in messages:
+                bodies.append(json.loads(message["Body"]))
+                self.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for key in list(os.environ):
+        if key.startswith(("AWS_", "OMNIHUB_")) or key in TEST_SECRETS:
+            monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("OMNIHUB_STAGE", TEST_STAGE)
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://hub.example.com")
+    for key, value in TEST_SECRETS.items():
+        monkeypatch.setenv(key, value)
+    yield
+
+
+@pytest.fixture
+def hub(aws_env: None) -> Iterator[Hub]:
+    import boto3
+    from chalice.test import Client
+    from moto import mock_aws
+
+    with mock_aws():
+        from chalicelib import runtime
+        from chalicelib.local.provision import provision
+        from chalicelib.local.pump import LocalPump, app_handlers
+
+        session = boto3.session.Session()
+        provisioned = provision(session, TEST_STAGE)
+        os.environ["OMNIHUB_TABLE_STREAM_ARN"] = provisioned.stream_arn
+        runtime.reset()
+        import app as app_module
+
+        app_module._api_keys.cache_clear()
+        pump = LocalPump(session, TEST_STAGE, provisioned.stream_arn, app_handlers(app_module))
+        with Client(app_module.app, stage_name=TEST_STAGE, project_dir=str(ROOT)) as client:
+            yield Hub(session, provisioned, client, pump, app_module)
+        runtime.reset()
+        app_module._api_keys.cache_clear()
