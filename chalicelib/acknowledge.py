@@ -200,15 +200,18 @@ def parse_policy(data: Any, source: str = "<policy>") -> Policy:
         raise fail("version", f"unsupported version {version!r}; this code reads version {SUPPORTED_VERSION}")
     _reject_unknown_keys(data, _TOP_LEVEL_KEYS, "(top level)", fail)
 
-    quiet = _minutes(data, "quiet_period_minutes", fail, minimum=0)
-    max_age = _minutes(data, "max_event_age_minutes", fail, minimum=1)
-    relative_max = _minutes(data, "relative_expected_max_minutes", fail, minimum=0, default=180)
+    quiet = _whole_number(data, "quiet_period_minutes", fail, minimum=0)
+    max_age = _whole_number(data, "max_event_age_minutes", fail, minimum=1)
+    relative_max = _whole_number(data, "relative_expected_max_minutes", fail, minimum=0, default=180)
 
     sla_data = data.get("sla_minutes")
     if not isinstance(sla_data, Mapping):
         raise fail("sla_minutes", "required, an object with urgent, high, normal and low working minutes")
     _reject_unknown_keys(sla_data, frozenset(p.value for p in Priority), "sla_minutes", fail)
-    sla = {priority: _minutes(sla_data, priority.value, fail, minimum=0, path="sla_minutes.") for priority in Priority}
+    sla = {
+        priority: _whole_number(sla_data, priority.value, fail, minimum=0, path="sla_minutes.")
+        for priority in Priority
+    }
 
     try:
         calendar = BusinessCalendar.from_config(data.get("business_hours"))
@@ -264,14 +267,21 @@ def _reject_unknown_keys(data: Mapping[str, Any], allowed: frozenset[str], path:
         raise fail(path, f"unknown key(s) {', '.join(unknown)} (expected {', '.join(sorted(allowed))})")
 
 
-def _minutes(
-    data: Mapping[str, Any], key: str, fail: Any, *, minimum: int, default: int | None = None, path: str = ""
+def _whole_number(
+    data: Mapping[str, Any],
+    key: str,
+    fail: Any,
+    *,
+    minimum: int,
+    default: int | None = None,
+    path: str = "",
+    unit: str = "minutes",
 ) -> int:
     value = data.get(key, default)
     if value is None:
-        raise fail(f"{path}{key}", f"required, a whole number of minutes (>= {minimum})")
-    if type(value) is not int or value < minimum:
-        raise fail(f"{path}{key}", f"must be a whole number of minutes >= {minimum}, got {value!r}")
+        raise fail(f"{path}{key}", f"required, a whole number of {unit} (>= {minimum})")
+    if type(value) is not int or value < minimum:  # type(...) so that true/false are refused
+        raise fail(f"{path}{key}", f"must be a whole number of {unit} >= {minimum}, got {value!r}")
     return value
 
 
@@ -288,7 +298,7 @@ def _parse_channel_limits(data: Any, fail: Any) -> dict[str, ChannelLimits]:
         if not isinstance(entry, Mapping):
             raise fail(path, "must be an object like {\"max_length\": 320}")
         _reject_unknown_keys(entry, frozenset({"max_length", "preferred_length"}), path, fail)
-        max_length = _minutes(entry, "max_length", fail, minimum=70, path=f"{path}.")
+        max_length = _whole_number(entry, "max_length", fail, minimum=70, path=f"{path}.", unit="characters")
         preferred = entry.get("preferred_length")
         if preferred is not None and (type(preferred) is not int or not 1 <= preferred <= max_length):
             raise fail(
@@ -609,7 +619,7 @@ def personal_name(raw: str | None) -> str | None:
     words = kept.split()
     if not words:
         return None
-    first = words[0].strip(".-'’")
+    first = words[0].strip(".-'\u2019")
     letters = sum(ch.isalpha() for ch in first)
     if letters < 2 or len(first) > MAX_NAME_CHARS or first.lower() in _GENERIC_NAMES:
         return None
@@ -619,7 +629,7 @@ def personal_name(raw: str | None) -> str | None:
 
 
 def _is_name_char(ch: str) -> bool:
-    if ch in "-'’.":
+    if ch in "-'\u2019.":
         return True
     return unicodedata.category(ch)[0] in ("L", "M")
 
@@ -681,8 +691,11 @@ def describe_back_at(back_at: datetime, now: datetime, pack: LanguagePack, calen
 
 
 def _fill(template: str, **values: Any) -> str:
-    # An empty {name} leaves a double space behind; tidy spaces, never newlines.
-    return re.sub(r"[ \t]{2,}", " ", template.format(**values)).strip()
+    # An empty {name} leaves "Thanks , we" or a double space behind; tidy spaces, never newlines
+    # (and never before ":" or "!", which French typography spaces on purpose).
+    text = template.format(**values)
+    text = re.sub(r"[ \t]+,", ",", text)
+    return re.sub(r"[ \t]{2,}", " ", text).strip()
 
 
 def _with_crisis_line(body: str, status_line: str | None, pack: LanguagePack, limits: ChannelLimits) -> str:
