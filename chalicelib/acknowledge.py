@@ -8,7 +8,7 @@ retry three days late.
 
 Pure and AWS-free: :func:`decide_acknowledgment` takes an :class:`AckContext` the conversation worker
 fills from what it already read, and a :class:`Policy` loaded once from the versioned JSON file
-(``config/acknowledgments.v1.json``, or ``OMNIHUB_ACK_CONFIG``). The decision carries a stable reason
+(``chalicelib/config/acknowledgments.v1.json``, or ``OMNIHUB_ACK_CONFIG``). The decision carries a stable reason
 code for logs and metrics, the text, the language chosen and the expected reply time the text
 promises (the SLA sweeper can hold us to it).
 """
@@ -36,7 +36,7 @@ from chalicelib.model import Channel, EventKind, Priority, format_timestamp, par
 
 SUPPORTED_VERSION = 1
 CONFIG_PATH_ENV = "OMNIHUB_ACK_CONFIG"
-DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "config" / "acknowledgments.v1.json"
+DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent / "config" / "acknowledgments.v1.json"  # packaged with chalicelib
 
 # Carriers treat these words as consent decisions on SMS and WhatsApp; on other channels "yes" or
 # "info" alone is ordinary conversation, so the keyword is derived from the text only here.
@@ -412,7 +412,7 @@ def _load_policy_file(path: str) -> Policy:
 
 
 def load_policy(path: str | os.PathLike[str] | None = None) -> Policy:
-    """The policy from ``path`` > ``$OMNIHUB_ACK_CONFIG`` > ``config/acknowledgments.v1.json``.
+    """The policy from ``path`` > ``$OMNIHUB_ACK_CONFIG`` > ``chalicelib/config/acknowledgments.v1.json``.
 
     Each file is read and validated once per process (cached); invalid files raise
     :class:`AckConfigError` every time they are asked for.
