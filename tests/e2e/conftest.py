@@ -1,0 +1,116 @@
+"""The local stack as `make run` starts it, in a subprocess on free ports (real HTTP, moto server)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class LocalStack:
+    api_url: str
+    aws_url: str
+    env: dict[str, str]
+
+    def secrets(self) -> dict[str, str]:
+        from chalicelib.local.run import DEV_SECRETS
+
+        return dict(DEV_SECRETS)
+
+    def get(self, path: str, key: str = "dev-support-key") -> tuple[int, Any]:
+        request = urllib.request.Request(self.api_url + path, headers={"x-api-key": key})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as err:
+            return err.code, json.loads(err.read() or b"{}")
+
+    def wait_for_conversation(self, channel: str, address: str, timeout: float = 30) -> dict[str, Any]:
+        query = urllib.parse.urlencode({"channel": channel, "address": address})
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            status, customer = self.get(f"/customers/lookup?{query}")
+            if status == 200 and customer["conversation_ids"]:
+                status, conversation = self.get(f"/conversations/{customer['conversation_ids'][-1]}")
+                if status == 200 and conversation["messages"]:
+                    return conversation
+            time.sleep(0.3)
+        raise AssertionError(f"no conversation for {channel}:{address} within {timeout} s")
+
+    def sqs(self) -> Any:
+        import boto3
+
+        return boto3.session.Session().client(
+            "sqs", region_name="us-east-1", endpoint_url=self.aws_url,
+            aws_access_key_id="testing", aws_secret_access_key="testing",
+        )
+
+    def route_envelopes(self) -> list[dict[str, Any]]:
+        sqs = self.sqs()
+        url = sqs.get_queue_url(QueueName="omnihub-local-route-default.fifo")["QueueUrl"]
+        found = []
+        while True:
+            messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
+            if not messages:
+                return found
+            for message in messages:
+                found.append(json.loads(message["Body"]))
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+
+@pytest.fixture(scope="session")
+def local_stack() -> Iterator[LocalStack]:
+    api_port, aws_port = free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "OMNIHUB_"))}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "chalicelib.local.run", "--api-port", str(api_port), "--aws-port", str(aws_port),
+         "--quiet"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    assert process.stdout is not None
+    deadline = time.monotonic() + 90
+    seen = []
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line and process.poll() is not None:
+            raise RuntimeError("the local stack exited:\n" + "".join(seen))
+        seen.append(line)
+        if line.strip() == "ready":
+            break
+    else:
+        process.kill()
+        raise RuntimeError("the local stack did not become ready:\n" + "".join(seen[-40:]))
+    # Keep draining its output so the pipe never fills and blocks it.
+    import threading
+
+    threading.Thread(target=lambda: [None for _ in process.stdout], daemon=True).start()  # type: ignore[union-attr]
+    stack = LocalStack(f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{aws_port}", env)
+    try:
+        yield stack
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
