@@ -536,13 +536,16 @@ class SandboxHandler(BaseHTTPRequestHandler):
         except ValueError as err:
             status, extra, body = 400, {}, {"error": str(err)}
         payload = b"" if body is None else json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        for name, value in extra.items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(payload)
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            for name, value in extra.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(payload)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up (a rehearsed timeout): nothing to answer
 
     def _control(self, method: str, path: str, query: str, raw: bytes) -> Answer:
         sandbox = self.server.sandbox

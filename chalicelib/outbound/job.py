@@ -1,0 +1,180 @@
+"""The outbound job: the body of one message on the outbound SQS queue (schema ``omnihub.outbound.v1``).
+
+One job is one message to one customer on one channel. ``outbound_id`` is the outbound message's
+id and the idempotency key of the whole delivery: however often SQS hands the job over, the
+customer receives it at most once (see :func:`chalicelib.outbound.dispatch.deliver`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from typing import Any
+
+from chalicelib.model import Attachment, Channel, ModelError, normalize_address, normalize_timestamp, utc_now
+
+OUTBOUND_SCHEMA = "omnihub.outbound.v1"
+
+PROVIDERS: tuple[str, ...] = ("twilio", "meta", "telegram", "line", "viber", "x", "vonage", "ses")
+
+
+class OutboundKind(StrEnum):
+    ACKNOWLEDGMENT = "acknowledgment"
+    AGENT_REPLY = "agent_reply"
+    BROADCAST = "broadcast"
+
+
+@dataclass(frozen=True, slots=True)
+class Template:
+    """An approved message template (WhatsApp outside the 24 h window).
+
+    ``params`` fill the body's ``{{1}}``, ``{{2}}``, ... in order. ``content_sid`` is the Twilio
+    Content API id (``HX...``) of the same template: Twilio sends templates by ``ContentSid``.
+    """
+
+    name: str
+    language: str
+    params: tuple[str, ...] = ()
+    content_sid: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.name or not self.language:
+            raise ModelError("a template needs a name and a language")
+        object.__setattr__(self, "params", tuple(str(p) for p in self.params))
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"name": self.name, "language": self.language, "params": list(self.params)}
+        if self.content_sid:
+            data["content_sid"] = self.content_sid
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Template:
+        return cls(
+            name=str(data.get("name") or ""),
+            language=str(data.get("language") or ""),
+            params=tuple(data.get("params") or ()),
+            content_sid=data.get("content_sid"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class EmailThreading:
+    """What makes an email reply land in the customer's thread."""
+
+    subject: str | None = None
+    in_reply_to: str | None = None  # the customer's Message-ID, angle brackets included
+    references: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"subject": self.subject, "in_reply_to": self.in_reply_to, "references": list(self.references)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EmailThreading:
+        return cls(
+            subject=data.get("subject"),
+            in_reply_to=data.get("in_reply_to"),
+            references=tuple(str(r) for r in data.get("references") or ()),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundJob:
+    outbound_id: str
+    conversation_id: str
+    kind: OutboundKind
+    channel: Channel
+    provider: str
+    to: str  # the customer's address on the channel, as model.Identity holds it
+    text: str | None = None
+    attachments: tuple[Attachment, ...] = ()
+    language: str | None = None
+    reference: str | None = None  # the conversation's human reference (email subject, templates)
+    customer_last_inbound_at: str | None = None
+    reply_token: str | None = None  # LINE: the token of the customer's last event
+    template: Template | None = None
+    messaging_tag: str | None = None  # Messenger/Instagram MESSAGE_TAG (HUMAN_AGENT), set by the rules
+    email: EmailThreading | None = None
+    sender_hints: dict[str, str] = field(default_factory=dict)
+    created_at: str = field(default_factory=utc_now)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.outbound_id, str) or not self.outbound_id or len(self.outbound_id) > 200:
+            raise ModelError("outbound_id must be a non-empty string of at most 200 characters")
+        if not self.conversation_id:
+            raise ModelError("conversation_id is required")
+        object.__setattr__(self, "kind", OutboundKind(self.kind))
+        object.__setattr__(self, "channel", Channel(self.channel))
+        if self.provider not in PROVIDERS:
+            raise ModelError(f"unknown outbound provider: {self.provider!r}")
+        object.__setattr__(self, "to", normalize_address(self.channel, self.to))
+        if not (self.text and self.text.strip()) and not self.attachments and self.template is None:
+            raise ModelError("an outbound message needs text, attachments or a template")
+        for name in ("customer_last_inbound_at", "created_at"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, normalize_timestamp(value))
+        if any(not isinstance(k, str) or not isinstance(v, str) for k, v in self.sender_hints.items()):
+            raise ModelError("sender_hints must map strings to strings")
+
+    def hint(self, name: str, default: str | None = None) -> str | None:
+        return self.sender_hints.get(name) or default
+
+    def with_changes(self, **changes: Any) -> OutboundJob:
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": OUTBOUND_SCHEMA,
+            "outbound_id": self.outbound_id,
+            "conversation_id": self.conversation_id,
+            "kind": self.kind.value,
+            "channel": self.channel.value,
+            "provider": self.provider,
+            "to": self.to,
+            "text": self.text,
+            "attachments": [a.to_dict() for a in self.attachments],
+            "language": self.language,
+            "reference": self.reference,
+            "customer_last_inbound_at": self.customer_last_inbound_at,
+            "reply_token": self.reply_token,
+            "template": self.template.to_dict() if self.template else None,
+            "messaging_tag": self.messaging_tag,
+            "email": self.email.to_dict() if self.email else None,
+            "sender_hints": dict(self.sender_hints),
+            "created_at": self.created_at,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> OutboundJob:
+        schema = data.get("schema", OUTBOUND_SCHEMA)
+        if schema != OUTBOUND_SCHEMA:
+            raise ModelError(f"not an {OUTBOUND_SCHEMA} job: {schema!r}")
+        try:
+            template = data.get("template")
+            email = data.get("email")
+            return cls(
+                outbound_id=data["outbound_id"],
+                conversation_id=data["conversation_id"],
+                kind=OutboundKind(data["kind"]),
+                channel=Channel(data["channel"]),
+                provider=data["provider"],
+                to=data["to"],
+                text=data.get("text"),
+                attachments=tuple(Attachment.from_dict(a) for a in data.get("attachments") or ()),
+                language=data.get("language"),
+                reference=data.get("reference"),
+                customer_last_inbound_at=data.get("customer_last_inbound_at"),
+                reply_token=data.get("reply_token"),
+                template=Template.from_dict(template) if template else None,
+                messaging_tag=data.get("messaging_tag"),
+                email=EmailThreading.from_dict(email) if email else None,
+                sender_hints={str(k): str(v) for k, v in (data.get("sender_hints") or {}).items()},
+                created_at=data.get("created_at") or utc_now(),
+            )
+        except KeyError as err:
+            raise ModelError(f"outbound job misses {err.args[0]!r}") from err
+        except ValueError as err:  # a StrEnum given an unknown value
+            if isinstance(err, ModelError):
+                raise
+            raise ModelError(str(err)) from err
