@@ -20,10 +20,21 @@ app.api.binary_types.append("multipart/form-data")
 _STAGE = get_settings().stage
 
 
-def _webhook(endpoint: str) -> Any:
+def _webhook(endpoint: str, *, instant_ack: bool = False) -> Any:
     request = webhook_request(app.current_request, runtime.settings().public_base_url)
-    result = ingest_webhook(endpoint, request, store=runtime.store(), secrets=runtime.secrets())
+    result = ingest_webhook(
+        endpoint, request, store=runtime.store(), secrets=runtime.secrets(),
+        acknowledger=_instant_acknowledger() if instant_ack else None,
+    )
     return chalice_response(result.response)
+
+
+def _instant_acknowledger() -> Any:
+    from chalicelib.acknowledge import load_policy
+    from chalicelib.acknowledgment_flow import instant_acknowledgment
+
+    store, policy = runtime.store(), load_policy()
+    return lambda event: instant_acknowledgment(store, event, policy)
 
 
 @lru_cache(maxsize=1)
@@ -35,12 +46,19 @@ def _authorized(scope: str) -> None:
     authorize(_api_keys(), app.current_request.headers.get("x-api-key"), scope)
 
 
-def _rest(scope: str, use_case: Any, *args: Any) -> Any:
+def _rest(scope: str, use_case: Any, *args: Any, status: int = 200, **kwargs: Any) -> Any:
     try:
         _authorized(scope)
-        return json_response(use_case(runtime.store(), *args))
+        return json_response(use_case(runtime.store(), *args, **kwargs), status)
     except (PermanentError, RetryableError) as err:
         return error_json(err)
+
+
+def _json_body() -> Any:
+    try:
+        return app.current_request.json_body
+    except Exception:  # Chalice raises BadRequestError for malformed JSON; the use case explains
+        return None
 
 
 # ---------------------------------------------------------------- webhooks
@@ -51,7 +69,7 @@ def webhook_api() -> Any:
 
 @app.route("/webhooks/twilio/messaging", methods=["POST"], content_types=WEBHOOK_CONTENT_TYPES)
 def webhook_twilio_messaging() -> Any:
-    return _webhook("twilio_messaging")
+    return _webhook("twilio_messaging", instant_ack=True)
 
 
 @app.route("/webhooks/twilio/status", methods=["POST"], content_types=WEBHOOK_CONTENT_TYPES)
@@ -66,7 +84,7 @@ def webhook_meta() -> Any:
 
 @app.route("/webhooks/telegram/{bot}", methods=["POST"], content_types=WEBHOOK_CONTENT_TYPES)
 def webhook_telegram(bot: str) -> Any:
-    return _webhook("telegram")
+    return _webhook("telegram", instant_ack=True)
 
 
 @app.route("/webhooks/line", methods=["POST"], content_types=WEBHOOK_CONTENT_TYPES)
@@ -111,11 +129,45 @@ def conversations_list() -> Any:
     return _rest("support", conversation_list, app.current_request.query_params or {})
 
 
+@app.route("/conversations/{conversation_id}/messages", methods=["POST"])
+def conversation_reply(conversation_id: str) -> Any:
+    from chalicelib.agent_replies import reply_to_conversation
+
+    return _rest(
+        "support", reply_to_conversation, conversation_id, _json_body(), status=202,
+        environ=runtime.settings().environ, idempotency_key=app.current_request.headers.get("idempotency-key"),
+    )
+
+
+@app.route("/conversations/{conversation_id}/resolve", methods=["POST"])
+def conversation_resolve(conversation_id: str) -> Any:
+    from chalicelib.agent_replies import resolve_conversation
+
+    return _rest("support", resolve_conversation, conversation_id)
+
+
 # ---------------------------------------------------------------- event handlers (the pump calls these locally)
 def _worker_ports() -> Any:
+    from chalicelib.acknowledge import load_policy
     from chalicelib.workers import WorkerPorts
 
-    return WorkerPorts(store=runtime.store(), bus=runtime.bus())
+    return WorkerPorts(
+        store=runtime.store(), bus=runtime.bus(), environ=runtime.settings().environ, ack_policy=load_policy()
+    )
+
+
+@lru_cache(maxsize=1)
+def _outbound_ports() -> Any:
+    from chalicelib.outbound.registry import build_senders
+    from chalicelib.outbound.rules import ChannelRulesConfig
+    from chalicelib.outbox import OutboundPorts
+
+    settings = runtime.settings()
+    return OutboundPorts(
+        store=runtime.store(),
+        senders=build_senders(settings, runtime.secrets()),
+        rules=ChannelRulesConfig.from_environ(settings.environ),
+    )
 
 
 @app.on_dynamodb_record(
@@ -139,6 +191,17 @@ def handle_inbound(event: Any) -> Any:
     from chalicelib.workers import handle_inbound_batch
 
     return handle_inbound_batch(event.to_dict(), _worker_ports(), event.context)
+
+
+@app.on_sqs_message(
+    queue=resources.queue_name(_STAGE, resources.OUTBOUND_QUEUE),
+    batch_size=resources.OUTBOUND_QUEUE.batch_size,
+    name=resources.OUTBOUND_QUEUE.consumer,
+)
+def handle_outbound(event: Any) -> Any:
+    from chalicelib.workers import handle_outbound_batch
+
+    return handle_outbound_batch(event.to_dict(), _outbound_ports(), runtime.bus(), event.context)
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES), name="sweep_sla")

@@ -81,3 +81,16 @@ class SqsBus:
                 raise PublishFailed(f"SQS send_message_batch failed: {err}") from err
             refused.extend(chunk[int(f["Id"])].dedupe_id for f in response.get("Failed", []))
         return refused
+
+    def delay_retry(self, spec: QueueSpec, receipt_handle: str, seconds: int) -> bool:
+        """Backoff through visibility: the failed message comes back after ``seconds``.
+
+        False when SQS refused; not fatal, the message still returns when its visibility ends.
+        """
+        try:
+            self._client.change_message_visibility(
+                QueueUrl=self.queue_url(spec), ReceiptHandle=receipt_handle, VisibilityTimeout=seconds
+            )
+        except (ClientError, BotoCoreError, PublishFailed):
+            return False
+        return True

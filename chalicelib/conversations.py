@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from chalicelib.consent import ConsentKeyword, consent_keyword
 from chalicelib.errors import RetryableError
+from chalicelib.languages import language_hint
 from chalicelib.model import (
     PHONE_CHANNELS,
     Channel,
@@ -139,12 +140,15 @@ def thread_message(store: ConversationStore, inbox_key: str, event: InboundEvent
     assert event.sender is not None  # InboundEvent guarantees it for messages
     record = store.get_inbox(inbox_key)
     decision = record.thread if record is not None else None
+    carried = record.acknowledgment if record is not None else None
     if decision is None:
         decision = store.record_thread_decision(inbox_key, _decide(store, inbox_key, event, received_at))
     customer_id = decision["customer_id"]
     conversation_id = decision["conversation_id"]
     if decision["opens"]:
-        _open_conversation(store, conversation_id, customer_id, event, received_at)
+        # The webhook response may already have told the customer this conversation's reference.
+        announced = carried.get("reference") if carried and carried.get("conversation_id") == conversation_id else None
+        _open_conversation(store, conversation_id, customer_id, event, received_at, announced)
     message = Message(
         id=message_id_for(inbox_key),
         conversation_id=conversation_id,
@@ -160,7 +164,12 @@ def thread_message(store: ConversationStore, inbox_key: str, event: InboundEvent
     )
     store.put_message(message)
     store.record_inbound_activity(conversation_id, received_at)
-    store.fill_customer_profile(customer_id, name=event.sender.name, language=event.sender.language)
+    store.fill_customer_profile(
+        customer_id,
+        name=event.sender.name,
+        language=event.sender.language
+        or language_hint(event.sender.identity.address, event.metadata.get("country")),
+    )
     keyword = consent_keyword(event.text) if event.channel in (Channel.SMS, Channel.WHATSAPP) else None
     if keyword in (ConsentKeyword.OPT_OUT, ConsentKeyword.OPT_IN):
         state = "withdrawn" if keyword is ConsentKeyword.OPT_OUT else "granted"
@@ -208,10 +217,17 @@ def _decide(store: ConversationStore, inbox_key: str, event: InboundEvent, recei
 
 
 def _open_conversation(
-    store: ConversationStore, conversation_id: str, customer_id: str, event: InboundEvent, at: str
+    store: ConversationStore,
+    conversation_id: str,
+    customer_id: str,
+    event: InboundEvent,
+    at: str,
+    announced_reference: str | None = None,
 ) -> None:
     reference = ""
-    for attempt in range(8):
+    if announced_reference and store.reserve_reference(announced_reference, conversation_id):
+        reference = announced_reference
+    for attempt in range(8 if not reference else 0):
         candidate = reference_for(conversation_id, attempt)
         if store.reserve_reference(candidate, conversation_id):
             reference = candidate

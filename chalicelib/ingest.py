@@ -11,11 +11,11 @@ import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from chalicelib.channels import ChannelSpec, WebhookRequest, WebhookResponse, channel_spec
 from chalicelib.errors import PermanentError, RetryableError
-from chalicelib.model import InboundEvent
+from chalicelib.model import EventKind, InboundEvent
 from chalicelib.observability import count, logger
 
 
@@ -30,11 +30,18 @@ class InboxStore(Protocol):
         content_type: str | None,
         raw_pointer: str | None = None,
         now: float | None = None,
+        acknowledgment: dict[str, Any] | None = None,
     ) -> bool: ...
 
     def needs_payload_pointer(self, raw_body: bytes) -> bool: ...
 
     def archive_payload(self, provider: str, received_at: str, raw_body: bytes) -> str: ...
+
+
+class InstantAcknowledger(Protocol):
+    """Decides, on the webhook path, the acknowledgment a channel's response can carry."""
+
+    def __call__(self, event: InboundEvent) -> Any: ...  # a CarriedAcknowledgment or None
 
 
 class SecretReader(Protocol):
@@ -70,6 +77,7 @@ def ingest_webhook(
     store: InboxStore,
     secrets: SecretReader,
     now: float | None = None,
+    acknowledger: InstantAcknowledger | None = None,
 ) -> IngestResult:
     spec = channel_spec(endpoint)
     moment = time.time() if now is None else now
@@ -93,8 +101,12 @@ def ingest_webhook(
         count("WebhookInvalid", channel=spec.provider)
         logger.info("webhook unreadable", extra={"endpoint": endpoint, "reason": err.reason})
         return IngestResult(error_response(err.status, err.reason))
+    # Where the channel's response reaches the customer, the acknowledgment is decided before the
+    # write and carried on the inbox item, so the worker records exactly what was said.
+    answered = next((e for e in events if e.kind is EventKind.MESSAGE), None) if spec.instant_reply else None
+    carried = acknowledger(answered) if answered is not None and acknowledger is not None else None
     try:
-        new_events = _store_events(endpoint, request, events, store, moment)
+        new_events = _store_events(endpoint, request, events, store, moment, answered, carried)
     except RetryableError as err:
         logger.error("webhook not stored", extra={"endpoint": endpoint, "reason": err.reason})
         return IngestResult(error_response(503, "not stored, retry later"), tuple(events))
@@ -107,6 +119,9 @@ def ingest_webhook(
     count("WebhookEvents", channel=spec.provider, value=len(new_events))
     if len(new_events) < len(events):
         count("WebhookDuplicates", channel=spec.provider, value=len(events) - len(new_events))
+    if carried is not None and answered in new_events and spec.instant_reply is not None:
+        count("AcknowledgmentsInResponse", channel=spec.provider)
+        return IngestResult(spec.instant_reply(request, answered, carried.text), tuple(events), tuple(new_events))
     return IngestResult(spec.respond(request, events), tuple(events), tuple(new_events))
 
 
@@ -120,6 +135,8 @@ def _store_events(
     events: list[InboundEvent],
     store: InboxStore,
     moment: float,
+    answered: InboundEvent | None = None,
+    carried: Any = None,
 ) -> tuple[InboundEvent, ...]:
     if not events:
         return ()
@@ -136,6 +153,7 @@ def _store_events(
             content_type=request.header("content-type"),
             raw_pointer=pointer,
             now=moment,
+            acknowledgment=carried.to_dict() if carried is not None and event is answered else None,
         ):
             fresh.append(event)
     return tuple(fresh)

@@ -26,7 +26,7 @@ from typing import Any
 from boto3.dynamodb.types import Binary, TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib.errors import BadRequest, StoreUnavailable
+from chalicelib.errors import BadRequest, NotFound, StoreUnavailable
 from chalicelib.model import (
     Attachment,
     Channel,
@@ -76,6 +76,7 @@ class InboxRecord:
     received_at: str
     endpoint: str
     thread: dict[str, Any] | None  # the threading decision once taken (see conversations.py)
+    acknowledgment: dict[str, Any] | None = None  # decided on the webhook path and sent in its response
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +155,7 @@ class DynamoStore:
         content_type: str | None,
         raw_pointer: str | None = None,
         now: float | None = None,
+        acknowledgment: dict[str, Any] | None = None,
     ) -> bool:
         """One conditional PutItem: True for a new event, False for a duplicate (nothing written).
 
@@ -173,6 +175,8 @@ class DynamoStore:
             "content_type": content_type,
             "expires_at": int(moment) + self._retention_seconds,
         }
+        if acknowledgment:
+            item["acknowledgment"] = json.dumps(acknowledgment, ensure_ascii=False, sort_keys=True)
         if raw_pointer:
             item["raw_pointer"] = raw_pointer
         else:
@@ -209,6 +213,7 @@ class DynamoStore:
             received_at=item["received_at"],
             endpoint=item.get("endpoint", ""),
             thread=json.loads(item["thread"]) if item.get("thread") else None,
+            acknowledgment=json.loads(item["acknowledgment"]) if item.get("acknowledgment") else None,
         )
 
     def get_raw_payload(self, inbox_key: str) -> bytes | None:
@@ -559,6 +564,160 @@ class DynamoStore:
                 return False
             raise
         return True
+
+    def record_outbound_result(
+        self,
+        message: Message,
+        *,
+        status: DeliveryStatus,
+        provider: str | None,
+        provider_message_id: str | None,
+        error_code: str | None = None,
+        error_reason: str | None = None,
+    ) -> None:
+        """The sender's answer on an outbound message.
+
+        The provider's ids are always recorded; the status only moves forward, because a status
+        callback may already have overtaken the sender's own answer.
+        """
+        key = _to_item({"pk": f"CONV#{message.conversation_id}", "sk": f"MSG#{message.created_at}#{message.id}"})
+        facts = {
+            name: value
+            for name, value in (("provider", provider), ("provider_message_id", provider_message_id),
+                                ("error_code", error_code), ("error_reason", error_reason))
+            if value
+        }
+        if facts:
+            self._call(
+                "update_item",
+                Key=key,
+                UpdateExpression="SET " + ", ".join(f"{name} = :{name}" for name in facts),
+                ExpressionAttributeValues=_to_item({f":{name}": value for name, value in facts.items()}),
+            )
+        if provider and provider_message_id:
+            self.index_provider_message(provider, provider_message_id, message)
+        try:
+            self._call(
+                "update_item",
+                Key=key,
+                UpdateExpression="SET #s = :s, status_rank = :r, status_at = :t",
+                ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(status_rank) OR status_rank < :r)",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues=_to_item({":s": status.value, ":r": status.rank, ":t": utc_now()}),
+            )
+        except ClientError as err:
+            if not _conditional_failed(err):
+                raise
+
+    def set_conversation_status(self, conversation_id: str, status: ConversationStatus, at: str) -> Conversation:
+        values = {":s": status.value, ":t": at, ":g": f"CONVSTATUS#{status.value}", ":k": f"{at}#{conversation_id}"}
+        update = "SET #s = :s, updated_at = :t, gsi1pk = :g, gsi1sk = :k"
+        if status is ConversationStatus.RESOLVED:
+            update += ", resolved_at = :t"
+        else:
+            update += " REMOVE resolved_at"
+        try:
+            response = self._call(
+                "update_item",
+                Key=_to_item({"pk": f"CONV#{conversation_id}", "sk": "META"}),
+                UpdateExpression=update,
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues=_to_item(values),
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as err:
+            if _conditional_failed(err):
+                raise NotFound(f"no conversation {conversation_id}") from err
+            raise
+        return _conversation_from_item(_from_item(response["Attributes"]))
+
+    def release_open_conversation(self, customer_id: str, conversation_id: str) -> None:
+        """Clear the customer's open pointer if it still points at ``conversation_id``."""
+        try:
+            self._call(
+                "update_item",
+                Key=_to_item({"pk": f"CUSTOMER#{customer_id}", "sk": "PROFILE"}),
+                UpdateExpression="REMOVE open_conversation_id",
+                ConditionExpression="open_conversation_id = :c",
+                ExpressionAttributeValues=_to_item({":c": conversation_id}),
+            )
+        except ClientError as err:
+            if not _conditional_failed(err):
+                raise
+
+    def last_inbound_on_channel(
+        self, conversation_id: str, channel: Channel
+    ) -> tuple[str | None, str | None, str | None]:
+        """(created_at, provider, inbox key) of the conversation's newest inbound message on ``channel``."""
+        for item in self._query(
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :m)",
+            ExpressionAttributeValues=_to_item({":pk": f"CONV#{conversation_id}", ":m": "MSG#"}),
+            ScanIndexForward=False,
+        ):
+            if item.get("direction") == Direction.INBOUND.value and item.get("channel") == channel.value:
+                return item["created_at"], item.get("provider"), item.get("inbox_key")
+        return None, None, None
+
+    def remember_idempotency_key(self, scope: str, key: str, created_at: str) -> str:
+        """The creation time first recorded for (scope, key): ours if new, the original one on a retry."""
+        if self._put_if_absent({"pk": f"IDEMPOTENCY#{scope}#{key}", "sk": "IDEMPOTENCY", "created_at": created_at,
+                                "expires_at": int(time.time()) + self._retention_seconds}):
+            return created_at
+        item = self._get(f"IDEMPOTENCY#{scope}#{key}", "IDEMPOTENCY", consistent=True)
+        return str(item["created_at"]) if item else created_at
+
+    def find_message(self, conversation_id: str, message_id: str) -> Message | None:
+        for item in self._query(
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :m)",
+            FilterExpression="id = :id",
+            ExpressionAttributeValues=_to_item({":pk": f"CONV#{conversation_id}", ":m": "MSG#", ":id": message_id}),
+        ):
+            return _message_from_item(item)
+        return None
+
+    # ----------------------------------------------------------------- outbound delivery ledger
+    def claim_delivery(self, outbound_id: str, lease_seconds: int, now: float | None = None) -> bool:
+        """Claim the right to send ``outbound_id``; a claim whose lease ran out (a crash) may be taken over."""
+        moment = int(time.time() if now is None else now)
+        try:
+            self._call(
+                "put_item",
+                Item=_to_item({
+                    "pk": f"OUTBOX#{outbound_id}", "sk": "OUTBOX", "state": "sending",
+                    "lease_until": moment + lease_seconds, "expires_at": moment + self._retention_seconds,
+                }),
+                ConditionExpression="attribute_not_exists(pk) OR (#st = :sending AND lease_until < :now)",
+                ExpressionAttributeNames={"#st": "state"},
+                ExpressionAttributeValues=_to_item({":sending": "sending", ":now": moment}),
+            )
+        except ClientError as err:
+            if _conditional_failed(err):
+                return False
+            raise
+        return True
+
+    def finish_delivery(self, outbound_id: str, state: str, detail: dict[str, Any]) -> None:
+        self._call(
+            "update_item",
+            Key=_to_item({"pk": f"OUTBOX#{outbound_id}", "sk": "OUTBOX"}),
+            UpdateExpression="SET #st = :s, detail = :d REMOVE lease_until",
+            ExpressionAttributeNames={"#st": "state"},
+            ExpressionAttributeValues=_to_item({":s": state, ":d": json.dumps(detail, sort_keys=True)}),
+        )
+
+    def release_delivery(self, outbound_id: str) -> None:
+        try:
+            self._call(
+                "delete_item",
+                Key=_to_item({"pk": f"OUTBOX#{outbound_id}", "sk": "OUTBOX"}),
+                ConditionExpression="#st = :sending",
+                ExpressionAttributeNames={"#st": "state"},
+                ExpressionAttributeValues=_to_item({":sending": "sending"}),
+            )
+        except ClientError as err:
+            if not _conditional_failed(err):
+                raise
 
     # ----------------------------------------------------------------- maintenance (tests, local stack)
     def scan_all(self) -> Iterable[dict[str, Any]]:

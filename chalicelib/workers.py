@@ -8,7 +8,8 @@ the inbox key, and the worker's writes are conditional (see conversations.py).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import (
@@ -21,12 +22,17 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from chalicelib import resources
+from chalicelib.acknowledge import Policy
+from chalicelib.acknowledgment_flow import acknowledgment_job, acknowledgment_message, decide_for_threaded
 from chalicelib.bus import Outgoing, SqsBus
-from chalicelib.conversations import ConversationStore, apply_status, is_threadable, resolve_customer, thread_message
+from chalicelib.conversations import Threaded, apply_status, is_threadable, resolve_customer, thread_message
 from chalicelib.envelopes import inbound_envelope, routed_envelope
 from chalicelib.errors import PermanentError
-from chalicelib.model import EventKind
+from chalicelib.model import DeliveryStatus, EventKind
 from chalicelib.observability import count, logger
+from chalicelib.outbound.errors import TransientSendError
+from chalicelib.outbox import OutboundPorts, deliver_outbound_job, enqueue_outbound, relay_job, retry_delay_seconds
+from chalicelib.store import DynamoStore
 
 _RELAYED_KINDS = {EventKind.MESSAGE, EventKind.DELIVERY_STATUS, EventKind.LIFECYCLE}
 _WITHDRAWING_LIFECYCLE = {"unfollow", "unsubscribed", "blocked", "kicked"}
@@ -35,17 +41,23 @@ _GRANTING_LIFECYCLE = {"follow", "subscribed", "unblocked", "conversation_starte
 
 @dataclass(frozen=True, slots=True)
 class WorkerPorts:
-    store: ConversationStore
+    store: DynamoStore
     bus: SqsBus
+    environ: Mapping[str, str] = field(default_factory=dict)  # configuration (providers, templates)
+    ack_policy: Policy | None = None  # None: acknowledgments off (tests of the spine alone)
 
 
 # ------------------------------------------------------------------ the relay (DynamoDB stream → inbound.fifo)
-def relay_outgoing(record: dict[str, Any]) -> Outgoing | None:
-    """The inbound.fifo message for one stream record, or None when the record is not a new inbox event."""
+def relay_outgoing(record: dict[str, Any]) -> tuple[resources.QueueSpec, Outgoing] | None:
+    """Where one stream record goes: a new inbox event → inbound.fifo, a new outbound message with
+    its job → outbound.fifo; anything else → nowhere."""
     if record.get("eventName") not in ("INSERT", "MODIFY"):
         return None
     image = record.get("dynamodb", {}).get("NewImage") or {}
-    if image.get("sk", {}).get("S") != "INBOX" or "thread" in image:
+    sort_key = image.get("sk", {}).get("S", "")
+    if sort_key.startswith("MSG#") and "job" in image and record.get("eventName") == "INSERT":
+        return resources.OUTBOUND_QUEUE, relay_job(image["job"]["S"])
+    if sort_key != "INBOX" or "thread" in image:
         # MODIFY with a thread is the worker recording its decision, not a new event. A MODIFY
         # without one is an expired inbox item overwritten by a new delivery: relay it.
         return None
@@ -53,7 +65,7 @@ def relay_outgoing(record: dict[str, Any]) -> Outgoing | None:
     if kind not in _RELAYED_KINDS:
         return None
     inbox_key = image["pk"]["S"].removeprefix("INBOX#")
-    return Outgoing(
+    return resources.INBOUND_QUEUE, Outgoing(
         body=inbound_envelope(inbox_key, kind.value),
         group_id=image["ordering_key"]["S"],
         dedupe_id=inbox_key,
@@ -64,10 +76,11 @@ def relay_stream_batch(event: dict[str, Any], bus: SqsBus, context: Any = None) 
     processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
     def relay_one(record: DynamoDBRecord) -> None:
-        outgoing = relay_outgoing(record.raw_event)
-        if outgoing is not None:
-            bus.publish(resources.INBOUND_QUEUE, outgoing)
-            count("InboxRelayed")
+        routed = relay_outgoing(record.raw_event)
+        if routed is not None:
+            queue, outgoing = routed
+            bus.publish(queue, outgoing)
+            count("Relayed", channel=None)
 
     return process_partial_response(event, relay_one, processor, context)
 
@@ -94,7 +107,8 @@ def handle_inbound_envelope(body: dict[str, Any], ports: WorkerPorts) -> str:
             )
             count("MessagesRouted", channel=event.channel.value)
             logger.info("message threaded and routed", extra={"opened": threaded.opened})
-            return "routed"
+            acknowledged = acknowledge_threaded(threaded, record.acknowledgment, ports)
+            return f"routed+{acknowledged}"
         if event.kind is EventKind.DELIVERY_STATUS:
             return "status_applied" if apply_status(ports.store, event) else "status_ignored"
         if event.kind is EventKind.LIFECYCLE and event.sender is not None:
@@ -110,6 +124,32 @@ def handle_inbound_envelope(body: dict[str, Any], ports: WorkerPorts) -> str:
         logger.remove_keys(["inbox_key", "conversation_id"])
 
 
+def acknowledge_threaded(threaded: Threaded, carried: dict[str, Any] | None, ports: WorkerPorts) -> str:
+    """Store the acknowledgment the webhook response carried, or decide one and queue it."""
+    if carried:
+        message = acknowledgment_message(
+            threaded, carried["text"], status=DeliveryStatus.SENT, provider=threaded.event.provider
+        )
+        ports.store.put_message(message, extra={"kind": "acknowledgment", "delivered_in": "webhook_response"})
+        return "acknowledged_in_response"
+    if ports.ack_policy is None:
+        return "not_acknowledged"
+    decision = decide_for_threaded(threaded, ports.ack_policy)
+    logger.info("acknowledgment decision", extra={"send": decision.send, "reason": str(decision.reason)})
+    if not decision.send or not decision.text:
+        return f"not_acknowledged:{decision.reason}"
+    job = acknowledgment_job(threaded, decision, ports.environ)
+    if job is None:
+        # No sender serves this channel (web chat): the widget reads the acknowledgment from the
+        # conversation, where it is stored like any outbound message.
+        message = acknowledgment_message(threaded, decision.text, status=DeliveryStatus.SENT, provider=None)
+        ports.store.put_message(message, extra={"kind": "acknowledgment", "delivered_in": "conversation"})
+        return "acknowledged_in_conversation"
+    enqueue_outbound(ports.store, job)
+    count("AcknowledgmentsQueued", channel=job.channel.value)
+    return "acknowledgment_queued"
+
+
 def handle_inbound_batch(event: dict[str, Any], ports: WorkerPorts, context: Any = None) -> dict[str, Any]:
     # FIFO: when one message of a group fails, its later messages in the batch are not processed
     # (they are reported failed too), so per-sender order holds; other groups carry on.
@@ -119,3 +159,28 @@ def handle_inbound_batch(event: dict[str, Any], ports: WorkerPorts, context: Any
         handle_inbound_envelope(json.loads(record.body), ports)
 
     return process_partial_response(event, handle_one, processor, context)
+
+
+# ------------------------------------------------------------------ the outbound worker (outbound.fifo)
+def handle_outbound_batch(
+    event: dict[str, Any], ports: OutboundPorts, bus: SqsBus, context: Any = None
+) -> dict[str, Any]:
+    processor = SqsFifoPartialProcessor(skip_group_on_error=True)
+
+    def deliver_one(record: SQSRecord) -> None:
+        try:
+            outcome = deliver_outbound_job(json.loads(record.body), ports)
+        except TransientSendError as err:
+            receive_count = int(record.attributes.approximate_receive_count or 1)
+            delay = retry_delay_seconds(receive_count, err.retry_after)
+            bus.delay_retry(resources.OUTBOUND_QUEUE, record.receipt_handle, delay)
+            logger.warning("outbound delivery will be retried", extra={"delay_seconds": delay, "reason": err.reason})
+            count("OutboundRetried")
+            raise
+        count(f"Outbound{outcome.state.value.capitalize()}", channel=outcome.job.channel.value)
+        logger.info(
+            "outbound delivery",
+            extra={"outbound_id": outcome.outbound_id, "state": outcome.state.value, "error_code": outcome.error_code},
+        )
+
+    return process_partial_response(event, deliver_one, processor, context)

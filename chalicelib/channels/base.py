@@ -62,6 +62,9 @@ Verifier = Callable[[WebhookRequest, Secrets, float], None]
 Parser = Callable[[WebhookRequest], list[InboundEvent]]
 Handshake = Callable[[WebhookRequest, Secrets, float], WebhookResponse | None]
 Responder = Callable[[WebhookRequest, list[InboundEvent]], WebhookResponse]
+# Builds the 2xx answer that carries the customer's acknowledgment (TwiML <Message>, a Telegram
+# method reply): only for channels whose webhook response can reach the customer.
+InstantReply = Callable[[WebhookRequest, InboundEvent, str], WebhookResponse]
 
 
 def empty_ok(request: WebhookRequest, events: list[InboundEvent]) -> WebhookResponse:
@@ -75,7 +78,8 @@ class ChannelSpec:
     ``verify`` raises :class:`SignatureError` (status ``forged_status``) for anything not signed
     by the provider; ``handshake`` answers requests that carry no events (GET challenges, CRC,
     verification POSTs) and returns None otherwise; ``respond`` builds the 2xx body the provider
-    expects once events are stored.
+    expects once events are stored; ``instant_reply``, where the channel allows it, builds the
+    answer that carries the acknowledgment to the customer.
     """
 
     provider: str
@@ -84,6 +88,7 @@ class ChannelSpec:
     parse: Parser
     handshake: Handshake | None = None
     respond: Responder = empty_ok
+    instant_reply: InstantReply | None = None
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     forged_status: int = 401
 

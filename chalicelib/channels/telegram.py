@@ -360,10 +360,18 @@ def respond_telegram(request: WebhookRequest, events: list[InboundEvent]) -> Web
     return WebhookResponse(200, "{}")
 
 
+def reply_with_method(request: WebhookRequest, event: InboundEvent, text: str) -> WebhookResponse:
+    """The acknowledgment as a ``sendMessage`` method in the webhook response (no API call needed)."""
+    assert event.sender is not None
+    reply = telegram_method_reply(event.sender.identity.address, text, event.metadata.get("message_id"))
+    return WebhookResponse(200, json.dumps(reply, ensure_ascii=False))
+
+
 CHANNEL = ChannelSpec(
     provider=PROVIDER,
     secret_names=(SECRET_NAME,),
     verify=verify_telegram_secret_token,
     parse=parse_telegram_update,
     respond=respond_telegram,
+    instant_reply=reply_with_method,
 )

@@ -436,6 +436,11 @@ def respond_twilio_messaging(
     return WebhookResponse(200, twiml_response(replies), content_type=TWIML_CONTENT_TYPE)
 
 
+def reply_in_twiml(request: WebhookRequest, event: InboundEvent, text: str) -> WebhookResponse:
+    """The acknowledgment as a TwiML ``<Message>``: Twilio sends it back on the channel it came in on."""
+    return respond_twilio_messaging(request, [event], replies=(text,))
+
+
 def respond_twilio_status(request: WebhookRequest, events: list[InboundEvent]) -> WebhookResponse:
     """Twilio ignores the body of a status callback's answer: 200, empty."""
     return WebhookResponse(200, "", content_type="text/plain")
@@ -447,6 +452,7 @@ MESSAGING = ChannelSpec(
     verify=verify_twilio_signature,
     parse=parse_twilio_message,
     respond=respond_twilio_messaging,
+    instant_reply=reply_in_twiml,
     forged_status=403,
 )
 

@@ -221,6 +221,16 @@ def _rest_get(path: str) -> int:
         return 1
 
 
+def cmd_outbox(args: argparse.Namespace) -> int:
+    """What the provider sandbox received: the messages the hub would have sent."""
+    base = os.environ.get("OMNIHUB_SANDBOX_URL", "http://127.0.0.1:4580").rstrip("/")
+    with urllib.request.urlopen(f"{base}/_sandbox/outbox?since={args.since}", timeout=10) as response:  # noqa: S310
+        entries = json.loads(response.read())
+    for entry in entries if isinstance(entries, list) else entries.get("requests", []):
+        print(json.dumps(entry, indent=2, ensure_ascii=False))
+    return 0
+
+
 def cmd_conversation(args: argparse.Namespace) -> int:
     return _rest_get(f"/conversations/{args.conversation_id}")
 
@@ -259,6 +269,10 @@ def build_parser() -> argparse.ArgumentParser:
     replay = commands.add_parser("replay", help="move a DLQ's messages back to its queue")
     replay.add_argument("dlq")
     replay.set_defaults(func=cmd_replay)
+
+    outbox = commands.add_parser("outbox", help="what the provider sandbox received (the messages sent)")
+    outbox.add_argument("--since", type=int, default=0, help="skip the first N recorded requests")
+    outbox.set_defaults(func=cmd_outbox)
 
     conversation = commands.add_parser("conversation", help="GET /conversations/{id}")
     conversation.add_argument("conversation_id")

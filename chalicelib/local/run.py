@@ -26,6 +26,12 @@ DEV_SECRETS: dict[str, str] = {
     "OMNIHUB_API_KEYS": "dev-support:dev-support-key:support,dev-crisis:dev-crisis-key:crisis,"
     "dev-admin:dev-admin-key:admin",
     "TWILIO_ACCOUNT_SID": "AC00000000000000000000000000000000",
+    "OMNIHUB_TWILIO_FROM": "+15005550006",
+    "OMNIHUB_TWILIO_WHATSAPP_FROM": "+14155238886",
+    "OMNIHUB_META_PHONE_NUMBER_ID": "106540352242922",
+    "OMNIHUB_VONAGE_SMS_FROM": "447700900000",
+    "OMNIHUB_VONAGE_WHATSAPP_FROM": "447700900000",
+    "OMNIHUB_EMAIL_FROM": "care@omnihub.local",
     "TWILIO_AUTH_TOKEN": "dev-twilio-auth-token",
     "META_APP_SECRET": "dev-meta-app-secret",
     "META_VERIFY_TOKEN": "dev-meta-verify-token",
@@ -85,6 +91,7 @@ def _banner(env: Mapping[str, str], api_port: int, aws_port: int) -> str:
         "Omnihub is running on the embedded AWS.",
         f"  API (webhooks, REST)   http://127.0.0.1:{api_port}",
         f"  embedded AWS (moto)    http://127.0.0.1:{aws_port}",
+        f"  provider sandbox       {env['OMNIHUB_SANDBOX_URL']}  (every sender's API; see ./hub outbox)",
         "  webhook URLs           /webhooks/api, /webhooks/twilio/messaging, /webhooks/twilio/status,",
         "                         /webhooks/meta, /webhooks/telegram/{bot}, /webhooks/line,",
         "                         /webhooks/viber, /webhooks/vonage/messages",
@@ -105,10 +112,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run Omnihub locally on the embedded AWS.")
     parser.add_argument("--api-port", type=int, default=8000)
     parser.add_argument("--aws-port", type=int, default=4566)
+    parser.add_argument("--sandbox-port", type=int, default=4580, help="the provider sandbox (outbound APIs)")
     parser.add_argument("--quiet", action="store_true", help="do not print the banner")
     args = parser.parse_args(argv)
 
     env = local_environment(args.api_port, args.aws_port)
+    from chalicelib.local.sandbox import sandbox_environment, start_sandbox
+
+    sandbox, sandbox_url = start_sandbox(args.sandbox_port)
+    for key, value in sandbox_environment(sandbox_url).items():
+        env.setdefault(key, value)  # a real provider base URL in the environment wins
+    env.setdefault("OMNIHUB_SANDBOX_URL", sandbox_url)
     os.environ.clear()
     os.environ.update(env)
 
@@ -156,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
         except subprocess.TimeoutExpired:
             chalice.kill()
         moto.stop()
+        sandbox.shutdown()
         print("Omnihub stopped.", flush=True)
     return 0
 

@@ -31,7 +31,33 @@ def free_port() -> int:
 class LocalStack:
     api_url: str
     aws_url: str
+    sandbox_url: str
     env: dict[str, str]
+
+    def outbox(self, provider: str | None = None) -> list[dict[str, Any]]:
+        query = f"?provider={provider}" if provider else ""
+        with urllib.request.urlopen(f"{self.sandbox_url}/_sandbox/outbox{query}", timeout=10) as response:
+            return list(json.loads(response.read()))
+
+    def wait_for_outbox(self, predicate: Any, timeout: float = 20) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for entry in self.outbox():
+                if predicate(entry):
+                    return entry
+            time.sleep(0.3)
+        raise AssertionError("nothing matching reached the provider sandbox")
+
+    def post(self, path: str, body: dict[str, Any], key: str = "dev-support-key") -> tuple[int, Any]:
+        request = urllib.request.Request(
+            self.api_url + path, data=json.dumps(body).encode(), method="POST",
+            headers={"x-api-key": key, "Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as err:
+            return err.code, json.loads(err.read() or b"{}")
 
     def secrets(self) -> dict[str, str]:
         from chalicelib.local.run import DEV_SECRETS
@@ -81,11 +107,11 @@ class LocalStack:
 
 @pytest.fixture(scope="session")
 def local_stack() -> Iterator[LocalStack]:
-    api_port, aws_port = free_port(), free_port()
+    api_port, aws_port, sandbox_port = free_port(), free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "OMNIHUB_"))}
     process = subprocess.Popen(
         [sys.executable, "-m", "chalicelib.local.run", "--api-port", str(api_port), "--aws-port", str(aws_port),
-         "--quiet"],
+         "--sandbox-port", str(sandbox_port), "--quiet"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     assert process.stdout is not None
@@ -105,7 +131,9 @@ def local_stack() -> Iterator[LocalStack]:
     import threading
 
     threading.Thread(target=lambda: [None for _ in process.stdout], daemon=True).start()  # type: ignore[union-attr]
-    stack = LocalStack(f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{aws_port}", env)
+    stack = LocalStack(
+        f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{aws_port}", f"http://127.0.0.1:{sandbox_port}", env
+    )
     try:
         yield stack
     finally:

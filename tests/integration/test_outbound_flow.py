@@ -1,0 +1,163 @@
+"""Acknowledgments, agent replies and delivery statuses through moto in-process and the provider sandbox."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from chalicelib.local.sandbox import sandbox_environment, start_sandbox
+from tests.conftest import Hub
+from tests.helpers import api_event, post_api
+
+
+@pytest.fixture
+def sandbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    server, url = start_sandbox(0)
+    for key, value in sandbox_environment(url).items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("META_ACCESS_TOKEN", "test-meta-access")
+    monkeypatch.setenv("OMNIHUB_META_PHONE_NUMBER_ID", "106540352242922")
+    yield url
+    server.shutdown()
+
+
+@pytest.fixture
+def wired(hub: Hub, sandbox: str) -> Hub:
+    from chalicelib import runtime
+
+    runtime.reset()
+    hub.app_module._outbound_ports.cache_clear()
+    return hub
+
+
+def outbox(url: str) -> list[dict[str, Any]]:
+    import urllib.request
+
+    with urllib.request.urlopen(f"{url}/_sandbox/outbox", timeout=10) as response:
+        return list(json.loads(response.read()))
+
+
+def post_whatsapp(hub: Hub, phone_digits: str, text: str, name: str = "Maria") -> None:
+    from chalicelib.local.simulators.meta import simulate_meta_message
+    from tests.conftest import TEST_SECRETS
+
+    request = simulate_meta_message(TEST_SECRETS, phone_digits, text, name=name)
+    response = hub.client.http.post(request.path, body=request.body, headers=request.headers)
+    assert response.status_code == 200, response.body
+
+
+def conversation_of(hub: Hub, channel: str, address: str) -> dict[str, Any]:
+    customer = json.loads(hub.client.http.get(
+        f"/customers/lookup?channel={channel}&address={address}", headers={"x-api-key": "support-key"}).body)
+    return json.loads(hub.client.http.get(
+        f"/conversations/{customer['conversation_ids'][-1]}", headers={"x-api-key": "support-key"}).body)
+
+
+def test_a_whatsapp_message_is_acknowledged_once_through_the_cloud_api(wired: Hub, sandbox: str) -> None:
+    post_whatsapp(wired, "393331234567", "Buongiorno")
+    wired.pump.drain()
+    [sent] = outbox(sandbox)
+    assert sent["path"] == "/v21.0/106540352242922/messages" and sent["body"]["to"] == "393331234567"
+    conversation = conversation_of(wired, "whatsapp", "%2B393331234567")
+    [ack] = [m for m in conversation["messages"] if m["direction"] == "outbound"]
+    assert conversation["reference"] in sent["body"]["text"]["body"]
+    assert ack["status"] in ("queued", "sent"), ack  # Meta answers "accepted": its "sent" comes by callback
+    assert ack["provider_message_id"] == sent["response"]["body"]["messages"][0]["id"]
+
+
+def test_a_redelivered_outbound_job_never_sends_twice(wired: Hub, sandbox: str) -> None:
+    post_whatsapp(wired, "393331234568", "hello")
+    handlers = wired.pump._handlers
+    wired.pump._handlers = {k: v for k, v in handlers.items() if k != "handle_outbound"}
+    wired.pump.drain()
+    wired.pump._handlers = handlers
+    [job] = wired.receive_all("outbound")
+    record = {"messageId": "m1", "receiptHandle": "r", "body": json.dumps(job), "attributes": {
+        "MessageGroupId": job["conversation_id"], "ApproximateReceiveCount": "1"}, "messageAttributes": {},
+        "md5OfBody": "", "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q",
+        "awsRegion": "us-east-1"}
+    for attempt in range(3):
+        event = {"Records": [{**record, "messageId": f"m{attempt}"}]}
+        assert wired.app_module.handle_outbound(event, None) == {"batchItemFailures": []}
+    assert len(outbox(sandbox)) == 1
+
+
+def test_a_delivery_status_moves_the_acknowledgment_forward_only(wired: Hub, sandbox: str) -> None:
+    from chalicelib.local.simulators.meta import simulate_meta_status
+    from tests.conftest import TEST_SECRETS
+
+    post_whatsapp(wired, "393331234569", "hello")
+    wired.pump.drain()
+    [sent] = outbox(sandbox)
+    wamid = sent["response"]["body"]["messages"][0]["id"]
+    for status in ("read", "delivered"):  # out of order: read wins
+        request = simulate_meta_status(TEST_SECRETS, wamid, status, recipient="393331234569")
+        assert wired.client.http.post(request.path, body=request.body, headers=request.headers).status_code == 200
+    wired.pump.drain()
+    [ack] = [m for m in conversation_of(wired, "whatsapp", "%2B393331234569")["messages"]
+             if m["direction"] == "outbound"]
+    assert ack["status"] == "read"
+
+
+def test_an_agent_reply_is_accepted_queued_and_sent(wired: Hub, sandbox: str) -> None:
+    post_whatsapp(wired, "393331234570", "help")
+    wired.pump.drain()
+    conversation = conversation_of(wired, "whatsapp", "%2B393331234570")
+    response = wired.client.http.post(
+        f"/conversations/{conversation['id']}/messages", body=json.dumps({"text": "Eccomi"}),
+        headers={"x-api-key": "support-key", "Content-Type": "application/json", "Idempotency-Key": "k1"},
+    )
+    assert response.status_code == 202, response.body
+    accepted = json.loads(response.body)
+    again = wired.client.http.post(
+        f"/conversations/{conversation['id']}/messages", body=json.dumps({"text": "Eccomi"}),
+        headers={"x-api-key": "support-key", "Content-Type": "application/json", "Idempotency-Key": "k1"},
+    )
+    assert json.loads(again.body)["id"] == accepted["id"]
+    wired.pump.drain()
+    replies = [e for e in outbox(sandbox) if e["body"].get("text", {}).get("body") == "Eccomi"]
+    assert len(replies) == 1
+    detail = conversation_of(wired, "whatsapp", "%2B393331234570")
+    [reply] = [m for m in detail["messages"] if m["id"] == accepted["id"]]
+    assert reply["provider_message_id"] == replies[0]["response"]["body"]["messages"][0]["id"]
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [({}, 400), ({"text": 5}, 400), ({"text": "x", "channel": "pigeon"}, 400), ({"text": "x", "channel": "sms"}, 409)],
+)
+def test_bad_agent_replies_are_refused(wired: Hub, body: dict[str, Any], status: int) -> None:
+    post_whatsapp(wired, "393331234571", "help")
+    wired.pump.drain()
+    conversation = conversation_of(wired, "whatsapp", "%2B393331234571")
+    response = wired.client.http.post(
+        f"/conversations/{conversation['id']}/messages", body=json.dumps(body),
+        headers={"x-api-key": "support-key", "Content-Type": "application/json"},
+    )
+    assert response.status_code == status, response.body
+    assert "reason" in json.loads(response.body)
+
+
+def test_web_chat_acknowledgments_are_stored_on_the_conversation(wired: Hub) -> None:
+    post_api(wired.client, api_event(sender="wendy", text="hello", **{"from": {"id": "wendy", "name": "Wendy"}}))
+    wired.pump.drain()
+    conversation = conversation_of(wired, "webchat", "wendy")
+    [ack] = [m for m in conversation["messages"] if m["direction"] == "outbound"]
+    assert "Wendy" in ack["text"] and conversation["reference"] in ack["text"]
+
+
+def test_resolving_opens_a_new_conversation_on_the_next_message(wired: Hub) -> None:
+    post_api(wired.client, api_event(sender="xena", text="one"))
+    wired.pump.drain()
+    first = conversation_of(wired, "webchat", "xena")
+    response = wired.client.http.post(f"/conversations/{first['id']}/resolve", headers={"x-api-key": "support-key"})
+    assert response.status_code == 200 and json.loads(response.body)["status"] == "resolved"
+    post_api(wired.client, api_event(sender="xena", text="two"))
+    wired.pump.drain()
+    second = conversation_of(wired, "webchat", "xena")
+    assert second["id"] != first["id"] and second["reference"] != first["reference"]
+    missing = wired.client.http.post("/conversations/cnv_nope/resolve", headers={"x-api-key": "support-key"})
+    assert missing.status_code == 404
