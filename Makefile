@@ -43,4 +43,4 @@ smoke: venv
 clean:
 	rm -rf $(VENV) cdk.out infra/cdk.out .ruff_cache
 
--include infra/infra.mk
+include infra/infra.mk

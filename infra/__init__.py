@@ -1,0 +1,1 @@
+"""Omnihub's AWS deployment: a CDK app around Chalice's CDK construct (see infra/cdk_app.py)."""

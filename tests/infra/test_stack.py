@@ -1,0 +1,272 @@
+"""The synthesized stack against chalicelib/resources.py: queues, mappings, IAM, alarms, cdk-nag."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from chalicelib import resources
+from chalicelib.secrets import SECRET_GROUP_NAMES, secret_id
+
+STAGE = "dev"
+
+
+def _by_type(raw: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {key: res for key, res in raw["Resources"].items() if res["Type"] == kind}
+
+
+def _logical_id_of_queue(raw: dict[str, Any], name: str) -> str:
+    matches = [k for k, r in _by_type(raw, "AWS::SQS::Queue").items() if r["Properties"].get("QueueName") == name]
+    assert len(matches) == 1, f"queue {name}: {matches}"
+    return matches[0]
+
+
+def _function_id(synthesized: Any, handler: str) -> str:
+    return synthesized.stack.chalice.handler_names[handler]
+
+
+@pytest.fixture
+def raw(synthesized: Any) -> dict[str, Any]:
+    assert synthesized.validation_error is None, synthesized.validation_error
+    return synthesized.raw
+
+
+def test_functions_and_api_are_plain_cloudformation(raw: dict[str, Any]) -> None:
+    assert "Transform" not in raw
+    assert not [r for r in raw["Resources"].values() if r["Type"].startswith("AWS::Serverless::")]
+    assert _by_type(raw, "AWS::ApiGateway::RestApi")
+
+
+@pytest.mark.parametrize("spec", resources.QUEUES, ids=lambda spec: spec.logical_name)
+def test_every_queue_has_its_dlq_with_the_receive_count_of_resources(raw: dict[str, Any], spec: Any) -> None:
+    queue = raw["Resources"][_logical_id_of_queue(raw, resources.queue_name(STAGE, spec))]["Properties"]
+    dlq_id = _logical_id_of_queue(raw, resources.dlq_name(STAGE, spec))
+    assert queue["RedrivePolicy"] == {
+        "deadLetterTargetArn": {"Fn::GetAtt": [dlq_id, "Arn"]},
+        "maxReceiveCount": spec.max_receive_count,
+    }
+    assert queue["MessageRetentionPeriod"] == spec.retention_seconds
+    assert queue["VisibilityTimeout"] == spec.visibility_timeout_seconds
+    assert queue["SqsManagedSseEnabled"] is True
+    assert queue.get("FifoQueue", False) is spec.fifo
+    assert raw["Resources"][dlq_id]["Properties"]["MessageRetentionPeriod"] == spec.dlq_retention_seconds
+
+
+def test_every_queue_denies_insecure_transport(raw: dict[str, Any]) -> None:
+    guarded = set()
+    for policy in _by_type(raw, "AWS::SQS::QueuePolicy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            if statement["Effect"] == "Deny" and statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}:
+                guarded.update(q["Ref"] for q in policy["Properties"]["Queues"])
+    assert guarded == set(_by_type(raw, "AWS::SQS::Queue"))
+
+
+@pytest.mark.parametrize("spec", [s for s in resources.QUEUES if s.consumer], ids=lambda s: s.logical_name)
+def test_every_consumer_mapping_reports_batch_item_failures(synthesized: Any, raw: dict[str, Any], spec: Any) -> None:
+    queue_id = _logical_id_of_queue(raw, resources.queue_name(STAGE, spec))
+    assert spec.consumer in synthesized.stack.chalice.handler_names, f"app.py has no handler {spec.consumer}"
+    function_id = _function_id(synthesized, spec.consumer)
+    mappings = [
+        m["Properties"]
+        for m in _by_type(raw, "AWS::Lambda::EventSourceMapping").values()
+        if m["Properties"]["EventSourceArn"] == {"Fn::GetAtt": [queue_id, "Arn"]}
+    ]
+    assert len(mappings) == 1
+    assert mappings[0]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mappings[0]["BatchSize"] == spec.batch_size
+    assert function_id in str(mappings[0]["FunctionName"])
+    timeout = raw["Resources"][function_id]["Properties"]["Timeout"]
+    assert timeout == spec.consumer_timeout_seconds
+    assert raw["Resources"][queue_id]["Properties"]["VisibilityTimeout"] >= 6 * timeout
+
+
+def test_stream_relay_bisects_retries_and_has_a_failure_destination(synthesized: Any, raw: dict[str, Any]) -> None:
+    table_id = next(iter(_by_type(raw, "AWS::DynamoDB::Table")))
+    failures = _logical_id_of_queue(raw, f"omnihub-{STAGE}-relay-failures")
+    (mapping,) = [
+        m["Properties"]
+        for m in _by_type(raw, "AWS::Lambda::EventSourceMapping").values()
+        if m["Properties"]["EventSourceArn"] == {"Fn::GetAtt": [table_id, "StreamArn"]}
+    ]
+    assert _function_id(synthesized, resources.STREAM_CONSUMER) in str(mapping["FunctionName"])
+    assert mapping["BisectBatchOnFunctionError"] is True
+    assert 0 < mapping["MaximumRetryAttempts"] <= 10
+    assert mapping["DestinationConfig"] == {"OnFailure": {"Destination": {"Fn::GetAtt": [failures, "Arn"]}}}
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+
+
+def test_every_event_source_mapping_reports_batch_item_failures(raw: dict[str, Any]) -> None:
+    for mapping in _by_type(raw, "AWS::Lambda::EventSourceMapping").values():
+        assert mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+
+
+def _role_actions(raw: dict[str, Any], role_id: str) -> set[str]:
+    actions: set[str] = set()
+    for policy in _by_type(raw, "AWS::IAM::Policy").values():
+        if {"Ref": role_id} in policy["Properties"]["Roles"]:
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+                assert statement["Effect"] == "Allow"
+                found = statement["Action"]
+                actions.update([found] if isinstance(found, str) else found)
+    return actions
+
+
+def test_api_function_role_has_exactly_the_permissions_it_uses(synthesized: Any, raw: dict[str, Any]) -> None:
+    function = raw["Resources"][_function_id(synthesized, "api_handler")]["Properties"]
+    role_id = function["Role"]["Fn::GetAtt"][0]
+    role = raw["Resources"][role_id]["Properties"]
+    assert "ManagedPolicyArns" not in role and "Policies" not in role
+    assert _role_actions(raw, role_id) == {
+        "dynamodb:PutItem",
+        "dynamodb:GetItem",
+        "dynamodb:Query",
+        "dynamodb:UpdateItem",  # POST /conversations/{id}/resolve
+        "s3:PutObject",
+        "secretsmanager:GetSecretValue",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+    }
+    bucket_id = next(iter(_by_type(raw, "AWS::S3::Bucket")))
+    put = [
+        s
+        for p in _by_type(raw, "AWS::IAM::Policy").values()
+        if {"Ref": role_id} in p["Properties"]["Roles"]
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+        if s["Action"] == "s3:PutObject"
+    ]
+    assert put[0]["Resource"] == {"Fn::Join": ["", [{"Fn::GetAtt": [bucket_id, "Arn"]}, "/raw/*"]]}
+
+
+def test_every_function_has_its_own_role_and_no_wildcard_action(synthesized: Any, raw: dict[str, Any]) -> None:
+    roles = [raw["Resources"][_function_id(synthesized, h)]["Properties"]["Role"] for h in synthesized.stack.roles]
+    assert len({str(role) for role in roles}) == len(roles)
+    for policy in _by_type(raw, "AWS::IAM::Policy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            actions = [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
+            assert not [a for a in actions if "*" in a]
+
+
+def _alarms(raw: dict[str, Any]) -> list[dict[str, Any]]:
+    return [a["Properties"] for a in _by_type(raw, "AWS::CloudWatch::Alarm").values()]
+
+
+def _dimension(alarm: dict[str, Any], name: str) -> Any:
+    return next((d["Value"] for d in alarm.get("Dimensions", []) if d["Name"] == name), None)
+
+
+def test_alarms_on_every_dlq_depth_and_every_queue_age(raw: dict[str, Any]) -> None:
+    alarms = _alarms(raw)
+    topic_id = next(iter(_by_type(raw, "AWS::SNS::Topic")))
+    assert all(alarm["AlarmActions"] == [{"Ref": topic_id}] for alarm in alarms)
+
+    def watched(metric: str) -> set[str]:
+        return {
+            _dimension(a, "QueueName")["Fn::GetAtt"][0]
+            for a in alarms
+            if a["MetricName"] == metric and a["Namespace"] == "AWS/SQS"
+        }
+
+    dlqs = {_logical_id_of_queue(raw, resources.dlq_name(STAGE, s)) for s in resources.QUEUES}
+    dlqs |= {_logical_id_of_queue(raw, f"omnihub-{STAGE}-{n}-failures") for n in ("relay", "sweep")}
+    assert watched("ApproximateNumberOfMessagesVisible") == dlqs
+    queues = {_logical_id_of_queue(raw, resources.queue_name(STAGE, s)) for s in resources.QUEUES}
+    assert watched("ApproximateAgeOfOldestMessage") == queues
+
+
+def test_5xx_alarm_per_webhook_route_and_errors_alarm_per_function(synthesized: Any, raw: dict[str, Any]) -> None:
+    alarms = _alarms(raw)
+    routes = {(m, p) for m, p in synthesized.stack.chalice.translated.routes if p.startswith("/webhooks/")}
+    assert routes
+    alarmed = {
+        (_dimension(a, "Method"), _dimension(a, "Resource"))
+        for a in alarms
+        if a["MetricName"] == "5XXError" and _dimension(a, "ApiName") == f"omnihub-{STAGE}"
+    }
+    assert alarmed == routes
+    errors = {_dimension(a, "FunctionName") for a in alarms if a["MetricName"] == "Errors"}
+    names = {r["Properties"]["FunctionName"] for r in _by_type(raw, "AWS::Lambda::Function").values()}
+    assert errors == names
+
+
+def test_api_stage_throttles_and_emits_per_route_metrics(raw: dict[str, Any]) -> None:
+    (stage,) = [s["Properties"] for s in _by_type(raw, "AWS::ApiGateway::Stage").values()]
+    (settings,) = stage["MethodSettings"]
+    assert settings["ThrottlingRateLimit"] > 0 and settings["ThrottlingBurstLimit"] > 0
+    assert settings["MetricsEnabled"] is True  # per Resource/Method metrics for the 5xx alarms
+    assert stage["AccessLogSetting"]["DestinationArn"]
+    (api,) = _by_type(raw, "AWS::ApiGateway::RestApi").values()
+    assert api["Properties"]["Name"] == f"omnihub-{STAGE}"
+
+
+def test_schedule_runs_the_sweeper_every_minute(synthesized: Any, raw: dict[str, Any]) -> None:
+    ((handler, seconds),) = resources.SCHEDULE_HANDLERS
+    assert seconds == 60
+    (rule,) = [r["Properties"] for r in _by_type(raw, "AWS::Events::Rule").values()]
+    assert rule["ScheduleExpression"] == "rate(1 minute)"
+    (target,) = rule["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": [_function_id(synthesized, handler), "Arn"]}
+    assert "DeadLetterConfig" in target
+
+
+def test_table_matches_resources(synthesized: Any) -> None:
+    from aws_cdk.assertions import Match
+
+    spec = resources.TABLE
+    synthesized.template.has_resource_properties(
+        "AWS::DynamoDB::Table",
+        {
+            "TableName": resources.table_name(STAGE),
+            "BillingMode": "PAY_PER_REQUEST",
+            "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+            "SSESpecification": {"SSEEnabled": True},
+            "TimeToLiveSpecification": {"AttributeName": spec.ttl_attribute, "Enabled": True},
+            "StreamSpecification": {"StreamViewType": spec.stream_view},
+            "GlobalSecondaryIndexes": [Match.object_like({"IndexName": index.name}) for index in spec.indexes],
+        },
+    )
+
+
+def test_bucket_is_private_encrypted_ssl_only_and_expires_payloads(synthesized: Any, raw: dict[str, Any]) -> None:
+    (bucket,) = [b["Properties"] for b in _by_type(raw, "AWS::S3::Bucket").values()]
+    assert bucket["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
+    assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    (rule,) = bucket["LifecycleConfiguration"]["Rules"]
+    assert rule["ExpirationInDays"] == resources.PAYLOAD_BUCKET.raw_payload_days
+    (policy,) = _by_type(raw, "AWS::S3::BucketPolicy").values()
+    assert any(
+        s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]
+    )
+
+
+def test_one_secret_per_provider_group(raw: dict[str, Any]) -> None:
+    names = {s["Properties"]["Name"] for s in _by_type(raw, "AWS::SecretsManager::Secret").values()}
+    assert names == {secret_id(STAGE, group) for group in SECRET_GROUP_NAMES}
+
+
+def test_cdk_nag_reports_no_unacknowledged_error(synthesized: Any) -> None:
+    assert synthesized.validation_error is None, synthesized.validation_error
+    findings = [
+        (report["pluginName"], violation["ruleName"], violation["severity"])
+        for report in synthesized.validation_report.get("pluginReports", [])
+        for violation in report.get("violations", [])
+    ]
+    assert not findings
+    nag_messages = [text for level, text in synthesized.messages if "AwsSolutions-" in text or "Serverless-" in text]
+    assert not nag_messages
+
+
+def test_every_acknowledgment_carries_a_reason(raw: dict[str, Any]) -> None:
+    acknowledged = [
+        rule
+        for resource in raw["Resources"].values()
+        for rule in resource.get("Metadata", {}).get("cdk_nag", {}).get("rules_to_suppress", [])
+    ]
+    assert acknowledged
+    assert all(len(rule["reason"]) > 40 for rule in acknowledged), acknowledged
