@@ -32,6 +32,7 @@ from chalicelib.model import (
     Sender,
 )
 from chalicelib.observability import logger
+from chalicelib.store import InboxRecord
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 REFERENCE_PREFIX = "OH-"
@@ -76,7 +77,6 @@ def linked_identities(identity: Identity) -> list[Identity]:
 
 
 class ConversationStore(Protocol):
-    def get_inbox(self, inbox_key: str) -> Any: ...
     def record_thread_decision(self, inbox_key: str, decision: dict[str, Any]) -> dict[str, Any]: ...
     def identity_owner(self, identity: Identity) -> str | None: ...
     def claim_identity(self, identity: Identity, customer_id: str) -> str: ...
@@ -135,12 +135,12 @@ def resolve_customer(store: ConversationStore, sender: Sender, at: str) -> str:
     return owner
 
 
-def thread_message(store: ConversationStore, inbox_key: str, event: InboundEvent, received_at: str) -> Threaded:
-    """Resolve, decide (once), apply. Safe to call again for the same inbox key."""
+def thread_message(store: ConversationStore, record: InboxRecord) -> Threaded:
+    """Resolve, decide (once), apply. Safe to call again for the same inbox record."""
+    event, inbox_key, received_at = record.event, record.inbox_key, record.received_at
     assert event.sender is not None  # InboundEvent guarantees it for messages
-    record = store.get_inbox(inbox_key)
-    decision = record.thread if record is not None else None
-    carried = record.acknowledgment if record is not None else None
+    decision = record.thread
+    carried = record.acknowledgment
     if decision is None:
         decision = store.record_thread_decision(inbox_key, _decide(store, inbox_key, event, received_at))
     customer_id = decision["customer_id"]
@@ -163,7 +163,8 @@ def thread_message(store: ConversationStore, inbox_key: str, event: InboundEvent
         inbox_key=inbox_key,
     )
     store.put_message(message)
-    store.record_inbound_activity(conversation_id, received_at)
+    if not decision["opens"]:  # an opened conversation was created with this message's time
+        store.record_inbound_activity(conversation_id, received_at)
     store.fill_customer_profile(
         customer_id,
         name=event.sender.name,
@@ -245,6 +246,7 @@ def _open_conversation(
             channel=event.channel,
             created_at=at,
             updated_at=at,
+            last_inbound_at=at,
         )
     )
 

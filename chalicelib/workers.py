@@ -96,7 +96,7 @@ def handle_inbound_envelope(body: dict[str, Any], ports: WorkerPorts) -> str:
     logger.append_keys(inbox_key=inbox_key)
     try:
         if is_threadable(event):
-            threaded = thread_message(ports.store, inbox_key, event, record.received_at)
+            threaded = thread_message(ports.store, record)
             logger.append_keys(conversation_id=threaded.conversation.id)
             envelope = routed_envelope(
                 threaded.conversation, threaded.customer, threaded.message, opened=threaded.opened

@@ -143,11 +143,12 @@ def test_a_failing_record_is_retried_alone_and_then_succeeds(hub: Hub, monkeypat
     real = conversations.thread_message
     calls: dict[str, int] = {}
 
-    def flaky(store: Any, inbox_key: str, event: Any, received_at: str) -> Any:
-        calls[event.sender.identity.address] = calls.get(event.sender.identity.address, 0) + 1
-        if event.sender.identity.address == "erin" and calls["erin"] == 1:
+    def flaky(store: Any, record: Any) -> Any:
+        address = record.event.sender.identity.address
+        calls[address] = calls.get(address, 0) + 1
+        if address == "erin" and calls["erin"] == 1:
             raise conversations.RetryableError("DynamoDB throttled")
-        return real(store, inbox_key, event, received_at)
+        return real(store, record)
 
     monkeypatch.setattr("chalicelib.workers.thread_message", flaky)
     hub.pump.drain(timeout=20)
