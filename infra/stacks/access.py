@@ -37,6 +37,7 @@ class FunctionAccess:
     payload_put: bool = False  # s3:PutObject under RAW_PAYLOAD_PREFIX
     payload_get: bool = False
     reads_secrets: bool = False
+    sends_email: bool = False  # SES v2 SendEmail (the email sender)
     failure_queue: str | None = None  # "relay" | "sweep": may send its failures there
 
 
@@ -64,6 +65,7 @@ ACCESS: dict[str, FunctionAccess] = {
         table_actions=_WORKER_TABLE,
         consumes=resources.OUTBOUND_QUEUE,
         reads_secrets=True,
+        sends_email=True,
     ),
     resources.SCHEDULE_HANDLERS[0][0]: FunctionAccess(
         table_actions=_WORKER_TABLE,
@@ -123,6 +125,19 @@ def statements(access: FunctionAccess, res: Resources, log_group_arn: str) -> li
                 sid="Secrets",
                 actions=["secretsmanager:GetSecretValue"],
                 resources=[secret.secret_arn for _, secret in sorted(res.secrets.items())],
+            )
+        )
+    if access.sends_email:
+        # Scoped to this account's verified identities (and configuration sets, which SendEmail names too).
+        stack = Stack.of(res.table)
+        out.append(
+            iam.PolicyStatement(
+                sid="SendEmail",
+                actions=["ses:SendEmail", "ses:SendRawEmail"],
+                resources=[
+                    stack.format_arn(service="ses", resource="identity", resource_name="*"),
+                    stack.format_arn(service="ses", resource="configuration-set", resource_name="*"),
+                ],
             )
         )
     return out

@@ -69,6 +69,11 @@ REASONS: dict[str, str] = {
         "Lambda creates its log streams at run time with generated names; the grant is scoped to "
         "this function's own log group."
     ),
+    "ses-identities": (
+        "SES authorizes SendEmail against the verified sender identity and configuration set the message "
+        "names; which ones are the operator's choice (OMNIHUB_EMAIL_FROM, OMNIHUB_SES_CONFIGURATION_SET), "
+        "so the grant covers this account's identities and configuration sets in this region only."
+    ),
     "payload-prefix": f"Object access is scoped to the raw payload prefix {RAW_PAYLOAD_PREFIX} (date/hash keys).",
     "list-streams": (
         "dynamodb:ListStreams has no resource-level scope (IAM requires '*'); the stream poller "
@@ -135,3 +140,7 @@ def _acknowledge(stack: OmnihubStack) -> None:
             _ack(role, f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/{RAW_PAYLOAD_PREFIX}*]", "payload-prefix")
         if access.stream_read:
             _ack(role, "AwsSolutions-IAM5[Resource::*]", "list-streams")
+        if access.sends_email:
+            for kind in ("identity", "configuration-set"):
+                ses_arn = f"arn:<AWS::Partition>:ses:{settings.region}:{account}:{kind}/*"
+                _ack(role, f"AwsSolutions-IAM5[Resource::{ses_arn}]", "ses-identities")

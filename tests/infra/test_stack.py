@@ -270,3 +270,10 @@ def test_every_acknowledgment_carries_a_reason(raw: dict[str, Any]) -> None:
     ]
     assert acknowledged
     assert all(len(rule["reason"]) > 40 for rule in acknowledged), acknowledged
+
+
+def test_only_the_outbound_function_may_send_email(synthesized: Any, raw: dict[str, Any]) -> None:
+    for handler in ("api_handler", "handle_inbound", "handle_outbound", "relay_inbox_stream", "sweep_sla"):
+        function = raw["Resources"][_function_id(synthesized, handler)]["Properties"]
+        actions = _role_actions(raw, function["Role"]["Fn::GetAtt"][0])
+        assert ("ses:SendEmail" in actions) is (handler == "handle_outbound"), handler
