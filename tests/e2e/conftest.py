@@ -1,30 +1,23 @@
-"""The local stack as `make run` starts it, in a subprocess on free ports (real HTTP, moto server)."""
+"""The local stack as `make run` starts it, in a subprocess on free ports (real HTTP, moto server).
+
+The process management is chalicelib.local.launcher's (shared with the benchmarks); this fixture
+only adds the helpers the end-to-end tests use.
+"""
 
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from chalicelib.local.launcher import running_local_stack
 
 
 @dataclass
@@ -107,38 +100,5 @@ class LocalStack:
 
 @pytest.fixture(scope="session")
 def local_stack() -> Iterator[LocalStack]:
-    api_port, aws_port, sandbox_port = free_port(), free_port(), free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "OMNIHUB_"))}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "chalicelib.local.run", "--api-port", str(api_port), "--aws-port", str(aws_port),
-         "--sandbox-port", str(sandbox_port), "--quiet"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    assert process.stdout is not None
-    deadline = time.monotonic() + 90
-    seen = []
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line and process.poll() is not None:
-            raise RuntimeError("the local stack exited:\n" + "".join(seen))
-        seen.append(line)
-        if line.strip() == "ready":
-            break
-    else:
-        process.kill()
-        raise RuntimeError("the local stack did not become ready:\n" + "".join(seen[-40:]))
-    # Keep draining its output so the pipe never fills and blocks it.
-    import threading
-
-    threading.Thread(target=lambda: [None for _ in process.stdout], daemon=True).start()  # type: ignore[union-attr]
-    stack = LocalStack(
-        f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{aws_port}", f"http://127.0.0.1:{sandbox_port}", env
-    )
-    try:
-        yield stack
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    with running_local_stack() as urls:
+        yield LocalStack(urls.api_url, urls.aws_url, urls.sandbox_url, urls.env)
