@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from chalicelib.acknowledge import AckContext, AckDecision, Policy, decide_acknowledgment
-from chalicelib.conversations import Threaded, conversation_id_for, linked_identities, reference_for
+from chalicelib.conversations import Threaded, conversation_id_for, owner_of, reference_for
 from chalicelib.errors import OmnihubError
 from chalicelib.languages import language_hint
 from chalicelib.model import (
@@ -117,6 +117,7 @@ class AcknowledgmentReader(Protocol):
     """Single-item reads the webhook path may make, plus the reference allocation."""
 
     def identity_owner(self, identity: Identity) -> str | None: ...
+    def identity_owners(self, identities: list[Identity]) -> dict[Identity, str]: ...
     def get_customer(self, customer_id: str, *, consistent: bool = False) -> Customer | None: ...
     def get_conversation(self, conversation_id: str, *, consistent: bool = False) -> Conversation | None: ...
     def reserve_reference(self, reference: str, conversation_id: str) -> bool: ...
@@ -135,12 +136,8 @@ def instant_acknowledgment(
         return None
     moment = now or datetime.now(UTC)
     try:
-        identity = event.sender.identity
-        owner = reader.identity_owner(identity)
-        for sibling in linked_identities(identity) if owner is None else ():
-            owner = reader.identity_owner(sibling)
-            if owner:
-                break
+        owner, sibling_owner = owner_of(reader, event.sender.identity)
+        owner = owner or sibling_owner
         customer = reader.get_customer(owner) if owner else None
         open_id = customer.open_conversation_id if customer else None
         conversation = reader.get_conversation(open_id) if open_id else None

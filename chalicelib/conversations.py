@@ -76,9 +76,15 @@ def linked_identities(identity: Identity) -> list[Identity]:
     return [Identity(channel, identity.address) for channel in PHONE_CHANNELS if channel != identity.channel]
 
 
+class IdentityReader(Protocol):
+    def identity_owner(self, identity: Identity) -> str | None: ...
+    def identity_owners(self, identities: list[Identity]) -> dict[Identity, str]: ...
+
+
 class ConversationStore(Protocol):
     def record_thread_decision(self, inbox_key: str, decision: dict[str, Any]) -> dict[str, Any]: ...
     def identity_owner(self, identity: Identity) -> str | None: ...
+    def identity_owners(self, identities: list[Identity]) -> dict[Identity, str]: ...
     def claim_identity(self, identity: Identity, customer_id: str) -> str: ...
     def create_customer(self, customer: Customer) -> bool: ...
     def add_customer_identity(self, customer_id: str, identity: Identity) -> None: ...
@@ -111,15 +117,10 @@ class Threaded:
 def resolve_customer(store: ConversationStore, sender: Sender, at: str) -> str:
     """The customer behind an identity, created once whatever the races (claims are conditional)."""
     identity = sender.identity
-    owner = store.identity_owner(identity)
+    owner, sibling_owner = owner_of(store, identity)
     if owner is not None:
         return owner
-    candidate = None
-    for sibling in linked_identities(identity):
-        candidate = store.identity_owner(sibling)
-        if candidate:
-            break
-    candidate = candidate or customer_id_for(identity)
+    candidate = sibling_owner or customer_id_for(identity)
     store.create_customer(
         Customer(
             id=candidate,
@@ -133,6 +134,15 @@ def resolve_customer(store: ConversationStore, sender: Sender, at: str) -> str:
     owner = store.claim_identity(identity, candidate)
     store.add_customer_identity(owner, identity)
     return owner
+
+
+def owner_of(store: IdentityReader, identity: Identity) -> tuple[str | None, str | None]:
+    """(the identity's owner, else the owner of the same phone on another channel) in one read."""
+    siblings = linked_identities(identity)
+    if not siblings:
+        return store.identity_owner(identity), None
+    owners = store.identity_owners([identity, *siblings])
+    return owners.get(identity), next((owners[s] for s in siblings if s in owners), None)
 
 
 def thread_message(store: ConversationStore, record: InboxRecord) -> Threaded:

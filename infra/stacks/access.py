@@ -25,7 +25,9 @@ RAW_PAYLOAD_PREFIX = "raw/"  # chalicelib/store.py: archive_payload keys
 
 _CONSUME = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes")
 _STREAM = ("dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator")
-_WORKER_TABLE = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query")
+_WORKER_TABLE = (
+    "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +47,9 @@ ACCESS: dict[str, FunctionAccess] = {
     # Webhooks + REST API: one conditional put per event, single-item reads, list queries; the
     # REST writes: an agent's reply is one put (the stream relays its job), resolve one update.
     API_HANDLER_NAME: FunctionAccess(
-        table_actions=("dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"),
+        table_actions=(
+            "dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:UpdateItem",
+        ),
         payload_put=True,
         reads_secrets=True,
     ),

@@ -120,6 +120,7 @@ def test_api_function_role_has_exactly_the_permissions_it_uses(synthesized: Any,
     assert _role_actions(raw, role_id) == {
         "dynamodb:PutItem",
         "dynamodb:GetItem",
+        "dynamodb:BatchGetItem",  # a phone's identities on SMS, WhatsApp and voice, for the instant ack
         "dynamodb:Query",
         "dynamodb:UpdateItem",  # POST /conversations/{id}/resolve
         "s3:PutObject",
