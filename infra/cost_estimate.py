@@ -1,11 +1,12 @@
 """Monthly AWS cost of Omnihub at list prices (us-east-1), from per-message AWS call counts.
 
-    .venv/bin/python infra/cost_estimate.py                       # 1M inbound + a 100k broadcast
-    .venv/bin/python infra/cost_estimate.py --calls bench.json    # counts measured by `make bench`
+    .venv/bin/python infra/cost_estimate.py          # 1M inbound + a 100k broadcast, measured call counts
 
-``--calls`` takes ``{"sync": {...}, "worker": {...}}`` mapping ``service.Operation`` to calls
-per inbound message (e.g. ``"dynamodb.PutItem": 1``). Until the bench is wired, the worker
-path uses the PLACEHOLDER_* counts below (the design estimates 8-12 calls).
+The per-message AWS calls come from ``bench/results/aws_calls.json``, which ``make bench``
+writes (the webhook path and the relay + conversation worker, for a message that opens a
+conversation and for a follow-up, weighted by ``--new-share``). ``--calls`` may instead give
+``{"sync": {...}, "worker": {...}}`` mapping ``service.Operation`` to calls per message. The
+outbound send and status callbacks are counted from the code (OUTBOUND_CALLS below).
 Prices: list prices, us-east-1, no free tier, no Savings Plans; check them before quoting.
 """
 
@@ -37,7 +38,9 @@ CW_METRIC_MONTH = 0.30  # API Gateway detailed metrics bill as custom metrics
 CW_LOGS_INGEST_GB = 0.50
 CW_LOGS_STORE_GB_MONTH = 0.03
 
-# ------------------------------------------------------------------ placeholders (wire to `make bench`)
+# ------------------------------------------------------------------ call counts
+BENCH_RESULTS = Path(__file__).resolve().parents[1] / "bench" / "results" / "aws_calls.json"
+_SERVICE_OF = {"SendMessageBatch": "sqs", "SendMessage": "sqs", "PutObject": "s3", "GetObject": "s3"}
 PLACEHOLDER_SYNC_CALLS: dict[str, float] = {"dynamodb.PutItem": 1}  # the webhook path, measured: 1
 PLACEHOLDER_WORKER_CALLS: dict[str, float] = {  # conversation worker per inbound message, ~10
     "dynamodb.GetItem": 3,
@@ -46,7 +49,11 @@ PLACEHOLDER_WORKER_CALLS: dict[str, float] = {  # conversation worker per inboun
     "dynamodb.UpdateItem": 2,
     "sqs.SendMessageBatch": 2,  # acknowledgment → outbound, routed → route queue
 }
-PLACEHOLDER_OUTBOUND_CALLS: dict[str, float] = {"dynamodb.GetItem": 1, "dynamodb.UpdateItem": 2}  # per send
+# per send, read off chalicelib/outbox.py: conversation + customer reads, the leased claim, its
+# finish, the ids and the status on the message, the provider-id index; the relay's SQS send.
+OUTBOUND_CALLS: dict[str, float] = {
+    "dynamodb.GetItem": 2, "dynamodb.PutItem": 2, "dynamodb.UpdateItem": 3, "sqs.SendMessageBatch": 1,
+}
 PLACEHOLDER_STATUS_CALLBACKS_PER_SEND = 2  # sent/delivered/read webhooks back from the provider
 ITEM_KB = 2.0  # average item size written (inbox item with inline raw payload ~1-3 KB)
 READ_KB = 2.0
@@ -115,7 +122,7 @@ def inbound(usage: Usage, messages: float, sync: Mapping[str, float], worker: Ma
 def send(usage: Usage, messages: float) -> None:
     usage.sqs_requests += 2 * messages / BATCH
     usage.invoke("outbound", messages / BATCH)
-    usage.calls(PLACEHOLDER_OUTBOUND_CALLS, messages)
+    usage.calls(OUTBOUND_CALLS, messages)
     callbacks = messages * PLACEHOLDER_STATUS_CALLBACKS_PER_SEND
     usage.api_requests += callbacks
     usage.invoke("api", callbacks)
@@ -165,16 +172,35 @@ def estimate(
     return cost_lines(usage, stored_gb, s3_gb)
 
 
+def calls_from_bench(results: Mapping[str, object], new_share: float) -> tuple[dict[str, float], dict[str, float]]:
+    """Per-message calls from ``make bench``'s results, weighted between new and follow-up messages."""
+    per_message = results["async_per_message"]
+    assert isinstance(per_message, dict)
+    worker: dict[str, float] = {}
+    for case, share in (("first_message_new_customer", new_share), ("follow_up_message", 1 - new_share)):
+        for operation, count in per_message[case]["async_by_operation"].items():
+            name = f"{_SERVICE_OF.get(operation, 'dynamodb')}.{operation}"
+            worker[name] = worker.get(name, 0.0) + share * count
+    webhook = results.get("webhook_calls") or {"PutItem": 1}
+    webhooks = float(results.get("webhooks") or 1)  # webhook_calls are totals over this many
+    assert isinstance(webhook, dict)
+    sync = {f"{_SERVICE_OF.get(op, 'dynamodb')}.{op}": float(n) / webhooks for op, n in webhook.items()}
+    return sync, worker
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--inbound", type=float, default=1_000_000, help="inbound messages per month")
     parser.add_argument("--broadcast", type=float, default=100_000, help="crisis broadcast recipients per month")
-    parser.add_argument("--calls", type=Path, help='JSON {"sync": {...}, "worker": {...}} from `make bench`')
+    parser.add_argument("--calls", type=Path, help='JSON {"sync": {...}, "worker": {...}} (overrides the bench)')
+    parser.add_argument("--new-share", type=float, default=0.3, help="share of messages that open a conversation")
     args = parser.parse_args()
     sync, worker = PLACEHOLDER_SYNC_CALLS, PLACEHOLDER_WORKER_CALLS
     if args.calls:
         measured = json.loads(args.calls.read_text())
         sync, worker = measured.get("sync", sync), measured.get("worker", worker)
+    elif BENCH_RESULTS.exists():
+        sync, worker = calls_from_bench(json.loads(BENCH_RESULTS.read_text()), args.new_share)
     lines = estimate(args.inbound, args.broadcast, sync, worker)
     print(f"Omnihub, {args.inbound:,.0f} inbound messages + {args.broadcast:,.0f}-recipient broadcast / month")
     print(f"sync calls/msg {dict(sync)}; worker calls/msg {dict(worker)}")
