@@ -50,6 +50,7 @@ class LocalPump:
         handlers: Mapping[str, Handler],
         *,
         from_start: bool = True,
+        retry_visibility_seconds: int = LOCAL_RETRY_VISIBILITY_SECONDS,
     ) -> None:
         # Account-based stream endpoints ({account}.streams-ddb...) are unknown to moto in-process.
         self._streams = session.client("dynamodbstreams", config=Config(account_id_endpoint_mode="disabled"))
@@ -58,6 +59,7 @@ class LocalPump:
         self._stream_arn = stream_arn
         self._handlers = handlers
         self._from_start = from_start
+        self._retry_visibility = retry_visibility_seconds
         self._shards: dict[str, _ShardCursor] = {}
         self._next_shard_refresh = 0.0
         self._queue_urls: dict[str, str] = {}
@@ -200,7 +202,7 @@ class LocalPump:
                 self._sqs.change_message_visibility(
                     QueueUrl=url,
                     ReceiptHandle=message["ReceiptHandle"],
-                    VisibilityTimeout=LOCAL_RETRY_VISIBILITY_SECONDS,
+                    VisibilityTimeout=self._retry_visibility,
                 )
             else:
                 self._sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])

@@ -161,3 +161,47 @@ def test_resolving_opens_a_new_conversation_on_the_next_message(wired: Hub) -> N
     assert second["id"] != first["id"] and second["reference"] != first["reference"]
     missing = wired.client.http.post("/conversations/cnv_nope/resolve", headers={"x-api-key": "support-key"})
     assert missing.status_code == 404
+
+
+def test_a_poison_job_ends_in_the_dead_letter_queue(wired: Hub) -> None:
+    from chalicelib.local.pump import LocalPump, app_handlers
+    from chalicelib.resources import OUTBOUND_QUEUE
+
+    wired.sqs.send_message(QueueUrl=wired.queue_url("outbound"), MessageBody='{"schema": "omnihub.outbound.v1"}',
+                           MessageGroupId="g", MessageDeduplicationId="poison")
+    pump = LocalPump(wired.session, "local", wired.provisioned.stream_arn, app_handlers(wired.app_module),
+                     retry_visibility_seconds=0)
+    for _ in range(OUTBOUND_QUEUE.max_receive_count + 2):
+        pump.pump_once()
+    dead = wired.sqs.receive_message(QueueUrl=wired.queue_url("outbound", dlq=True), WaitTimeSeconds=0)
+    assert [m["Body"] for m in dead.get("Messages", [])] == ['{"schema": "omnihub.outbound.v1"}']
+    assert pump.stats.sqs_failures == OUTBOUND_QUEUE.max_receive_count
+
+
+def test_a_rate_limited_send_is_retried_and_then_sent_once(wired: Hub, sandbox: str) -> None:
+    import urllib.request
+
+    failure = json.dumps({"provider": "meta", "preset": "rate_limited", "count": 1, "retry_after": 1}).encode()
+    urllib.request.urlopen(urllib.request.Request(f"{sandbox}/_sandbox/fail", data=failure, method="POST"), timeout=5)
+    post_whatsapp(wired, "393331234572", "hello")
+    wired.pump.drain(timeout=30)
+    attempts = [e for e in outbox(sandbox) if e["body"].get("to") == "393331234572"]
+    # Meta signals throttling as 400 with code 130429: transient, so the job comes back and is sent.
+    assert [a["response"]["status"] for a in attempts] == [400, 200]
+    assert attempts[0]["response"]["body"]["error"]["code"] == 130429
+    [ack] = [m for m in conversation_of(wired, "whatsapp", "%2B393331234572")["messages"]
+             if m["direction"] == "outbound"]
+    assert ack["provider_message_id"]
+
+
+def test_a_permanent_refusal_is_recorded_and_not_retried(wired: Hub, sandbox: str) -> None:
+    import urllib.request
+
+    failure = json.dumps({"provider": "meta", "preset": "invalid_number", "count": 1}).encode()
+    urllib.request.urlopen(urllib.request.Request(f"{sandbox}/_sandbox/fail", data=failure, method="POST"), timeout=5)
+    post_whatsapp(wired, "393331234573", "hello")
+    wired.pump.drain(timeout=30)
+    assert len([e for e in outbox(sandbox) if e["body"].get("to") == "393331234573"]) == 1
+    [ack] = [m for m in conversation_of(wired, "whatsapp", "%2B393331234573")["messages"]
+             if m["direction"] == "outbound"]
+    assert ack["status"] == "failed" and ack["error_code"]
