@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import uuid
@@ -125,3 +126,33 @@ def test_an_agent_reply_reaches_the_customer_on_their_channel(local_stack: Local
     assert reply["provider_message_id"] and reply["status"] in ("queued", "sent")
     status, resolved = local_stack.post(f"/conversations/{conversation['id']}/resolve", {})
     assert status == 200 and resolved["status"] == "resolved"
+
+
+# simulator → (customer address as the simulator takes it, the provider path the acknowledgment must reach,
+# how that request names the customer (None: LINE answers with the event's reply token), carries a name)
+THROUGH_THE_OUTBOUND_QUEUE = {
+    "whatsapp": ("39333{n}", "/v21.0/", lambda body: body.get("to"), True),
+    "line": ("U{h}", "/v2/bot/message/reply", None, False),  # LINE gives no display name in the event
+    "viber": ("{h}=", "/pa/send_message", lambda body: body.get("receiver"), True),
+    "vonage-sms": ("44770{n}", "/v1/messages", lambda body: body.get("to"), False),  # SMS carries no name
+    "vonage-whatsapp": ("44771{n}", "/v1/messages", lambda body: body.get("to"), True),
+}
+
+
+@pytest.mark.parametrize("provider", sorted(THROUGH_THE_OUTBOUND_QUEUE))
+def test_every_queued_channel_gets_its_acknowledgment_at_the_provider(local_stack: LocalStack, provider: str) -> None:
+    pattern, path, recipient, named = THROUGH_THE_OUTBOUND_QUEUE[provider]
+    sender = pattern.format(n=str(uuid.uuid4().int)[:7], h=uuid.uuid4().hex)
+    before = max((e["seq"] for e in local_stack.outbox()), default=0)
+    response = simulate(local_stack, provider, sender, "Hello, I need help", name="Ada", language="en")
+    assert 200 <= response.status < 300
+
+    def is_ours(entry: dict[str, Any]) -> bool:
+        if entry["seq"] <= before or not entry["path"].startswith(path):
+            return False
+        return recipient is None or recipient(entry["body"]) in (sender, sender.lstrip("+"))
+
+    sent = local_stack.wait_for_outbox(is_ours)
+    text = json.dumps(sent["body"], ensure_ascii=False)
+    assert REFERENCE.search(text), text
+    assert ("Ada" in text) is named, text
