@@ -110,22 +110,34 @@ def format_timestamp(moment: datetime) -> str:
     """UTC ISO-8601 with millisecond precision and a ``Z``; naive datetimes are taken as UTC."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    # isoformat, not strftime("%Y"): glibc writes year 1 as "1", which no parser reads back.
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
 def timestamp_from_epoch(seconds: float) -> str:
-    return format_timestamp(datetime.fromtimestamp(seconds, UTC))
+    """Unix seconds → canonical timestamp; NaN, infinities and values outside years 1-9999 → ModelError."""
+    try:
+        return format_timestamp(datetime.fromtimestamp(seconds, UTC))
+    except (OverflowError, OSError, ValueError, TypeError) as err:
+        raise ModelError("not a Unix timestamp between the years 1 and 9999") from err
 
 
 def parse_timestamp(value: str) -> datetime:
-    """Any ISO-8601 string with an offset (or ``Z``) → aware UTC datetime."""
+    """Any ISO-8601 string with an offset (or ``Z``) → aware UTC datetime.
+
+    Error messages never repeat the value: a malformed field may hold anything, personal data too.
+    """
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except (ValueError, AttributeError) as err:
-        raise ModelError(f"not an ISO-8601 timestamp: {value!r}") from err
+    except (ValueError, AttributeError, TypeError) as err:
+        raise ModelError("not an ISO-8601 timestamp") from err
     if moment.tzinfo is None:
-        raise ModelError(f"timestamp without a time zone: {value!r}")
-    return moment.astimezone(UTC)
+        raise ModelError("timestamp without a time zone")
+    try:
+        # 9999-12-31T23:59:59-05:00 is valid ISO-8601 but past datetime.max once in UTC.
+        return moment.astimezone(UTC)
+    except OverflowError as err:
+        raise ModelError("timestamp outside the years 1 to 9999 in UTC") from err
 
 
 def normalize_timestamp(value: str) -> str:
@@ -144,7 +156,8 @@ def normalize_phone(value: str) -> str:
     if not digits.startswith("+"):
         digits = "+" + digits
     if not _E164.match(digits):
-        raise ModelError(f"not a phone number in international form: {value!r}")
+        # Never the value itself: this message reaches logs and 400 bodies.
+        raise ModelError("not a phone number in international form (+, country code, 7 to 15 digits)")
     return digits
 
 
@@ -351,6 +364,7 @@ class Customer:
     created_at: str
     open_conversation_id: str | None = None
     consent: dict[str, str] = field(default_factory=dict)  # channel → "granted" | "withdrawn"
+    open_claimed_at: str | None = None  # when open_conversation_id was last claimed
 
 
 @dataclass(frozen=True, slots=True)

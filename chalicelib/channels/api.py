@@ -1,15 +1,21 @@
 """The generic signed channel (web chat and custom apps): ``POST /webhooks/api``.
 
 Signature: ``X-Omnihub-Signature: v1=<hex HMAC-SHA256(secret, "{timestamp}.{raw body}")>`` with
-``X-Omnihub-Timestamp`` in Unix seconds, accepted within 300 s either way.
+``X-Omnihub-Timestamp`` in Unix seconds (ASCII digits), accepted within 300 s either way.
+
+Attachment URLs are kept as metadata and never fetched by the hub, but whoever reads them later
+might: only ``https`` URLs on a public-looking host name are accepted (no IP literal, no
+``localhost``, no single-label intranet name, no credentials).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import json
+import ipaddress
+import re
 from typing import Any
+from urllib.parse import urlsplit
 
 from chalicelib.channels.base import (
     ChannelSpec,
@@ -18,15 +24,20 @@ from chalicelib.channels.base import (
     SignatureError,
     WebhookRequest,
     constant_time_equal,
+    identity_or_error,
+    load_json,
     require_secret,
 )
-from chalicelib.model import Attachment, Channel, EventKind, Identity, InboundEvent, ModelError, Sender
+from chalicelib.model import Attachment, Channel, EventKind, InboundEvent, ModelError, Sender
 
 PROVIDER = "api"
 SECRET_NAME = "OMNIHUB_API_SIGNING_SECRET"
 TIMESTAMP_HEADER = "x-omnihub-timestamp"
 SIGNATURE_HEADER = "x-omnihub-signature"
 TOLERANCE_SECONDS = 300
+_MAX_TIMESTAMP_DIGITS = 12  # Unix seconds until the year 33658; int() refuses over 4300 digits
+# A last label that is all digits or hex (127.1, 0x7f.0.0.1): some resolvers read it as an IPv4 address.
+_NUMERIC_LABEL = re.compile(r"^(0x[0-9a-f]*|[0-9]+)$")
 
 
 def sign_api_payload(secret: str, timestamp: int | str, body: bytes) -> str:
@@ -41,7 +52,8 @@ def verify_api_signature(request: WebhookRequest, secrets: Secrets, now: float) 
     signature = request.header(SIGNATURE_HEADER)
     if not timestamp or not signature:
         raise SignatureError("missing X-Omnihub-Timestamp or X-Omnihub-Signature")
-    if not timestamp.isdigit():
+    # isdigit() alone accepts "²" and other Unicode digits, which int() then refuses.
+    if not (timestamp.isascii() and timestamp.isdigit()) or len(timestamp) > _MAX_TIMESTAMP_DIGITS:
         raise SignatureError("X-Omnihub-Timestamp must be Unix seconds")
     if abs(now - int(timestamp)) > TOLERANCE_SECONDS:
         raise SignatureError("X-Omnihub-Timestamp is outside the 300 s tolerance")
@@ -59,11 +71,32 @@ def _text_or_none(value: Any, field_name: str) -> str | None:
     return value
 
 
-def parse_api_event(request: WebhookRequest) -> list[InboundEvent]:
+def _public_https_url(url: str, field_name: str) -> str:
+    """The URL when it is https on a public-looking host name; PayloadError otherwise."""
     try:
-        data = json.loads(request.body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise PayloadError(f"body is not JSON: {err}") from err
+        parts = urlsplit(url.strip())
+        host = (parts.hostname or "").lower().rstrip(".")
+        _ = parts.port  # raises ValueError on a port that is not a number
+    except ValueError as err:
+        raise PayloadError(f"{field_name} is not a URL") from err
+    if parts.scheme.lower() != "https":
+        raise PayloadError(f"{field_name} must be an https URL")
+    if parts.username is not None or parts.password is not None:
+        raise PayloadError(f"{field_name} must not carry credentials")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    else:
+        raise PayloadError(f"{field_name} must name a host, not an IP address")
+    labels = host.split(".")
+    if len(labels) < 2 or not all(labels) or labels[-1] == "localhost" or _NUMERIC_LABEL.match(labels[-1]):
+        raise PayloadError(f"{field_name} must be on a public host name")
+    return url.strip()
+
+
+def parse_api_event(request: WebhookRequest) -> list[InboundEvent]:
+    data = load_json(request.body)
     if not isinstance(data, dict):
         raise PayloadError("body must be a JSON object")
     event_id = data.get("event_id")
@@ -86,7 +119,7 @@ def parse_api_event(request: WebhookRequest) -> list[InboundEvent]:
         attachments.append(
             Attachment(
                 kind=(content_type or "file").split("/")[0] if content_type else "file",
-                url=item["url"],
+                url=_public_https_url(item["url"], f"attachments[{index}].url"),
                 content_type=content_type,
                 name=_text_or_none(item.get("name"), f"attachments[{index}].name"),
             )
@@ -101,7 +134,7 @@ def parse_api_event(request: WebhookRequest) -> list[InboundEvent]:
                 channel=Channel.WEBCHAT,
                 occurred_at=_text_or_none(data.get("sent_at"), "sent_at") or request.received_at,
                 sender=Sender(
-                    identity=Identity(Channel.WEBCHAT, str(sender["id"])),
+                    identity=identity_or_error(Channel.WEBCHAT, str(sender["id"])),
                     name=_text_or_none(sender.get("name"), "from.name"),
                     email=email.lower() if email else None,
                     phone=_text_or_none(sender.get("phone"), "from.phone"),

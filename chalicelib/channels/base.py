@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import parse_qsl
 
 from chalicelib.errors import BadRequest, PermanentError, Unauthorized
-from chalicelib.model import InboundEvent
+from chalicelib.model import Channel, Identity, InboundEvent, ModelError, timestamp_from_epoch
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 
@@ -25,6 +28,10 @@ class SignatureError(Unauthorized):
 
 class PayloadError(BadRequest):
     """Signed, but not an event the hub can read."""
+
+
+class AddressError(PayloadError):
+    """A customer address (phone, user id) that does not fit the model; the message never holds the value."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,3 +118,83 @@ def require_secret(secrets: Secrets, name: str) -> str:
         # worse: refuse like a forged request and say why.
         raise PermanentError(f"{name} is not configured", status=401)
     return value
+
+
+# --- safe readers of signed input ----------------------------------------------------------------
+# A signed request may still carry anything; these turn every malformed value into PayloadError
+# (or a fallback) so that nothing but PayloadError/SignatureError leaves a verify or a parse.
+
+
+def load_json(body: bytes | str, *, parse_float: Callable[[str], Any] | None = None) -> Any:
+    """The body as JSON; anything json.loads refuses (including integers over 4300 digits and
+    nesting deeper than the recursion limit, which raise ValueError and RecursionError) → PayloadError."""
+    try:
+        return json.loads(body, parse_float=parse_float)
+    except (UnicodeDecodeError, ValueError, RecursionError) as err:
+        reason = str(err) if isinstance(err, json.JSONDecodeError) else type(err).__name__
+        raise PayloadError(f"body is not JSON: {reason}") from err
+
+
+def as_dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def json_string(value: Any) -> str | None:
+    """A JSON id or text as an exact string: a non-empty string as is, an integer in decimal (never
+    through a float, so ids above 2^53 keep every digit); anything else (bool, float, object) None."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        return value or None
+    if isinstance(value, int):
+        return str(value)
+    return None
+
+
+def canonical_id(value: Any, *, prefix: str = "sha256:") -> str:
+    """A stable id for an event the provider gives no id to: the same JSON always hashes the same."""
+    canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return prefix + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def epoch_to_timestamp(value: Any, *, millis: bool = False, fallback: str | None = None) -> str:
+    """Unix seconds (or milliseconds) as a JSON number or numeric string → canonical timestamp.
+
+    Anything else (missing, bool, text, NaN, infinities, 1e30, a year past 9999) is PayloadError,
+    or ``fallback`` when one is given.
+    """
+    try:
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise PayloadError("the timestamp is not a number")
+        try:
+            seconds = float(value)
+        except (ValueError, OverflowError) as err:  # OverflowError: an int too large for a float
+            raise PayloadError("the timestamp is not a number") from err
+        if not math.isfinite(seconds):
+            raise PayloadError("the timestamp is not a finite number")
+        try:
+            return timestamp_from_epoch(seconds / 1000 if millis else seconds)
+        except ModelError as err:
+            raise PayloadError(f"bad timestamp: {err}") from err
+    except PayloadError:
+        if fallback is None:
+            raise
+        return fallback
+
+
+def identity_or_error(channel: Channel, address: str) -> Identity:
+    """The customer's identity, or :class:`AddressError` (a PayloadError, never a bare ModelError)."""
+    try:
+        return Identity(channel, address)
+    except ModelError as err:
+        raise AddressError(f"not a valid {Channel(channel).value} address: {err}") from err
+
+
+def unreadable_reason(err: PayloadError) -> dict[str, str]:
+    """Metadata saying why an event is kept as UNKNOWN: a stable code and the (value-free) error text."""
+    return {"reason": "invalid_sender" if isinstance(err, AddressError) else "invalid_event",
+            "reason_detail": err.reason}

@@ -15,7 +15,6 @@ kept only when it is on LINE's own hosts.
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 from collections.abc import Callable
 from typing import Any
@@ -27,20 +26,24 @@ from chalicelib.channels.base import (
     SignatureError,
     WebhookRequest,
     WebhookResponse,
+    canonical_id,
     constant_time_equal,
+    epoch_to_timestamp,
     hmac_sha256,
+    identity_or_error,
+    json_string,
+    load_json,
     require_secret,
+    unreadable_reason,
 )
 from chalicelib.media import is_provider_media_url
 from chalicelib.model import (
     Attachment,
     Channel,
     EventKind,
-    Identity,
     InboundEvent,
     ModelError,
     Sender,
-    timestamp_from_epoch,
 )
 
 PROVIDER = "line"
@@ -79,10 +82,7 @@ def verify_line_signature(request: WebhookRequest, secrets: Secrets, now: float)
 
 
 def _load_body(request: WebhookRequest) -> dict[str, Any]:
-    try:
-        data = json.loads(request.body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise PayloadError(f"body is not JSON: {err}") from err
+    data = load_json(request.body)
     if not isinstance(data, dict):
         raise PayloadError("body must be a JSON object")
     events = data.get("events")
@@ -98,8 +98,8 @@ def answer_line_verification(request: WebhookRequest, secrets: Secrets, now: flo
     answered only once its signature checks out: an unsigned empty batch is as forged as any other.
     """
     try:
-        data = json.loads(request.body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        data = load_json(request.body)
+    except PayloadError:
         return None  # parse() reports the malformed body with its reason, after verify()
     if not (isinstance(data, dict) and data.get("events") == []):
         return None
@@ -107,35 +107,19 @@ def answer_line_verification(request: WebhookRequest, secrets: Secrets, now: flo
     return WebhookResponse(200, "{}")
 
 
-def _string(value: Any) -> str | None:
-    """A provider id or text as a string; numbers (ids that JSON gave as ints) become exact strings."""
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, str):
-        return value or None
-    if isinstance(value, int):
-        return str(value)
-    return None
-
-
 def _event_id(event: dict[str, Any]) -> str:
-    webhook_event_id = _string(event.get("webhookEventId"))
+    webhook_event_id = json_string(event.get("webhookEventId"))
     if webhook_event_id:
         return webhook_event_id
     # Payloads from before webhookEventId existed (or a malformed one): a stable content hash,
     # so a redelivery of the same bytes still dedupes.
-    canonical = json.dumps(event, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+    return canonical_id(event)
 
 
 def _occurred_at(event: dict[str, Any], fallback: str) -> str:
-    millis = event.get("timestamp")
-    if isinstance(millis, int) and not isinstance(millis, bool):
-        try:
-            return timestamp_from_epoch(millis / 1000)
-        except (OverflowError, OSError, ValueError):
-            return fallback
-    return fallback
+    # The timestamp only dates the event (webhookEventId dedupes it): a missing or absurd one
+    # (NaN, 1e30) falls back to the reception time rather than lose the event.
+    return epoch_to_timestamp(event.get("timestamp"), millis=True, fallback=fallback)
 
 
 def _source(event: dict[str, Any]) -> tuple[Sender | None, dict[str, str]]:
@@ -144,25 +128,25 @@ def _source(event: dict[str, Any]) -> tuple[Sender | None, dict[str, str]]:
     if not isinstance(source, dict):
         return None, {}
     metadata: dict[str, str] = {}
-    source_type = _string(source.get("type"))
+    source_type = json_string(source.get("type"))
     if source_type:
         metadata["source_type"] = source_type
     for key, meta_key in (("groupId", "group_id"), ("roomId", "room_id")):
-        value = _string(source.get(key))
+        value = json_string(source.get(key))
         if value:
             metadata[meta_key] = value
-    address = _string(source.get("userId")) or metadata.get("group_id") or metadata.get("room_id")
+    address = json_string(source.get("userId")) or metadata.get("group_id") or metadata.get("room_id")
     if not address:
         return None, metadata
-    return Sender(identity=Identity(Channel.LINE, address)), metadata
+    return Sender(identity=identity_or_error(Channel.LINE, address)), metadata
 
 
 def _common_metadata(payload: dict[str, Any], event: dict[str, Any], event_type: str) -> dict[str, str]:
     metadata: dict[str, str] = {"type": event_type}
-    destination = _string(payload.get("destination"))
+    destination = json_string(payload.get("destination"))
     if destination:
         metadata["destination"] = destination
-    mode = _string(event.get("mode"))
+    mode = json_string(event.get("mode"))
     if mode:
         # "standby": another module channel holds the chat; the hub must not reply.
         metadata["mode"] = mode
@@ -176,10 +160,10 @@ def _external_url(content: dict[str, Any], metadata: dict[str, str]) -> str | No
     provider = content.get("contentProvider")
     if not isinstance(provider, dict):
         return None
-    provider_type = _string(provider.get("type"))
+    provider_type = json_string(provider.get("type"))
     if provider_type:
         metadata["content_provider"] = provider_type
-    url = _string(provider.get("originalContentUrl"))
+    url = json_string(provider.get("originalContentUrl"))
     if provider_type != "external" or not url:
         return None
     if is_provider_media_url(url, LINE_MEDIA_HOSTS):
@@ -192,8 +176,8 @@ def _message_parts(
     message: dict[str, Any], metadata: dict[str, str]
 ) -> tuple[str | None, tuple[Attachment, ...]] | None:
     """(text, attachments) of a message event; None for a message type the hub does not know."""
-    message_type = _string(message.get("type")) or ""
-    message_id = _string(message.get("id"))
+    message_type = json_string(message.get("type")) or ""
+    message_id = json_string(message.get("id"))
     if message_type == "text":
         text = message.get("text")
         return (text if isinstance(text, str) else None), ()
@@ -206,7 +190,7 @@ def _message_parts(
         if isinstance(image_set, dict):
             # Several images sent at once arrive as separate events sharing an imageSet id.
             for key, meta_key in (("id", "image_set_id"), ("index", "image_set_index"), ("total", "image_set_total")):
-                value = _string(image_set.get(key))
+                value = json_string(image_set.get(key))
                 if value:
                     metadata[meta_key] = value
         return None, (Attachment(kind=_MEDIA_KINDS[message_type], url=url, media_id=message_id),)
@@ -216,7 +200,7 @@ def _message_parts(
             Attachment(
                 kind="file",
                 media_id=message_id,
-                name=_string(message.get("fileName")),
+                name=json_string(message.get("fileName")),
                 size=size if isinstance(size, int) and not isinstance(size, bool) else None,
             ),
         )
@@ -228,18 +212,18 @@ def _message_parts(
         return None, (
             Attachment(
                 kind="location",
-                name=_string(message.get("title")),
-                caption=_string(message.get("address")),
+                name=json_string(message.get("title")),
+                caption=json_string(message.get("address")),
             ),
         )
     if message_type == "sticker":
-        package_id = _string(message.get("packageId"))
-        sticker_id = _string(message.get("stickerId"))
+        package_id = json_string(message.get("packageId"))
+        sticker_id = json_string(message.get("stickerId"))
         if package_id:
             metadata["sticker_package_id"] = package_id
         if sticker_id:
             metadata["sticker_id"] = sticker_id
-        resource_type = _string(message.get("stickerResourceType"))
+        resource_type = json_string(message.get("stickerResourceType"))
         if resource_type:
             metadata["sticker_resource_type"] = resource_type
         keywords = message.get("keywords")
@@ -254,18 +238,18 @@ def _message_event(event: dict[str, Any], base: dict[str, Any], metadata: dict[s
     message = event.get("message")
     if not isinstance(message, dict):
         raise PayloadError("a message event needs a message object")
-    message_type = _string(message.get("type")) or "unknown"
+    message_type = json_string(message.get("type")) or "unknown"
     metadata["message_type"] = message_type
     for key, meta_key in (
         ("quoteToken", "quote_token"),
         ("quotedMessageId", "quoted_message_id"),
         ("markAsReadToken", "mark_as_read_token"),
     ):
-        value = _string(message.get(key))
+        value = json_string(message.get(key))
         if value:
             metadata[meta_key] = value
     parts = _message_parts(message, metadata)
-    message_id = _string(message.get("id"))
+    message_id = json_string(message.get("id"))
     if parts is None or base["sender"] is None or not ((parts[0] and parts[0].strip()) or parts[1]):
         # A message type the hub does not know (or one with nothing in it): kept raw, never lost.
         return InboundEvent(kind=EventKind.UNKNOWN, provider_message_id=message_id, metadata=metadata, **base)
@@ -282,7 +266,7 @@ def _message_event(event: dict[str, Any], base: dict[str, Any], metadata: dict[s
 
 def _postback_event(event: dict[str, Any], base: dict[str, Any], metadata: dict[str, str]) -> InboundEvent:
     postback = event.get("postback")
-    data = _string(postback.get("data")) if isinstance(postback, dict) else None
+    data = json_string(postback.get("data")) if isinstance(postback, dict) else None
     if not data or base["sender"] is None:
         return InboundEvent(kind=EventKind.UNKNOWN, metadata=metadata, **base)
     metadata["postback_data"] = data
@@ -308,14 +292,14 @@ def _lifecycle_event(event: dict[str, Any], base: dict[str, Any], metadata: dict
             ids = [m.get("userId") for m in members if isinstance(m, dict) and isinstance(m.get("userId"), str)]
             metadata["member_ids"] = ",".join(ids)
     elif event_type == "unsend" and isinstance(event.get("unsend"), dict):
-        provider_message_id = _string(event["unsend"].get("messageId"))
+        provider_message_id = json_string(event["unsend"].get("messageId"))
         if provider_message_id:
             metadata["unsent_message_id"] = provider_message_id
     return InboundEvent(kind=EventKind.LIFECYCLE, provider_message_id=provider_message_id, metadata=metadata, **base)
 
 
 def _parse_event(payload: dict[str, Any], event: dict[str, Any], received_at: str) -> InboundEvent:
-    event_type = _string(event.get("type")) or "unknown"
+    event_type = json_string(event.get("type")) or "unknown"
     sender, source_metadata = _source(event)
     metadata = _common_metadata(payload, event, event_type)
     metadata.update(source_metadata)
@@ -326,7 +310,7 @@ def _parse_event(payload: dict[str, Any], event: dict[str, Any], received_at: st
         "occurred_at": _occurred_at(event, received_at),
         "sender": sender,
         # Standby-mode events carry no replyToken; a reply token is valid once, for about a minute.
-        "reply_token": _string(event.get("replyToken")),
+        "reply_token": json_string(event.get("replyToken")),
     }
     handler: Callable[[dict[str, Any], dict[str, Any], dict[str, str]], InboundEvent] | None
     if event_type == "message":
@@ -346,14 +330,36 @@ def parse_line_events(request: WebhookRequest) -> list[InboundEvent]:
     """Every event of the batch, in order; ``events: []`` (URL verification) → no events."""
     payload = _load_body(request)
     parsed: list[InboundEvent] = []
-    for index, event in enumerate(payload["events"]):
-        if not isinstance(event, dict):
-            raise PayloadError(f"events[{index}] must be an object")
+    for event in payload["events"]:
         try:
-            parsed.append(_parse_event(payload, event, request.received_at))
-        except ModelError as err:
-            raise PayloadError(f"events[{index}]: {err}") from err
+            if not isinstance(event, dict):
+                raise PayloadError("an event must be an object")
+            try:
+                parsed.append(_parse_event(payload, event, request.received_at))
+            except ModelError as err:
+                raise PayloadError(str(err)) from err
+        except PayloadError as err:
+            # One event the hub cannot read is kept as UNKNOWN (raw payload stored, same event id on a
+            # redelivery) so the rest of the batch is stored and LINE gets its 200.
+            parsed.append(_unreadable_event(payload, event, err, request.received_at))
     return parsed
+
+
+def _unreadable_event(payload: dict[str, Any], event: Any, err: PayloadError, received_at: str) -> InboundEvent:
+    if not isinstance(event, dict):
+        return InboundEvent(provider=PROVIDER, event_id=canonical_id(event), kind=EventKind.UNKNOWN,
+                            channel=Channel.LINE, occurred_at=received_at,
+                            metadata={"type": "invalid_event", **unreadable_reason(err)})
+    event_id = _event_id(event)
+    return InboundEvent(
+        provider=PROVIDER,
+        event_id=event_id if len(event_id) <= 512 else canonical_id(event),
+        kind=EventKind.UNKNOWN,
+        channel=Channel.LINE,
+        occurred_at=_occurred_at(event, received_at),
+        metadata={**_common_metadata(payload, event, json_string(event.get("type")) or "unknown"),
+                  **unreadable_reason(err)},
+    )
 
 
 def respond_line(request: WebhookRequest, events: list[InboundEvent]) -> WebhookResponse:

@@ -27,8 +27,15 @@ from chalicelib.channels.base import (
     SignatureError,
     WebhookRequest,
     WebhookResponse,
+    as_dict,
+    as_list,
+    canonical_id,
     constant_time_equal,
+    epoch_to_timestamp,
+    identity_or_error,
+    load_json,
     require_secret,
+    unreadable_reason,
 )
 from chalicelib.consent import consent_keyword
 from chalicelib.media import is_provider_media_url
@@ -41,7 +48,6 @@ from chalicelib.model import (
     InboundEvent,
     ModelError,
     Sender,
-    timestamp_from_epoch,
 )
 
 PROVIDER = "meta"
@@ -109,12 +115,6 @@ def answer_meta_verification(request: WebhookRequest, secrets: Secrets, now: flo
 # --- helpers ----------------------------------------------------------------------------------
 
 
-def _canonical_id(*parts: Any) -> str:
-    """A stable id for an event Meta gives no id to: the same JSON always hashes the same."""
-    canonical = json.dumps(parts, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
-
-
 def _text(value: Any) -> str | None:
     """A JSON scalar as a string (ids arrive as strings or numbers), or None."""
     if value is None or isinstance(value, dict | list):
@@ -125,20 +125,10 @@ def _text(value: Any) -> str | None:
     return text if text else None
 
 
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
 def _occurred_at(epoch: Any, request: WebhookRequest, *, millis: bool = False) -> str:
-    try:
-        seconds = float(epoch)
-    except (TypeError, ValueError):
-        return request.received_at
-    return timestamp_from_epoch(seconds / 1000 if millis else seconds)
+    # Meta always sends a timestamp, but it only dates the event (the dedupe key is the id): a
+    # missing or absurd one (NaN, 1e30) falls back to the reception time rather than lose the event.
+    return epoch_to_timestamp(epoch, millis=millis, fallback=request.received_at)
 
 
 def _put(metadata: dict[str, str], key: str, value: Any) -> None:
@@ -174,30 +164,37 @@ def _unknown(channel: Channel, event_id: str, occurred_at: str, event_type: str,
 
 
 def _whatsapp_identity(phone: str | None, bsuid: str | None) -> Identity | None:
-    """The phone (E.164) when Meta shares it; the business-scoped user id otherwise."""
-    try:
-        if phone:
-            return Identity(Channel.WHATSAPP, phone)
-        if bsuid:
-            return Identity(Channel.WHATSAPP, f"bsuid:{bsuid}")
-    except ModelError as err:
-        raise PayloadError(f"bad WhatsApp sender: {err}") from err
+    """The phone (E.164) when Meta shares it; the business-scoped user id otherwise (PayloadError if bad)."""
+    if phone:
+        return identity_or_error(Channel.WHATSAPP, phone)
+    if bsuid:
+        return identity_or_error(Channel.WHATSAPP, f"bsuid:{bsuid}")
     return None
+
+
+def _guarded(channel: Channel, base: dict[str, str], item: Any, request: WebhookRequest,
+             build: Callable[..., InboundEvent | None], *args: Any) -> InboundEvent | None:
+    """``build(*args)``: one event of a batch; one that cannot be read is kept as UNKNOWN, the POST still succeeds."""
+    try:
+        return build(*args)
+    except PayloadError as err:
+        return _unknown(channel, canonical_id([base, item]), request.received_at, "invalid_event",
+                        {**base, **unreadable_reason(err)})
 
 
 def _find_contact(contacts: list[Any], phone: str | None, bsuid: str | None) -> dict[str, Any]:
     for contact in contacts:
-        contact = _dict(contact)
+        contact = as_dict(contact)
         if (phone and _text(contact.get("wa_id")) == phone) or (bsuid and _text(contact.get("user_id")) == bsuid):
             return contact
-    return _dict(contacts[0]) if len(contacts) == 1 else {}
+    return as_dict(contacts[0]) if len(contacts) == 1 else {}
 
 
 def _whatsapp_content(message: dict[str, Any], metadata: dict[str, str]
                       ) -> tuple[EventKind, str | None, tuple[Attachment, ...]]:
     """Kind, text and attachments of one WhatsApp message, by its ``type``."""
     message_type = _text(message.get("type")) or "unknown"
-    body = _dict(message.get(message_type))
+    body = as_dict(message.get(message_type))
     if message_type == "text":
         return EventKind.MESSAGE, _text(body.get("body")), ()
     if message_type in _MEDIA_TYPES:
@@ -223,18 +220,18 @@ def _whatsapp_content(message: dict[str, Any], metadata: dict[str, str]
         return EventKind.MESSAGE, None, (Attachment(kind="location", name=name),)
     if message_type == "contacts":
         shared = []
-        for contact in _list(message.get("contacts")):
-            contact = _dict(contact)
+        for contact in as_list(message.get("contacts")):
+            contact = as_dict(contact)
             shared.append({
-                "name": _text(_dict(contact.get("name")).get("formatted_name")),
-                "phones": [p.get("wa_id") or p.get("phone") for p in map(_dict, _list(contact.get("phones")))],
+                "name": _text(as_dict(contact.get("name")).get("formatted_name")),
+                "phones": [p.get("wa_id") or p.get("phone") for p in map(as_dict, as_list(contact.get("phones")))],
             })
         metadata["shared_contacts"] = json.dumps(shared, ensure_ascii=False)
         attachments = tuple(Attachment(kind="contact", name=c["name"]) for c in shared)
         return (EventKind.MESSAGE, None, attachments) if attachments else (EventKind.UNKNOWN, None, ())
     if message_type == "interactive":
         reply_type = _text(body.get("type")) or "unknown"
-        reply = _dict(body.get(reply_type))
+        reply = as_dict(body.get(reply_type))
         metadata["interactive_type"] = reply_type
         if reply_type in ("button_reply", "list_reply"):
             _put(metadata, "reply_id", reply.get("id"))
@@ -256,7 +253,7 @@ def _whatsapp_content(message: dict[str, Any], metadata: dict[str, str]
             return EventKind.UNKNOWN, None, ()
         return EventKind.MESSAGE, emoji, ()
     if message_type == "order":
-        items = [_dict(item) for item in _list(body.get("product_items"))]
+        items = [as_dict(item) for item in as_list(body.get("product_items"))]
         _put(metadata, "order_catalog_id", body.get("catalog_id"))
         metadata["order_items"] = json.dumps(items, ensure_ascii=False, sort_keys=True)
         return EventKind.MESSAGE, _text(body.get("text")) or f"Order of {len(items)} item(s)", ()
@@ -280,37 +277,41 @@ def _whatsapp_message(message: dict[str, Any], value: dict[str, Any], base: dict
     metadata = dict(base)
     metadata["message_type"] = message_type
     if not message_id:
-        return _unknown(Channel.WHATSAPP, _canonical_id(base, message), occurred_at, message_type, metadata)
+        return _unknown(Channel.WHATSAPP, canonical_id([base, message]), occurred_at, message_type, metadata)
 
     phone = _text(message.get("from"))
     bsuid = _text(message.get("from_user_id"))
-    contact = _find_contact(_list(value.get("contacts")), phone, bsuid)
+    contact = _find_contact(as_list(value.get("contacts")), phone, bsuid)
     phone = phone or _text(contact.get("wa_id"))
     bsuid = bsuid or _text(contact.get("user_id"))
-    profile = _dict(contact.get("profile"))
+    profile = as_dict(contact.get("profile"))
     _put(metadata, "bsuid", bsuid)
     _put(metadata, "parent_bsuid", message.get("from_parent_user_id") or contact.get("parent_user_id"))
     _put(metadata, "username", profile.get("username"))
 
-    context = _dict(message.get("context"))
+    context = as_dict(message.get("context"))
     _put(metadata, "reply_to", context.get("id"))
     if context.get("forwarded") or context.get("frequently_forwarded"):
         metadata["forwarded"] = "true"
-    referral = _dict(message.get("referral"))  # click-to-WhatsApp ad
+    referral = as_dict(message.get("referral"))  # click-to-WhatsApp ad
     _put(metadata, "referral_source_id", referral.get("source_id"))
     _put(metadata, "referral_source_url", referral.get("source_url"))
-    errors = _list(message.get("errors"))
-    error_code = _text(_dict(errors[0]).get("code")) if errors else None
+    errors = as_list(message.get("errors"))
+    error_code = _text(as_dict(errors[0]).get("code")) if errors else None
 
     kind, text, attachments = _whatsapp_content(message, metadata)
     if kind is EventKind.MESSAGE and not (text and text.strip()) and not attachments:
         kind = EventKind.UNKNOWN
+    try:
+        identity = _whatsapp_identity(phone, bsuid)
+    except PayloadError as err:
+        # One sender Meta sends in a form the hub cannot read must not fail the batch it came in.
+        metadata.update(unreadable_reason(err))
+        identity, kind = None, EventKind.UNKNOWN
     if kind is EventKind.MESSAGE and message_type in ("text", "button"):
         keyword = consent_keyword(text)
         if keyword is not None:
             metadata["consent"] = keyword.value
-
-    identity = _whatsapp_identity(phone, bsuid)
     sender = None
     if identity is not None:
         sender = Sender(
@@ -336,19 +337,23 @@ def _whatsapp_status(status: dict[str, Any], base: dict[str, str], request: Webh
     metadata["status"] = status_name
     recipient_phone = _text(status.get("recipient_id"))
     recipient_bsuid = _text(status.get("recipient_user_id"))
-    recipient = _whatsapp_identity(recipient_phone, recipient_bsuid)
+    try:
+        recipient = _whatsapp_identity(recipient_phone, recipient_bsuid)
+    except PayloadError as err:  # the status still counts; only the recipient is unreadable
+        metadata.update(reason="invalid_recipient", reason_detail=err.reason)
+        recipient = None
     if recipient is not None:
         metadata["recipient"] = recipient.address
     _put(metadata, "recipient_bsuid", recipient_bsuid)
-    _put(metadata, "conversation_id", _dict(status.get("conversation")).get("id"))
-    _put(metadata, "pricing_category", _dict(status.get("pricing")).get("category"))
+    _put(metadata, "conversation_id", as_dict(status.get("conversation")).get("id"))
+    _put(metadata, "pricing_category", as_dict(status.get("pricing")).get("category"))
     _put(metadata, "biz_opaque_callback_data", status.get("biz_opaque_callback_data"))
-    errors = _list(status.get("errors"))
-    first_error = _dict(errors[0]) if errors else {}
+    errors = as_list(status.get("errors"))
+    first_error = as_dict(errors[0]) if errors else {}
     error_code = _text(first_error.get("code"))
     _put(metadata, "error_title", first_error.get("title"))
     if not message_id:
-        return _unknown(Channel.WHATSAPP, _canonical_id(base, status), occurred_at, f"status:{status_name}",
+        return _unknown(Channel.WHATSAPP, canonical_id([base, status]), occurred_at, f"status:{status_name}",
                         metadata)
     event_id = f"{message_id}#{status_name}"
     delivery_status = WHATSAPP_STATUSES.get(status_name)
@@ -360,29 +365,33 @@ def _whatsapp_status(status: dict[str, Any], base: dict[str, str], request: Webh
 
 
 def _parse_whatsapp_entry(entry: dict[str, Any], request: WebhookRequest) -> list[InboundEvent]:
-    events: list[InboundEvent] = []
-    for change in _list(entry.get("changes")):
-        change = _dict(change)
+    events: list[InboundEvent | None] = []
+    for change in as_list(entry.get("changes")):
+        change = as_dict(change)
         field = _text(change.get("field")) or "unknown"
-        value = _dict(change.get("value"))
+        value = as_dict(change.get("value"))
         if field in _ECHO_FIELDS:
             continue  # our own outbound messages, echoed back: never customer input
         base: dict[str, str] = {"object": "whatsapp_business_account", "field": field}
         _put(base, "waba_id", entry.get("id"))
-        meta = _dict(value.get("metadata"))
+        meta = as_dict(value.get("metadata"))
         _put(base, "phone_number_id", meta.get("phone_number_id"))
         _put(base, "display_phone_number", meta.get("display_phone_number"))
-        messages = _list(value.get("messages"))
-        statuses = _list(value.get("statuses"))
+        messages = as_list(value.get("messages"))
+        statuses = as_list(value.get("statuses"))
         if field != "messages" or not (messages or statuses):
             # account_update, message_template_status_update, value-level errors, ...
             occurred_at = _occurred_at(entry.get("time"), request)
-            events.append(_unknown(Channel.WHATSAPP, _canonical_id(entry.get("id"), change), occurred_at,
+            events.append(_unknown(Channel.WHATSAPP, canonical_id([entry.get("id"), change]), occurred_at,
                                    field, base))
             continue
-        events.extend(_whatsapp_message(_dict(message), value, base, request) for message in messages)
-        events.extend(_whatsapp_status(_dict(status), base, request) for status in statuses)
-    return events
+        for message in messages:
+            events.append(_guarded(Channel.WHATSAPP, base, message, request,
+                                   _whatsapp_message, as_dict(message), value, base, request))
+        for status in statuses:
+            events.append(_guarded(Channel.WHATSAPP, base, status, request,
+                                   _whatsapp_status, as_dict(status), base, request))
+    return [event for event in events if event is not None]
 
 
 # --- Messenger and Instagram (messaging[] entries) --------------------------------------------
@@ -391,39 +400,47 @@ def _parse_whatsapp_entry(entry: dict[str, Any], request: WebhookRequest) -> lis
 def _messaging_event(item: dict[str, Any], channel: Channel, base: dict[str, str],
                      request: WebhookRequest) -> InboundEvent | None:
     occurred_at = _occurred_at(item.get("timestamp"), request, millis=True)
-    sender_id = _text(_dict(item.get("sender")).get("id"))
+    sender_id = _text(as_dict(item.get("sender")).get("id"))
     metadata = dict(base)
-    _put(metadata, "recipient_id", _dict(item.get("recipient")).get("id"))
+    _put(metadata, "recipient_id", as_dict(item.get("recipient")).get("id"))
+    sender = None
+    if sender_id:
+        try:
+            sender = Sender(identity=identity_or_error(channel, sender_id))
+        except PayloadError as err:
+            metadata.update(unreadable_reason(err))
     message = item.get("message")
     postback = item.get("postback")
     if isinstance(message, dict):
         if message.get("is_echo"):
             return None  # our own outbound message
         message_id = _text(message.get("mid"))
-        _put(metadata, "reply_to", _dict(message.get("reply_to")).get("mid"))
-        _put(metadata, "quick_reply_payload", _dict(message.get("quick_reply")).get("payload"))
+        _put(metadata, "reply_to", as_dict(message.get("reply_to")).get("mid"))
+        _put(metadata, "quick_reply_payload", as_dict(message.get("quick_reply")).get("payload"))
         attachments = []
-        for attachment in map(_dict, _list(message.get("attachments"))):
+        for attachment in map(as_dict, as_list(message.get("attachments"))):
             kind = _text(attachment.get("type")) or "file"
-            url = _media_url(_dict(attachment.get("payload")).get("url"), metadata)
+            url = _media_url(as_dict(attachment.get("payload")).get("url"), metadata)
             attachments.append(Attachment(kind=kind, url=url))
         text = _text(message.get("text"))
-        if message_id and sender_id and (text or attachments):
+        if message_id and sender and (text or attachments):
             metadata["message_type"] = "message"
             return _event(event_id=message_id, kind=EventKind.MESSAGE, channel=channel, occurred_at=occurred_at,
-                          sender=Sender(identity=Identity(channel, sender_id)), text=text,
+                          sender=sender, text=text,
                           attachments=tuple(attachments), provider_message_id=message_id, metadata=metadata)
-    elif isinstance(postback, dict) and sender_id:
+        if message_id and sender_id and sender is None:  # Meta's id still dedupes it
+            return _unknown(channel, message_id, occurred_at, "message", metadata)
+    elif isinstance(postback, dict) and sender:
         _put(metadata, "postback_payload", postback.get("payload"))
         metadata["message_type"] = "postback"
         title = _text(postback.get("title")) or _text(postback.get("payload"))
-        event_id = _text(postback.get("mid")) or _canonical_id(base, item)
+        event_id = _text(postback.get("mid")) or canonical_id([base, item])
         if title:
             return _event(event_id=event_id, kind=EventKind.MESSAGE, channel=channel, occurred_at=occurred_at,
-                          sender=Sender(identity=Identity(channel, sender_id)), text=title, metadata=metadata)
+                          sender=sender, text=title, metadata=metadata)
     # delivery, read, reaction, referral, optin, ... or a message with nothing in it.
     event_type = next((key for key in item if key not in ("sender", "recipient", "timestamp")), "unknown")
-    return _unknown(channel, _canonical_id(base, item), occurred_at, event_type, metadata)
+    return _unknown(channel, canonical_id([base, item]), occurred_at, event_type, metadata)
 
 
 def _messaging_entry_parser(channel: Channel, object_name: str
@@ -432,14 +449,14 @@ def _messaging_entry_parser(channel: Channel, object_name: str
         base: dict[str, str] = {"object": object_name}
         _put(base, "page_id", entry.get("id"))
         events: list[InboundEvent] = []
-        for item in _list(entry.get("messaging")):
-            event = _messaging_event(_dict(item), channel, base, request)
+        for item in as_list(entry.get("messaging")):
+            event = _guarded(channel, base, item, request, _messaging_event, as_dict(item), channel, base, request)
             if event is not None:
                 events.append(event)
-        for change in _list(entry.get("changes")):  # comments, mentions, feed: not conversations yet
-            change = _dict(change)
+        for change in as_list(entry.get("changes")):  # comments, mentions, feed: not conversations yet
+            change = as_dict(change)
             field = _text(change.get("field")) or "unknown"
-            events.append(_unknown(channel, _canonical_id(entry.get("id"), change),
+            events.append(_unknown(channel, canonical_id([entry.get("id"), change]),
                                    _occurred_at(entry.get("time"), request, millis=True), field,
                                    {**base, "field": field}))
         return events
@@ -455,10 +472,7 @@ _ENTRY_PARSERS: Mapping[str, Callable[[dict[str, Any], WebhookRequest], list[Inb
 
 
 def parse_meta_event(request: WebhookRequest) -> list[InboundEvent]:
-    try:
-        data = json.loads(request.body)
-    except (UnicodeDecodeError, ValueError) as err:
-        raise PayloadError(f"body is not JSON: {err}") from err
+    data = load_json(request.body)
     if not isinstance(data, dict):
         raise PayloadError("body must be a JSON object")
     object_name = data.get("object")
@@ -469,12 +483,15 @@ def parse_meta_event(request: WebhookRequest) -> list[InboundEvent]:
     if parse_entry is None:
         # An object this hub does not subscribe to (user, permissions, ...): kept, never fatal.
         # WhatsApp is the endpoint's main product, so the event is filed there.
-        return [_unknown(Channel.WHATSAPP, _canonical_id(data), request.received_at, f"object:{object_name}",
+        return [_unknown(Channel.WHATSAPP, canonical_id([data]), request.received_at, f"object:{object_name}",
                          {"object": object_name})]
     events: list[InboundEvent] = []
     for entry in entries:
         if not isinstance(entry, dict):
-            raise PayloadError("entry items must be objects")
+            # Not an entry at all: kept raw like any unreadable event, the rest of the batch is stored.
+            events.append(_unknown(Channel.WHATSAPP, canonical_id([object_name, entry]), request.received_at,
+                                   "invalid_entry", {"object": object_name, "reason": "invalid_entry"}))
+            continue
         events.extend(parse_entry(entry, request))
     return events
 

@@ -25,19 +25,23 @@ from chalicelib.channels.base import (
     SignatureError,
     WebhookRequest,
     WebhookResponse,
+    as_dict,
     constant_time_equal,
+    epoch_to_timestamp,
+    identity_or_error,
+    json_string,
+    load_json,
     require_secret,
+    unreadable_reason,
 )
 from chalicelib.model import (
     Attachment,
     Channel,
     EventKind,
-    Identity,
     InboundEvent,
     ModelError,
     Sender,
     normalize_phone,
-    timestamp_from_epoch,
 )
 
 PROVIDER = "telegram"
@@ -84,7 +88,9 @@ def telegram_method_reply(chat_id: str, text: str, reply_to_message_id: str | No
     if not chat_id or not text:
         raise ValueError("a Telegram reply needs a chat id and a text")
     reply: dict[str, Any] = {"method": "sendMessage", "chat_id": chat_id, "text": text[:MAX_MESSAGE_LENGTH]}
-    if reply_to_message_id:
+    # message_id is an Integer in the Bot API: a reply to anything else would make the whole call
+    # fail, silently, so a reply-to that is not plain ASCII digits is left out, not guessed at.
+    if reply_to_message_id and reply_to_message_id.isascii() and reply_to_message_id.isdigit():
         reply["reply_parameters"] = {
             "message_id": int(reply_to_message_id),
             "allow_sending_without_reply": True,
@@ -95,23 +101,8 @@ def telegram_method_reply(chat_id: str, text: str, reply_to_message_id: str | No
 # --- helpers ----------------------------------------------------------------------------------
 
 
-def _id(value: Any) -> str | None:
-    """An id as an exact decimal string (ints stay exact: never via float)."""
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, str) and value:
-        return value
-    return None
-
-
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
 
 
 def _size(value: Any) -> int | None:
@@ -119,7 +110,7 @@ def _size(value: Any) -> int | None:
 
 
 def _put_id(metadata: dict[str, str], key: str, value: Any) -> None:
-    text = _id(value)
+    text = json_string(value)
     if text:
         metadata[key] = text
 
@@ -130,8 +121,10 @@ def _photo_area(photo: dict[str, Any]) -> tuple[int, int]:
 
 
 def _occurred_at(epoch: Any, request: WebhookRequest) -> str:
+    # ``date`` only dates the update (the dedupe key is update_id): a missing, zero or absurd one
+    # (NaN, 1e30) falls back to the reception time rather than lose the update.
     if isinstance(epoch, int | float) and not isinstance(epoch, bool) and epoch > 0:
-        return timestamp_from_epoch(epoch)
+        return epoch_to_timestamp(epoch, fallback=request.received_at)
     return request.received_at
 
 
@@ -149,7 +142,7 @@ def _event(**fields: Any) -> InboundEvent:
 
 def _sender(chat_id: str, user: dict[str, Any], phone: str | None = None) -> Sender:
     return Sender(
-        identity=Identity(Channel.TELEGRAM, chat_id),
+        identity=identity_or_error(Channel.TELEGRAM, chat_id),
         name=_display_name(user),
         phone=phone,
         language=_text(user.get("language_code")),
@@ -157,7 +150,7 @@ def _sender(chat_id: str, user: dict[str, Any], phone: str | None = None) -> Sen
 
 
 def _user_metadata(user: dict[str, Any], metadata: dict[str, str]) -> None:
-    user_id = _id(user.get("id"))
+    user_id = json_string(user.get("id"))
     if user_id:
         metadata["user_id"] = user_id
     if _text(user.get("username")):
@@ -180,7 +173,7 @@ def _message_content(message: dict[str, Any], sender_user_id: str | None, metada
     if photos:
         # Telegram lists every size of the photo; the largest one is the original.
         largest = max(photos, key=_photo_area)
-        attachments.append(Attachment(kind="image", media_id=_id(largest.get("file_id")),
+        attachments.append(Attachment(kind="image", media_id=json_string(largest.get("file_id")),
                                       size=_size(largest.get("file_size")), caption=_text(message.get("caption"))))
         _put_id(metadata, "file_unique_id", largest.get("file_unique_id"))
     for field, kind in _MEDIA_FIELDS.items():
@@ -189,7 +182,7 @@ def _message_content(message: dict[str, Any], sender_user_id: str | None, metada
             continue
         attachments.append(Attachment(
             kind=kind,
-            media_id=_id(media.get("file_id")),
+            media_id=json_string(media.get("file_id")),
             content_type=_text(media.get("mime_type")),
             name=_text(media.get("file_name")) or _text(media.get("title")),
             size=_size(media.get("file_size")),
@@ -211,7 +204,7 @@ def _message_content(message: dict[str, Any], sender_user_id: str | None, metada
         if raw_phone:
             metadata["contact_phone"] = raw_phone
             # Only a customer's own contact (the request_contact button) says who they are.
-            if sender_user_id and _id(contact.get("user_id")) == sender_user_id:
+            if sender_user_id and json_string(contact.get("user_id")) == sender_user_id:
                 try:
                     phone = normalize_phone(raw_phone)
                 except ModelError:
@@ -219,7 +212,7 @@ def _message_content(message: dict[str, Any], sender_user_id: str | None, metada
         if name:
             metadata["contact_name"] = name
     location = message.get("location")
-    venue = _dict(message.get("venue"))
+    venue = as_dict(message.get("venue"))
     if isinstance(location, dict):
         metadata["location_latitude"] = str(location.get("latitude"))
         metadata["location_longitude"] = str(location.get("longitude"))
@@ -233,17 +226,17 @@ def _message_content(message: dict[str, Any], sender_user_id: str | None, metada
 def _message_event(update_type: str, message: dict[str, Any], event_id: str, base: dict[str, str],
                    request: WebhookRequest) -> InboundEvent:
     metadata = dict(base)
-    chat = _dict(message.get("chat"))
-    chat_id = _id(chat.get("id"))
-    user = _dict(message.get("from"))
-    sender_user_id = _id(user.get("id"))
+    chat = as_dict(message.get("chat"))
+    chat_id = json_string(chat.get("id"))
+    user = as_dict(message.get("from"))
+    sender_user_id = json_string(user.get("id"))
     _user_metadata(user, metadata)
     if _text(chat.get("type")):
         metadata["chat_type"] = chat["type"]
-    message_id = _id(message.get("message_id"))
+    message_id = json_string(message.get("message_id"))
     if message_id:
         metadata["message_id"] = message_id
-    reply_to = _id(_dict(message.get("reply_to_message")).get("message_id"))
+    reply_to = json_string(as_dict(message.get("reply_to_message")).get("message_id"))
     if reply_to:
         metadata["reply_to"] = reply_to
     if _text(message.get("business_connection_id")):
@@ -271,14 +264,14 @@ def _message_event(update_type: str, message: dict[str, Any], event_id: str, bas
 def _callback_query_event(query: dict[str, Any], event_id: str, base: dict[str, str],
                           request: WebhookRequest) -> InboundEvent:
     metadata = dict(base)
-    user = _dict(query.get("from"))
+    user = as_dict(query.get("from"))
     _user_metadata(user, metadata)
-    query_id = _id(query.get("id"))
+    query_id = json_string(query.get("id"))
     if query_id:
         metadata["callback_query_id"] = query_id  # answerCallbackQuery needs it
-    message = _dict(query.get("message"))
-    chat_id = _id(_dict(message.get("chat")).get("id")) or _id(user.get("id"))
-    message_id = _id(message.get("message_id"))
+    message = as_dict(query.get("message"))
+    chat_id = json_string(as_dict(message.get("chat")).get("id")) or json_string(user.get("id"))
+    message_id = json_string(message.get("message_id"))
     if message_id:
         metadata["callback_message_id"] = message_id
         metadata["reply_to"] = message_id
@@ -307,14 +300,14 @@ def _member_lifecycle(old_status: str | None, new_status: str | None) -> str:
 def _my_chat_member_event(update: dict[str, Any], event_id: str, base: dict[str, str],
                           request: WebhookRequest) -> InboundEvent:
     metadata = dict(base)
-    chat = _dict(update.get("chat"))
-    chat_id = _id(chat.get("id"))
-    user = _dict(update.get("from"))
+    chat = as_dict(update.get("chat"))
+    chat_id = json_string(chat.get("id"))
+    user = as_dict(update.get("from"))
     _user_metadata(user, metadata)
     if _text(chat.get("type")):
         metadata["chat_type"] = chat["type"]
-    old_status = _text(_dict(update.get("old_chat_member")).get("status"))
-    new_status = _text(_dict(update.get("new_chat_member")).get("status"))
+    old_status = _text(as_dict(update.get("old_chat_member")).get("status"))
+    new_status = _text(as_dict(update.get("new_chat_member")).get("status"))
     metadata["lifecycle"] = _member_lifecycle(old_status, new_status)
     occurred_at = _occurred_at(update.get("date"), request)
     if not chat_id:
@@ -328,11 +321,8 @@ def parse_telegram_update(request: WebhookRequest) -> list[InboundEvent]:
     bot = request.path_params.get("bot") or ""
     if not _BOT_NAME.match(bot):
         raise PayloadError("the webhook path must name the bot: /webhooks/telegram/{bot}")
-    try:
-        # Integers parse exactly in Python (no float step), so ids above 2^53 keep every digit.
-        update = json.loads(request.body)
-    except (UnicodeDecodeError, ValueError) as err:
-        raise PayloadError(f"body is not JSON: {err}") from err
+    # Integers parse exactly in Python (no float step), so ids above 2^53 keep every digit.
+    update = load_json(request.body)
     if not isinstance(update, dict):
         raise PayloadError("body must be a JSON object (a Telegram Update)")
     update_id = update.get("update_id")
@@ -343,14 +333,20 @@ def parse_telegram_update(request: WebhookRequest) -> list[InboundEvent]:
     update_type = next((key for key in update if key != "update_id"), "unknown")
     base["update_type"] = update_type
     payload = update.get(update_type)
-    if update_type in _MESSAGE_UPDATES and isinstance(payload, dict):
-        return [_message_event(update_type, payload, event_id, base, request)]
-    if update_type == "callback_query" and isinstance(payload, dict):
-        return [_callback_query_event(payload, event_id, base, request)]
-    if update_type == "my_chat_member" and isinstance(payload, dict):
-        return [_my_chat_member_event(payload, event_id, base, request)]
+    try:
+        if update_type in _MESSAGE_UPDATES and isinstance(payload, dict):
+            return [_message_event(update_type, payload, event_id, base, request)]
+        if update_type == "callback_query" and isinstance(payload, dict):
+            return [_callback_query_event(payload, event_id, base, request)]
+        if update_type == "my_chat_member" and isinstance(payload, dict):
+            return [_my_chat_member_event(payload, event_id, base, request)]
+    except PayloadError as err:
+        # update_id is sound, so the update is kept (UNKNOWN, raw payload stored) rather than
+        # refused: a sender or field the hub cannot read must not lose what the customer sent.
+        return [_event(event_id=event_id, kind=EventKind.UNKNOWN, occurred_at=request.received_at,
+                       metadata={**base, "type": update_type, **unreadable_reason(err)})]
     # channel_post (our own channel's posts), inline_query, poll, chat_member, reactions, ...
-    occurred_at = _occurred_at(_dict(payload).get("date"), request)
+    occurred_at = _occurred_at(as_dict(payload).get("date"), request)
     return [_event(event_id=event_id, kind=EventKind.UNKNOWN, occurred_at=occurred_at,
                    metadata={**base, "type": update_type})]
 

@@ -28,6 +28,7 @@ from urllib.parse import parse_qs, parse_qsl, urlsplit, urlunsplit
 from xml.sax.saxutils import escape
 
 from chalicelib.channels.base import (
+    AddressError,
     ChannelSpec,
     PayloadError,
     Secrets,
@@ -35,7 +36,9 @@ from chalicelib.channels.base import (
     WebhookRequest,
     WebhookResponse,
     constant_time_equal,
+    identity_or_error,
     require_secret,
+    unreadable_reason,
 )
 from chalicelib.consent import ConsentKeyword, consent_keyword
 from chalicelib.media import is_provider_media_url
@@ -226,26 +229,31 @@ def _channel_of(address: str) -> tuple[Channel, str | None]:
 
 
 def _sender_identity(channel: Channel, from_address: str, params: Mapping[str, str]) -> tuple[Identity, str | None]:
-    """The customer's identity and, when known, their E.164 phone."""
+    """The customer's identity and, when known, their E.164 phone; AddressError (a PayloadError) otherwise."""
     bare = from_address.split(":", 1)[1] if ":" in from_address else from_address
     bare = bare.strip()
     if channel is Channel.MESSENGER:
-        return Identity(channel, bare), None
+        return identity_or_error(channel, bare), None
+    phone = _phone_or_none(bare)
     if channel is Channel.WHATSAPP:
         # WhatsApp users with a username may come without a phone number: Twilio then gives the
         # business-scoped user id, in From or in its own parameter.
-        scoped_id = params.get("ExternalUserId") or params.get("BusinessScopedUserId") or ""
+        scoped_id = (params.get("ExternalUserId") or params.get("BusinessScopedUserId") or "").strip()
         if _BSUID.match(bare):
-            return Identity(channel, f"bsuid:{bare}"), None
-        try:
-            phone = normalize_phone(bare)
-        except ModelError:
-            if scoped_id:
-                return Identity(channel, f"bsuid:{scoped_id.strip()}"), None
-            raise
-        return Identity(channel, phone), phone
-    phone = normalize_phone(bare)
-    return Identity(channel, phone), phone
+            return identity_or_error(channel, f"bsuid:{bare}"), None
+        if phone is None and scoped_id:
+            return identity_or_error(channel, f"bsuid:{scoped_id}"), None
+    if phone is None:
+        # A short code ("12345") or an alphanumeric sender id ("VERIFY") is no customer phone number.
+        raise AddressError("From is not a phone number in international form")
+    return identity_or_error(channel, phone), phone
+
+
+def _phone_or_none(value: str) -> str | None:
+    try:
+        return normalize_phone(value)
+    except ModelError:
+        return None
 
 
 def _attachment_kind(content_type: str | None) -> str:
@@ -333,16 +341,20 @@ def parse_twilio_message(request: WebhookRequest) -> list[InboundEvent]:
     location = _location_attachment(params, metadata)
     if location is not None:
         attachments.append(location)
+    sender: Sender | None = None
     try:
         identity, phone = _sender_identity(channel, from_address, params)
-    except ModelError as err:
-        raise PayloadError(f"From is not an address the hub understands: {err}") from err
-    if channel in (Channel.SMS, Channel.WHATSAPP):
-        keyword = _OPT_OUT_TYPES.get(params.get("OptOutType", "").strip().upper()) or consent_keyword(text)
-        if keyword is not None:
-            metadata["consent"] = keyword.value
-    sender = Sender(identity=identity, name=params.get("ProfileName") or None, phone=phone)
-    has_content = bool(text and text.strip()) or bool(attachments)
+    except PayloadError as err:
+        # Twilio never retries a 4xx, so refusing the webhook would lose the message for good: it is
+        # kept as UNKNOWN (raw payload stored, deduplicated on MessageSid) for someone to look at.
+        metadata.update(unreadable_reason(err))
+    else:
+        sender = Sender(identity=identity, name=params.get("ProfileName") or None, phone=phone)
+        if channel in (Channel.SMS, Channel.WHATSAPP):
+            keyword = _OPT_OUT_TYPES.get(params.get("OptOutType", "").strip().upper()) or consent_keyword(text)
+            if keyword is not None:
+                metadata["consent"] = keyword.value
+    has_content = sender is not None and (bool(text and text.strip()) or bool(attachments))
     try:
         return [
             InboundEvent(

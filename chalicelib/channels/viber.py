@@ -15,7 +15,6 @@ stickers on ``content.cdn.viber.com``); a URL anywhere else is dropped, never fe
 
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import Any
 
@@ -26,9 +25,15 @@ from chalicelib.channels.base import (
     SignatureError,
     WebhookRequest,
     WebhookResponse,
+    canonical_id,
     constant_time_equal,
+    epoch_to_timestamp,
     hmac_sha256,
+    identity_or_error,
+    json_string,
+    load_json,
     require_secret,
+    unreadable_reason,
 )
 from chalicelib.media import is_provider_media_url
 from chalicelib.model import (
@@ -36,11 +41,9 @@ from chalicelib.model import (
     Channel,
     DeliveryStatus,
     EventKind,
-    Identity,
     InboundEvent,
     ModelError,
     Sender,
-    timestamp_from_epoch,
 )
 
 PROVIDER = "viber"
@@ -76,12 +79,9 @@ def verify_viber_signature(request: WebhookRequest, secrets: Secrets, now: float
 
 
 def _load_body(body: bytes) -> dict[str, Any]:
-    try:
-        # Integers stay exact Python ints (message tokens exceed 2^53); floats (coordinates) are
-        # kept as the text Viber sent so no float rounding creeps in.
-        data = json.loads(body, parse_float=str)
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise PayloadError(f"body is not JSON: {err}") from err
+    # Integers stay exact Python ints (message tokens exceed 2^53); floats (coordinates) are kept as
+    # the text Viber sent so no float rounding creeps in.
+    data = load_json(body, parse_float=str)
     if not isinstance(data, dict):
         raise PayloadError("body must be a JSON object")
     if not isinstance(data.get("event"), str) or not data["event"]:
@@ -96,23 +96,13 @@ def answer_viber_webhook_check(request: WebhookRequest, secrets: Secrets, now: f
     answered only once its signature checks out.
     """
     try:
-        data = json.loads(request.body, parse_float=str)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        data = load_json(request.body, parse_float=str)
+    except PayloadError:
         return None  # parse() reports the malformed body with its reason, after verify()
     if not (isinstance(data, dict) and data.get("event") == "webhook"):
         return None
     verify_viber_signature(request, secrets, now)
     return WebhookResponse(200, "{}")
-
-
-def _string(value: Any) -> str | None:
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, str):
-        return value or None
-    if isinstance(value, int):
-        return str(value)
-    return None
 
 
 def _message_token(data: dict[str, Any]) -> str | None:
@@ -121,45 +111,44 @@ def _message_token(data: dict[str, Any]) -> str | None:
         return None
     if isinstance(token, int) and not isinstance(token, bool):
         return str(token)
-    if isinstance(token, str) and token.isdigit():
+    if isinstance(token, str) and token.isascii() and token.isdigit():
         return token
     # A float or an exponent means something upstream already lost digits: refuse, don't guess.
     raise PayloadError("message_token must be an integer")
 
 
 def _occurred_at(data: dict[str, Any], fallback: str) -> str:
-    millis = data.get("timestamp")
-    if isinstance(millis, int) and not isinstance(millis, bool):
-        try:
-            return timestamp_from_epoch(millis / 1000)
-        except (OverflowError, OSError, ValueError):
-            return fallback
-    return fallback
+    # The timestamp only dates the callback (the message token dedupes it): a missing or absurd one
+    # (1e30, a year past 9999) falls back to the reception time rather than lose the callback.
+    return epoch_to_timestamp(data.get("timestamp"), millis=True, fallback=fallback)
 
 
-def _content_hash(data: dict[str, Any]) -> str:
-    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+def _viber_sender(user_id: str | None, metadata: dict[str, str], **profile: str | None) -> Sender | None:
+    """The user as a Sender; an id the hub cannot read leaves the event without one (reason in metadata)."""
+    if not user_id:
+        return None
+    try:
+        return Sender(identity=identity_or_error(Channel.VIBER, user_id), **profile)
+    except PayloadError as err:
+        metadata.update(unreadable_reason(err))
+        return None
 
 
 def _user(profile: Any, metadata: dict[str, str]) -> Sender | None:
     """A Viber user object (``sender`` or ``user``) → Sender; country and API version → metadata."""
     if not isinstance(profile, dict):
         return None
-    user_id = _string(profile.get("id"))
+    user_id = json_string(profile.get("id"))
     if not user_id:
         return None
-    country = _string(profile.get("country"))
+    country = json_string(profile.get("country"))
     if country:
         metadata["country"] = country
-    api_version = _string(profile.get("api_version"))
+    api_version = json_string(profile.get("api_version"))
     if api_version:
         metadata["api_version"] = api_version
-    return Sender(
-        identity=Identity(Channel.VIBER, user_id),
-        name=_string(profile.get("name")),
-        language=_string(profile.get("language")),
-    )
+    return _viber_sender(user_id, metadata, name=json_string(profile.get("name")),
+                         language=json_string(profile.get("language")))
 
 
 def _media_url(url: str | None, metadata: dict[str, str]) -> str | None:
@@ -179,39 +168,39 @@ def _message_parts(
     message: dict[str, Any], metadata: dict[str, str]
 ) -> tuple[str | None, tuple[Attachment, ...]] | None:
     """(text, attachments) of a user message; None for a type the hub does not know."""
-    message_type = _string(message.get("type")) or ""
+    message_type = json_string(message.get("type")) or ""
     text = message.get("text") if isinstance(message.get("text"), str) else None
     if message_type == "text":
         return text, ()
     if message_type in _MEDIA_KINDS:
-        duration = _string(message.get("duration"))
+        duration = json_string(message.get("duration"))
         if duration:
             metadata["duration_s"] = duration
-        file_name = _string(message.get("file_name"))
+        file_name = json_string(message.get("file_name"))
         return text, (
             Attachment(
                 kind=_MEDIA_KINDS[message_type],
-                url=_media_url(_string(message.get("media")), metadata),
+                url=_media_url(json_string(message.get("media")), metadata),
                 name=file_name if file_name != "null" else None,
                 size=_size(message.get("size")),
                 caption=text,
             ),
         )
     if message_type == "sticker":
-        sticker_id = _string(message.get("sticker_id"))
+        sticker_id = json_string(message.get("sticker_id"))
         if sticker_id:
             metadata["sticker_id"] = sticker_id
         return None, (
             Attachment(
                 kind="sticker",
                 media_id=sticker_id,
-                url=_media_url(_string(message.get("media")), metadata),
+                url=_media_url(json_string(message.get("media")), metadata),
             ),
         )
     if message_type == "contact":
         contact = message.get("contact") if isinstance(message.get("contact"), dict) else {}
-        name = _string(contact.get("name"))
-        phone = _string(contact.get("phone_number"))
+        name = json_string(contact.get("name"))
+        phone = json_string(contact.get("phone_number"))
         if name:
             metadata["contact_name"] = name
         if phone:
@@ -223,11 +212,11 @@ def _message_parts(
             value = location.get(key)
             if isinstance(value, str | int) and not isinstance(value, bool):
                 metadata[meta_key] = str(value)
-        address = _string(location.get("address"))
+        address = json_string(location.get("address"))
         return text, (Attachment(kind="location", caption=address),)
     if message_type == "url":
         # A link the user shared: it is what they wrote, not media the hub would fetch.
-        return _string(message.get("media")) or text, ()
+        return json_string(message.get("media")) or text, ()
     return None
 
 
@@ -239,13 +228,13 @@ def _message_event(data: dict[str, Any], base: dict[str, Any], metadata: dict[st
     message = data.get("message")
     if not isinstance(message, dict):
         raise PayloadError("a message callback needs a message object")
-    message_type = _string(message.get("type")) or "unknown"
+    message_type = json_string(message.get("type")) or "unknown"
     metadata["message_type"] = message_type
-    tracking_data = _string(message.get("tracking_data"))
+    tracking_data = json_string(message.get("tracking_data"))
     if tracking_data:
         metadata["tracking_data"] = tracking_data
     for key in ("reply_type", "chat_id"):
-        value = _string(data.get(key))
+        value = json_string(data.get(key))
         if value:
             metadata[key] = value
     if isinstance(data.get("silent"), bool):
@@ -278,14 +267,14 @@ def _receipt_event(data: dict[str, Any], base: dict[str, Any], metadata: dict[st
     token = _message_token(data)
     if token is None:
         raise PayloadError(f"a {event_name} callback needs message_token")
-    user_id = _string(data.get("user_id"))
-    description = _string(data.get("desc"))
+    user_id = json_string(data.get("user_id"))
+    description = json_string(data.get("desc"))
     if description:
         metadata["error_description"] = description
     return InboundEvent(
         event_id=f"{token}#{event_name}",
         kind=EventKind.DELIVERY_STATUS,
-        sender=Sender(identity=Identity(Channel.VIBER, user_id)) if user_id else None,
+        sender=_viber_sender(user_id, metadata),
         provider_message_id=token,
         status=_RECEIPTS[event_name],
         metadata=metadata,
@@ -298,21 +287,21 @@ def _lifecycle_event(data: dict[str, Any], base: dict[str, Any], metadata: dict[
     metadata["lifecycle"] = event_name
     token = _message_token(data)
     sender = _user(data.get("user"), metadata)
-    user_id = _string(data.get("user_id"))
+    user_id = json_string(data.get("user_id"))
     if sender is None and user_id:  # unsubscribed carries only the id
-        sender = Sender(identity=Identity(Channel.VIBER, user_id))
+        sender = _viber_sender(user_id, metadata)
     if event_name == "conversation_started":
         # Not a subscription: the bot may answer only with the welcome message in the response.
-        conversation_type = _string(data.get("type"))  # "open"
+        conversation_type = json_string(data.get("type"))  # "open"
         if conversation_type:
             metadata["conversation_type"] = conversation_type
-        context = _string(data.get("context"))  # from a deep link's context= parameter
+        context = json_string(data.get("context"))  # from a deep link's context= parameter
         if context:
             metadata["context"] = context
         if isinstance(data.get("subscribed"), bool):
             metadata["subscribed"] = "true" if data["subscribed"] else "false"
     return InboundEvent(
-        event_id=f"{token}#{event_name}" if token else _content_hash(data),
+        event_id=f"{token}#{event_name}" if token else canonical_id(data),
         kind=EventKind.LIFECYCLE,
         sender=sender,
         metadata=metadata,
@@ -327,7 +316,7 @@ def _unknown_event(data: dict[str, Any], base: dict[str, Any], metadata: dict[st
         token = None
     sender = _user(data.get("user") or data.get("sender"), metadata)
     return InboundEvent(
-        event_id=f"{token}#{metadata['type']}" if token else _content_hash(data),
+        event_id=f"{token}#{metadata['type']}" if token else canonical_id(data),
         kind=EventKind.UNKNOWN,
         sender=sender,
         metadata=metadata,
@@ -342,7 +331,7 @@ def parse_viber_callback(request: WebhookRequest) -> list[InboundEvent]:
     if event_name == "webhook":
         return []
     metadata: dict[str, str] = {"type": event_name}
-    chat_hostname = _string(data.get("chat_hostname"))
+    chat_hostname = json_string(data.get("chat_hostname"))
     if chat_hostname:
         metadata["chat_hostname"] = chat_hostname
     base: dict[str, Any] = {

@@ -13,9 +13,14 @@ be at most 5 minutes in the future and at most 25 hours old. The age bound is wi
 retries a failed webhook for 24 hours and the hub cannot assume each retry is re-signed; replays of
 the same body are harmless because every event is deduplicated on ``message_uuid``.
 
-A request with no token at all is answered 503, not 401: Vonage documents that an internal error can
-rarely produce an unsigned callback and that a 5xx makes it retry (signed) later, while a 4xx drops
-the message for good. Nothing is stored either way.
+``payload_hash`` is checked against the SHA-256 of the raw body only, never of a re-serialized one:
+Vonage hashes the bytes it sends, and accepting other forms would let a modified body through.
+
+A request with no token at all is answered 401 like any other unsigned request: the hub answers 5xx
+only when its durable write failed, never for a request it cannot trust. Nothing is stored.
+
+An inbound message whose sender the hub cannot read (an SMS from an alphanumeric sender id) is kept
+as an UNKNOWN event, deduplicated on ``message_uuid``, rather than refused: a 4xx loses it for good.
 """
 
 from __future__ import annotations
@@ -24,18 +29,24 @@ import base64
 import binascii
 import hashlib
 import json
+import math
 import re
 from typing import Any
 
 from chalicelib.channels.base import (
+    AddressError,
     ChannelSpec,
     PayloadError,
     Secrets,
     SignatureError,
     WebhookRequest,
+    canonical_id,
     constant_time_equal,
     hmac_sha256,
+    identity_or_error,
+    load_json,
     require_secret,
+    unreadable_reason,
 )
 from chalicelib.consent import consent_keyword
 from chalicelib.media import is_provider_media_url
@@ -44,7 +55,6 @@ from chalicelib.model import (
     Channel,
     DeliveryStatus,
     EventKind,
-    Identity,
     InboundEvent,
     ModelError,
     Sender,
@@ -95,12 +105,6 @@ _BASE64URL = re.compile(r"^[A-Za-z0-9_-]*$")
 _BSUID = re.compile(r"^[A-Z]{2}\.(ENT\.)?[A-Za-z0-9]{1,128}$")
 
 
-class UnsignedCallbackError(SignatureError):
-    """No JWT at all: answered 5xx so Vonage retries, as its signed-webhooks guide asks."""
-
-    status = 503
-
-
 # --- JWT (HS256) ------------------------------------------------------------------------------
 
 
@@ -119,8 +123,8 @@ def _b64url_decode(segment: str) -> bytes:
 
 def _json_segment(segment: str, what: str) -> dict[str, Any]:
     try:
-        value = json.loads(_b64url_decode(segment))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        value = load_json(_b64url_decode(segment))
+    except PayloadError as err:
         raise SignatureError(f"the JWT {what} is not JSON") from err
     if not isinstance(value, dict):
         raise SignatureError(f"the JWT {what} is not a JSON object")
@@ -149,7 +153,9 @@ def decode_hs256_jwt(token: str, secret: str, now: float) -> dict[str, Any]:
     claims = _json_segment(segments[1], "payload")
     for name in ("iat", "exp", "nbf"):
         value = claims.get(name)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+        # NaN compares false with everything, so it would pass every time check below.
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)
+                                  or not math.isfinite(value)):
             raise SignatureError(f"JWT claim {name} is not a number")
     issued_at = claims.get("iat")
     if issued_at is None:
@@ -190,24 +196,11 @@ def sign_vonage_webhook(
     return f"Bearer {encode_hs256_jwt(secret, claims)}"
 
 
-def _body_hashes(body: bytes) -> list[str]:
-    hashes = [payload_hash(body)]
-    # Vonage hashes the body it sends, which is compact JSON; hashing the compact form of what we
-    # received too keeps a proxy that reformats the JSON from breaking verification.
-    try:
-        compact = json.dumps(json.loads(body), separators=(",", ":"), ensure_ascii=False).encode()
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        return hashes
-    if compact != body:
-        hashes.append(payload_hash(compact))
-    return hashes
-
-
 def verify_vonage_signature(request: WebhookRequest, secrets: Secrets, now: float) -> None:
     secret = require_secret(secrets, SECRET_NAME)
     authorization = (request.header(AUTHORIZATION_HEADER) or "").strip()
     if not authorization:
-        raise UnsignedCallbackError("unsigned Vonage callback: no Authorization header")
+        raise SignatureError("unsigned Vonage callback: no Authorization header")
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise SignatureError("Authorization must be a Bearer JWT")
@@ -215,7 +208,7 @@ def verify_vonage_signature(request: WebhookRequest, secrets: Secrets, now: floa
     claimed_hash = claims.get("payload_hash")
     if not isinstance(claimed_hash, str) or not claimed_hash:
         raise SignatureError("the JWT has no payload_hash")
-    if not any(constant_time_equal(h, claimed_hash.strip().lower()) for h in _body_hashes(request.body)):
+    if not constant_time_equal(payload_hash(request.body), claimed_hash.strip().lower()):
         raise SignatureError("payload_hash does not match the body")
 
 
@@ -249,11 +242,6 @@ def _channel(data: dict[str, Any], metadata: dict[str, str]) -> Channel | None:
     return channel
 
 
-def _canonical_id(data: dict[str, Any]) -> str:
-    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
 def _scoped_user_id(data: dict[str, Any]) -> str | None:
     whatsapp = data.get("whatsapp")
     if isinstance(whatsapp, dict):
@@ -278,19 +266,19 @@ def _sender(channel: Channel, data: dict[str, Any], metadata: dict[str, str]) ->
     phone: str | None = None
     if channel in (Channel.SMS, Channel.WHATSAPP, Channel.VIBER) and from_address:
         if channel is Channel.WHATSAPP and _BSUID.match(from_address):
-            return Sender(Identity(channel, f"bsuid:{from_address}"), name=name)
+            return Sender(identity_or_error(channel, f"bsuid:{from_address}"), name=name)
         try:
             phone = normalize_phone(from_address)
-        except ModelError:
-            if channel is Channel.SMS:
-                raise
+        except ModelError as err:
+            if channel is Channel.SMS:  # a short code or an alphanumeric sender id
+                raise AddressError(f"from is not a phone number: {err}") from err
     if phone:
-        return Sender(Identity(channel, phone), name=name, phone=phone)
+        return Sender(identity_or_error(channel, phone), name=name, phone=phone)
     if channel is Channel.WHATSAPP and scoped_id:
-        return Sender(Identity(channel, f"bsuid:{scoped_id}"), name=name)
+        return Sender(identity_or_error(channel, f"bsuid:{scoped_id}"), name=name)
     if not from_address:
-        raise PayloadError("from is required")
-    return Sender(Identity(channel, from_address), name=name)
+        raise AddressError("from is required")
+    return Sender(identity_or_error(channel, from_address), name=name)
 
 
 def _content(message_type: str, data: dict[str, Any], metadata: dict[str, str]) -> tuple[str | None, list[Attachment]]:
@@ -356,7 +344,11 @@ def _inbound_event(data: dict[str, Any], request: WebhookRequest) -> InboundEven
         if _string(context.get("message_from")):
             metadata["replied_to_sender"] = str(context["message_from"])
     text, attachments = _content(message_type, data, metadata)
-    sender = _sender(channel, data, metadata)
+    try:
+        sender = _sender(channel, data, metadata)
+    except AddressError as err:
+        # Kept as UNKNOWN (deduplicated on message_uuid) rather than refused: a 4xx loses it for good.
+        return _unknown(data, request, message_type or "missing", {**metadata, **unreadable_reason(err)})
     if channel in (Channel.SMS, Channel.WHATSAPP):
         keyword = consent_keyword(text)
         if keyword is not None:
@@ -425,7 +417,7 @@ def _status_event(data: dict[str, Any], request: WebhookRequest) -> InboundEvent
 
 
 def _unknown(data: dict[str, Any], request: WebhookRequest, kind: str, metadata: dict[str, str]) -> InboundEvent:
-    event_id = _string(data.get("message_uuid")) or _canonical_id(data)
+    event_id = _string(data.get("message_uuid")) or canonical_id(data, prefix="")  # ids stored so far
     return InboundEvent(
         provider=PROVIDER,
         event_id=event_id,
@@ -438,10 +430,7 @@ def _unknown(data: dict[str, Any], request: WebhookRequest, kind: str, metadata:
 
 def parse_vonage_messages(request: WebhookRequest) -> list[InboundEvent]:
     """One event per webhook (Vonage does not batch): an inbound message or a status."""
-    try:
-        data = json.loads(request.body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise PayloadError(f"body is not JSON: {err}") from err
+    data = load_json(request.body)
     if not isinstance(data, dict):
         raise PayloadError("body must be a JSON object")
     try:

@@ -322,18 +322,71 @@ def test_ids_are_strings_even_when_sent_as_numbers():
 
 @pytest.mark.parametrize(
     "body",
-    [b"not json", b"[]", b'{"destination": "U1"}', b'{"events": {}}', b'{"events": [1]}', b"\xff\xfe"],
+    [b"not json", b"[]", b'{"destination": "U1"}', b'{"events": {}}', b"\xff\xfe", b"[" * 100_000,
+     b'{"events": [' + b"9" * 5000 + b"]}"],
 )
 def test_malformed_body_is_a_payload_error(body: bytes):
     with pytest.raises(PayloadError):
         parse_line_events(line_request(body))
 
 
-def test_message_event_without_message_object_is_a_payload_error():
-    payload = json.loads(fixture_body("message_text.json"))
-    del payload["events"][0]["message"]
-    with pytest.raises(PayloadError):
-        parse_line_events(line_request(json.dumps(payload).encode()))
+def test_a_malformed_body_is_left_to_parse_by_the_verification_handshake():
+    for body in (b"[" * 100_000, b'{"events": [' + b"9" * 5000 + b"]}"):
+        assert answer_line_verification(line_request(body), SECRETS, NOW) is None
+
+
+# --- one bad event never sinks the batch ---------------------------------------------------------
+
+
+def _batch_with(bad_event: object) -> list:
+    payload = json.loads(fixture_body("batch.json"))
+    payload["events"].insert(1, bad_event)
+    events = parse_line_events(line_request(json.dumps(payload).encode()))
+    assert len(events) == len(payload["events"])
+    assert [e.event_id for e in events[:1] + events[2:]] == [
+        e["webhookEventId"] for e in payload["events"][:1] + payload["events"][2:]
+    ]
+    return events
+
+
+def test_message_event_without_message_object_is_unknown_and_the_batch_is_kept():
+    event = json.loads(fixture_body("message_text.json"))["events"][0]
+    del event["message"]
+    unknown = _batch_with(event)[1]
+    assert (unknown.kind, unknown.event_id) == (EventKind.UNKNOWN, event["webhookEventId"])
+    assert unknown.metadata["type"] == "message" and unknown.metadata["reason"] == "invalid_event"
+
+
+@pytest.mark.parametrize("user_id", [" ", "\t\n"])
+def test_a_user_id_that_does_not_fit_is_unknown_not_a_failed_batch(user_id: str):
+    event = json.loads(fixture_body("message_text.json"))["events"][0]
+    event["source"]["userId"] = user_id
+    unknown = _batch_with(event)[1]
+    assert (unknown.kind, unknown.event_id, unknown.sender) == (EventKind.UNKNOWN, event["webhookEventId"], None)
+    assert unknown.metadata["reason"] == "invalid_sender"
+    assert unknown.reply_token is None  # nobody to reply to
+
+
+@pytest.mark.parametrize("bad_event", [1, "x", None, ["a"]])
+def test_an_event_that_is_not_an_object_is_unknown_with_a_stable_id(bad_event: object):
+    first, again = _batch_with(bad_event)[1], _batch_with(bad_event)[1]
+    assert first.kind is EventKind.UNKNOWN and first.event_id.startswith("sha256:")
+    assert first.event_id == again.event_id
+
+
+def test_an_event_id_too_long_for_the_model_gets_a_content_hash():
+    event = json.loads(fixture_body("message_text.json"))["events"][0]
+    event["webhookEventId"] = "0" * 600
+    unknown = _batch_with(event)[1]
+    assert unknown.kind is EventKind.UNKNOWN and unknown.event_id.startswith("sha256:")
+
+
+@pytest.mark.parametrize("timestamp", [b"NaN", b"Infinity", b"-Infinity", b"1e30", b"1e300", b"9" * 40, b'"soon"'])
+def test_a_timestamp_that_is_no_time_falls_back_to_reception(timestamp: bytes):
+    body = fixture_body("message_text.json")
+    original = str(json.loads(body)["events"][0]["timestamp"]).encode()
+    [event] = parse_line_events(line_request(body.replace(original, timestamp)))
+    assert event.kind is EventKind.MESSAGE and event.occurred_at == RECEIVED_AT
 
 
 def test_events_are_serializable():

@@ -497,11 +497,109 @@ def test_unknown_object_is_one_unknown_event() -> None:
     assert event.occurred_at == RECEIVED_AT
 
 
-@pytest.mark.parametrize("body", [b"not json", b"[]", b'{"object": "page"}', b'{"entry": []}',
-                                  b'{"object": "page", "entry": ["x"]}', b"\xff\xfe"])
+@pytest.mark.parametrize("body", [b"not json", b"[]", b'{"object": "page"}', b'{"entry": []}', b"\xff\xfe",
+                                  b"[" * 100_000, b'{"object": "page", "entry": [' + b"9" * 5000 + b"]}"])
 def test_malformed_bodies_are_payload_errors(body: bytes) -> None:
     with pytest.raises(PayloadError):
         parse_meta_event(signed_request(body))
+
+
+# --- one bad event never sinks the batch ----------------------------------------------------------
+
+
+def _whatsapp_batch(*messages: dict, statuses: tuple[dict, ...] = ()) -> bytes:
+    data = json.loads(fixture_bytes("text_message.json"))
+    value = data["entry"][0]["changes"][0]["value"]
+    value["messages"] = list(messages)
+    value.pop("contacts")
+    if statuses:
+        value["statuses"] = list(statuses)
+    return json.dumps(data).encode()
+
+
+def _text(message_id: str, sender: object, **extra: object) -> dict:
+    return {"from": sender, "id": message_id, "timestamp": "1749416383", "type": "text",
+            "text": {"body": "Does it come in another color?"}, **extra}
+
+
+@pytest.mark.parametrize("bad_sender", ["4242", "not-a-phone", " ", "+0000000000"])
+def test_whatsapp_sender_that_does_not_parse_is_unknown_and_the_batch_is_kept(bad_sender: str) -> None:
+    body = _whatsapp_batch(_text("wamid.GOOD", "16505551234"), _text("wamid.BAD", bad_sender),
+                           _text("wamid.ALSO_GOOD", "393331234567"))
+    events = parse_meta_event(signed_request(body))
+    assert [e.event_id for e in events] == ["wamid.GOOD", "wamid.BAD", "wamid.ALSO_GOOD"]
+    good, bad, also_good = events
+    assert good.kind is EventKind.MESSAGE and also_good.kind is EventKind.MESSAGE
+    assert bad.kind is EventKind.UNKNOWN and bad.sender is None
+    assert bad.provider_message_id == "wamid.BAD"
+    assert bad.metadata["type"] == "text"
+    assert bad.metadata["reason"] == "invalid_sender"
+    assert "consent" not in bad.metadata
+    if bad_sender.strip():
+        assert bad.metadata["reason_detail"].endswith("not a phone number in international form"
+                                                      " (+, country code, 7 to 15 digits)")
+        assert bad_sender not in json.dumps(bad.to_dict())  # never the raw phone in metadata or reason
+
+
+def test_whatsapp_status_with_an_unreadable_recipient_still_counts() -> None:
+    status = json.loads(fixture_bytes("status_delivered.json"))["entry"][0]["changes"][0]["value"]["statuses"][0]
+    status["recipient_id"] = "12"
+    body = _whatsapp_batch(_text("wamid.GOOD", "16505551234"), statuses=(status,))
+    message, delivered = parse_meta_event(signed_request(body))
+    assert message.kind is EventKind.MESSAGE
+    assert delivered.kind is EventKind.DELIVERY_STATUS and delivered.status is DeliveryStatus.DELIVERED
+    assert delivered.metadata["reason"] == "invalid_recipient" and "recipient" not in delivered.metadata
+
+
+def test_an_event_that_cannot_be_built_is_unknown_with_a_stable_id() -> None:
+    body = _whatsapp_batch(_text("w" * 600, "16505551234"), _text("wamid.GOOD", "16505551234"))
+    first = parse_meta_event(signed_request(body))
+    again = parse_meta_event(signed_request(body))
+    assert [e.kind for e in first] == [EventKind.UNKNOWN, EventKind.MESSAGE]
+    assert first[0].event_id.startswith("sha256:") and first[0].event_id == again[0].event_id
+    assert first[0].metadata["reason"] == "invalid_event"
+
+
+def test_an_entry_that_is_not_an_object_is_kept_as_unknown() -> None:
+    data = json.loads(fixture_bytes("text_message.json"))
+    data["entry"].insert(0, "x")
+    unknown, message = parse_meta_event(signed_request(json.dumps(data).encode()))
+    assert unknown.kind is EventKind.UNKNOWN and unknown.metadata["type"] == "invalid_entry"
+    assert message.kind is EventKind.MESSAGE
+
+
+@pytest.mark.parametrize("bad_id", [" ", ""])
+def test_messenger_sender_id_that_does_not_fit_is_unknown_not_a_model_error(bad_id: str) -> None:
+    data = json.loads(fixture_bytes("messenger_message.json"))
+    item = data["entry"][0]["messaging"][0]
+    good = json.loads(json.dumps(item))
+    item["sender"]["id"] = bad_id
+    good["message"]["mid"] = "m_GOOD"
+    postback = {"sender": {"id": bad_id}, "recipient": {"id": "106445795700891"}, "timestamp": 1749416383001,
+                "postback": {"mid": "m_POSTBACK", "title": "Talk to an agent", "payload": "AGENT"}}
+    data["entry"][0]["messaging"] = [item, good, postback]
+    events = parse_meta_event(signed_request(json.dumps(data).encode()))
+    assert [e.kind for e in events] == [EventKind.UNKNOWN, EventKind.MESSAGE, EventKind.UNKNOWN]
+    if bad_id:
+        assert events[0].event_id == item["message"]["mid"]
+        assert events[0].metadata["reason"] == "invalid_sender"
+    assert events[1].event_id == "m_GOOD"
+
+
+@pytest.mark.parametrize("timestamp", [b"NaN", b"Infinity", b"-Infinity", b"1e30", b'"NaN"', b'"inf"', b'"1e30"',
+                                       b'"-1e30"', b"9" * 30, b"true", b"[]", b'"soon"'])
+def test_whatsapp_timestamp_that_is_no_date_falls_back_to_reception(timestamp: bytes) -> None:
+    # Python's json reads NaN and Infinity; WhatsApp's timestamps are strings, which go through float().
+    body = fixture_bytes("text_message.json").replace(b'"1749416383"', timestamp)
+    [event] = parse_meta_event(signed_request(body))
+    assert event.kind is EventKind.MESSAGE and event.occurred_at == RECEIVED_AT
+
+
+@pytest.mark.parametrize("timestamp", [b"NaN", b"Infinity", b"1e30", b"-1e30", b"9" * 30])
+def test_messenger_millisecond_timestamp_that_is_no_date_falls_back(timestamp: bytes) -> None:
+    body = fixture_bytes("messenger_message.json").replace(b"1749416383001", timestamp)
+    events = parse_meta_event(signed_request(body))
+    assert events[0].kind is EventKind.MESSAGE and events[0].occurred_at == RECEIVED_AT
 
 
 # --- simulator --------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from chalicelib.channels.base import PayloadError, SignatureError, WebhookReques
 from chalicelib.channels.telegram import (
     CHANNEL,
     parse_telegram_update,
+    reply_with_method,
     telegram_method_reply,
     verify_telegram_secret_token,
 )
@@ -281,6 +282,46 @@ def test_bad_bot_names_are_payload_errors(bot: str) -> None:
         parse_telegram_update(request_for((FIXTURES / "message_text.json").read_bytes(), bot=bot))
 
 
+# --- signed but malformed ---------------------------------------------------------------------
+
+
+def _update(**message_changes: object) -> bytes:
+    update = json.loads((FIXTURES / "message_text.json").read_text())
+    update["message"].update(message_changes)
+    return json.dumps(update).encode()
+
+
+@pytest.mark.parametrize("chat", [{"id": " ", "type": "private"}, {"id": "\t", "type": "private"}])
+def test_a_chat_id_that_does_not_fit_is_unknown_not_a_model_error(chat: dict) -> None:
+    [event] = parse_telegram_update(request_for(_update(chat=chat)))
+    assert (event.kind, event.event_id, event.sender) == (EventKind.UNKNOWN, f"{BOT}#987654321", None)
+    assert event.metadata["reason"] == "invalid_sender"
+    assert event.metadata["type"] == "message"
+
+
+def test_callback_query_and_member_updates_with_a_bad_chat_id_are_unknown() -> None:
+    for update in (
+        {"update_id": 5, "callback_query": {"id": "q1", "from": {"id": " "}, "data": "agent"}},
+        {"update_id": 6, "my_chat_member": {"chat": {"id": " ", "type": "private"}, "from": {"id": 1},
+                                            "date": 1749416383, "new_chat_member": {"status": "kicked"}}},
+    ):
+        [event] = parse_telegram_update(request_for(json.dumps(update).encode()))
+        assert event.kind is EventKind.UNKNOWN and event.metadata["reason"] == "invalid_sender"
+
+
+@pytest.mark.parametrize("date", [b"NaN", b"Infinity", b"1e30", b"1e308", b"9" * 40])
+def test_a_date_that_is_no_time_falls_back_to_reception(date: bytes) -> None:
+    body = (FIXTURES / "message_text.json").read_bytes().replace(b"1749416383", date)
+    [event] = parse_telegram_update(request_for(body))
+    assert event.kind is EventKind.MESSAGE and event.occurred_at == RECEIVED_AT
+
+
+@pytest.mark.parametrize("body", [b"[" * 100_000, b'{"update_id": ' + b"9" * 5000 + b"}"])
+def test_json_that_json_loads_refuses_is_a_payload_error(body: bytes) -> None:
+    with pytest.raises(PayloadError, match="not JSON"):
+        parse_telegram_update(request_for(body))
+
+
 # --- webhook method reply ---------------------------------------------------------------------
 
 
@@ -292,6 +333,21 @@ def test_method_reply() -> None:
         "reply_parameters": {"message_id": 1365, "allow_sending_without_reply": True},
     }
     assert telegram_method_reply("111", "hi", None) == {"method": "sendMessage", "chat_id": "111", "text": "hi"}
+
+
+@pytest.mark.parametrize("reply_to", ["abc", "²", "12a", "-5", "1.5", "", " 12", "١٢"])
+def test_method_reply_leaves_out_a_reply_to_that_is_no_message_id(reply_to: str) -> None:
+    assert telegram_method_reply("111", "hi", reply_to) == {"method": "sendMessage", "chat_id": "111", "text": "hi"}
+
+
+def test_instant_reply_with_a_non_numeric_message_id_still_answers() -> None:
+    [event] = parse_telegram_update(request_for((FIXTURES / "message_text.json").read_bytes()))
+    odd = type(event).from_dict({**event.to_dict(), "metadata": {**event.metadata, "message_id": "²"}})
+    response = reply_with_method(request_for(b"{}"), odd, "Thanks!")
+    assert response.status == 200
+    assert json.loads(response.body) == {"method": "sendMessage", "chat_id": "111111111", "text": "Thanks!"}
+    normal = json.loads(reply_with_method(request_for(b"{}"), event, "Thanks!").body)
+    assert normal["reply_parameters"]["message_id"] == 1365
 
 
 def test_method_reply_fits_telegram_limits() -> None:

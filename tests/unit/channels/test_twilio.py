@@ -10,7 +10,7 @@ import hashlib
 import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, quote
 
 import pytest
 from multidict import MultiDict
@@ -349,13 +349,26 @@ def test_message_without_content_is_unknown_not_an_error() -> None:
     assert event.metadata["type"] == "reaction"
 
 
-@pytest.mark.parametrize(
-    "body",
-    [b"", b"Body=hello&From=%2B15558675310", b"MessageSid=SM1&Body=hi", b"MessageSid=SM1&From=not-a-phone&Body=x"],
-)
+@pytest.mark.parametrize("body", [b"", b"Body=hello&From=%2B15558675310", b"MessageSid=SM1&Body=hi"])
 def test_malformed_messages_raise_payload_error(body: bytes) -> None:
     with pytest.raises(PayloadError):
         parse_twilio_message(form_request(body, MESSAGING_URL, None))
+
+
+@pytest.mark.parametrize(
+    "sender", ["VERIFY", "12345", "MyBank", "not-a-phone", "whatsapp:VERIFY", "user:abc", "bsuid:abc", "++"]
+)
+def test_a_from_that_is_no_phone_number_is_kept_as_unknown_not_refused(sender: str) -> None:
+    # Twilio never retries a 4xx: refusing a short code or an alphanumeric sender would lose the message.
+    body = fixture("sms_stop.txt").replace(b"From=%2B15558675310", b"From=" + quote(sender).encode())
+    [event] = parse_twilio_message(sdk_signed(body))
+    assert (event.kind, event.event_id, event.sender) == (EventKind.UNKNOWN, "SM8d2f6c4b1a0e9d8c7b6a5f4e3d2c1b0a", None)
+    assert event.provider_message_id == event.event_id
+    assert event.metadata["reason"] == "invalid_sender"
+    assert "consent" not in event.metadata  # a STOP from nobody the hub can name changes no one's consent
+    assert sender not in json.dumps(event.metadata)
+    response = MESSAGING.respond(sdk_signed(body), [event])
+    assert response.status == 200 and "<Message>" not in response.body
 
 
 def test_non_utf8_message_raises_payload_error() -> None:

@@ -361,11 +361,41 @@ def test_token_that_already_lost_digits_is_refused():
         b'{"event":"message","timestamp":1}',
         b'{"event":"message","message_token":1,"sender":{"id":"x"}}',
         b'{"event":"delivered","user_id":"x"}',
+        b'{"event":"message","message_token":"\xc2\xb2","sender":{"id":"x"},"message":{"type":"text","text":"hi"}}',
+        b"[" * 100_000,
+        b'{"event":"message","message_token":' + b"9" * 5000 + b"}",
     ],
 )
 def test_malformed_body_is_a_payload_error(body: bytes):
     with pytest.raises(PayloadError):
         parse_viber_callback(viber_request(body))
+    assert answer_viber_webhook_check(viber_request(body), SECRETS, NOW) is None
+
+
+@pytest.mark.parametrize("user_id", [" ", "\t"])
+def test_a_sender_id_that_does_not_fit_is_unknown_not_a_model_error(user_id: str):
+    payload = json.loads(fixture_body("message_text.json"))
+    payload["sender"]["id"] = user_id
+    [event] = parse_viber_callback(viber_request(json.dumps(payload).encode()))
+    assert (event.kind, event.event_id, event.sender) == (EventKind.UNKNOWN, "4912661846655238145", None)
+    assert event.metadata["reason"] == "invalid_sender"
+
+
+@pytest.mark.parametrize(("name", "kind"), [("delivered.json", EventKind.DELIVERY_STATUS),
+                                            ("unsubscribed.json", EventKind.LIFECYCLE)])
+def test_a_user_id_that_does_not_fit_keeps_the_receipt_or_lifecycle_event(name: str, kind: EventKind):
+    payload = json.loads(fixture_body(name))
+    payload["user_id"] = " "
+    [event] = parse_viber_callback(viber_request(json.dumps(payload).encode()))
+    assert event.kind is kind and event.sender is None
+    assert event.metadata["reason"] == "invalid_sender"
+
+
+@pytest.mark.parametrize("timestamp", [b"NaN", b"Infinity", b"1e30", b"9" * 40, b"-99999999999999999"])
+def test_a_timestamp_that_is_no_time_falls_back_to_received_at(timestamp: bytes):
+    body = fixture_body("message_text.json").replace(b"1457764197627", timestamp)
+    [event] = parse_viber_callback(viber_request(body))
+    assert event.kind is EventKind.MESSAGE and event.occurred_at == RECEIVED_AT
 
 
 def test_bad_timestamp_falls_back_to_received_at():

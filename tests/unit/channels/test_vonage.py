@@ -6,6 +6,7 @@ Published vector: vonage-python-sdk ``jwt/tests/test_verify_jwt.py`` (token sign
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import uuid
@@ -17,11 +18,10 @@ import pytest
 from vonage_jwt import verify_signature as vonage_verify_signature
 
 from chalicelib.channels import channel_spec
-from chalicelib.channels.base import PayloadError, SignatureError, WebhookRequest
+from chalicelib.channels.base import PayloadError, SignatureError, WebhookRequest, hmac_sha256
 from chalicelib.channels.vonage import (
     IAT_MAX_AGE_SECONDS,
     MESSAGES,
-    UnsignedCallbackError,
     decode_hs256_jwt,
     encode_hs256_jwt,
     parse_vonage_messages,
@@ -140,11 +140,13 @@ def test_every_fixture_verifies() -> None:
 # --- JWT: rejections ----------------------------------------------------------------------------
 
 
-def test_missing_token_is_unsigned_callback_answered_5xx() -> None:
-    with pytest.raises(UnsignedCallbackError) as err:
-        verify_vonage_signature(request_with(fixture_body("inbound_sms.json"), None), SECRETS, NOW)
-    assert isinstance(err.value, SignatureError)
-    assert err.value.status == 503
+@pytest.mark.parametrize("authorization", [None, "", "   "])
+def test_missing_token_is_answered_401_like_any_unsigned_request(authorization: str | None) -> None:
+    # 5xx is for a failed durable write only; an unsigned request is never trusted nor retried for.
+    with pytest.raises(SignatureError) as err:
+        verify_vonage_signature(request_with(fixture_body("inbound_sms.json"), authorization), SECRETS, NOW)
+    assert err.value.status == 401
+    assert MESSAGES.forged_status == 401
 
 
 @pytest.mark.parametrize(
@@ -187,11 +189,39 @@ def test_missing_payload_hash_is_rejected() -> None:
         verify_vonage_signature(pyjwt_signed(fixture_body("inbound_sms.json"), payload_hash=None), SECRETS, NOW)
 
 
-def test_reformatted_json_body_still_verifies() -> None:
+def test_reformatted_json_body_is_rejected() -> None:
+    # Vonage hashes the raw bytes it sends: a body that differs in any byte, even only in its JSON
+    # formatting, is not the body Vonage signed.
     compact = fixture_body("inbound_whatsapp_text.json")
     token = pyjwt.encode(claims_for(compact), SECRET, algorithm="HS256")
     pretty = (FIXTURES / "inbound_whatsapp_text.json").read_bytes()
-    verify_vonage_signature(request_with(pretty, f"Bearer {token}"), SECRETS, NOW)
+    assert pretty != compact
+    with pytest.raises(SignatureError, match="payload_hash"):
+        verify_vonage_signature(request_with(pretty, f"Bearer {token}"), SECRETS, NOW)
+    reordered = json.dumps(dict(reversed(json.loads(compact).items())), separators=(",", ":")).encode()
+    with pytest.raises(SignatureError, match="payload_hash"):
+        verify_vonage_signature(request_with(reordered, f"Bearer {token}"), SECRETS, NOW)
+
+
+@pytest.mark.parametrize("claim", ["iat", "exp", "nbf"])
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_non_finite_time_claims_are_rejected(claim: str, value: float) -> None:
+    # NaN compares false with everything: unchecked, it would pass every time bound.
+    body = fixture_body("inbound_sms.json")
+    token = encode_hs256_jwt(SECRET, claims_for(body, **{claim: value}))
+    with pytest.raises(SignatureError):
+        verify_vonage_signature(request_with(body, f"Bearer {token}"), SECRETS, NOW)
+
+
+@pytest.mark.parametrize("payload", [b"[" * 100_000, b'{"iat": ' + b"9" * 5000 + b"}"])
+def test_jwt_json_that_json_loads_refuses_is_a_signature_error(payload: bytes) -> None:
+    # Nesting deeper than the recursion limit and integers over 4300 digits raise RecursionError and
+    # ValueError, not JSONDecodeError: still a SignatureError, never a 500.
+    header = base64.urlsafe_b64encode(b'{"alg":"HS256","typ":"JWT"}').rstrip(b"=").decode()
+    claims = base64.urlsafe_b64encode(payload).rstrip(b"=").decode()
+    signature = base64.urlsafe_b64encode(hmac_sha256(SECRET, f"{header}.{claims}".encode())).rstrip(b"=").decode()
+    with pytest.raises(SignatureError, match="not JSON"):
+        decode_hs256_jwt(f"{header}.{claims}.{signature}", SECRET, NOW)
 
 
 def test_uppercase_payload_hash_is_accepted() -> None:
@@ -374,7 +404,6 @@ def test_unrecognized_payload_gets_a_stable_hash_id() -> None:
         b"not json",
         b"[1, 2]",
         b'{"channel": "sms", "message_type": "text", "text": "no uuid", "from": "447700900001"}',
-        b'{"channel": "sms", "message_uuid": "u1", "message_type": "text", "text": "no sender"}',
         b'{"channel": "whatsapp", "message_uuid": "u2", "message_type": "image", "image": "x", "from": "447700900001"}',
         b'{"channel": "whatsapp", "message_uuid": "u3", "message_type": "location", "location": {}, "from": "4477009"}',
         b'{"status": "delivered", "channel": "sms"}',
@@ -384,6 +413,34 @@ def test_unrecognized_payload_gets_a_stable_hash_id() -> None:
 def test_malformed_payloads_raise_payload_error(body: bytes) -> None:
     with pytest.raises(PayloadError):
         parse_vonage_messages(request_with(body, None))
+
+
+@pytest.mark.parametrize(
+    ("channel", "sender"),
+    [("sms", "VERIFY"), ("sms", "12345"), ("sms", None), ("messenger", "   "), ("whatsapp", None)],
+)
+def test_unreadable_sender_is_an_unknown_event_not_a_lost_message(channel: str, sender: str | None) -> None:
+    # A 4xx makes Vonage drop the message for good: it is kept, deduplicated on message_uuid.
+    payload = {"channel": channel, "message_uuid": "u-sender", "message_type": "text", "text": "your code is 1234",
+               "to": "447700900000", "timestamp": "2025-02-03T12:14:25Z"}
+    if sender is not None:
+        payload["from"] = sender
+    [event] = parse_vonage_messages(request_with(json.dumps(payload).encode(), None))
+    assert (event.kind, event.event_id, event.sender) == (EventKind.UNKNOWN, "u-sender", None)
+    assert event.metadata["reason"] == "invalid_sender"
+    assert event.metadata["type"] == "text"
+    assert "VERIFY" not in json.dumps(event.to_dict())  # the raw payload keeps it, not the metadata
+
+
+@pytest.mark.parametrize(
+    "timestamp", ["9999-12-31T23:59:59-05:00", "0001-01-01T00:00:00+05:00", "yesterday", 1e30, None]
+)
+def test_unreadable_timestamp_falls_back_to_the_reception_time(timestamp: object) -> None:
+    payload = json.loads(fixture_body("inbound_sms.json"))
+    payload["timestamp"] = timestamp
+    [event] = parse_vonage_messages(request_with(json.dumps(payload).encode(), None))
+    assert event.kind is EventKind.MESSAGE
+    assert event.occurred_at == RECEIVED_AT
 
 
 def test_distinct_webhooks_have_distinct_event_ids() -> None:
