@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from chalicelib.acknowledge import AckContext, AckDecision, Policy, decide_acknowledgment
+from chalicelib.consent import event_consent_keyword
 from chalicelib.conversations import Threaded, conversation_id_for, owner_of, reference_for
 from chalicelib.errors import OmnihubError
 from chalicelib.languages import language_hint
@@ -100,6 +101,7 @@ def acknowledgment_context(
         text=event.text,
         is_auto_reply=event.metadata.get("auto_reply") == "true",
         consent_state=(customer.consent.get(event.channel.value) if customer else None),
+        consent_keyword=event_consent_keyword(event.channel.value, event.text, event.metadata.get("consent")),
         opens_conversation=opens,
         previous_inbound_at=previous_inbound_at,
         customer_name=(customer.name if customer and customer.name else (sender.name if sender else None)),

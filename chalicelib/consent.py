@@ -33,3 +33,14 @@ def consent_keyword(text: str | None) -> ConsentKeyword | None:
     if word in _HELP:
         return ConsentKeyword.HELP
     return None
+
+
+def event_consent_keyword(channel: str, text: str | None, provider_keyword: str | None) -> ConsentKeyword | None:
+    """The keyword an inbound message carries: the provider's own verdict first (Twilio's ``OptOutType``
+    knows the account's custom and localized keywords), else the text, on SMS and WhatsApp only."""
+    if provider_keyword:
+        try:
+            return ConsentKeyword(provider_keyword)
+        except ValueError:
+            pass
+    return consent_keyword(text) if channel in ("sms", "whatsapp") else None

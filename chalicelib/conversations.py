@@ -13,7 +13,8 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from chalicelib.consent import ConsentKeyword, consent_keyword
+from chalicelib import resources
+from chalicelib.consent import ConsentKeyword, event_consent_keyword
 from chalicelib.errors import RetryableError
 from chalicelib.languages import language_hint
 from chalicelib.model import (
@@ -30,12 +31,16 @@ from chalicelib.model import (
     Message,
     Priority,
     Sender,
+    parse_timestamp,
+    utc_now,
 )
 from chalicelib.observability import logger
 from chalicelib.store import InboxRecord
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 REFERENCE_PREFIX = "OH-"
+# Longer than a message can be retried on inbound.fifo before it goes to the DLQ.
+ABANDONED_CLAIM_SECONDS = resources.INBOUND_QUEUE.visibility_timeout_seconds * resources.INBOUND_QUEUE.max_receive_count
 DEFAULT_ROUTE = "default"
 
 
@@ -93,6 +98,7 @@ class ConversationStore(Protocol):
     def get_customer(self, customer_id: str, *, consistent: bool = False) -> Customer | None: ...
     def claim_open_conversation(self, customer_id: str, conversation_id: str, expected: str | None) -> bool: ...
     def reserve_reference(self, reference: str, conversation_id: str) -> bool: ...
+    def move_reference(self, reference: str, from_conversation: str, to_conversation: str) -> None: ...
     def create_conversation(self, conversation: Conversation) -> bool: ...
     def get_conversation(self, conversation_id: str, *, consistent: bool = False) -> Conversation | None: ...
     def record_inbound_activity(self, conversation_id: str, at: str) -> None: ...
@@ -155,10 +161,15 @@ def thread_message(store: ConversationStore, record: InboxRecord) -> Threaded:
         decision = store.record_thread_decision(inbox_key, _decide(store, inbox_key, event, received_at))
     customer_id = decision["customer_id"]
     conversation_id = decision["conversation_id"]
+    announced_for = carried.get("conversation_id") if carried else None
     if decision["opens"]:
         # The webhook response may already have told the customer this conversation's reference.
-        announced = carried.get("reference") if carried and carried.get("conversation_id") == conversation_id else None
+        announced = carried.get("reference") if carried and announced_for == conversation_id else None
         _open_conversation(store, conversation_id, customer_id, event, received_at, announced)
+    if carried and carried.get("reference") and announced_for and announced_for != conversation_id:
+        # The webhook announced a new conversation, but the message joined one opened meanwhile:
+        # the reference the customer was told must still find their case.
+        store.move_reference(carried["reference"], announced_for, conversation_id)
     message = Message(
         id=message_id_for(inbox_key),
         conversation_id=conversation_id,
@@ -181,7 +192,7 @@ def thread_message(store: ConversationStore, record: InboxRecord) -> Threaded:
         language=event.sender.language
         or language_hint(event.sender.identity.address, event.metadata.get("country")),
     )
-    keyword = consent_keyword(event.text) if event.channel in (Channel.SMS, Channel.WHATSAPP) else None
+    keyword = event_consent_keyword(event.channel.value, event.text, event.metadata.get("consent"))
     if keyword in (ConsentKeyword.OPT_OUT, ConsentKeyword.OPT_IN):
         state = "withdrawn" if keyword is ConsentKeyword.OPT_OUT else "granted"
         store.set_consent(customer_id, event.channel, state, event.occurred_at)
@@ -211,7 +222,7 @@ def _decide(store: ConversationStore, inbox_key: str, event: InboundEvent, recei
         if current_id == mine:  # claimed by an earlier attempt that crashed before recording
             return {"customer_id": customer_id, "conversation_id": mine, "opens": True}
         current = store.get_conversation(current_id, consistent=True) if current_id else None
-        if current_id and current is None:
+        if current_id and current is None and not _claim_abandoned(customer.open_claimed_at, utc_now()):
             # Another worker (the same customer on a linked identity) claimed it and has not
             # created it yet: wait for it rather than steal the pointer.
             raise RetryableError(f"conversation {current_id} is being opened; retry")
@@ -225,6 +236,14 @@ def _decide(store: ConversationStore, inbox_key: str, event: InboundEvent, recei
         if store.claim_open_conversation(customer_id, mine, current_id):
             return {"customer_id": customer_id, "conversation_id": mine, "opens": True}
         logger.info("open conversation changed under us; deciding again", extra={"inbox_key": inbox_key})
+
+
+def _claim_abandoned(claimed_at: str | None, now: str) -> bool:
+    """A claim older than every retry of its message: that message died (DLQ), its conversation never came."""
+    if claimed_at is None:
+        return True
+    age = (parse_timestamp(now) - parse_timestamp(claimed_at)).total_seconds()
+    return age > ABANDONED_CLAIM_SECONDS
 
 
 def _open_conversation(

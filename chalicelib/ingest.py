@@ -33,7 +33,7 @@ class InboxStore(Protocol):
         acknowledgment: dict[str, Any] | None = None,
     ) -> bool: ...
 
-    def needs_payload_pointer(self, raw_body: bytes) -> bool: ...
+    def needs_payload_pointer(self, raw_body: bytes, events: list[InboundEvent]) -> bool: ...
 
     def archive_payload(self, provider: str, received_at: str, raw_body: bytes) -> str: ...
 
@@ -101,6 +101,12 @@ def ingest_webhook(
         count("WebhookInvalid", channel=spec.provider)
         logger.info("webhook unreadable", extra={"endpoint": endpoint, "reason": err.reason})
         return IngestResult(error_response(err.status, err.reason))
+    except (ValueError, TypeError, KeyError, OverflowError) as err:
+        # A parser that missed a case must not turn a signed request into a 500 (and a retry storm):
+        # answer 400 with the kind of fault, never the value, which may be personal data.
+        count("WebhookInvalid", channel=spec.provider)
+        logger.warning("webhook parser fault", extra={"endpoint": endpoint, "error": type(err).__name__})
+        return IngestResult(error_response(400, f"the payload could not be read ({type(err).__name__})"))
     # Where the channel's response reaches the customer, the acknowledgment is decided before the
     # write and carried on the inbox item, so the worker records exactly what was said.
     answered = next((e for e in events if e.kind is EventKind.MESSAGE), None) if spec.instant_reply else None
@@ -110,6 +116,9 @@ def ingest_webhook(
     except RetryableError as err:
         logger.error("webhook not stored", extra={"endpoint": endpoint, "reason": err.reason})
         return IngestResult(error_response(503, "not stored, retry later"), tuple(events))
+    except PermanentError as err:  # e.g. an event too large for an item even with its body in S3
+        logger.warning("webhook refused by the store", extra={"endpoint": endpoint, "reason": err.reason})
+        return IngestResult(error_response(err.status, err.reason), tuple(events))
     for event in events:
         fresh = event in new_events
         logger.info(
@@ -141,7 +150,7 @@ def _store_events(
     if not events:
         return ()
     pointer = None
-    if store.needs_payload_pointer(request.body):
+    if store.needs_payload_pointer(request.body, events):
         pointer = store.archive_payload(events[0].provider, request.received_at, request.body)
     fresh = []
     for event in events:

@@ -18,6 +18,7 @@ from typing import Any
 
 from chalicelib import resources
 from chalicelib.bus import Outgoing
+from chalicelib.errors import PermanentError, RetryableError
 from chalicelib.model import DeliveryStatus, Direction, Message
 from chalicelib.outbound.dispatch import DeliveryOutcome, deliver
 from chalicelib.outbound.job import OutboundJob
@@ -93,14 +94,19 @@ class OutboundPorts:
 
 def deliver_outbound_job(body: dict[str, Any], ports: OutboundPorts, now: datetime | None = None) -> DeliveryOutcome:
     job = OutboundJob.from_dict(body)
-    conversation = ports.store.get_conversation(job.conversation_id)
-    customer = ports.store.get_customer(conversation.customer_id) if conversation else None
+    conversation = ports.store.get_conversation(job.conversation_id, consistent=True)
+    if conversation is None:
+        raise PermanentError(f"outbound job for unknown conversation {job.conversation_id}")
+    # Consistent: a STOP recorded a moment ago must stop this message.
+    customer = ports.store.get_customer(conversation.customer_id, consistent=True)
+    if customer is None:
+        raise RetryableError(f"customer of {job.conversation_id} not readable yet")
     return deliver(
         job,
         senders=ports.senders,
         ledger=DynamoDeliveryLedger(ports.store, job),
         now=now or datetime.now(UTC),
-        consent=customer.consent if customer else None,
+        consent=customer.consent,
         rules_config=ports.rules,
     )
 

@@ -58,7 +58,8 @@ TABLE = TableSpec(
 
 INBOUND_QUEUE = QueueSpec("inbound", consumer="handle_inbound")
 ROUTE_DEFAULT_QUEUE = QueueSpec("route-default")  # consumed by support tools, not by the hub
-OUTBOUND_QUEUE = QueueSpec("outbound", consumer="handle_outbound", consumer_timeout_seconds=60)
+# A provider outage is ridden out with backoff (5 s doubling to 5 min): 12 receives ≈ 40 minutes.
+OUTBOUND_QUEUE = QueueSpec("outbound", consumer="handle_outbound", consumer_timeout_seconds=60, max_receive_count=12)
 ESCALATION_QUEUE = QueueSpec("escalation")
 
 QUEUES: tuple[QueueSpec, ...] = (INBOUND_QUEUE, ROUTE_DEFAULT_QUEUE, OUTBOUND_QUEUE, ESCALATION_QUEUE)

@@ -26,7 +26,7 @@ from typing import Any
 from boto3.dynamodb.types import Binary, TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib.errors import BadRequest, NotFound, StoreUnavailable
+from chalicelib.errors import BadRequest, NotFound, PayloadTooLarge, StoreUnavailable
 from chalicelib.model import (
     Attachment,
     Channel,
@@ -112,7 +112,10 @@ class DynamoStore:
                 raise
             code = err.response.get("Error", {}).get("Code", "")
             if code == "ValidationException":
-                raise BadRequest(f"the store refused the item: {err}") from err
+                message = err.response.get("Error", {}).get("Message", "")
+                if "size" in message.lower():
+                    raise PayloadTooLarge("the event is too large to store") from err
+                raise BadRequest(f"the store refused the item: {message}") from err
             raise StoreUnavailable(f"DynamoDB {operation} failed: {code}") from err
         except BotoCoreError as err:
             raise StoreUnavailable(f"DynamoDB {operation} failed: {err}") from err
@@ -194,8 +197,10 @@ class DynamoStore:
             raise
         return True
 
-    def needs_payload_pointer(self, raw_body: bytes) -> bool:
-        return len(raw_body) > self._inline_limit
+    def needs_payload_pointer(self, raw_body: bytes, events: list[InboundEvent]) -> bool:
+        """An item holds the raw body and its event's JSON: both must fit under the inline limit."""
+        largest_event = max((len(json.dumps(e.to_dict(), ensure_ascii=False).encode()) for e in events), default=0)
+        return len(raw_body) + largest_event > self._inline_limit
 
     def archive_payload(self, provider: str, received_at: str, raw_body: bytes) -> str:
         if self._payloads is None:
@@ -364,6 +369,7 @@ class DynamoStore:
             identities=tuple(identities),
             created_at=item["created_at"],
             open_conversation_id=item.get("open_conversation_id"),
+            open_claimed_at=item.get("open_claimed_at"),
             consent={
                 key.removeprefix("consent_"): str(value)
                 for key, value in item.items()
@@ -372,7 +378,11 @@ class DynamoStore:
         )
 
     def claim_open_conversation(self, customer_id: str, conversation_id: str, expected: str | None) -> bool:
-        """Point the customer at a new open conversation if the pointer is still ``expected``."""
+        """Point the customer at a new open conversation if the pointer is still ``expected``.
+
+        The claim's time is kept: a claim whose conversation never appeared (its message died) can be
+        taken over once it is older than any retry of that message (see conversations.py).
+        """
         if expected is None:
             condition = "attribute_not_exists(open_conversation_id) OR open_conversation_id = :new"
             values = {":new": conversation_id}
@@ -383,9 +393,9 @@ class DynamoStore:
             self._call(
                 "update_item",
                 Key=_to_item({"pk": f"CUSTOMER#{customer_id}", "sk": "PROFILE"}),
-                UpdateExpression="SET open_conversation_id = :new",
+                UpdateExpression="SET open_conversation_id = :new, open_claimed_at = :at",
                 ConditionExpression=f"attribute_exists(pk) AND ({condition})",
-                ExpressionAttributeValues=_to_item(values),
+                ExpressionAttributeValues=_to_item({**values, ":at": utc_now()}),
             )
         except ClientError as err:
             if _conditional_failed(err):
@@ -408,6 +418,20 @@ class DynamoStore:
             return True
         item = self._get(f"REF#{reference}", "REF", consistent=True)
         return item is not None and item.get("conversation_id") == conversation_id
+
+    def move_reference(self, reference: str, from_conversation: str, to_conversation: str) -> None:
+        """A reference announced for a conversation that was never opened now names the one that was."""
+        try:
+            self._call(
+                "update_item",
+                Key=_to_item({"pk": f"REF#{reference}", "sk": "REF"}),
+                UpdateExpression="SET conversation_id = :to",
+                ConditionExpression="conversation_id = :from",
+                ExpressionAttributeValues=_to_item({":to": to_conversation, ":from": from_conversation}),
+            )
+        except ClientError as err:
+            if not _conditional_failed(err):
+                raise
 
     def conversation_for_reference(self, reference: str) -> str | None:
         item = self._get(f"REF#{reference.upper()}", "REF")
@@ -541,30 +565,41 @@ class DynamoStore:
         return written
 
     def index_provider_message(self, provider: str, provider_message_id: str, message: Message) -> None:
-        self._put_if_absent(
-            {
-                "pk": f"PMSG#{provider}#{provider_message_id}",
-                "sk": "PMSG",
-                "conversation_id": message.conversation_id,
-                "message_sk": f"MSG#{message.created_at}#{message.id}",
-            }
+        """Record where a provider's message id lives; apply a status that arrived before we knew it."""
+        key = f"PMSG#{provider}#{provider_message_id}"
+        message_sk = f"MSG#{message.created_at}#{message.id}"
+        if self._put_if_absent({"pk": key, "sk": "PMSG", "conversation_id": message.conversation_id,
+                                "message_sk": message_sk}):
+            return
+        existing = self._get(key, "PMSG", consistent=True)
+        if existing is None or existing.get("conversation_id"):
+            return
+        # A status callback overtook the sender's answer and was parked here: point, then apply it.
+        self._call(
+            "update_item",
+            Key=_to_item({"pk": key, "sk": "PMSG"}),
+            UpdateExpression="SET conversation_id = :c, message_sk = :m",
+            ExpressionAttributeValues=_to_item({":c": message.conversation_id, ":m": message_sk}),
         )
+        parked = existing.get("parked_status")
+        if parked:
+            self.apply_delivery_status(provider, provider_message_id, DeliveryStatus(parked),
+                                       existing.get("parked_error_code"))
 
     def apply_delivery_status(
         self, provider: str, provider_message_id: str, status: DeliveryStatus, error_code: str | None
     ) -> bool:
-        """Monotonic: sent < delivered < read, failed terminal. False when unknown or not newer."""
-        pointer = self._get(f"PMSG#{provider}#{provider_message_id}", "PMSG")
-        if pointer is None:
+        """Monotonic: sent < delivered < read, failed terminal. False when not newer, or parked.
+
+        A status for an id the hub does not know yet (the callback overtook the sender's answer)
+        is parked on the id's pointer item and applied when the sender's answer records the id.
+        """
+        key = f"PMSG#{provider}#{provider_message_id}"
+        pointer = self._get(key, "PMSG", consistent=True)
+        if pointer is None or not pointer.get("conversation_id"):
+            self._park_status(key, status, error_code)
             return False
-        allowed = [s.value for s in DeliveryStatus if s.can_become(status)]
-        if not allowed:
-            return False
-        values: dict[str, Any] = {":s": status.value, ":r": status.rank, ":t": utc_now()}
-        placeholders = []
-        for index, value in enumerate(allowed):
-            values[f":a{index}"] = value
-            placeholders.append(f":a{index}")
+        condition, values = _status_advances(status)
         update = "SET #s = :s, status_rank = :r, status_at = :t"
         if error_code:
             update += ", error_code = :e"
@@ -574,7 +609,7 @@ class DynamoStore:
                 "update_item",
                 Key=_to_item({"pk": f"CONV#{pointer['conversation_id']}", "sk": pointer["message_sk"]}),
                 UpdateExpression=update,
-                ConditionExpression=f"attribute_exists(pk) AND #s IN ({', '.join(placeholders)})",
+                ConditionExpression=f"attribute_exists(pk) AND {condition}",
                 ExpressionAttributeNames={"#s": "status"},
                 ExpressionAttributeValues=_to_item(values),
             )
@@ -583,6 +618,26 @@ class DynamoStore:
                 return False
             raise
         return True
+
+    def _park_status(self, key: str, status: DeliveryStatus, error_code: str | None) -> None:
+        values: dict[str, Any] = {":s": status.value, ":r": status.rank,
+                                  ":x": int(time.time()) + self._retention_seconds}
+        update = "SET parked_status = :s, parked_rank = :r, expires_at = :x"
+        if error_code:
+            update += ", parked_error_code = :e"
+            values[":e"] = error_code
+        try:
+            self._call(
+                "update_item",
+                Key=_to_item({"pk": key, "sk": "PMSG"}),
+                UpdateExpression=update,
+                ConditionExpression="attribute_not_exists(conversation_id) AND "
+                "(attribute_not_exists(parked_rank) OR parked_rank < :r)",
+                ExpressionAttributeValues=_to_item(values),
+            )
+        except ClientError as err:
+            if not _conditional_failed(err):
+                raise
 
     def record_outbound_result(
         self,
@@ -607,22 +662,29 @@ class DynamoStore:
             if value
         }
         if facts:
-            self._call(
-                "update_item",
-                Key=key,
-                UpdateExpression="SET " + ", ".join(f"{name} = :{name}" for name in facts),
-                ExpressionAttributeValues=_to_item({f":{name}": value for name, value in facts.items()}),
-            )
+            try:
+                self._call(
+                    "update_item",
+                    Key=key,
+                    UpdateExpression="SET " + ", ".join(f"{name} = :{name}" for name in facts),
+                    ConditionExpression="attribute_exists(pk)",
+                    ExpressionAttributeValues=_to_item({f":{name}": value for name, value in facts.items()}),
+                )
+            except ClientError as err:
+                if not _conditional_failed(err):
+                    raise
+                return  # no such message: nothing to record it on
         if provider and provider_message_id:
             self.index_provider_message(provider, provider_message_id, message)
+        condition, values = _status_advances(status)
         try:
             self._call(
                 "update_item",
                 Key=key,
                 UpdateExpression="SET #s = :s, status_rank = :r, status_at = :t",
-                ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(status_rank) OR status_rank < :r)",
+                ConditionExpression=f"attribute_exists(pk) AND {condition}",
                 ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues=_to_item({":s": status.value, ":r": status.rank, ":t": utc_now()}),
+                ExpressionAttributeValues=_to_item(values),
             )
         except ClientError as err:
             if not _conditional_failed(err):
@@ -748,6 +810,18 @@ class DynamoStore:
             if not response.get("LastEvaluatedKey"):
                 return
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
+def _status_advances(status: DeliveryStatus) -> tuple[str, dict[str, Any]]:
+    """The condition (and its values) under which a message's status may become ``status``:
+    DeliveryStatus.can_become, the one ordering rule for the sender's answers and the callbacks."""
+    allowed = [s.value for s in DeliveryStatus if s.can_become(status)]
+    values: dict[str, Any] = {":s": status.value, ":r": status.rank, ":t": utc_now()}
+    if not allowed:
+        return "attribute_not_exists(#s)", values
+    for index, value in enumerate(allowed):
+        values[f":a{index}"] = value
+    return f"(attribute_not_exists(#s) OR #s IN ({', '.join(f':a{i}' for i in range(len(allowed)))}))", values
 
 
 def _conversation_attributes(conversation: Conversation) -> dict[str, Any]:

@@ -51,6 +51,11 @@ def conversation_list(store: DynamoStore, query: Mapping[str, str]) -> dict[str,
         raise BadRequest(f"bad query: {err}") from err
     if not 1 <= limit <= 200:
         raise BadRequest("limit must be between 1 and 200")
+    reference = query.get("reference")
+    if reference:
+        conversation_id = store.conversation_for_reference(reference.strip().upper())
+        found = store.get_conversation(conversation_id) if conversation_id else None
+        return {"conversations": [found.to_api()] if found else [], "next_cursor": None}
     page = store.list_conversations(
         status=status,
         route=query.get("route") or None,

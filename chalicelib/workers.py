@@ -166,14 +166,15 @@ def handle_outbound_batch(
     event: dict[str, Any], ports: OutboundPorts, bus: SqsBus, context: Any = None
 ) -> dict[str, Any]:
     processor = SqsFifoPartialProcessor(skip_group_on_error=True)
+    delayed: set[str] = set()
 
     def deliver_one(record: SQSRecord) -> None:
         try:
             outcome = deliver_outbound_job(json.loads(record.body), ports)
         except TransientSendError as err:
-            receive_count = int(record.attributes.approximate_receive_count or 1)
-            delay = retry_delay_seconds(receive_count, err.retry_after)
-            bus.delay_retry(resources.OUTBOUND_QUEUE, record.receipt_handle, delay)
+            delay = retry_delay_seconds(_receive_count(record.raw_event), err.retry_after)
+            if bus.delay_retry(resources.OUTBOUND_QUEUE, record.receipt_handle, delay):
+                delayed.add(record.message_id)
             logger.warning("outbound delivery will be retried", extra={"delay_seconds": delay, "reason": err.reason})
             count("OutboundRetried")
             raise
@@ -183,4 +184,25 @@ def handle_outbound_batch(
             extra={"outbound_id": outcome.outbound_id, "state": outcome.state.value, "error_code": outcome.error_code},
         )
 
-    return process_partial_response(event, deliver_one, processor, context)
+    try:
+        response = process_partial_response(event, deliver_one, processor, context)
+    finally:
+        # The records skipped behind a failure in their conversation come back with the same backoff,
+        # not after the queue's full visibility timeout.
+        _delay_skipped(event, delayed, bus)
+    return response
+
+
+def _receive_count(raw_record: dict[str, Any]) -> int:
+    return int(raw_record.get("attributes", {}).get("ApproximateReceiveCount") or 1)
+
+
+def _delay_skipped(event: dict[str, Any], delayed: set[str], bus: SqsBus) -> None:
+    failed_groups = {
+        r.get("attributes", {}).get("MessageGroupId") for r in event.get("Records", []) if r["messageId"] in delayed
+    }
+    for raw in event.get("Records", []):
+        group = raw.get("attributes", {}).get("MessageGroupId")
+        if raw["messageId"] not in delayed and group in failed_groups:
+            delay = retry_delay_seconds(_receive_count(raw), None)
+            bus.delay_retry(resources.OUTBOUND_QUEUE, raw["receiptHandle"], delay)

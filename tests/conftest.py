@@ -92,6 +92,10 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("PUBLIC_BASE_URL", "https://hub.example.com")
     for key, value in TEST_SECRETS.items():
         monkeypatch.setenv(key, value)
+    # No test may reach a real provider: senders default to a closed loopback port unless a test
+    # points them at the provider sandbox.
+    for provider in ("TWILIO", "META", "TELEGRAM", "LINE", "VIBER", "X", "VONAGE"):
+        monkeypatch.setenv(f"OMNIHUB_{provider}_API_BASE", "http://127.0.0.1:9")
     yield
 
 

@@ -59,6 +59,12 @@ class DeliveryOutcome:
     result: SendResult | None = None
 
 
+# Providers where resending after an ambiguous failure cannot duplicate: LINE push carries
+# X-Line-Retry-Key (a repeat answers 409) and a LINE reply token is single-use.
+RETRY_SAFE_PROVIDERS = frozenset({"line"})
+OUTCOME_UNKNOWN = "outcome_unknown"
+
+
 def deliver(
     job: OutboundJob,
     *,
@@ -82,7 +88,13 @@ def deliver(
         ledger.record_failed(job.outbound_id, code, str(err))
         return DeliveryOutcome(job.outbound_id, DeliveryState.FAILED, job, job.provider,
                                status=DeliveryStatus.FAILED, error_code=code, reason=str(err))
-    except TransientSendError:
+    except TransientSendError as err:
+        if err.ambiguous and job.provider not in RETRY_SAFE_PROVIDERS:
+            # The request may have reached the provider (a read timeout): sending again could give
+            # the customer the message twice. Record it for an agent to check instead of retrying.
+            ledger.record_failed(job.outbound_id, OUTCOME_UNKNOWN, str(err))
+            return DeliveryOutcome(job.outbound_id, DeliveryState.FAILED, job, job.provider,
+                                   status=DeliveryStatus.FAILED, error_code=OUTCOME_UNKNOWN, reason=str(err))
         ledger.release(job.outbound_id)
         raise
     except BaseException:

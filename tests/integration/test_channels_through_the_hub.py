@@ -38,6 +38,13 @@ def inbox(hub: Hub) -> list[dict[str, Any]]:
 
 
 @pytest.fixture(autouse=True)
+def inbound_only(hub: Hub) -> None:
+    # These tests are about the webhooks and the conversation worker; acknowledgments are sent by
+    # the outbound worker, tested with the provider sandbox in test_outbound_flow.py.
+    hub.pump._handlers = {k: v for k, v in hub.pump._handlers.items() if k != "handle_outbound"}
+
+
+@pytest.fixture(autouse=True)
 def public_url(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
     # The simulators sign the URL the provider calls (OMNIHUB_URL for ./hub); the hub rebuilds it
     # from PUBLIC_BASE_URL, which tests/conftest.py sets to this.

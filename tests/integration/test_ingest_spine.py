@@ -317,3 +317,51 @@ def test_conversations_are_listed_by_status_with_pagination(hub: Hub) -> None:
     assert hub.client.http.get("/conversations?status=nope", headers={"x-api-key": "support-key"}).status_code == 400
     assert hub.client.http.get("/conversations?cursor=%%%", headers={"x-api-key": "support-key"}).status_code == 400
     assert hub.client.http.get("/conversations/cnv_missing", headers={"x-api-key": "support-key"}).status_code == 404
+
+
+def test_an_event_too_large_for_an_item_is_413_and_stores_nothing(hub: Hub) -> None:
+    response = post_api(hub.client, api_event(sender="vera", text="z" * 500_000))
+    assert response.status_code == 413, response.body
+    assert "reason" in json.loads(response.body)
+    assert inbox_items(hub) == []
+
+
+def test_a_large_event_keeps_its_body_in_s3_and_fits(hub: Hub) -> None:
+    event = api_event(sender="walt", text="w" * 250_000)
+    assert post_api(hub.client, event).status_code == 200
+    [item] = inbox_items(hub)
+    assert item["raw_pointer"].startswith("s3://")
+
+
+def test_an_open_conversation_claimed_by_a_message_that_died_is_taken_over(hub: Hub) -> None:
+    from chalicelib import runtime
+    from chalicelib.conversations import ABANDONED_CLAIM_SECONDS
+
+    post_api(hub.client, api_event(sender="yuri", text="first"))
+    hub.pump.drain()
+    store = runtime.store()
+    customer_id = json.loads(lookup(hub, "webchat", "yuri").body)["id"]
+    # A later message claimed a new conversation and then died before creating it.
+    resolved = json.loads(lookup(hub, "webchat", "yuri").body)["conversation_ids"][0]
+    hub.client.http.post(f"/conversations/{resolved}/resolve", headers={"x-api-key": "support-key"})
+    assert store.claim_open_conversation(customer_id, "cnv_ghost", None)
+    post_api(hub.client, api_event(sender="yuri", text="are you there?"))
+    from chalicelib.local.pump import LocalPump, app_handlers
+
+    handlers = app_handlers(hub.app_module)
+    quick = LocalPump(hub.session, "local", hub.provisioned.stream_arn, handlers, retry_visibility_seconds=0)
+    for _ in range(3):
+        quick.pump_once()
+    assert len(json.loads(lookup(hub, "webchat", "yuri").body)["conversation_ids"]) == 1  # waiting, not stolen
+    # Once the claim is older than every retry of its message, the next attempt takes over.
+    dynamodb = hub.dynamodb
+    dynamodb.update_item(
+        TableName=hub.provisioned.table_name, Key={"pk": {"S": f"CUSTOMER#{customer_id}"}, "sk": {"S": "PROFILE"}},
+        UpdateExpression="SET open_claimed_at = :t",
+        ExpressionAttributeValues={":t": {"S": "2020-01-01T00:00:00.000Z"}},
+    )
+    assert ABANDONED_CLAIM_SECONDS > 0
+    quick.drain(timeout=10)
+    ids = json.loads(lookup(hub, "webchat", "yuri").body)["conversation_ids"]
+    assert len(ids) == 2
+    assert [m["text"] for m in messages_of(hub, ids[1])] == ["are you there?"]

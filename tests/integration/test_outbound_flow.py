@@ -205,3 +205,57 @@ def test_a_permanent_refusal_is_recorded_and_not_retried(wired: Hub, sandbox: st
     [ack] = [m for m in conversation_of(wired, "whatsapp", "%2B393331234573")["messages"]
              if m["direction"] == "outbound"]
     assert ack["status"] == "failed" and ack["error_code"]
+
+
+def test_a_status_that_overtakes_the_senders_answer_is_parked_then_applied(wired: Hub) -> None:
+    from chalicelib import runtime
+    from chalicelib.model import Channel, DeliveryStatus, Direction, Message
+
+    store = runtime.store()
+    message = Message(id="out_p", conversation_id="cnv_p", direction=Direction.OUTBOUND, channel=Channel.WHATSAPP,
+                      created_at="2026-11-22T10:00:00.000Z", text="hi", status=DeliveryStatus.QUEUED)
+    store.put_message(message)
+    # The provider's "delivered" arrives before the sender has recorded the provider's id.
+    assert store.apply_delivery_status("meta", "wamid.early", DeliveryStatus.DELIVERED, None) is False
+    store.record_outbound_result(message, status=DeliveryStatus.QUEUED, provider="meta",
+                                 provider_message_id="wamid.early")
+    [item] = [i for i in wired.table_items() if i["sk"].startswith("MSG#")]
+    assert item["status"] == "delivered" and item["provider_message_id"] == "wamid.early"
+
+
+def test_messages_skipped_behind_a_failure_come_back_with_the_same_backoff(wired: Hub) -> None:
+    from chalicelib.outbound.errors import TransientSendError
+    from chalicelib.workers import handle_outbound_batch
+
+    class Bus:
+        delays: list[tuple[str, int]] = []
+
+        def delay_retry(self, spec: Any, receipt_handle: str, seconds: int) -> bool:
+            self.delays.append((receipt_handle, seconds))
+            return True
+
+    class Ports:
+        store = None
+        senders: dict[str, Any] = {}
+        rules = None
+
+    def record(index: int, group: str) -> dict[str, Any]:
+        return {"messageId": f"m{index}", "receiptHandle": f"r{index}", "body": "{}", "md5OfBody": "",
+                "attributes": {"MessageGroupId": group, "ApproximateReceiveCount": "3"}, "messageAttributes": {},
+                "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:1:q", "awsRegion": "us-east-1"}
+
+    def fail_transiently(body: Any, ports: Any) -> Any:
+        raise TransientSendError("busy", provider="meta", retry_after=None)
+
+    import chalicelib.workers as workers
+
+    original = workers.deliver_outbound_job
+    workers.deliver_outbound_job = fail_transiently
+    try:
+        event = {"Records": [record(1, "conv-a"), record(2, "conv-a"), record(3, "conv-b")]}
+        with pytest.raises(Exception, match="All records failed"):
+            handle_outbound_batch(event, Ports(), Bus())  # type: ignore[arg-type]
+    finally:
+        workers.deliver_outbound_job = original
+    # m1 failed after 3 receives → 20 s; m2 was skipped behind it → the same 20 s, not 360 s.
+    assert ("r1", 20) in Bus.delays and ("r2", 20) in Bus.delays and ("r3", 20) in Bus.delays

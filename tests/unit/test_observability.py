@@ -41,7 +41,7 @@ def test_the_webhook_path_logs_no_text_or_address(caplog: pytest.LogCaptureFixtu
         def put_inbox_event(self, *args: object, **kwargs: object) -> bool:
             return True
 
-        def needs_payload_pointer(self, raw_body: bytes) -> bool:
+        def needs_payload_pointer(self, raw_body: bytes, events: object) -> bool:
             return False
 
         def archive_payload(self, provider: str, received_at: str, raw_body: bytes) -> str:

@@ -95,3 +95,21 @@ def test_outcome_carries_the_job_as_sent(make_job):
                    customer_last_inbound_at="2026-11-20T21:00:00Z")
     outcome = deliver(job, senders={"twilio": sender}, ledger=InMemoryLedger(), now=NOW)
     assert outcome.job.messaging_tag == "HUMAN_AGENT" and sender.sent[0].messaging_tag == "HUMAN_AGENT"
+
+
+def test_an_ambiguous_failure_is_recorded_not_resent(make_job):
+    """A read timeout may have delivered the message: resending could give the customer it twice."""
+    sender = FakeSender(TransientSendError("read timeout", provider="twilio", code="read_timeout", ambiguous=True))
+    ledger, job = InMemoryLedger(), make_job()
+    outcome = deliver(job, senders={"twilio": sender}, ledger=ledger, now=NOW)
+    assert outcome.state is DeliveryState.FAILED and outcome.error_code == "outcome_unknown"
+    assert deliver(job, senders={"twilio": sender}, ledger=ledger, now=NOW).state is DeliveryState.DUPLICATE
+    assert sender.sent == []
+
+
+def test_an_ambiguous_failure_is_retried_where_the_provider_dedupes(make_job):
+    job = make_job(channel=Channel.LINE, provider="line", to="U4af4980629a1b2c3d4e5f6071829304a")
+    sender = FakeSender(TransientSendError("read timeout", provider="line", code="read_timeout", ambiguous=True))
+    sender.provider = "line"
+    with pytest.raises(TransientSendError):
+        deliver(job, senders={"line": sender}, ledger=InMemoryLedger(), now=NOW)
