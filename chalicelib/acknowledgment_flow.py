@@ -18,7 +18,6 @@ from chalicelib.conversations import Threaded, conversation_id_for, owner_of, re
 from chalicelib.errors import OmnihubError
 from chalicelib.languages import language_hint
 from chalicelib.model import (
-    Channel,
     Conversation,
     ConversationStatus,
     Customer,
@@ -28,7 +27,6 @@ from chalicelib.model import (
     Identity,
     InboundEvent,
     Message,
-    format_timestamp,
 )
 from chalicelib.observability import logger
 from chalicelib.outbound.job import OutboundJob, OutboundKind
@@ -36,6 +34,11 @@ from chalicelib.outbound.registry import NoOutboundProvider, provider_for
 
 # channel metadata → the sender hint the outbound senders read
 _HINTS_FROM_METADATA = {"to": "from", "phone_number_id": "phone_number_id", "bot": "bot"}
+
+
+def sender_hints_from(metadata: Mapping[str, str]) -> dict[str, str]:
+    """Where a reply must leave from: the number, WhatsApp phone number id or bot the customer wrote to."""
+    return {hint: metadata[key] for key, hint in _HINTS_FROM_METADATA.items() if metadata.get(key)}
 
 
 def acknowledgment_id_for(inbox_key: str) -> str:
@@ -221,7 +224,7 @@ def acknowledgment_job(
         provider = provider_for(event.channel, environ, inbound_provider=event.provider)
     except NoOutboundProvider:
         return None
-    hints = {hint: event.metadata[key] for key, hint in _HINTS_FROM_METADATA.items() if event.metadata.get(key)}
+    hints = sender_hints_from(event.metadata)
     message = acknowledgment_message(threaded, decision.text, status=DeliveryStatus.QUEUED, provider=provider)
     return OutboundJob(
         outbound_id=message.id,
@@ -239,17 +242,3 @@ def acknowledgment_job(
         created_at=message.created_at,
     )
 
-
-def now_iso() -> str:
-    return format_timestamp(datetime.now(UTC))
-
-
-__all__ = [
-    "CarriedAcknowledgment",
-    "Channel",
-    "acknowledgment_id_for",
-    "acknowledgment_job",
-    "acknowledgment_message",
-    "decide_for_threaded",
-    "instant_acknowledgment",
-]

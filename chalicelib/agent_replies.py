@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+from chalicelib.acknowledgment_flow import sender_hints_from
 from chalicelib.errors import BadRequest, Conflict, NotFound
 from chalicelib.model import Attachment, Channel, ConversationStatus, DeliveryStatus, Direction, Message, utc_now
 from chalicelib.outbound.job import OutboundJob, OutboundKind
@@ -15,7 +16,6 @@ from chalicelib.outbox import enqueue_outbound, outbound_message
 from chalicelib.store import DynamoStore
 
 MAX_TEXT = 4096
-_HINTS_FROM_METADATA = {"to": "from", "phone_number_id": "phone_number_id", "bot": "bot"}
 
 
 def _validated_body(body: Any) -> tuple[str | None, tuple[Attachment, ...], Channel | None]:
@@ -66,8 +66,6 @@ def reply_to_conversation(
         raise NotFound(f"the customer of {conversation_id} is gone")
     channel = chosen or conversation.channel
     last_inbound_at, inbound_provider, inbound_metadata, reply_token = _last_inbound(store, conversation_id, channel)
-    if chosen is None and last_inbound_at is None:
-        channel = conversation.channel
     address = next((i.address for i in customer.identities if i.channel is channel), None)
     if address is None:
         raise Conflict(f"the customer has no {channel.value} address")
@@ -102,8 +100,7 @@ def reply_to_conversation(
         reference=conversation.reference,
         customer_last_inbound_at=last_inbound_at,
         reply_token=reply_token,
-        sender_hints={hint: inbound_metadata[key] for key, hint in _HINTS_FROM_METADATA.items()
-                      if inbound_metadata.get(key)},
+        sender_hints=sender_hints_from(inbound_metadata),
         created_at=now,
     )
     if not enqueue_outbound(store, job):

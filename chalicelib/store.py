@@ -474,21 +474,15 @@ class DynamoStore:
         return None if conversation is None else (conversation, messages)
 
     def record_inbound_activity(self, conversation_id: str, at: str) -> None:
-        """Move ``last_inbound_at``/``updated_at`` forward (never back) and reopen a pending case."""
+        """Move ``last_inbound_at``/``updated_at`` forward, never back (a late retry changes nothing)."""
         try:
             self._call(
                 "update_item",
                 Key=_to_item({"pk": f"CONV#{conversation_id}", "sk": "META"}),
-                UpdateExpression=(
-                    "SET last_inbound_at = :t, updated_at = :t, gsi1sk = :g, "
-                    "#s = if_not_exists(#s, :open)"
-                ),
+                UpdateExpression="SET last_inbound_at = :t, updated_at = :t, gsi1sk = :g",
                 ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(last_inbound_at) "
                 "OR last_inbound_at < :t)",
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues=_to_item(
-                    {":t": at, ":g": f"{at}#{conversation_id}", ":open": ConversationStatus.OPEN.value}
-                ),
+                ExpressionAttributeValues=_to_item({":t": at, ":g": f"{at}#{conversation_id}"}),
             )
         except ClientError as err:
             if not _conditional_failed(err):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from chalice import Response
 
@@ -22,10 +22,23 @@ def concrete_path(current_request: Any) -> str:
     return current_request.path.format(**(current_request.uri_params or {}))
 
 
+def public_query_string(query_params: Any) -> str:
+    """The query string as the provider sent it, as far as API Gateway lets us see it: every value
+    of a repeated name, percent-encoded with ``%20`` (Twilio signs the URL it called)."""
+    if not query_params:
+        return ""
+    pairs = []
+    for name in query_params:
+        values = query_params.getlist(name) if hasattr(query_params, "getlist") else [query_params[name]]
+        pairs += [(name, value) for value in values]
+    return urlencode(pairs, quote_via=quote)
+
+
 def webhook_request(current_request: Any, public_base_url: str) -> WebhookRequest:
     path = concrete_path(current_request)
     query = dict(current_request.query_params or {})
-    url = public_base_url + path + ("?" + urlencode(query) if query else "")
+    query_string = public_query_string(current_request.query_params)
+    url = public_base_url + path + ("?" + query_string if query_string else "")
     return WebhookRequest(
         method=current_request.method,
         path=path,

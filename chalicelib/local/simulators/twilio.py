@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from urllib.parse import urlencode
 
 from chalicelib.channels.twilio import SECRET_NAME, sign_twilio_request
+from chalicelib.languages import country_of_phone
 from chalicelib.local.simulators.base import SimulatedRequest
 
 MESSAGING_PATH = "/webhooks/twilio/messaging"
@@ -68,7 +69,8 @@ def simulate_twilio_messaging_message(
     if channel == "whatsapp":
         params += [("MessageType", "image" if media and not text else "text"), ("WaId", sender.lstrip("+"))]
     else:
-        params.append(("FromCountry", country or "US"))
+        # Twilio derives FromCountry from the number; so does the simulator.
+        params.append(("FromCountry", country or country_of_phone(sender) or "US"))
     params += [
         ("SmsSid", message_sid),
         ("SmsStatus", "received"),
