@@ -124,3 +124,26 @@ def hub(aws_env: None) -> Iterator[Hub]:
         runtime.reset()
         app_module._api_keys.cache_clear()
         app_module._outbound_ports.cache_clear()
+
+
+@pytest.fixture
+def make_job() -> Any:
+    """An outbound job with sensible defaults; keyword arguments override any field."""
+    from chalicelib.model import Channel
+    from chalicelib.outbound import OutboundJob, OutboundKind
+
+    def build(**overrides: Any) -> OutboundJob:
+        values: dict[str, Any] = {
+            "outbound_id": "0b7f3c1e-5d2a-4c1b-9e8f-123456789abc",
+            "conversation_id": "conv-1",
+            "kind": OutboundKind.ACKNOWLEDGMENT,
+            "channel": Channel.SMS,
+            "provider": "twilio",
+            "to": "+393331234567",
+            "text": "Thanks, we got your message. Reference ABC-123.",
+            "customer_last_inbound_at": "2026-11-22T20:08:29.123Z",
+        }
+        values.update(overrides)
+        return OutboundJob(**values)
+
+    return build

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import json
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from chalicelib.local.sandbox import SandboxServer, start_sandbox
-from chalicelib.model import Channel
-from chalicelib.outbound import OutboundJob, OutboundKind
 
 
 class SandboxClient:
@@ -58,22 +56,3 @@ def sandbox(sandbox_server: tuple[SandboxServer, str]) -> Iterator[SandboxClient
     client.reset()
     yield client
     client.reset()
-
-
-@pytest.fixture
-def make_job() -> Callable[..., OutboundJob]:
-    def build(**overrides: Any) -> OutboundJob:
-        values: dict[str, Any] = {
-            "outbound_id": "0b7f3c1e-5d2a-4c1b-9e8f-123456789abc",
-            "conversation_id": "conv-1",
-            "kind": OutboundKind.ACKNOWLEDGMENT,
-            "channel": Channel.SMS,
-            "provider": "twilio",
-            "to": "+393331234567",
-            "text": "Thanks, we got your message. Reference ABC-123.",
-            "customer_last_inbound_at": "2026-11-22T20:08:29.123Z",
-        }
-        values.update(overrides)
-        return OutboundJob(**values)
-
-    return build
