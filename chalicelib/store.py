@@ -120,15 +120,19 @@ class DynamoStore:
         except BotoCoreError as err:
             raise StoreUnavailable(f"DynamoDB {operation} failed: {err}") from err
 
-    def _put_if_absent(self, item: dict[str, Any]) -> bool:
-        """True when written, False when an item with that key already existed."""
+    def _conditionally(self, operation: str, **kwargs: Any) -> bool:
+        """Run a conditional write: False when its condition did not hold (nothing written)."""
         try:
-            self._call("put_item", Item=_to_item(item), ConditionExpression="attribute_not_exists(pk)")
+            self._call(operation, **kwargs)
         except ClientError as err:
             if _conditional_failed(err):
                 return False
             raise
         return True
+
+    def _put_if_absent(self, item: dict[str, Any]) -> bool:
+        """True when written, False when an item with that key already existed."""
+        return self._conditionally("put_item", Item=_to_item(item), ConditionExpression="attribute_not_exists(pk)")
 
     def _get(self, pk: str, sk: str, *, consistent: bool = False) -> dict[str, Any] | None:
         response = self._call(
@@ -184,18 +188,12 @@ class DynamoStore:
             item["raw_pointer"] = raw_pointer
         else:
             item["raw"] = raw_body
-        try:
-            self._call(
-                "put_item",
-                Item=_to_item(item),
-                ConditionExpression="attribute_not_exists(pk) OR expires_at < :now",
-                ExpressionAttributeValues={":now": {"N": str(int(moment))}},
-            )
-        except ClientError as err:
-            if _conditional_failed(err):
-                return False
-            raise
-        return True
+        return self._conditionally(
+            "put_item",
+            Item=_to_item(item),
+            ConditionExpression="attribute_not_exists(pk) OR expires_at < :now",
+            ExpressionAttributeValues={":now": {"N": str(int(moment))}},
+        )
 
     def needs_payload_pointer(self, raw_body: bytes, events: list[InboundEvent]) -> bool:
         """An item holds the raw body and its event's JSON: both must fit under the inline limit."""
@@ -233,22 +231,18 @@ class DynamoStore:
 
     def record_thread_decision(self, inbox_key: str, decision: dict[str, Any]) -> dict[str, Any]:
         """Record how an event is threaded, once; returns the decision that stands (ours or an earlier one)."""
-        try:
-            self._call(
-                "update_item",
-                Key=_to_item({"pk": inbox_pk(inbox_key), "sk": "INBOX"}),
-                UpdateExpression="SET thread = :t",
-                ConditionExpression="attribute_exists(pk) AND attribute_not_exists(thread)",
-                ExpressionAttributeValues={":t": {"S": json.dumps(decision, sort_keys=True)}},
-            )
-        except ClientError as err:
-            if not _conditional_failed(err):
-                raise
-            record = self.get_inbox(inbox_key)
-            if record is None or record.thread is None:
-                raise StoreUnavailable(f"inbox item {inbox_key} vanished") from err
-            return record.thread
-        return decision
+        if self._conditionally(
+            "update_item",
+            Key=_to_item({"pk": inbox_pk(inbox_key), "sk": "INBOX"}),
+            UpdateExpression="SET thread = :t",
+            ConditionExpression="attribute_exists(pk) AND attribute_not_exists(thread)",
+            ExpressionAttributeValues={":t": {"S": json.dumps(decision, sort_keys=True)}},
+        ):
+            return decision
+        record = self.get_inbox(inbox_key)
+        if record is None or record.thread is None:
+            raise StoreUnavailable(f"inbox item {inbox_key} vanished")
+        return record.thread
 
     # ----------------------------------------------------------------- identities and customers
     def identity_owner(self, identity: Identity) -> str | None:
@@ -322,34 +316,25 @@ class DynamoStore:
         for attribute, value in (("name", name), ("language", language)):
             if not value:
                 continue
-            try:
-                self._call(
-                    "update_item",
-                    Key=_to_item({"pk": f"CUSTOMER#{customer_id}", "sk": "PROFILE"}),
-                    UpdateExpression="SET #a = :v",
-                    ConditionExpression="attribute_exists(pk) AND attribute_not_exists(#a)",
-                    ExpressionAttributeNames={"#a": attribute},
-                    ExpressionAttributeValues={":v": {"S": value}},
-                )
-            except ClientError as err:
-                if not _conditional_failed(err):
-                    raise
+            self._conditionally(
+                "update_item",
+                Key=_to_item({"pk": f"CUSTOMER#{customer_id}", "sk": "PROFILE"}),
+                UpdateExpression="SET #a = :v",
+                ConditionExpression="attribute_exists(pk) AND attribute_not_exists(#a)",
+                ExpressionAttributeNames={"#a": attribute},
+                ExpressionAttributeValues={":v": {"S": value}},
+            )
 
     def set_consent(self, customer_id: str, channel: Channel, state: str, at: str) -> None:
         """Consent per channel (``consent_sms``); an older event never overrides a newer decision."""
-        try:
-            self._call(
-                "update_item",
-                Key=_to_item({"pk": f"CUSTOMER#{customer_id}", "sk": "PROFILE"}),
-                UpdateExpression="SET #c = :s, #t = :t",
-                ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(#t) OR #t < :t)",
-                ExpressionAttributeNames={"#c": f"consent_{channel.value}", "#t": f"consent_at_{channel.value}"},
-                ExpressionAttributeValues=_to_item({":s": state, ":t": at}),
-            )
-        except ClientError as err:
-            if _conditional_failed(err):
-                return
-            raise
+        self._conditionally(
+            "update_item",
+            Key=_to_item({"pk": f"CUSTOMER#{customer_id}", "sk": "PROFILE"}),
+            UpdateExpression="SET #c = :s, #t = :t",
+            ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(#t) OR #t < :t)",
+            ExpressionAttributeNames={"#c": f"consent_{channel.value}", "#t": f"consent_at_{channel.value}"},
+            ExpressionAttributeValues=_to_item({":s": state, ":t": at}),
+        )
 
     def get_customer(self, customer_id: str, *, consistent: bool = False) -> Customer | None:
         item = self._get(f"CUSTOMER#{customer_id}", "PROFILE", consistent=consistent)
@@ -389,19 +374,13 @@ class DynamoStore:
         else:
             condition = "open_conversation_id = :old OR open_conversation_id = :new"
             values = {":old": expected, ":new": conversation_id}
-        try:
-            self._call(
-                "update_item",
-                Key=_to_item({"pk": f"CUSTOMER#{customer_id}", "sk": "PROFILE"}),
-                UpdateExpression="SET open_conversation_id = :new, open_claimed_at = :at",
-                ConditionExpression=f"attribute_exists(pk) AND ({condition})",
-                ExpressionAttributeValues=_to_item({**values, ":at": utc_now()}),
-            )
-        except ClientError as err:
-            if _conditional_failed(err):
-                return False
-            raise
-        return True
+        return self._conditionally(
+            "update_item",
+            Key=_to_item({"pk": f"CUSTOMER#{customer_id}", "sk": "PROFILE"}),
+            UpdateExpression="SET open_conversation_id = :new, open_claimed_at = :at",
+            ConditionExpression=f"attribute_exists(pk) AND ({condition})",
+            ExpressionAttributeValues=_to_item({**values, ":at": utc_now()}),
+        )
 
     def list_customer_conversation_ids(self, customer_id: str) -> list[str]:
         items = self._query(
@@ -421,17 +400,13 @@ class DynamoStore:
 
     def move_reference(self, reference: str, from_conversation: str, to_conversation: str) -> None:
         """A reference announced for a conversation that was never opened now names the one that was."""
-        try:
-            self._call(
-                "update_item",
-                Key=_to_item({"pk": f"REF#{reference}", "sk": "REF"}),
-                UpdateExpression="SET conversation_id = :to",
-                ConditionExpression="conversation_id = :from",
-                ExpressionAttributeValues=_to_item({":to": to_conversation, ":from": from_conversation}),
-            )
-        except ClientError as err:
-            if not _conditional_failed(err):
-                raise
+        self._conditionally(
+            "update_item",
+            Key=_to_item({"pk": f"REF#{reference}", "sk": "REF"}),
+            UpdateExpression="SET conversation_id = :to",
+            ConditionExpression="conversation_id = :from",
+            ExpressionAttributeValues=_to_item({":to": to_conversation, ":from": from_conversation}),
+        )
 
     def conversation_for_reference(self, reference: str) -> str | None:
         item = self._get(f"REF#{reference.upper()}", "REF")
@@ -475,18 +450,14 @@ class DynamoStore:
 
     def record_inbound_activity(self, conversation_id: str, at: str) -> None:
         """Move ``last_inbound_at``/``updated_at`` forward, never back (a late retry changes nothing)."""
-        try:
-            self._call(
-                "update_item",
-                Key=_to_item({"pk": f"CONV#{conversation_id}", "sk": "META"}),
-                UpdateExpression="SET last_inbound_at = :t, updated_at = :t, gsi1sk = :g",
-                ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(last_inbound_at) "
-                "OR last_inbound_at < :t)",
-                ExpressionAttributeValues=_to_item({":t": at, ":g": f"{at}#{conversation_id}"}),
-            )
-        except ClientError as err:
-            if not _conditional_failed(err):
-                raise
+        self._conditionally(
+            "update_item",
+            Key=_to_item({"pk": f"CONV#{conversation_id}", "sk": "META"}),
+            UpdateExpression="SET last_inbound_at = :t, updated_at = :t, gsi1sk = :g",
+            ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(last_inbound_at) "
+            "OR last_inbound_at < :t)",
+            ExpressionAttributeValues=_to_item({":t": at, ":g": f"{at}#{conversation_id}"}),
+        )
 
     def list_conversations(
         self,
@@ -598,20 +569,14 @@ class DynamoStore:
         if error_code:
             update += ", error_code = :e"
             values[":e"] = error_code
-        try:
-            self._call(
-                "update_item",
-                Key=_to_item({"pk": f"CONV#{pointer['conversation_id']}", "sk": pointer["message_sk"]}),
-                UpdateExpression=update,
-                ConditionExpression=f"attribute_exists(pk) AND {condition}",
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues=_to_item(values),
-            )
-        except ClientError as err:
-            if _conditional_failed(err):
-                return False
-            raise
-        return True
+        return self._conditionally(
+            "update_item",
+            Key=_to_item({"pk": f"CONV#{pointer['conversation_id']}", "sk": pointer["message_sk"]}),
+            UpdateExpression=update,
+            ConditionExpression=f"attribute_exists(pk) AND {condition}",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues=_to_item(values),
+        )
 
     def _park_status(self, key: str, status: DeliveryStatus, error_code: str | None) -> None:
         values: dict[str, Any] = {":s": status.value, ":r": status.rank,
@@ -620,18 +585,14 @@ class DynamoStore:
         if error_code:
             update += ", parked_error_code = :e"
             values[":e"] = error_code
-        try:
-            self._call(
-                "update_item",
-                Key=_to_item({"pk": key, "sk": "PMSG"}),
-                UpdateExpression=update,
-                ConditionExpression="attribute_not_exists(conversation_id) AND "
-                "(attribute_not_exists(parked_rank) OR parked_rank < :r)",
-                ExpressionAttributeValues=_to_item(values),
-            )
-        except ClientError as err:
-            if not _conditional_failed(err):
-                raise
+        self._conditionally(
+            "update_item",
+            Key=_to_item({"pk": key, "sk": "PMSG"}),
+            UpdateExpression=update,
+            ConditionExpression="attribute_not_exists(conversation_id) AND "
+            "(attribute_not_exists(parked_rank) OR parked_rank < :r)",
+            ExpressionAttributeValues=_to_item(values),
+        )
 
     def record_outbound_result(
         self,
@@ -655,34 +616,25 @@ class DynamoStore:
                                 ("error_code", error_code), ("error_reason", error_reason))
             if value
         }
-        if facts:
-            try:
-                self._call(
-                    "update_item",
-                    Key=key,
-                    UpdateExpression="SET " + ", ".join(f"{name} = :{name}" for name in facts),
-                    ConditionExpression="attribute_exists(pk)",
-                    ExpressionAttributeValues=_to_item({f":{name}": value for name, value in facts.items()}),
-                )
-            except ClientError as err:
-                if not _conditional_failed(err):
-                    raise
-                return  # no such message: nothing to record it on
+        if facts and not self._conditionally(
+            "update_item",
+            Key=key,
+            UpdateExpression="SET " + ", ".join(f"{name} = :{name}" for name in facts),
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues=_to_item({f":{name}": value for name, value in facts.items()}),
+        ):
+            return  # no such message: nothing to record it on
         if provider and provider_message_id:
             self.index_provider_message(provider, provider_message_id, message)
         condition, values = _status_advances(status)
-        try:
-            self._call(
-                "update_item",
-                Key=key,
-                UpdateExpression="SET #s = :s, status_rank = :r, status_at = :t",
-                ConditionExpression=f"attribute_exists(pk) AND {condition}",
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues=_to_item(values),
-            )
-        except ClientError as err:
-            if not _conditional_failed(err):
-                raise
+        self._conditionally(
+            "update_item",
+            Key=key,
+            UpdateExpression="SET #s = :s, status_rank = :r, status_at = :t",
+            ConditionExpression=f"attribute_exists(pk) AND {condition}",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues=_to_item(values),
+        )
 
     def set_conversation_status(self, conversation_id: str, status: ConversationStatus, at: str) -> Conversation:
         values = {":s": status.value, ":t": at, ":g": f"CONVSTATUS#{status.value}", ":k": f"{at}#{conversation_id}"}
@@ -709,17 +661,13 @@ class DynamoStore:
 
     def release_open_conversation(self, customer_id: str, conversation_id: str) -> None:
         """Clear the customer's open pointer if it still points at ``conversation_id``."""
-        try:
-            self._call(
-                "update_item",
-                Key=_to_item({"pk": f"CUSTOMER#{customer_id}", "sk": "PROFILE"}),
-                UpdateExpression="REMOVE open_conversation_id",
-                ConditionExpression="open_conversation_id = :c",
-                ExpressionAttributeValues=_to_item({":c": conversation_id}),
-            )
-        except ClientError as err:
-            if not _conditional_failed(err):
-                raise
+        self._conditionally(
+            "update_item",
+            Key=_to_item({"pk": f"CUSTOMER#{customer_id}", "sk": "PROFILE"}),
+            UpdateExpression="REMOVE open_conversation_id",
+            ConditionExpression="open_conversation_id = :c",
+            ExpressionAttributeValues=_to_item({":c": conversation_id}),
+        )
 
     def last_inbound_on_channel(
         self, conversation_id: str, channel: Channel
@@ -755,22 +703,16 @@ class DynamoStore:
     def claim_delivery(self, outbound_id: str, lease_seconds: int, now: float | None = None) -> bool:
         """Claim the right to send ``outbound_id``; a claim whose lease ran out (a crash) may be taken over."""
         moment = int(time.time() if now is None else now)
-        try:
-            self._call(
-                "put_item",
-                Item=_to_item({
-                    "pk": f"OUTBOX#{outbound_id}", "sk": "OUTBOX", "state": "sending",
-                    "lease_until": moment + lease_seconds, "expires_at": moment + self._retention_seconds,
-                }),
-                ConditionExpression="attribute_not_exists(pk) OR (#st = :sending AND lease_until < :now)",
-                ExpressionAttributeNames={"#st": "state"},
-                ExpressionAttributeValues=_to_item({":sending": "sending", ":now": moment}),
-            )
-        except ClientError as err:
-            if _conditional_failed(err):
-                return False
-            raise
-        return True
+        return self._conditionally(
+            "put_item",
+            Item=_to_item({
+                "pk": f"OUTBOX#{outbound_id}", "sk": "OUTBOX", "state": "sending",
+                "lease_until": moment + lease_seconds, "expires_at": moment + self._retention_seconds,
+            }),
+            ConditionExpression="attribute_not_exists(pk) OR (#st = :sending AND lease_until < :now)",
+            ExpressionAttributeNames={"#st": "state"},
+            ExpressionAttributeValues=_to_item({":sending": "sending", ":now": moment}),
+        )
 
     def finish_delivery(self, outbound_id: str, state: str, detail: dict[str, Any]) -> None:
         self._call(
@@ -782,17 +724,13 @@ class DynamoStore:
         )
 
     def release_delivery(self, outbound_id: str) -> None:
-        try:
-            self._call(
-                "delete_item",
-                Key=_to_item({"pk": f"OUTBOX#{outbound_id}", "sk": "OUTBOX"}),
-                ConditionExpression="#st = :sending",
-                ExpressionAttributeNames={"#st": "state"},
-                ExpressionAttributeValues=_to_item({":sending": "sending"}),
-            )
-        except ClientError as err:
-            if not _conditional_failed(err):
-                raise
+        self._conditionally(
+            "delete_item",
+            Key=_to_item({"pk": f"OUTBOX#{outbound_id}", "sk": "OUTBOX"}),
+            ConditionExpression="#st = :sending",
+            ExpressionAttributeNames={"#st": "state"},
+            ExpressionAttributeValues=_to_item({":sending": "sending"}),
+        )
 
     # ----------------------------------------------------------------- maintenance (tests, local stack)
     def scan_all(self) -> Iterable[dict[str, Any]]:
