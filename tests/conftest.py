@@ -100,7 +100,7 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 @pytest.fixture
-def hub(aws_env: None) -> Iterator[Hub]:
+def hub(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Hub]:
     import boto3
     from chalice.test import Client
     from moto import mock_aws
@@ -112,7 +112,7 @@ def hub(aws_env: None) -> Iterator[Hub]:
 
         session = boto3.session.Session()
         provisioned = provision(session, TEST_STAGE)
-        os.environ["OMNIHUB_TABLE_STREAM_ARN"] = provisioned.stream_arn
+        monkeypatch.setenv("OMNIHUB_TABLE_STREAM_ARN", provisioned.stream_arn)
         runtime.reset()
         import app as app_module
 

@@ -25,9 +25,7 @@ RAW_PAYLOAD_PREFIX = "raw/"  # chalicelib/store.py: archive_payload keys
 
 _CONSUME = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes")
 _STREAM = ("dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator")
-_WORKER_TABLE = (
-    "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query",
-)
+_READ_WRITE = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,23 +57,24 @@ ACCESS: dict[str, FunctionAccess] = {
         sends_to=(resources.INBOUND_QUEUE, resources.OUTBOUND_QUEUE),
         failure_queue="relay",
     ),
+    # The conversation worker: identities (a phone's three in one BatchGetItem), threading, the
+    # routed envelope. Its acknowledgment jobs are stored, and the relay queues them.
     str(resources.INBOUND_QUEUE.consumer): FunctionAccess(
-        table_actions=_WORKER_TABLE,
+        table_actions=(*_READ_WRITE, "dynamodb:BatchGetItem"),
         consumes=resources.INBOUND_QUEUE,
-        sends_to=(resources.OUTBOUND_QUEUE, resources.ROUTE_DEFAULT_QUEUE, resources.ESCALATION_QUEUE),
-        payload_get=True,
+        sends_to=(resources.ROUTE_DEFAULT_QUEUE,),
     ),
+    # The sender: its delivery ledger releases a claim (a conditional DeleteItem) when a send fails
+    # transiently, so the retry can claim it again.
     str(resources.OUTBOUND_QUEUE.consumer): FunctionAccess(
-        table_actions=_WORKER_TABLE,
+        table_actions=(*_READ_WRITE, "dynamodb:DeleteItem"),
         consumes=resources.OUTBOUND_QUEUE,
         reads_secrets=True,
         sends_email=True,
     ),
-    resources.SCHEDULE_HANDLERS[0][0]: FunctionAccess(
-        table_actions=_WORKER_TABLE,
-        sends_to=(resources.ESCALATION_QUEUE, resources.OUTBOUND_QUEUE),
-        failure_queue="sweep",
-    ),
+    # The SLA sweeper runs every minute and touches nothing yet (its escalation ladder arrives with
+    # the escalation issue, which grants what it needs): only its failure queue.
+    resources.SCHEDULE_HANDLERS[0][0]: FunctionAccess(failure_queue="sweep"),
 }
 
 
@@ -92,59 +91,89 @@ def _table_arns(table: dynamodb.Table) -> list[str]:
     return [table.table_arn, *(f"{table.table_arn}/index/{index.name}" for index in resources.TABLE.indexes)]
 
 
-def statements(access: FunctionAccess, res: Resources, log_group_arn: str) -> list[iam.PolicyStatement]:
-    out = [
-        iam.PolicyStatement(
-            sid="WriteOwnLogs",
-            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-            resources=[f"{log_group_arn}:*"],
-        )
-    ]
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """One statement of a role, before its resources are known: ``scope`` says which they are."""
+
+    sid: str
+    actions: tuple[str, ...]
+    scope: str  # logs | table | stream | any | consumed_queue | sent_queues | payloads | secrets | email
+
+
+_LOGS = ("logs:CreateLogStream", "logs:PutLogEvents")
+
+
+def grants(access: FunctionAccess) -> list[Grant]:
+    """What ``access`` grants, statement by statement; the one source of both the IAM policy and the checks."""
+    out = [Grant("WriteOwnLogs", _LOGS, "logs")]
     if access.table_actions:
-        out.append(
-            iam.PolicyStatement(sid="Table", actions=list(access.table_actions), resources=_table_arns(res.table))
-        )
+        out.append(Grant("Table", access.table_actions, "table"))
     if access.stream_read:
+        out.append(Grant("TableStream", _STREAM, "stream"))
+        # Lambda's stream poller lists streams before reading; ListStreams has no resource scope.
+        out.append(Grant("ListStreams", ("dynamodb:ListStreams",), "any"))
+    if access.consumes is not None:
+        out.append(Grant("Consume", _CONSUME, "consumed_queue"))
+    if access.sends_to or access.failure_queue:
+        out.append(Grant("Send", ("sqs:SendMessage",), "sent_queues"))
+    if access.payload_put:
+        out.append(Grant("PayloadPut", ("s3:PutObject",), "payloads"))
+    if access.payload_get:
+        out.append(Grant("PayloadGet", ("s3:GetObject",), "payloads"))
+    if access.reads_secrets:
+        out.append(Grant("Secrets", ("secretsmanager:GetSecretValue",), "secrets"))
+    if access.sends_email:
+        out.append(Grant("SendEmail", ("ses:SendEmail", "ses:SendRawEmail"), "email"))
+    return out
+
+
+def allowed_actions(access: FunctionAccess) -> frozenset[str]:
+    """Every IAM action the role built from ``access`` allows (on some resource)."""
+    return frozenset(action for grant in grants(access) for action in grant.actions)
+
+
+def _grant_resources(scope: str, access: FunctionAccess, res: Resources, log_group_arn: str) -> list[str]:
+    if scope == "logs":
+        return [f"{log_group_arn}:*"]
+    if scope == "table":
+        return _table_arns(res.table)
+    if scope == "stream":
         stream_arn = res.table.table_stream_arn
         assert stream_arn is not None
-        out.append(iam.PolicyStatement(sid="TableStream", actions=list(_STREAM), resources=[stream_arn]))
-        # Lambda's stream poller lists streams before reading; ListStreams has no resource scope.
-        out.append(iam.PolicyStatement(sid="ListStreams", actions=["dynamodb:ListStreams"], resources=["*"]))
-    if access.consumes is not None:
-        queue = res.queues[access.consumes.logical_name]
-        out.append(iam.PolicyStatement(sid="Consume", actions=list(_CONSUME), resources=[queue.queue_arn]))
-    sends = [res.queues[spec.logical_name].queue_arn for spec in access.sends_to]
-    if access.failure_queue:
-        sends.append(res.failure_queues[access.failure_queue].queue_arn)
-    if sends:
-        out.append(iam.PolicyStatement(sid="Send", actions=["sqs:SendMessage"], resources=sends))
-    prefix = f"{res.bucket.bucket_arn}/{RAW_PAYLOAD_PREFIX}*"
-    if access.payload_put:
-        out.append(iam.PolicyStatement(sid="PayloadPut", actions=["s3:PutObject"], resources=[prefix]))
-    if access.payload_get:
-        out.append(iam.PolicyStatement(sid="PayloadGet", actions=["s3:GetObject"], resources=[prefix]))
-    if access.reads_secrets:
-        out.append(
-            iam.PolicyStatement(
-                sid="Secrets",
-                actions=["secretsmanager:GetSecretValue"],
-                resources=[secret.secret_arn for _, secret in sorted(res.secrets.items())],
-            )
-        )
-    if access.sends_email:
+        return [stream_arn]
+    if scope == "any":
+        return ["*"]
+    if scope == "consumed_queue":
+        assert access.consumes is not None
+        return [res.queues[access.consumes.logical_name].queue_arn]
+    if scope == "sent_queues":
+        sends = [res.queues[spec.logical_name].queue_arn for spec in access.sends_to]
+        if access.failure_queue:
+            sends.append(res.failure_queues[access.failure_queue].queue_arn)
+        return sends
+    if scope == "payloads":
+        return [f"{res.bucket.bucket_arn}/{RAW_PAYLOAD_PREFIX}*"]
+    if scope == "secrets":
+        return [secret.secret_arn for _, secret in sorted(res.secrets.items())]
+    if scope == "email":
         # Scoped to this account's verified identities (and configuration sets, which SendEmail names too).
         stack = Stack.of(res.table)
-        out.append(
-            iam.PolicyStatement(
-                sid="SendEmail",
-                actions=["ses:SendEmail", "ses:SendRawEmail"],
-                resources=[
-                    stack.format_arn(service="ses", resource="identity", resource_name="*"),
-                    stack.format_arn(service="ses", resource="configuration-set", resource_name="*"),
-                ],
-            )
+        return [
+            stack.format_arn(service="ses", resource="identity", resource_name="*"),
+            stack.format_arn(service="ses", resource="configuration-set", resource_name="*"),
+        ]
+    raise ValueError(f"unknown grant scope {scope!r}")
+
+
+def statements(access: FunctionAccess, res: Resources, log_group_arn: str) -> list[iam.PolicyStatement]:
+    return [
+        iam.PolicyStatement(
+            sid=grant.sid,
+            actions=list(grant.actions),
+            resources=_grant_resources(grant.scope, access, res, log_group_arn),
         )
-    return out
+        for grant in grants(access)
+    ]
 
 
 def log_group_arn(scope: Construct, function_name: str) -> str:

@@ -38,8 +38,26 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     context: dict[str, Any] = {"stage": "dev", "region": "us-east-1"}
     if os.environ.get("OMNIHUB_APP_DIR"):
         context["app_dir"] = os.environ["OMNIHUB_APP_DIR"]
+    # chalice package imports app.py in this process: give it a fresh import for the synthesized
+    # stage, not a module (and cached settings) left by an integration test under stage "local".
+    import sys
+
+    from chalicelib.settings import get_settings
+
+    saved_stage = os.environ.get("OMNIHUB_STAGE")
+    os.environ["OMNIHUB_STAGE"] = "dev"
+    sys.modules.pop("app", None)
+    get_settings.cache_clear()
     app = cdk.App(outdir=str(outdir), context=context)
-    stack = build_app(app, build_dir=outdir)
+    try:
+        stack = build_app(app, build_dir=outdir)
+    finally:
+        sys.modules.pop("app", None)
+        get_settings.cache_clear()
+        if saved_stage is None:
+            os.environ.pop("OMNIHUB_STAGE", None)
+        else:
+            os.environ["OMNIHUB_STAGE"] = saved_stage
     error = None
     try:
         assembly = app.synth()
