@@ -23,6 +23,7 @@ venv: $(STAMP)
 
 lint: venv
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 test: venv lint
 	$(BIN)/python -m pytest -n 2 --dist loadfile

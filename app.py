@@ -6,6 +6,7 @@ from functools import lru_cache
 from typing import Any
 
 from chalice import Chalice, Rate
+from chalice.app import Request
 
 from chalicelib import resources, runtime
 from chalicelib.apikeys import ApiKey, authorize, parse_api_keys
@@ -20,8 +21,14 @@ app.api.binary_types.append("multipart/form-data")
 _STAGE = get_settings().stage
 
 
+def _current_request() -> Request:
+    request = app.current_request
+    assert request is not None  # Chalice sets it before it calls any route handler
+    return request
+
+
 def _webhook(endpoint: str, *, instant_ack: bool = False) -> Any:
-    request = webhook_request(app.current_request, runtime.settings().public_base_url)
+    request = webhook_request(_current_request(), runtime.settings().public_base_url)
     result = ingest_webhook(
         endpoint, request, store=runtime.store(), secrets=runtime.secrets(),
         acknowledger=_instant_acknowledger() if instant_ack else None,
@@ -43,7 +50,7 @@ def _api_keys() -> tuple[ApiKey, ...]:
 
 
 def _authorized(scope: str) -> None:
-    authorize(_api_keys(), app.current_request.headers.get("x-api-key"), scope)
+    authorize(_api_keys(), _current_request().headers.get("x-api-key"), scope)
 
 
 def _rest(scope: str, use_case: Any, *args: Any, status: int = 200, **kwargs: Any) -> Any:
@@ -56,7 +63,7 @@ def _rest(scope: str, use_case: Any, *args: Any, status: int = 200, **kwargs: An
 
 def _json_body() -> Any:
     try:
-        return app.current_request.json_body
+        return _current_request().json_body
     except Exception:  # Chalice raises BadRequestError for malformed JSON; the use case explains
         return None
 
@@ -112,7 +119,7 @@ def health() -> Any:
 def customers_lookup() -> Any:
     from chalicelib.support_api import lookup_customer
 
-    return _rest("support", lookup_customer, app.current_request.query_params or {})
+    return _rest("support", lookup_customer, _current_request().query_params or {})
 
 
 @app.route("/conversations/{conversation_id}", methods=["GET"])
@@ -126,7 +133,7 @@ def conversation_get(conversation_id: str) -> Any:
 def conversations_list() -> Any:
     from chalicelib.support_api import conversation_list
 
-    return _rest("support", conversation_list, app.current_request.query_params or {})
+    return _rest("support", conversation_list, _current_request().query_params or {})
 
 
 @app.route("/conversations/{conversation_id}/messages", methods=["POST"])
@@ -135,7 +142,7 @@ def conversation_reply(conversation_id: str) -> Any:
 
     return _rest(
         "support", reply_to_conversation, conversation_id, _json_body(), status=202,
-        environ=runtime.settings().environ, idempotency_key=app.current_request.headers.get("idempotency-key"),
+        environ=runtime.settings().environ, idempotency_key=_current_request().headers.get("idempotency-key"),
     )
 
 

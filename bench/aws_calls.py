@@ -73,11 +73,11 @@ def counting(log: CallLog) -> Iterator[None]:
         log.record(client, operation_name)
         return original(client, operation_name, api_params)
 
-    BaseClient._make_api_call = counted  # type: ignore[method-assign]
+    BaseClient._make_api_call = counted
     try:
         yield
     finally:
-        BaseClient._make_api_call = original  # type: ignore[method-assign]
+        BaseClient._make_api_call = original
 
 
 class _IgnoredClients:

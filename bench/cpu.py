@@ -58,7 +58,7 @@ def per_call_cpu(work: Callable[[], object], iterations: int) -> float:
 
 def run(quick: bool) -> list[Row]:
     from chalicelib.channels import WebhookRequest
-    from chalicelib.ingest import ingest_webhook
+    from chalicelib.ingest import IngestResult, ingest_webhook
     from chalicelib.model import utc_now
     from chalicelib.secrets import SecretSource
     from chalicelib.settings import Settings
@@ -81,7 +81,7 @@ def run(quick: bool) -> list[Row]:
     secrets = SecretSource(Settings.from_environ({"OMNIHUB_API_SIGNING_SECRET": SIGNING_SECRET}))
     expected = headers["x-omnihub-signature"]
 
-    def webhook() -> object:
+    def webhook() -> IngestResult:
         return ingest_webhook("api", request, store=store, secrets=secrets, now=timestamp)
 
     def floor() -> object:

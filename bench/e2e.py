@@ -52,7 +52,8 @@ def _throughput(calls: list[Callable[[], int]], workers: int = WORKERS) -> tuple
 
 
 def _count_inbound_messages(dynamodb: Any, table: str) -> int:
-    total, kwargs = 0, {}
+    total = 0
+    kwargs: dict[str, Any] = {}
     while True:
         page = dynamodb.scan(
             TableName=table,

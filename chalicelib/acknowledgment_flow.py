@@ -27,6 +27,7 @@ from chalicelib.model import (
     Identity,
     InboundEvent,
     Message,
+    Priority,
 )
 from chalicelib.observability import logger
 from chalicelib.outbound.job import OutboundJob, OutboundKind
@@ -112,7 +113,7 @@ def acknowledgment_context(
         language_hint=(sender.language or language_hint(sender.identity.address, event.metadata.get("country")))
         if sender
         else None,
-        priority=conversation.priority if conversation else "normal",
+        priority=conversation.priority if conversation else Priority.NORMAL,
         crisis_status_line=crisis_status_line,
     )
 
@@ -146,18 +147,23 @@ def instant_acknowledgment(
         customer = reader.get_customer(owner) if owner else None
         open_id = customer.open_conversation_id if customer else None
         conversation = reader.get_conversation(open_id) if open_id else None
-        opens = conversation is None or conversation.status is ConversationStatus.RESOLVED
-        new_conversation_id = conversation_id_for(event.inbox_key) if opens else None
-        reference = _allocate_reference(reader, new_conversation_id) if new_conversation_id else ""
+        if conversation is not None and conversation.status is ConversationStatus.RESOLVED:
+            conversation = None  # the message opens a new conversation
+        new_conversation_id: str | None = None
+        if conversation is None:
+            new_conversation_id = conversation_id_for(event.inbox_key)
+            reference = _allocate_reference(reader, new_conversation_id)
+        else:
+            reference = conversation.reference
         decision = decide_acknowledgment(
             acknowledgment_context(
                 event,
                 customer=customer,
-                reference=reference if opens else conversation.reference,  # type: ignore[union-attr]
-                opens=opens,
-                previous_inbound_at=None if opens else conversation.last_inbound_at,  # type: ignore[union-attr]
+                reference=reference,
+                opens=conversation is None,
+                previous_inbound_at=None if conversation is None else conversation.last_inbound_at,
                 now=moment,
-                conversation=None if opens else conversation,
+                conversation=conversation,
             ),
             policy,
         )
@@ -170,7 +176,7 @@ def instant_acknowledgment(
         text=decision.text,
         language=decision.language,
         reason=str(decision.reason),
-        reference=reference or conversation.reference,  # type: ignore[union-attr]
+        reference=reference,
         expected_at=decision.expected_at,
         conversation_id=new_conversation_id,
     )

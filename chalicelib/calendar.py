@@ -15,7 +15,6 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import pairwise
-from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 WEEKDAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -47,6 +46,7 @@ class OpeningInterval:
         if match is None:
             raise CalendarError(f"{text!r} is not an opening interval like '09:00-13:00'")
         start = _parse_clock(match.group(1), allow_midnight_end=False)
+        assert start is not None  # 24:00 raises unless allow_midnight_end
         end = _parse_clock(match.group(2), allow_midnight_end=True)
         if end is not None and end <= start:
             raise CalendarError(
@@ -125,7 +125,7 @@ class BusinessCalendar:
         self._yearly_holidays = frozenset(yearly_holidays)
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> BusinessCalendar:
+    def from_config(cls, config: object) -> BusinessCalendar:
         """Build from the ``business_hours`` section of the acknowledgment configuration.
 
         ``{"time_zone": "Europe/Rome", "weekly": {"monday": ["09:00-13:00", "14:00-18:00"], ...},

@@ -52,7 +52,7 @@ def webhook_request(current_request: Any, public_base_url: str) -> WebhookReques
 
 
 def chalice_response(response: WebhookResponse) -> Response:
-    headers = {"Content-Type": response.content_type, **response.headers}
+    headers: dict[str, str | list[str]] = {"Content-Type": response.content_type, **response.headers}
     return Response(body=response.body, status_code=response.status, headers=headers)
 
 

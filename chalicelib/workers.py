@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
@@ -33,6 +33,9 @@ from chalicelib.observability import count, logger
 from chalicelib.outbound.errors import TransientSendError
 from chalicelib.outbox import OutboundPorts, deliver_outbound_job, enqueue_outbound, relay_job, retry_delay_seconds
 from chalicelib.store import DynamoStore
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 
 _RELAYED_KINDS = {EventKind.MESSAGE, EventKind.DELIVERY_STATUS, EventKind.LIFECYCLE}
 _WITHDRAWING_LIFECYCLE = {"unfollow", "unsubscribed", "blocked", "kicked"}
@@ -72,7 +75,7 @@ def relay_outgoing(record: dict[str, Any]) -> tuple[resources.QueueSpec, Outgoin
     )
 
 
-def relay_stream_batch(event: dict[str, Any], bus: SqsBus, context: Any = None) -> dict[str, Any]:
+def relay_stream_batch(event: dict[str, Any], bus: SqsBus, context: Any = None) -> PartialItemFailureResponse:
     processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
     def relay_one(record: DynamoDBRecord) -> None:
@@ -150,7 +153,9 @@ def acknowledge_threaded(threaded: Threaded, carried: dict[str, Any] | None, por
     return "acknowledgment_queued"
 
 
-def handle_inbound_batch(event: dict[str, Any], ports: WorkerPorts, context: Any = None) -> dict[str, Any]:
+def handle_inbound_batch(
+    event: dict[str, Any], ports: WorkerPorts, context: Any = None
+) -> PartialItemFailureResponse:
     # FIFO: when one message of a group fails, its later messages in the batch are not processed
     # (they are reported failed too), so per-sender order holds; other groups carry on.
     processor = SqsFifoPartialProcessor(skip_group_on_error=True)
@@ -164,7 +169,7 @@ def handle_inbound_batch(event: dict[str, Any], ports: WorkerPorts, context: Any
 # ------------------------------------------------------------------ the outbound worker (outbound.fifo)
 def handle_outbound_batch(
     event: dict[str, Any], ports: OutboundPorts, bus: SqsBus, context: Any = None
-) -> dict[str, Any]:
+) -> PartialItemFailureResponse:
     processor = SqsFifoPartialProcessor(skip_group_on_error=True)
     delayed: set[str] = set()
 

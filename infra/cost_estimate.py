@@ -182,7 +182,9 @@ def calls_from_bench(results: Mapping[str, object], new_share: float) -> tuple[d
             name = f"{_SERVICE_OF.get(operation, 'dynamodb')}.{operation}"
             worker[name] = worker.get(name, 0.0) + share * count
     webhook = results.get("webhook_calls") or {"PutItem": 1}
-    webhooks = float(results.get("webhooks") or 1)  # webhook_calls are totals over this many
+    webhooks_run = results.get("webhooks") or 1  # webhook_calls are totals over this many
+    assert isinstance(webhooks_run, int | float | str)
+    webhooks = float(webhooks_run)
     assert isinstance(webhook, dict)
     sync = {f"{_SERVICE_OF.get(op, 'dynamodb')}.{op}": float(n) / webhooks for op, n in webhook.items()}
     return sync, worker

@@ -26,6 +26,7 @@ from chalicelib.channels.base import (
     SignatureError,
     WebhookRequest,
     WebhookResponse,
+    as_dict,
     canonical_id,
     constant_time_equal,
     epoch_to_timestamp,
@@ -265,8 +266,8 @@ def _message_event(event: dict[str, Any], base: dict[str, Any], metadata: dict[s
 
 
 def _postback_event(event: dict[str, Any], base: dict[str, Any], metadata: dict[str, str]) -> InboundEvent:
-    postback = event.get("postback")
-    data = json_string(postback.get("data")) if isinstance(postback, dict) else None
+    postback = as_dict(event.get("postback"))
+    data = json_string(postback.get("data"))
     if not data or base["sender"] is None:
         return InboundEvent(kind=EventKind.UNKNOWN, metadata=metadata, **base)
     metadata["postback_data"] = data
@@ -289,7 +290,7 @@ def _lifecycle_event(event: dict[str, Any], base: dict[str, Any], metadata: dict
         holder = event.get("joined" if event_type == "memberJoined" else "left")
         members = holder.get("members") if isinstance(holder, dict) else None
         if isinstance(members, list):
-            ids = [m.get("userId") for m in members if isinstance(m, dict) and isinstance(m.get("userId"), str)]
+            ids = [m["userId"] for m in members if isinstance(m, dict) and isinstance(m.get("userId"), str)]
             metadata["member_ids"] = ",".join(ids)
     elif event_type == "unsend" and isinstance(event.get("unsend"), dict):
         provider_message_id = json_string(event["unsend"].get("messageId"))

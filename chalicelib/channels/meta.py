@@ -219,7 +219,7 @@ def _whatsapp_content(message: dict[str, Any], metadata: dict[str, str]
         name = _text(body.get("name")) or _text(body.get("address"))
         return EventKind.MESSAGE, None, (Attachment(kind="location", name=name),)
     if message_type == "contacts":
-        shared = []
+        shared: list[dict[str, Any]] = []
         for contact in as_list(message.get("contacts")):
             contact = as_dict(contact)
             shared.append({

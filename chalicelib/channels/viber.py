@@ -25,6 +25,7 @@ from chalicelib.channels.base import (
     SignatureError,
     WebhookRequest,
     WebhookResponse,
+    as_dict,
     canonical_id,
     constant_time_equal,
     epoch_to_timestamp,
@@ -198,7 +199,7 @@ def _message_parts(
             ),
         )
     if message_type == "contact":
-        contact = message.get("contact") if isinstance(message.get("contact"), dict) else {}
+        contact = as_dict(message.get("contact"))
         name = json_string(contact.get("name"))
         phone = json_string(contact.get("phone_number"))
         if name:
@@ -207,7 +208,7 @@ def _message_parts(
             metadata["contact_phone_number"] = phone
         return text, (Attachment(kind="contact", name=name, caption=phone),)
     if message_type == "location":
-        location = message.get("location") if isinstance(message.get("location"), dict) else {}
+        location = as_dict(message.get("location"))
         for key, meta_key in (("lat", "latitude"), ("lon", "longitude")):
             value = location.get(key)
             if isinstance(value, str | int) and not isinstance(value, bool):

@@ -40,6 +40,7 @@ from chalicelib.channels.base import (
     Secrets,
     SignatureError,
     WebhookRequest,
+    as_dict,
     canonical_id,
     constant_time_equal,
     hmac_sha256,
@@ -256,7 +257,7 @@ def _scoped_user_id(data: dict[str, Any]) -> str | None:
 
 def _sender(channel: Channel, data: dict[str, Any], metadata: dict[str, str]) -> Sender:
     from_address = _string(data.get("from"))
-    profile = data.get("profile") if isinstance(data.get("profile"), dict) else {}
+    profile = as_dict(data.get("profile"))
     name = _string(profile.get("name"))
     if _string(profile.get("username")):
         metadata["username"] = str(profile["username"])

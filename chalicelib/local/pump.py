@@ -161,7 +161,7 @@ class LocalPump:
     def _stream_record(self, record: dict[str, Any]) -> dict[str, Any]:
         dynamodb = dict(record["dynamodb"])
         created = dynamodb.get("ApproximateCreationDateTime")
-        if hasattr(created, "timestamp"):
+        if created is not None and hasattr(created, "timestamp"):
             dynamodb["ApproximateCreationDateTime"] = created.timestamp()
         return {
             "eventID": record.get("eventID"),

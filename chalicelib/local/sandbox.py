@@ -333,7 +333,8 @@ class Sandbox:
             return 401, {}, _meta_error(190, "Invalid OAuth access token - Cannot parse access token")
         data = body if isinstance(body, dict) else {}
         if match["node"] == "me":
-            recipient = data.get("recipient") if isinstance(data.get("recipient"), dict) else {}
+            raw_recipient = data.get("recipient")
+            recipient = raw_recipient if isinstance(raw_recipient, dict) else {}
             if not recipient.get("id") or not isinstance(data.get("message"), dict):
                 return 400, {}, _meta_error(100, "(#100) The parameter recipient is required")
             return 200, {}, {"recipient_id": recipient["id"], "message_id": "m_" + secrets.token_urlsafe(30)}
@@ -406,7 +407,8 @@ class Sandbox:
         if not headers.get("x-viber-auth-token"):
             return 200, {}, {"status": 2, "status_message": "invalidAuthToken"}
         data = body if isinstance(body, dict) else {}
-        sender = data.get("sender") if isinstance(data.get("sender"), dict) else {}
+        raw_sender = data.get("sender")
+        sender = raw_sender if isinstance(raw_sender, dict) else {}
         if not data.get("receiver") or not data.get("type") or not sender.get("name"):
             return 200, {}, {"status": 4, "status_message": "missingData"}
         return 200, {}, {"status": 0, "status_message": "ok",

@@ -23,7 +23,8 @@ def read_telegram_error(response: HttpResponse) -> ProviderErrorDetail:
     body = response.json()
     if not isinstance(body, dict):
         return ProviderErrorDetail()
-    parameters = body.get("parameters") if isinstance(body.get("parameters"), dict) else {}
+    raw_parameters = body.get("parameters")
+    parameters = raw_parameters if isinstance(raw_parameters, dict) else {}
     retry_after = parameters.get("retry_after")
     return ProviderErrorDetail(
         code=None if body.get("error_code") is None else str(body["error_code"]),

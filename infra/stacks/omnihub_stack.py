@@ -59,7 +59,7 @@ class OmnihubStack(Stack):
         self.api_stage, self.api_push_role = build_api_stage(
             self,
             settings,
-            rest_api=rest_api,  # type: ignore[arg-type]
+            rest_api=rest_api,
             stage_name=stage_name,
             definition_hash=translated.api_definition_hash,
         )
