@@ -7,7 +7,8 @@ AWS_REGION ?= us-east-1
 INFRA_PYTHON ?= $(abspath .venv/bin/python)
 CDK ?= npx --yes aws-cdk@2
 INFRA_ENV = JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 CDK_DEFAULT_REGION=$(AWS_REGION) AWS_REGION=$(AWS_REGION)
-CDK_ARGS = --app "$(INFRA_PYTHON) cdk_app.py" -c stage=$(STAGE) -c region=$(AWS_REGION)
+CDK_CONTEXT ?=
+CDK_ARGS = --app "$(INFRA_PYTHON) cdk_app.py" -c stage=$(STAGE) -c region=$(AWS_REGION) $(CDK_CONTEXT)
 
 .PHONY: synth diff deploy infra-test cost infra-check-stage
 infra-check-stage:
