@@ -259,3 +259,18 @@ def test_messages_skipped_behind_a_failure_come_back_with_the_same_backoff(wired
         workers.deliver_outbound_job = original
     # m1 failed after 3 receives → 20 s; m2 was skipped behind it → the same 20 s, not 360 s.
     assert ("r1", 20) in Bus.delays and ("r2", 20) in Bus.delays and ("r3", 20) in Bus.delays
+
+
+@pytest.mark.parametrize(("mode", "acknowledged"), [("active", True), ("standby", False)])
+def test_line_is_acknowledged_with_its_reply_token_unless_in_standby(
+    wired: Hub, sandbox: str, mode: str, acknowledged: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib.local.simulators.line import simulate_line_message
+    from tests.conftest import TEST_SECRETS
+
+    monkeypatch.setenv("LINE_CHANNEL_ACCESS_TOKEN", "test-line-access")
+    request = simulate_line_message(dict(TEST_SECRETS), "U" + "a" * 32, "hello", reply_token="rt-" + mode, mode=mode)
+    assert wired.client.http.post(request.path, body=request.body, headers=request.headers).status_code == 200
+    wired.pump.drain()
+    replies = [e for e in outbox(sandbox) if e["path"] == "/v2/bot/message/reply"]
+    assert [r["body"]["replyToken"] for r in replies] == (["rt-" + mode] if acknowledged else [])
