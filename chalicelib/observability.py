@@ -1,12 +1,11 @@
 """Powertools Logger (JSON) and Metrics (EMF). No Tracer: it costs hundreds of ms at import.
 
 Logs carry correlation ids (inbox key, conversation id) and never a phone number, an email
-address or message text: log :func:`redact_address` of an address if one must appear.
+address or message text.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 
 from aws_lambda_powertools import Logger
@@ -31,8 +30,3 @@ def count(name: str, *, channel: str | None = None, value: float = 1) -> None:
 def _metrics_disabled() -> bool:
     # Powertools' single_metric ignores POWERTOOLS_METRICS_DISABLED; honour it here (make run sets it).
     return os.environ.get("POWERTOOLS_METRICS_DISABLED", "").lower() in ("1", "true")
-
-
-def redact_address(address: str) -> str:
-    """A stable, non-reversible token for an address, for correlating logs without the PII."""
-    return "addr_" + hashlib.sha256(address.encode()).hexdigest()[:12]

@@ -29,7 +29,6 @@ LOCAL_RETRY_VISIBILITY_SECONDS = 2  # on AWS a failed message waits out the visi
 class _ShardCursor:
     shard_id: str
     iterator: str | None
-    last_sequence: str | None = None
 
 
 @dataclass
@@ -155,7 +154,6 @@ class LocalPump:
                 time.sleep(0.2)
             else:
                 cursor.iterator = next_iterator
-                cursor.last_sequence = records[-1]["dynamodb"]["SequenceNumber"]
         return done
 
     def _stream_record(self, record: dict[str, Any]) -> dict[str, Any]:

@@ -66,7 +66,6 @@ class TwilioSender:
         messaging_service_sid: str | None = None,
         http: HttpClient | None = None,
     ) -> None:
-        self._account_sid = account_sid
         self._authorization = basic_auth(account_sid, auth_token)
         self._url = f"{base_url.rstrip('/')}/2010-04-01/Accounts/{quote(account_sid, safe='')}/Messages.json"
         self._status_callback = f"{public_base_url.rstrip('/')}{STATUS_CALLBACK_PATH}" if public_base_url else None
