@@ -74,6 +74,7 @@ class AckReason(StrEnum):
     # not sent
     NOT_A_MESSAGE = "not_a_message"
     ECHO = "echo"
+    REPLY_NOT_OURS = "reply_not_ours"  # LINE standby: another module channel holds the chat
     ALREADY_ACKNOWLEDGED = "already_acknowledged"
     OPT_OUT_KEYWORD = "opt_out_keyword"
     CONSENT_KEYWORD = "consent_keyword"  # START / HELP: the provider or the consent flow answers those
@@ -446,6 +447,7 @@ class AckContext:
     reference: str | None = None  # the conversation's human reference; required to send
     text: str | None = None
     is_echo: bool = False  # our own outbound message reflected back by the provider
+    reply_not_ours: bool = False  # the provider says another app answers this chat (LINE standby mode)
     is_auto_reply: bool = False  # from the parser: Auto-Submitted, Precedence bulk/junk/list, bounces...
     consent_state: str | None = None  # on this channel: "granted", "withdrawn" or None (never asked)
     consent_keyword: ConsentKeyword | None = None  # derived from ``text`` on SMS/WhatsApp when not given
@@ -552,6 +554,8 @@ def _reason_for_silence(ctx: AckContext, policy: Policy) -> AckReason | None:
         return AckReason.NOT_A_MESSAGE
     if ctx.is_echo:
         return AckReason.ECHO
+    if ctx.reply_not_ours:
+        return AckReason.REPLY_NOT_OURS
     if ctx.already_acknowledged:
         return AckReason.ALREADY_ACKNOWLEDGED
     keyword = ctx.consent_keyword

@@ -104,6 +104,7 @@ def acknowledgment_context(
         reference=reference,
         text=event.text,
         is_auto_reply=event.metadata.get("auto_reply") == "true",
+        reply_not_ours=event.metadata.get("mode") == "standby",
         consent_state=(customer.consent.get(event.channel.value) if customer else None),
         consent_keyword=event_consent_keyword(event.channel.value, event.text, event.metadata.get("consent")),
         opens_conversation=opens,

@@ -137,9 +137,6 @@ def acknowledge_threaded(threaded: Threaded, carried: dict[str, Any] | None, por
         return "acknowledged_in_response"
     if ports.ack_policy is None:
         return "not_acknowledged"
-    if threaded.event.metadata.get("mode") == "standby":
-        # LINE: another module channel holds this chat; a bot in standby must not reply.
-        return "not_acknowledged:standby"
     decision = decide_for_threaded(threaded, ports.ack_policy)
     logger.info("acknowledgment decision", extra={"send": decision.send, "reason": str(decision.reason)})
     if not decision.send or not decision.text:

@@ -581,3 +581,15 @@ def test_now_in_utc_or_rome_gives_the_same_decision(policy: Policy) -> None:
         policy,
     )
     assert in_rome == in_utc
+
+
+def test_a_chat_another_app_answers_is_never_acknowledged() -> None:
+    """LINE standby mode: a module channel holds the chat, a reply from us would be out of turn."""
+    from chalicelib.acknowledge import AckContext, AckReason, decide_acknowledgment, load_policy
+    from chalicelib.model import Channel, EventKind
+
+    context = AckContext(kind=EventKind.MESSAGE, channel=Channel.LINE, occurred_at="2026-11-23T10:00:00Z",
+                         now="2026-11-23T10:00:01Z", reference="OH-7K3Q9", text="hello",
+                         opens_conversation=True, reply_not_ours=True)
+    decision = decide_acknowledgment(context, load_policy())
+    assert not decision.send and decision.reason is AckReason.REPLY_NOT_OURS
