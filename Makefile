@@ -32,7 +32,7 @@ test-fast: venv
 	$(BIN)/python -m pytest -m "not e2e" -x
 
 run: venv
-	$(BIN)/python -m chalicelib.local.run
+	$(BIN)/python -m devstack.run
 
 bench: venv
 	$(BIN)/python -m bench

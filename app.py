@@ -8,13 +8,13 @@ from typing import Any
 from chalice import Chalice, Rate
 from chalice.app import Request
 
-from chalicelib import resources, runtime
-from chalicelib.apikeys import ApiKey, authorize, parse_api_keys
-from chalicelib.errors import PermanentError, RetryableError
-from chalicelib.ingest import ingest_webhook
-from chalicelib.observability import logger
-from chalicelib.settings import get_settings
-from chalicelib.web import WEBHOOK_CONTENT_TYPES, chalice_response, error_json, json_response, webhook_request
+from chalicelib.adapters import resources, runtime
+from chalicelib.adapters.observability import logger
+from chalicelib.adapters.settings import get_settings
+from chalicelib.api.auth import ApiKey, authorize, parse_api_keys
+from chalicelib.api.web import WEBHOOK_CONTENT_TYPES, chalice_response, error_json, json_response, webhook_request
+from chalicelib.core.errors import PermanentError, RetryableError
+from chalicelib.ingest.webhook import ingest_webhook
 
 app = Chalice(app_name="omnihub")
 app.api.binary_types.append("multipart/form-data")
@@ -37,8 +37,8 @@ def _webhook(endpoint: str, *, instant_ack: bool = False) -> Any:
 
 
 def _instant_acknowledger() -> Any:
-    from chalicelib.acknowledge import load_policy
-    from chalicelib.acknowledgment_flow import instant_acknowledgment
+    from chalicelib.acknowledgments.flow import instant_acknowledgment
+    from chalicelib.acknowledgments.policy import load_policy
 
     store, policy = runtime.store(), load_policy()
     return lambda event: instant_acknowledgment(store, event, policy)
@@ -117,28 +117,28 @@ def health() -> Any:
 
 @app.route("/customers/lookup", methods=["GET"])
 def customers_lookup() -> Any:
-    from chalicelib.support_api import lookup_customer
+    from chalicelib.api.queries import lookup_customer
 
     return _rest("support", lookup_customer, _current_request().query_params or {})
 
 
 @app.route("/conversations/{conversation_id}", methods=["GET"])
 def conversation_get(conversation_id: str) -> Any:
-    from chalicelib.support_api import conversation_detail
+    from chalicelib.api.queries import conversation_detail
 
     return _rest("support", conversation_detail, conversation_id)
 
 
 @app.route("/conversations", methods=["GET"])
 def conversations_list() -> Any:
-    from chalicelib.support_api import conversation_list
+    from chalicelib.api.queries import conversation_list
 
     return _rest("support", conversation_list, _current_request().query_params or {})
 
 
 @app.route("/conversations/{conversation_id}/messages", methods=["POST"])
 def conversation_reply(conversation_id: str) -> Any:
-    from chalicelib.agent_replies import reply_to_conversation
+    from chalicelib.api.replies import reply_to_conversation
 
     return _rest(
         "support", reply_to_conversation, conversation_id, _json_body(), status=202,
@@ -148,15 +148,15 @@ def conversation_reply(conversation_id: str) -> Any:
 
 @app.route("/conversations/{conversation_id}/resolve", methods=["POST"])
 def conversation_resolve(conversation_id: str) -> Any:
-    from chalicelib.agent_replies import resolve_conversation
+    from chalicelib.api.replies import resolve_conversation
 
     return _rest("support", resolve_conversation, conversation_id)
 
 
 # ---------------------------------------------------------------- event handlers (the pump calls these locally)
 def _worker_ports() -> Any:
-    from chalicelib.acknowledge import load_policy
-    from chalicelib.workers import WorkerPorts
+    from chalicelib.acknowledgments.policy import load_policy
+    from chalicelib.handlers.workers import WorkerPorts
 
     return WorkerPorts(
         store=runtime.store(), bus=runtime.bus(), environ=runtime.settings().environ, ack_policy=load_policy()
@@ -165,9 +165,9 @@ def _worker_ports() -> Any:
 
 @lru_cache(maxsize=1)
 def _outbound_ports() -> Any:
+    from chalicelib.outbound.delivery import OutboundPorts
     from chalicelib.outbound.registry import build_senders
     from chalicelib.outbound.rules import ChannelRulesConfig
-    from chalicelib.outbox import OutboundPorts
 
     settings = runtime.settings()
     return OutboundPorts(
@@ -184,7 +184,7 @@ def _outbound_ports() -> Any:
     name=resources.STREAM_CONSUMER,
 )
 def relay_inbox_stream(event: Any) -> Any:
-    from chalicelib.workers import relay_stream_batch
+    from chalicelib.handlers.workers import relay_stream_batch
 
     return relay_stream_batch(event.to_dict(), runtime.bus(), event.context)
 
@@ -195,7 +195,7 @@ def relay_inbox_stream(event: Any) -> Any:
     name=resources.INBOUND_QUEUE.consumer,
 )
 def handle_inbound(event: Any) -> Any:
-    from chalicelib.workers import handle_inbound_batch
+    from chalicelib.handlers.workers import handle_inbound_batch
 
     return handle_inbound_batch(event.to_dict(), _worker_ports(), event.context)
 
@@ -206,7 +206,7 @@ def handle_inbound(event: Any) -> Any:
     name=resources.OUTBOUND_QUEUE.consumer,
 )
 def handle_outbound(event: Any) -> Any:
-    from chalicelib.workers import handle_outbound_batch
+    from chalicelib.handlers.workers import handle_outbound_batch
 
     return handle_outbound_batch(event.to_dict(), _outbound_ports(), runtime.bus(), event.context)
 

@@ -1,6 +1,6 @@
 """ack_latency: how long a new customer waits for the acknowledgment, through the whole local stack.
 
-Starts the local stack (chalicelib.local.launcher, dev secrets) and, for N new customers one after
+Starts the local stack (devstack.launcher, dev secrets) and, for N new customers one after
 the other, sends a signed WhatsApp Cloud API webhook (``simulate_meta_message``) and measures
 
 (a) the webhook's own response time (client clock, ``time.perf_counter``), and
@@ -36,12 +36,12 @@ from datetime import datetime
 from typing import Any
 
 from bench.report import Row
-from chalicelib.local.launcher import LocalStackUrls, running_local_stack
-from chalicelib.local.run import DEV_SECRETS
-from chalicelib.local.simulators.api import simulate_api_message
-from chalicelib.local.simulators.base import SimulatedRequest, SimulatedResponse, send
-from chalicelib.local.simulators.meta import simulate_meta_message
-from chalicelib.local.simulators.twilio import simulate_twilio_messaging_message
+from devstack.launcher import LocalStackUrls, running_local_stack
+from devstack.run import DEV_SECRETS
+from devstack.simulators.api import simulate_api_message
+from devstack.simulators.base import SimulatedRequest, SimulatedResponse, send
+from devstack.simulators.meta import simulate_meta_message
+from devstack.simulators.twilio import simulate_twilio_messaging_message
 
 NAME = "ack_latency"
 ACK_TIMEOUT = 30.0  # per customer: from the webhook to its acknowledgment in the sandbox

@@ -133,15 +133,15 @@ def measure(webhooks: int) -> dict[str, Any]:
     from chalice.test import Client
     from moto import mock_aws
 
-    from chalicelib.local.simulators.twilio import simulate_twilio_messaging_message
+    from devstack.simulators.twilio import simulate_twilio_messaging_message
 
     environment = {**bench_environment(), "TWILIO_AUTH_TOKEN": TWILIO_AUTH_TOKEN}
     apply_environment(environment)
     log = CallLog()
     with mock_aws(), quiet_powertools():
-        from chalicelib import runtime
-        from chalicelib.local.provision import provision
-        from chalicelib.local.pump import LocalPump, app_handlers
+        from chalicelib.adapters import runtime
+        from devstack.provision import provision
+        from devstack.pump import LocalPump, app_handlers
 
         session = boto3.session.Session()
         provisioned = provision(session, STAGE)

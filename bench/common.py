@@ -43,7 +43,7 @@ def apply_environment(values: dict[str, str]) -> None:
         if key.startswith(("AWS_", "OMNIHUB_")):
             del os.environ[key]
     os.environ.update(values)
-    from chalicelib import runtime
+    from chalicelib.adapters import runtime
 
     runtime.reset()
 
@@ -53,7 +53,7 @@ def api_body(sender_id: str, text: str, event_id: str) -> bytes:
 
 
 def signed_headers(body: bytes, timestamp: int | None = None) -> dict[str, str]:
-    from chalicelib.channels.api import sign_api_payload
+    from chalicelib.providers.api import sign_api_payload
 
     ts = int(time.time()) if timestamp is None else timestamp
     return {
@@ -66,7 +66,7 @@ def signed_headers(body: bytes, timestamp: int | None = None) -> dict[str, str]:
 @contextlib.contextmanager
 def quiet_powertools() -> Iterator[None]:
     """Send Powertools' log lines and EMF metrics to a sink: still formatted, never printed."""
-    from chalicelib.observability import logger
+    from chalicelib.adapters.observability import logger
 
     handler = logger.registered_handler
     with open(os.devnull, "w") as sink:  # a real write per line, as Lambda's stdout pipe costs one

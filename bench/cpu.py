@@ -57,12 +57,12 @@ def per_call_cpu(work: Callable[[], object], iterations: int) -> float:
 
 
 def run(quick: bool) -> list[Row]:
-    from chalicelib.channels import WebhookRequest
-    from chalicelib.ingest import IngestResult, ingest_webhook
-    from chalicelib.model import utc_now
-    from chalicelib.secrets import SecretSource
-    from chalicelib.settings import Settings
-    from chalicelib.store import DynamoStore
+    from chalicelib.adapters.dynamo.store import DynamoStore
+    from chalicelib.adapters.secrets import SecretSource
+    from chalicelib.adapters.settings import Settings
+    from chalicelib.core.model import utc_now
+    from chalicelib.ingest.webhook import IngestResult, ingest_webhook
+    from chalicelib.providers import WebhookRequest
 
     iterations = 200 if quick else 4000
     timestamp = int(time.time())

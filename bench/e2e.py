@@ -1,6 +1,6 @@
 """e2e_webhooks_per_second: signed webhooks in, messages out, through the whole local stack.
 
-Starts ``python -m chalicelib.local.run`` on free loopback ports (chalicelib.local.launcher: moto
+Starts ``python -m devstack.run`` on free loopback ports (devstack.launcher: moto
 server, ``chalice local``, the pump, the provider sandbox), measures GET /health throughput from a
 thread pool (the floor: what this HTTP server answers with no work behind it), then sends N signed
 webhooks, one new customer each, from the same pool and waits until every one is a stored inbound
@@ -24,7 +24,7 @@ from typing import Any
 
 from bench.common import FAKE_CREDENTIALS, SIGNING_SECRET, STAGE, SUPPORT_KEY, api_body, signed_headers
 from bench.report import Row
-from chalicelib.local.launcher import LocalStackUrls, running_local_stack
+from devstack.launcher import LocalStackUrls, running_local_stack
 
 NAME = "e2e_webhooks_per_second"
 WORKERS = 4  # 2 cores: more client threads only queue up (chalice local's accept backlog is 5)
@@ -105,7 +105,7 @@ def _deliver(stack: LocalStackUrls, dynamodb: Any, table: str, senders: list[str
 def measure(stack: LocalStackUrls, webhooks: int, health_requests: int) -> dict[str, float]:
     import boto3
 
-    from chalicelib import resources
+    from chalicelib.adapters import resources
 
     dynamodb = boto3.session.Session().client(
         "dynamodb", region_name="us-east-1", endpoint_url=stack.aws_url, **FAKE_CREDENTIALS

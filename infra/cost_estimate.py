@@ -49,7 +49,7 @@ PLACEHOLDER_WORKER_CALLS: dict[str, float] = {  # conversation worker per inboun
     "dynamodb.UpdateItem": 2,
     "sqs.SendMessageBatch": 2,  # acknowledgment → outbound, routed → route queue
 }
-# per send, read off chalicelib/outbox.py: conversation + customer reads, the leased claim, its
+# per send, read off chalicelib/outbound/delivery.py: conversation + customer reads, the leased claim, its
 # finish, the ids and the status on the message, the provider-id index; the relay's SQS send.
 OUTBOUND_CALLS: dict[str, float] = {
     "dynamodb.GetItem": 2, "dynamodb.PutItem": 2, "dynamodb.UpdateItem": 3, "sqs.SendMessageBatch": 1,
@@ -63,7 +63,7 @@ FUNCTION_MB = {"api": 512, "worker": 512, "relay": 256, "outbound": 512, "sweep"
 AVG_MS = {"api": 120, "worker": 250, "relay": 60, "outbound": 400, "sweep": 200}  # per invocation
 BATCH = 10  # SQS records per worker invocation (resources.py batch_size)
 STREAM_BATCH = 100
-SECRETS = 11  # provider groups (chalicelib/secrets.py)
+SECRETS = 11  # provider groups (chalicelib/adapters/secrets.py)
 ALARMS = 27  # DLQs 6 + queue ages 4 + webhook routes ~11 + functions 5 (+1 margin)
 API_DETAILED_METRICS = 11 * 7  # webhook+REST routes × API Gateway's 7 per-route metrics
 SQS_IDLE_POLL_REQUESTS = 3 * 2 * 60 * 24 * 30 * 5  # 2 consumer queues × 5 pollers × 20 s long polls

@@ -53,12 +53,12 @@ class Hub:
         return self.session.client("sqs")
 
     def table_items(self) -> list[dict[str, Any]]:
-        from chalicelib import runtime
+        from chalicelib.adapters import runtime
 
         return list(runtime.store().scan_all())
 
     def queue_url(self, logical: str, *, dlq: bool = False) -> str:
-        from chalicelib import resources
+        from chalicelib.adapters import resources
 
         spec = next(s for s in resources.QUEUES if s.logical_name == logical)
         name = resources.dlq_name(TEST_STAGE, spec) if dlq else resources.queue_name(TEST_STAGE, spec)
@@ -106,9 +106,9 @@ def hub(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Hub]:
     from moto import mock_aws
 
     with mock_aws():
-        from chalicelib import runtime
-        from chalicelib.local.provision import provision
-        from chalicelib.local.pump import LocalPump, app_handlers
+        from chalicelib.adapters import runtime
+        from devstack.provision import provision
+        from devstack.pump import LocalPump, app_handlers
 
         session = boto3.session.Session()
         provisioned = provision(session, TEST_STAGE)
@@ -129,7 +129,7 @@ def hub(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Hub]:
 @pytest.fixture
 def make_job() -> Any:
     """An outbound job with sensible defaults; keyword arguments override any field."""
-    from chalicelib.model import Channel
+    from chalicelib.core.model import Channel
     from chalicelib.outbound import OutboundJob, OutboundKind
 
     def build(**overrides: Any) -> OutboundJob:

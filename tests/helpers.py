@@ -7,7 +7,7 @@ import time
 import uuid
 from typing import Any
 
-from chalicelib.channels.api import sign_api_payload
+from chalicelib.providers.api import sign_api_payload
 from tests.conftest import TEST_SECRETS
 
 

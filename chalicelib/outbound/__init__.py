@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from chalicelib.outbound.base import Sender, SendResult, digits_only, text_with_links
 from chalicelib.outbound.dispatch import (
     DeliveryLedger,
     DeliveryOutcome,
@@ -19,8 +18,6 @@ from chalicelib.outbound.errors import (
 )
 from chalicelib.outbound.http import HttpClient, HttpResponse, ProviderErrorDetail
 from chalicelib.outbound.job import OUTBOUND_SCHEMA, PROVIDERS, EmailThreading, OutboundJob, OutboundKind, Template
-from chalicelib.outbound.line import LineSender
-from chalicelib.outbound.meta import MetaSender
 from chalicelib.outbound.registry import (
     DEFAULT_API_BASES,
     LazySender,
@@ -37,12 +34,15 @@ from chalicelib.outbound.rules import (
     TemplateConfig,
     check_channel_rules,
 )
-from chalicelib.outbound.ses import SesSender, build_mime_message
-from chalicelib.outbound.telegram import TelegramSender
-from chalicelib.outbound.twilio import TwilioSender
-from chalicelib.outbound.viber import ViberSender
-from chalicelib.outbound.vonage import VonageSender
-from chalicelib.outbound.x import XSender
+from chalicelib.outbound.senders.base import Sender, SendResult, digits_only, text_with_links
+from chalicelib.outbound.senders.line import LineSender
+from chalicelib.outbound.senders.meta import MetaSender
+from chalicelib.outbound.senders.ses import SesSender, build_mime_message
+from chalicelib.outbound.senders.telegram import TelegramSender
+from chalicelib.outbound.senders.twilio import TwilioSender
+from chalicelib.outbound.senders.viber import ViberSender
+from chalicelib.outbound.senders.vonage import VonageSender
+from chalicelib.outbound.senders.x import XSender
 
 __all__ = [
     "CUSTOMER_SERVICE_WINDOW",

@@ -16,11 +16,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
-from chalicelib.model import DeliveryStatus
-from chalicelib.outbound.base import Sender, SendResult
+from chalicelib.core.model import DeliveryStatus
 from chalicelib.outbound.errors import PermanentSendError, SenderNotConfigured, TransientSendError
 from chalicelib.outbound.job import OutboundJob
 from chalicelib.outbound.rules import ChannelRulesConfig, check_channel_rules
+from chalicelib.outbound.senders.base import Sender, SendResult
 
 
 class DeliveryLedger(Protocol):

@@ -6,7 +6,7 @@ show it; a transient error also carries ``retry_after`` seconds when the provide
 
 from __future__ import annotations
 
-from chalicelib.errors import PermanentError, RetryableError
+from chalicelib.core.errors import PermanentError, RetryableError
 
 
 class PermanentSendError(PermanentError):

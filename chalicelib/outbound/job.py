@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
-from chalicelib.model import Attachment, Channel, ModelError, normalize_address, normalize_timestamp, utc_now
+from chalicelib.core.model import Attachment, Channel, ModelError, normalize_address, normalize_timestamp, utc_now
 
 OUTBOUND_SCHEMA = "omnihub.outbound.v1"
 

@@ -13,15 +13,15 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from chalicelib.model import Channel
-from chalicelib.outbound import line, meta, telegram, twilio, viber, vonage, x
-from chalicelib.outbound.base import Sender, SendResult
+from chalicelib.adapters.secrets import SecretSource
+from chalicelib.adapters.settings import Settings
+from chalicelib.core.model import Channel
 from chalicelib.outbound.errors import SenderNotConfigured
 from chalicelib.outbound.http import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, HttpClient
 from chalicelib.outbound.job import OutboundJob
-from chalicelib.outbound.ses import SesSender
-from chalicelib.secrets import SecretSource
-from chalicelib.settings import Settings
+from chalicelib.outbound.senders import line, meta, telegram, twilio, viber, vonage, x
+from chalicelib.outbound.senders.base import Sender, SendResult
+from chalicelib.outbound.senders.ses import SesSender
 
 DEFAULT_API_BASES: dict[str, str] = {
     "twilio": twilio.DEFAULT_API_BASE,

@@ -17,11 +17,11 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from chalicelib import resources
-from chalicelib.resources import QueueSpec
+from chalicelib.adapters import resources
+from chalicelib.adapters.resources import QueueSpec
 from infra.stacks.chalice_app import API_HANDLER_NAME
 
-RAW_PAYLOAD_PREFIX = "raw/"  # chalicelib/store.py: archive_payload keys
+RAW_PAYLOAD_PREFIX = "raw/"  # chalicelib/adapters/dynamo/store.py: archive_payload keys
 
 _CONSUME = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes")
 _STREAM = ("dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator")

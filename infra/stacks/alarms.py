@@ -13,7 +13,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from chalicelib.resources import QueueSpec
+from chalicelib.adapters.resources import QueueSpec
 
 PERIOD = Duration.minutes(5)
 HUB_QUEUE_MAX_AGE = Duration.minutes(5)  # a hub-consumed queue is drained within seconds

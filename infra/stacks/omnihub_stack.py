@@ -10,7 +10,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from chalicelib import resources
+from chalicelib.adapters import resources
 from infra.stacks import access, alarms, queues, storage, wiring
 from infra.stacks.api_stage import build_api_stage, retention
 from infra.stacks.chalice_app import API_HANDLER_NAME, ChaliceApp

@@ -1,4 +1,4 @@
-"""One Secrets Manager secret per provider group (chalicelib/secrets.py), created with empty values.
+"""One Secrets Manager secret per provider group (chalicelib/adapters/secrets.py), created with empty values.
 
 Empty, not a placeholder word: ``SecretSource.get`` treats an empty value as missing, so an
 unfilled secret can never be used to sign a forged webhook. Values are set once with
@@ -14,7 +14,7 @@ from aws_cdk import RemovalPolicy
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from chalicelib.secrets import SECRET_GROUP_NAMES, SECRET_GROUPS, secret_id
+from chalicelib.adapters.secrets import SECRET_GROUP_NAMES, SECRET_GROUPS, secret_id
 from infra.stacks.settings import DeploySettings
 
 

@@ -1,4 +1,4 @@
-"""Every SQS queue of chalicelib/resources.py with its DLQ, plus the infra-only failure queues."""
+"""Every SQS queue of chalicelib/adapters/resources.py with its DLQ, plus the infra-only failure queues."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from aws_cdk import Duration
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from chalicelib import resources
-from chalicelib.resources import QueueSpec
+from chalicelib.adapters import resources
+from chalicelib.adapters.resources import QueueSpec
 from infra.stacks.settings import DeploySettings
 
 # Where failures of the two non-SQS triggers land. Standard queues: a DynamoDB stream's

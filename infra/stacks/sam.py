@@ -6,7 +6,7 @@ small, fixed subset of SAM, so the translation is a few lines per property. Anyt
 that subset raises :class:`UnsupportedSam` at synth time rather than being dropped silently.
 
 Event sources (SQS, DynamoDB stream, schedule) are removed from the functions and handed back:
-the stack creates them from ``chalicelib/resources.py`` with the settings Chalice cannot emit
+the stack creates them from ``chalicelib/adapters/resources.py`` with the settings Chalice cannot emit
 (``ReportBatchItemFailures``, bisect on error, on-failure destinations, rule DLQs).
 The API's Lambda integration URI is rewritten to name the function instead of ``Fn::GetAtt``
 so the API function can carry its own public URL (``PUBLIC_BASE_URL``) without a cycle.

@@ -1,4 +1,4 @@
-"""The single table and the raw-payload bucket, from chalicelib/resources.py."""
+"""The single table and the raw-payload bucket, from chalicelib/adapters/resources.py."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from chalicelib import resources
+from chalicelib.adapters import resources
 from infra.stacks.settings import DeploySettings
 
 _STREAM_VIEWS = {

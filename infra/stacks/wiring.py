@@ -1,4 +1,4 @@
-"""Event sources, created here from chalicelib/resources.py rather than by Chalice's SAM events.
+"""Event sources, created here from chalicelib/adapters/resources.py rather than by Chalice's SAM events.
 
 Chosen over overriding SAM event properties: with the template rendered as plain CloudFormation
 (sam.py) the mappings are ordinary ``AWS::Lambda::EventSourceMapping`` resources that cdk-nag
@@ -19,8 +19,8 @@ from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from chalicelib import resources
-from chalicelib.resources import QueueSpec
+from chalicelib.adapters import resources
+from chalicelib.adapters.resources import QueueSpec
 from infra.stacks import sam
 
 STREAM_BATCH_SIZE = 100

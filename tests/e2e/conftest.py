@@ -1,6 +1,6 @@
 """The local stack as `make run` starts it, in a subprocess on free ports (real HTTP, moto server).
 
-The process management is chalicelib.local.launcher's (shared with the benchmarks); this fixture
+The process management is devstack.launcher's (shared with the benchmarks); this fixture
 only adds the helpers the end-to-end tests use.
 """
 
@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.local.launcher import running_local_stack
+from devstack.launcher import running_local_stack
 
 
 @dataclass
@@ -53,7 +53,7 @@ class LocalStack:
             return err.code, json.loads(err.read() or b"{}")
 
     def secrets(self) -> dict[str, str]:
-        from chalicelib.local.run import DEV_SECRETS
+        from devstack.run import DEV_SECRETS
 
         return dict(DEV_SECRETS)
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from chalicelib.local.cli import SIMULATORS
-from chalicelib.local.simulators.base import SimulatedResponse, send
+from devstack.cli import SIMULATORS
+from devstack.simulators.base import SimulatedResponse, send
 from tests.e2e.conftest import LocalStack
 
 pytestmark = pytest.mark.e2e

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from chalicelib.local.cli import main
+from devstack.cli import main
 from tests.e2e.conftest import LocalStack
 
 pytestmark = pytest.mark.e2e

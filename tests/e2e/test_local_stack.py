@@ -8,8 +8,8 @@ from argparse import Namespace
 import jsonschema
 import pytest
 
-from chalicelib.local.cli import SIMULATORS
-from chalicelib.local.simulators.base import send
+from devstack.cli import SIMULATORS
+from devstack.simulators.base import send
 from tests.conftest import load_schema
 from tests.e2e.conftest import LocalStack
 

@@ -42,7 +42,7 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     # stage, not a module (and cached settings) left by an integration test under stage "local".
     import sys
 
-    from chalicelib.settings import get_settings
+    from chalicelib.adapters.settings import get_settings
 
     saved_stage = os.environ.get("OMNIHUB_STAGE")
     os.environ["OMNIHUB_STAGE"] = "dev"

@@ -24,8 +24,8 @@ from urllib.parse import urlencode
 
 import pytest
 
-from chalicelib import resources
-from chalicelib.secrets import SECRET_GROUP_NAMES, secret_id
+from chalicelib.adapters import resources
+from chalicelib.adapters.secrets import SECRET_GROUP_NAMES, secret_id
 from infra.stacks.access import ACCESS, RAW_PAYLOAD_PREFIX, FunctionAccess, allowed_actions, grants
 from infra.stacks.chalice_app import API_HANDLER_NAME
 from tests.conftest import TEST_SECRETS, TEST_STAGE, Hub
@@ -123,7 +123,7 @@ def isolated_app() -> Iterator[None]:
 
 @pytest.fixture
 def sandbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    from chalicelib.local.sandbox import sandbox_environment, start_sandbox
+    from devstack.sandbox import sandbox_environment, start_sandbox
 
     server, url = start_sandbox(0)
     for key, value in sandbox_environment(url).items():
@@ -141,7 +141,7 @@ def recorded(
     from aws_lambda_powertools.utilities import parameters
     from botocore.client import BaseClient
 
-    from chalicelib import runtime
+    from chalicelib.adapters import runtime
 
     some_url = next(iter(hub.provisioned.queue_urls.values()))
     monkeypatch.setenv("OMNIHUB_QUEUE_URL_PREFIX", some_url.rsplit("/", 1)[0] + "/")
@@ -192,7 +192,7 @@ def _post(api: Any, request: Any) -> Any:
 
 
 def _twilio(api: Any, path: str, params: list[tuple[str, str]]) -> Any:
-    from chalicelib.channels.twilio import sign_twilio_request
+    from chalicelib.providers.twilio import sign_twilio_request
 
     signature = sign_twilio_request(TEST_SECRETS["TWILIO_AUTH_TOKEN"], BASE + path, params)
     response = api.http.post(path, body=urlencode(params).encode(), headers={
@@ -222,7 +222,7 @@ def _conversation_of(api: Any, channel: str, address: str) -> dict[str, Any]:
 
 
 def run_flows(hub: Hub, api: Any, sandbox: str) -> None:
-    from chalicelib.local.simulators.meta import simulate_meta_message, simulate_meta_status
+    from devstack.simulators.meta import simulate_meta_message, simulate_meta_status
 
     pump = hub.pump
     # Generic channel: a new customer, a follow-up, a duplicate delivery, a body too large to keep inline.

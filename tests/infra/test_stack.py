@@ -1,4 +1,4 @@
-"""The synthesized stack against chalicelib/resources.py: queues, mappings, IAM, alarms, cdk-nag."""
+"""The synthesized stack against chalicelib/adapters/resources.py: queues, mappings, IAM, alarms, cdk-nag."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from chalicelib import resources
-from chalicelib.secrets import SECRET_GROUP_NAMES, secret_id
+from chalicelib.adapters import resources
+from chalicelib.adapters.secrets import SECRET_GROUP_NAMES, secret_id
 
 STAGE = "dev"
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.local.cli import SIMULATORS
+from devstack.cli import SIMULATORS
 from tests.conftest import TEST_SECRETS, Hub
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -53,7 +53,7 @@ def public_url(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.parametrize("provider", sorted(PROVIDERS))
 def test_the_same_delivery_three_times_is_one_inbox_event_and_one_message(hub: Hub, provider: str) -> None:
-    from chalicelib import runtime
+    from chalicelib.adapters import runtime
 
     runtime.reset()
     request = build(provider, dict(TEST_SECRETS), event_id=None)
@@ -68,7 +68,7 @@ def test_the_same_delivery_three_times_is_one_inbox_event_and_one_message(hub: H
 
 @pytest.mark.parametrize("provider", sorted(PROVIDERS))
 def test_a_forged_delivery_is_refused_and_stores_nothing(hub: Hub, provider: str) -> None:
-    from chalicelib import runtime
+    from chalicelib.adapters import runtime
 
     runtime.reset()
     forged = {name: value + "-forged" for name, value in TEST_SECRETS.items()}
@@ -121,9 +121,9 @@ def test_the_meta_verification_handshake(hub: Hub) -> None:
 
 
 def test_a_twilio_status_callback_moves_an_outbound_message_forward_only(hub: Hub) -> None:
-    from chalicelib import runtime
-    from chalicelib.local.simulators.twilio import simulate_twilio_status
-    from chalicelib.model import Channel, DeliveryStatus, Direction, Message
+    from chalicelib.adapters import runtime
+    from chalicelib.core.model import Channel, DeliveryStatus, Direction, Message
+    from devstack.simulators.twilio import simulate_twilio_status
 
     store = runtime.store()
     message = Message(id="out_1", conversation_id="cnv_x", direction=Direction.OUTBOUND, channel=Channel.SMS,

@@ -124,7 +124,7 @@ def test_a_crash_between_inbox_write_and_relay_loses_nothing(hub: Hub) -> None:
     post_api(hub.client, api_event(sender="dave", text="are you there?"))
     # The relay "crashed": nothing consumed the stream. A new pump starts from the stream's
     # trim horizon, as Lambda's event source mapping resumes from its last checkpoint.
-    from chalicelib.local.pump import LocalPump, app_handlers
+    from devstack.pump import LocalPump, app_handlers
 
     fresh_pump = LocalPump(hub.session, "local", hub.provisioned.stream_arn, app_handlers(hub.app_module))
     fresh_pump.drain()
@@ -136,7 +136,7 @@ def test_a_crash_between_inbox_write_and_relay_loses_nothing(hub: Hub) -> None:
 
 
 def test_a_failing_record_is_retried_alone_and_then_succeeds(hub: Hub, monkeypatch: pytest.MonkeyPatch) -> None:
-    from chalicelib import conversations
+    from chalicelib.conversations import threading as conversations
 
     post_api(hub.client, api_event(sender="erin", text="first"))
     post_api(hub.client, api_event(sender="frank", text="second"))
@@ -150,7 +150,7 @@ def test_a_failing_record_is_retried_alone_and_then_succeeds(hub: Hub, monkeypat
             raise conversations.RetryableError("DynamoDB throttled")
         return real(store, record)
 
-    monkeypatch.setattr("chalicelib.workers.thread_message", flaky)
+    monkeypatch.setattr("chalicelib.handlers.workers.thread_message", flaky)
     hub.pump.drain(timeout=20)
     assert calls["frank"] == 1  # the healthy record was not redone
     assert calls["erin"] == 2
@@ -161,8 +161,8 @@ def test_a_failing_record_is_retried_alone_and_then_succeeds(hub: Hub, monkeypat
 
 # ------------------------------------------------------------------ threading
 def test_two_customers_writing_at_once_never_share_a_conversation(hub: Hub) -> None:
-    from chalicelib import runtime
-    from chalicelib.workers import WorkerPorts, handle_inbound_envelope
+    from chalicelib.adapters import runtime
+    from chalicelib.handlers.workers import WorkerPorts, handle_inbound_envelope
 
     for index in range(6):
         post_api(hub.client, api_event(sender="paula", text=f"p{index}"))
@@ -202,8 +202,8 @@ def test_two_customers_writing_at_once_never_share_a_conversation(hub: Hub) -> N
 
 def test_one_customer_racing_on_two_workers_gets_one_conversation(hub: Hub) -> None:
     """Same identity processed concurrently (a redelivery overlapping the first try)."""
-    from chalicelib import runtime
-    from chalicelib.workers import WorkerPorts, handle_inbound_envelope
+    from chalicelib.adapters import runtime
+    from chalicelib.handlers.workers import WorkerPorts, handle_inbound_envelope
 
     post_api(hub.client, api_event(sender="rita", text="one"))
     stream_only = {k: v for k, v in hub.pump._handlers.items() if k == "relay_inbox_stream"}
@@ -250,7 +250,7 @@ def test_the_routed_envelope_validates_against_its_schema(hub: Hub) -> None:
 
 
 def test_a_large_payload_is_kept_in_s3_with_a_pointer(hub: Hub, monkeypatch: pytest.MonkeyPatch) -> None:
-    from chalicelib import runtime
+    from chalicelib.adapters import runtime
 
     monkeypatch.setenv("OMNIHUB_INLINE_PAYLOAD_LIMIT", "1000")
     runtime.reset()
@@ -262,8 +262,8 @@ def test_a_large_payload_is_kept_in_s3_with_a_pointer(hub: Hub, monkeypatch: pyt
 
 
 def test_an_unavailable_store_answers_503_so_the_provider_retries(hub: Hub, monkeypatch: pytest.MonkeyPatch) -> None:
-    from chalicelib import runtime
-    from chalicelib.errors import StoreUnavailable
+    from chalicelib.adapters import runtime
+    from chalicelib.core.errors import StoreUnavailable
 
     def broken(*args: Any, **kwargs: Any) -> bool:
         raise StoreUnavailable("DynamoDB put_item failed: ProvisionedThroughputExceededException")
@@ -334,8 +334,8 @@ def test_a_large_event_keeps_its_body_in_s3_and_fits(hub: Hub) -> None:
 
 
 def test_an_open_conversation_claimed_by_a_message_that_died_is_taken_over(hub: Hub) -> None:
-    from chalicelib import runtime
-    from chalicelib.local.pump import LocalPump, app_handlers
+    from chalicelib.adapters import runtime
+    from devstack.pump import LocalPump, app_handlers
 
     post_api(hub.client, api_event(sender="yuri", text="first"))
     hub.pump.drain()

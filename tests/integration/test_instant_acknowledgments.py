@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from chalicelib.channels.twilio import sign_twilio_request
+from chalicelib.providers.twilio import sign_twilio_request
 from tests.conftest import TEST_SECRETS, Hub
 
 BASE = "https://hub.example.com"  # PUBLIC_BASE_URL in tests/conftest.py

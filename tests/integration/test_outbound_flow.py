@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.local.sandbox import sandbox_environment, start_sandbox
+from devstack.sandbox import sandbox_environment, start_sandbox
 from tests.conftest import Hub
 from tests.helpers import api_event, post_api
 
@@ -26,7 +26,7 @@ def sandbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 
 @pytest.fixture
 def wired(hub: Hub, sandbox: str) -> Hub:
-    from chalicelib import runtime
+    from chalicelib.adapters import runtime
 
     runtime.reset()
     hub.app_module._outbound_ports.cache_clear()
@@ -41,7 +41,7 @@ def outbox(url: str) -> list[dict[str, Any]]:
 
 
 def post_whatsapp(hub: Hub, phone_digits: str, text: str, name: str = "Maria") -> None:
-    from chalicelib.local.simulators.meta import simulate_meta_message
+    from devstack.simulators.meta import simulate_meta_message
     from tests.conftest import TEST_SECRETS
 
     request = simulate_meta_message(TEST_SECRETS, phone_digits, text, name=name)
@@ -86,7 +86,7 @@ def test_a_redelivered_outbound_job_never_sends_twice(wired: Hub, sandbox: str) 
 
 
 def test_a_delivery_status_moves_the_acknowledgment_forward_only(wired: Hub, sandbox: str) -> None:
-    from chalicelib.local.simulators.meta import simulate_meta_status
+    from devstack.simulators.meta import simulate_meta_status
     from tests.conftest import TEST_SECRETS
 
     post_whatsapp(wired, "393331234569", "hello")
@@ -164,8 +164,8 @@ def test_resolving_opens_a_new_conversation_on_the_next_message(wired: Hub) -> N
 
 
 def test_a_poison_job_ends_in_the_dead_letter_queue(wired: Hub) -> None:
-    from chalicelib.local.pump import LocalPump, app_handlers
-    from chalicelib.resources import OUTBOUND_QUEUE
+    from chalicelib.adapters.resources import OUTBOUND_QUEUE
+    from devstack.pump import LocalPump, app_handlers
 
     wired.sqs.send_message(QueueUrl=wired.queue_url("outbound"), MessageBody='{"schema": "omnihub.outbound.v1"}',
                            MessageGroupId="g", MessageDeduplicationId="poison")
@@ -208,8 +208,8 @@ def test_a_permanent_refusal_is_recorded_and_not_retried(wired: Hub, sandbox: st
 
 
 def test_a_status_that_overtakes_the_senders_answer_is_parked_then_applied(wired: Hub) -> None:
-    from chalicelib import runtime
-    from chalicelib.model import Channel, DeliveryStatus, Direction, Message
+    from chalicelib.adapters import runtime
+    from chalicelib.core.model import Channel, DeliveryStatus, Direction, Message
 
     store = runtime.store()
     message = Message(id="out_p", conversation_id="cnv_p", direction=Direction.OUTBOUND, channel=Channel.WHATSAPP,
@@ -224,8 +224,8 @@ def test_a_status_that_overtakes_the_senders_answer_is_parked_then_applied(wired
 
 
 def test_messages_skipped_behind_a_failure_come_back_with_the_same_backoff(wired: Hub) -> None:
+    from chalicelib.handlers.workers import handle_outbound_batch
     from chalicelib.outbound.errors import TransientSendError
-    from chalicelib.workers import handle_outbound_batch
 
     class Bus:
         delays: list[tuple[str, int]] = []
@@ -247,7 +247,7 @@ def test_messages_skipped_behind_a_failure_come_back_with_the_same_backoff(wired
     def fail_transiently(body: Any, ports: Any) -> Any:
         raise TransientSendError("busy", provider="meta", retry_after=None)
 
-    import chalicelib.workers as workers
+    import chalicelib.handlers.workers as workers
 
     original = workers.deliver_outbound_job
     workers.deliver_outbound_job = fail_transiently
@@ -265,7 +265,7 @@ def test_messages_skipped_behind_a_failure_come_back_with_the_same_backoff(wired
 def test_line_is_acknowledged_with_its_reply_token_unless_in_standby(
     wired: Hub, sandbox: str, mode: str, acknowledged: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from chalicelib.local.simulators.line import simulate_line_message
+    from devstack.simulators.line import simulate_line_message
     from tests.conftest import TEST_SECRETS
 
     monkeypatch.setenv("LINE_CHANNEL_ACCESS_TOKEN", "test-line-access")

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from chalicelib.secrets import SECRET_GROUPS, SecretSource, secret_id
-from chalicelib.settings import Settings
+from chalicelib.adapters.secrets import SECRET_GROUPS, SecretSource, secret_id
+from chalicelib.adapters.settings import Settings
 
 
 @pytest.fixture
@@ -35,7 +35,7 @@ def test_the_environment_wins_over_the_secret_store(secrets_manager: object) -> 
 
 
 def test_every_secret_the_channels_need_has_a_group() -> None:
-    from chalicelib.channels import ENDPOINTS, channel_spec
+    from chalicelib.providers import ENDPOINTS, channel_spec
 
     for endpoint in ENDPOINTS:
         for name in channel_spec(endpoint).secret_names:

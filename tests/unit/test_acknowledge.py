@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from chalicelib.acknowledge import (
+from chalicelib.acknowledgments.policy import (
     CONFIG_PATH_ENV,
     DEFAULT_CONFIG_PATH,
     AckConfigError,
@@ -25,8 +25,8 @@ from chalicelib.acknowledge import (
     parse_policy,
     personal_name,
 )
-from chalicelib.consent import ConsentKeyword
-from chalicelib.model import Channel, EventKind, Priority
+from chalicelib.core.consent import ConsentKeyword
+from chalicelib.core.model import Channel, EventKind, Priority
 
 ROME = ZoneInfo("Europe/Rome")
 WEDNESDAY_10 = datetime(2026, 11, 18, 10, 0, tzinfo=ROME)
@@ -585,8 +585,8 @@ def test_now_in_utc_or_rome_gives_the_same_decision(policy: Policy) -> None:
 
 def test_a_chat_another_app_answers_is_never_acknowledged() -> None:
     """LINE standby mode: a module channel holds the chat, a reply from us would be out of turn."""
-    from chalicelib.acknowledge import AckContext, AckReason, decide_acknowledgment, load_policy
-    from chalicelib.model import Channel, EventKind
+    from chalicelib.acknowledgments.policy import AckContext, AckReason, decide_acknowledgment, load_policy
+    from chalicelib.core.model import Channel, EventKind
 
     context = AckContext(kind=EventKind.MESSAGE, channel=Channel.LINE, occurred_at="2026-11-23T10:00:00Z",
                          now="2026-11-23T10:00:01Z", reference="OH-7K3Q9", text="hello",

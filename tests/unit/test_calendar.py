@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from chalicelib.calendar import BusinessCalendar, CalendarError, OpeningInterval, parse_holiday
+from chalicelib.core.calendar import BusinessCalendar, CalendarError, OpeningInterval, parse_holiday
 
 ROME = ZoneInfo("Europe/Rome")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday")

@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from chalicelib import acknowledgment_flow
-from chalicelib.acknowledge import load_policy
-from chalicelib.acknowledgment_flow import instant_acknowledgment
-from chalicelib.conversations import conversation_id_for
-from chalicelib.model import (
+from chalicelib.acknowledgments import flow as acknowledgment_flow
+from chalicelib.acknowledgments.flow import instant_acknowledgment
+from chalicelib.acknowledgments.policy import load_policy
+from chalicelib.conversations.threading import conversation_id_for
+from chalicelib.core.model import (
     Channel,
     Conversation,
     ConversationStatus,

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from chalicelib.model import (
+from chalicelib.core.model import (
     Channel,
     EventKind,
     Identity,

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from chalicelib.observability import count
+from chalicelib.adapters.observability import count
 
 
 def test_count_emits_one_emf_line_per_channel(
@@ -28,9 +28,9 @@ def test_count_is_silent_when_metrics_are_disabled(
 
 
 def test_the_webhook_path_logs_no_text_or_address(caplog: pytest.LogCaptureFixture) -> None:
-    from chalicelib.channels.base import WebhookRequest
-    from chalicelib.ingest import ingest_webhook
-    from chalicelib.local.simulators.api import simulate_api_message
+    from chalicelib.ingest.webhook import ingest_webhook
+    from chalicelib.providers.base import WebhookRequest
+    from devstack.simulators.api import simulate_api_message
 
     class Inbox:
         def put_inbox_event(self, *args: object, **kwargs: object) -> bool:

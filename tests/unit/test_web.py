@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from chalice.app import MultiDict
 
-from chalicelib.web import public_query_string
+from chalicelib.api.web import public_query_string
 
 
 def test_every_value_of_a_repeated_name_is_kept_and_spaces_are_percent_encoded() -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.local.sandbox import SandboxServer, start_sandbox
+from devstack.sandbox import SandboxServer, start_sandbox
 
 
 class SandboxClient:

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from chalicelib.local.sandbox import sandbox_environment
-from chalicelib.model import Channel, DeliveryStatus
+from chalicelib.adapters.settings import Settings
+from chalicelib.core.model import Channel, DeliveryStatus
 from chalicelib.outbound import (
     ChannelRulesConfig,
     DeliveryState,
@@ -17,7 +17,7 @@ from chalicelib.outbound import (
     deliver,
     provider_for,
 )
-from chalicelib.settings import Settings
+from devstack.sandbox import sandbox_environment
 
 NOW = datetime(2026, 11, 22, 21, 0, tzinfo=UTC)
 SECRETS = {

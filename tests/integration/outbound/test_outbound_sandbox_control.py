@@ -8,7 +8,7 @@ import urllib.request
 
 import pytest
 
-from chalicelib.local.sandbox import Sandbox, sandbox_environment
+from devstack.sandbox import Sandbox, sandbox_environment
 
 
 def post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.model import Channel
+from chalicelib.core.model import Channel
 from chalicelib.outbound import (
     LineSender,
     MetaSender,

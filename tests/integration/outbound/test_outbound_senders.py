@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 
-from chalicelib.local.sandbox import secret_fingerprint
-from chalicelib.model import Attachment, Channel, DeliveryStatus
+from chalicelib.core.model import Attachment, Channel, DeliveryStatus
 from chalicelib.outbound import (
     LineSender,
     MetaSender,
@@ -18,7 +17,8 @@ from chalicelib.outbound import (
     VonageSender,
     XSender,
 )
-from chalicelib.outbound.line import line_retry_key
+from chalicelib.outbound.senders.line import line_retry_key
+from devstack.sandbox import secret_fingerprint
 
 SID = "AC00000000000000000000000000000000"
 

@@ -11,7 +11,7 @@ from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 
-from chalicelib.model import Channel, DeliveryStatus
+from chalicelib.core.model import Channel, DeliveryStatus
 from chalicelib.outbound import EmailThreading, OutboundKind, PermanentSendError, SesSender
 
 REGION = "us-east-1"

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from chalicelib.model import Channel, DeliveryStatus
+from chalicelib.core.model import Channel, DeliveryStatus
 from chalicelib.outbound import (
     DeliveryState,
     InMemoryLedger,

@@ -8,7 +8,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from chalicelib.model import Attachment, Channel, ModelError
+from chalicelib.core.model import Attachment, Channel, ModelError
 from chalicelib.outbound import OUTBOUND_SCHEMA, EmailThreading, OutboundJob, Template
 
 SCHEMA = json.loads((Path(__file__).resolve().parents[3] / "schemas" / "omnihub.outbound.v1.json").read_text())

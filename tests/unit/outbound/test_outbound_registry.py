@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.model import Channel
+from chalicelib.adapters.settings import Settings
+from chalicelib.core.model import Channel
 from chalicelib.outbound import (
     DEFAULT_API_BASES,
     PROVIDERS,
@@ -16,7 +17,6 @@ from chalicelib.outbound import (
     build_senders,
     provider_for,
 )
-from chalicelib.settings import Settings
 
 
 class CountingSecrets:

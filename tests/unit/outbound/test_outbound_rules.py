@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from chalicelib.model import Channel, ModelError, format_timestamp
+from chalicelib.core.model import Channel, ModelError, format_timestamp
 from chalicelib.outbound import (
     ChannelRulesConfig,
     OptedOut,

@@ -1,0 +1,56 @@
+"""Queue envelopes: versioned JSON documents, each published as a JSON Schema under schemas/.
+
+A breaking change is a new version (``omnihub.routed.v2``), never an edit of v1.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.core.model import Conversation, Customer, Message, utc_now
+
+ROUTED_V1 = "omnihub.routed.v1"
+INBOUND_V1 = "omnihub.inbound.v1"
+
+
+def routed_envelope(
+    conversation: Conversation, customer: Customer, message: Message, *, opened: bool
+) -> dict[str, Any]:
+    """What support tools read from a route queue. ``envelope_id`` is stable across redeliveries."""
+    return {
+        "schema": ROUTED_V1,
+        "envelope_id": message.id,
+        "published_at": utc_now(),
+        "route": conversation.route,
+        "conversation": {
+            "id": conversation.id,
+            "reference": conversation.reference,
+            "status": conversation.status.value,
+            "priority": conversation.priority.value,
+            "channel": conversation.channel.value,
+            "tags": list(conversation.tags),
+            "opened": opened,
+            "created_at": conversation.created_at,
+        },
+        "customer": {
+            "id": customer.id,
+            "name": customer.name,
+            "language": customer.language,
+            "tier": customer.tier,
+        },
+        "message": {
+            "id": message.id,
+            "direction": message.direction.value,
+            "channel": message.channel.value,
+            "text": message.text,
+            "attachments": [a.to_dict() for a in message.attachments],
+            "created_at": message.created_at,
+            "provider": message.provider,
+            "provider_message_id": message.provider_message_id,
+        },
+    }
+
+
+def inbound_envelope(inbox_key: str, kind: str) -> dict[str, Any]:
+    """Relay → conversation worker: only the key; the worker reads the stored event (the source of truth)."""
+    return {"schema": INBOUND_V1, "inbox_key": inbox_key, "kind": kind}

@@ -1,0 +1,69 @@
+"""The REST API's read use cases for support tools (lookup, conversation, listing)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from chalicelib.adapters.dynamo.store import DynamoStore
+from chalicelib.core.errors import BadRequest, NotFound
+from chalicelib.core.model import Channel, ConversationStatus, Identity
+
+
+def lookup_customer(store: DynamoStore, query: Mapping[str, str]) -> dict[str, Any]:
+    channel, address = query.get("channel"), query.get("address")
+    if not channel or not address:
+        raise BadRequest("channel and address are required")
+    try:
+        identity = Identity(Channel(channel), address)
+    except ValueError as err:  # ModelError and an unknown channel alike
+        raise BadRequest(f"not an identity: {err}") from err
+    customer_id = store.identity_owner(identity)
+    customer = store.get_customer(customer_id) if customer_id else None
+    if customer is None:
+        raise NotFound("no customer has this identity")
+    return {
+        "id": customer.id,
+        "name": customer.name,
+        "language": customer.language,
+        "tier": customer.tier,
+        "identities": [i.to_dict() for i in customer.identities],
+        "consent": customer.consent,
+        "conversation_ids": store.list_customer_conversation_ids(customer.id),
+        "created_at": customer.created_at,
+    }
+
+
+def conversation_detail(store: DynamoStore, conversation_id: str) -> dict[str, Any]:
+    found = store.get_conversation_with_messages(conversation_id)
+    if found is None:
+        raise NotFound(f"no conversation {conversation_id}")
+    conversation, messages = found
+    return conversation.to_api(messages)
+
+
+def conversation_list(store: DynamoStore, query: Mapping[str, str]) -> dict[str, Any]:
+    status_text = query.get("status")
+    try:
+        status = ConversationStatus(status_text) if status_text else None
+        limit = int(query.get("limit", "50"))
+    except ValueError as err:
+        raise BadRequest(f"bad query: {err}") from err
+    if not 1 <= limit <= 200:
+        raise BadRequest("limit must be between 1 and 200")
+    reference = query.get("reference")
+    if reference:
+        conversation_id = store.conversation_for_reference(reference.strip().upper())
+        found = store.get_conversation(conversation_id) if conversation_id else None
+        return {"conversations": [found.to_api()] if found else [], "next_cursor": None}
+    page = store.list_conversations(
+        status=status,
+        route=query.get("route") or None,
+        customer_id=query.get("customer_id") or None,
+        limit=limit,
+        cursor=query.get("cursor") or None,
+    )
+    return {"conversations": page.items, "next_cursor": page.next_cursor}
+
+
+__all__ = ["conversation_detail", "conversation_list", "lookup_customer"]

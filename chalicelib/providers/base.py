@@ -1,0 +1,200 @@
+"""What every provider module offers the webhook use case: verify, parse, handshake.
+
+A provider module is pure: it reads a :class:`WebhookRequest` (raw bytes and headers, no
+framework object) and the provider's secrets, and returns events or raises. Nothing here
+touches AWS or the network, so every module is unit-tested with the providers' own vectors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+from chalicelib.core.errors import BadRequest, PermanentError, Unauthorized
+from chalicelib.core.model import Channel, Identity, InboundEvent, ModelError, timestamp_from_epoch
+
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+
+
+class SignatureError(Unauthorized):
+    """The request is not from the provider: rejected before any parsing that matters."""
+
+
+class PayloadError(BadRequest):
+    """Signed, but not an event the hub can read."""
+
+
+class AddressError(PayloadError):
+    """A customer address (phone, user id) that does not fit the model; the message never holds the value."""
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookRequest:
+    method: str
+    path: str  # the route's concrete path, e.g. /webhooks/telegram/support_bot
+    headers: Mapping[str, str]  # keys lower-cased
+    body: bytes
+    query: Mapping[str, str] = field(default_factory=dict)
+    path_params: Mapping[str, str] = field(default_factory=dict)
+    public_url: str = ""  # PUBLIC_BASE_URL + path (+ "?" + query string as received)
+    received_at: str = ""
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name.lower())
+
+    def form(self) -> list[tuple[str, str]]:
+        """The body as ``application/x-www-form-urlencoded`` pairs, in order, blanks kept."""
+        try:
+            return parse_qsl(self.body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
+        except UnicodeDecodeError as err:
+            raise PayloadError("the form body is not UTF-8") from err
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookResponse:
+    status: int = 200
+    body: str | bytes = ""
+    content_type: str = "application/json"
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+Secrets = Mapping[str, str]
+Verifier = Callable[[WebhookRequest, Secrets, float], None]
+Parser = Callable[[WebhookRequest], list[InboundEvent]]
+Handshake = Callable[[WebhookRequest, Secrets, float], WebhookResponse | None]
+Responder = Callable[[WebhookRequest, list[InboundEvent]], WebhookResponse]
+# Builds the 2xx answer that carries the customer's acknowledgment (TwiML <Message>, a Telegram
+# method reply): only for channels whose webhook response can reach the customer.
+InstantReply = Callable[[WebhookRequest, InboundEvent, str], WebhookResponse]
+
+
+def empty_ok(request: WebhookRequest, events: list[InboundEvent]) -> WebhookResponse:
+    return WebhookResponse(200, '{"ok":true}')
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelSpec:
+    """A provider's webhook, as the ingest use case needs to know it.
+
+    ``verify`` raises :class:`SignatureError` (status ``forged_status``) for anything not signed
+    by the provider; ``handshake`` answers requests that carry no events (GET challenges, CRC,
+    verification POSTs) and returns None otherwise; ``respond`` builds the 2xx body the provider
+    expects once events are stored; ``instant_reply``, where the channel allows it, builds the
+    answer that carries the acknowledgment to the customer.
+    """
+
+    provider: str
+    secret_names: tuple[str, ...]
+    verify: Verifier
+    parse: Parser
+    handshake: Handshake | None = None
+    respond: Responder = empty_ok
+    instant_reply: InstantReply | None = None
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    forged_status: int = 401
+
+
+def constant_time_equal(expected: str | bytes, given: str | bytes) -> bool:
+    a = expected.encode() if isinstance(expected, str) else expected
+    b = given.encode() if isinstance(given, str) else given
+    return hmac.compare_digest(a, b)
+
+
+def hmac_sha256(secret: str | bytes, message: bytes) -> bytes:
+    key = secret.encode() if isinstance(secret, str) else secret
+    return hmac.new(key, message, hashlib.sha256).digest()
+
+
+def require_secret(secrets: Secrets, name: str) -> str:
+    value = secrets.get(name)
+    if not value:
+        # A missing secret is the operator's fault, but accepting unsigned traffic would be
+        # worse: refuse like a forged request and say why.
+        raise PermanentError(f"{name} is not configured", status=401)
+    return value
+
+
+# --- safe readers of signed input ----------------------------------------------------------------
+# A signed request may still carry anything; these turn every malformed value into PayloadError
+# (or a fallback) so that nothing but PayloadError/SignatureError leaves a verify or a parse.
+
+
+def load_json(body: bytes | str, *, parse_float: Callable[[str], Any] | None = None) -> Any:
+    """The body as JSON; anything json.loads refuses (including integers over 4300 digits and
+    nesting deeper than the recursion limit, which raise ValueError and RecursionError) → PayloadError."""
+    try:
+        return json.loads(body, parse_float=parse_float)
+    except (UnicodeDecodeError, ValueError, RecursionError) as err:
+        reason = str(err) if isinstance(err, json.JSONDecodeError) else type(err).__name__
+        raise PayloadError(f"body is not JSON: {reason}") from err
+
+
+def as_dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def json_string(value: Any) -> str | None:
+    """A JSON id or text as an exact string: a non-empty string as is, an integer in decimal (never
+    through a float, so ids above 2^53 keep every digit); anything else (bool, float, object) None."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        return value or None
+    if isinstance(value, int):
+        return str(value)
+    return None
+
+
+def canonical_id(value: Any, *, prefix: str = "sha256:") -> str:
+    """A stable id for an event the provider gives no id to: the same JSON always hashes the same."""
+    canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return prefix + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def epoch_to_timestamp(value: Any, *, millis: bool = False, fallback: str | None = None) -> str:
+    """Unix seconds (or milliseconds) as a JSON number or numeric string → canonical timestamp.
+
+    Anything else (missing, bool, text, NaN, infinities, 1e30, a year past 9999) is PayloadError,
+    or ``fallback`` when one is given.
+    """
+    try:
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise PayloadError("the timestamp is not a number")
+        try:
+            seconds = float(value)
+        except (ValueError, OverflowError) as err:  # OverflowError: an int too large for a float
+            raise PayloadError("the timestamp is not a number") from err
+        if not math.isfinite(seconds):
+            raise PayloadError("the timestamp is not a finite number")
+        try:
+            return timestamp_from_epoch(seconds / 1000 if millis else seconds)
+        except ModelError as err:
+            raise PayloadError(f"bad timestamp: {err}") from err
+    except PayloadError:
+        if fallback is None:
+            raise
+        return fallback
+
+
+def identity_or_error(channel: Channel, address: str) -> Identity:
+    """The customer's identity, or :class:`AddressError` (a PayloadError, never a bare ModelError)."""
+    try:
+        return Identity(channel, address)
+    except ModelError as err:
+        raise AddressError(f"not a valid {Channel(channel).value} address: {err}") from err
+
+
+def unreadable_reason(err: PayloadError) -> dict[str, str]:
+    """Metadata saying why an event is kept as UNKNOWN: a stable code and the (value-free) error text."""
+    return {"reason": "invalid_sender" if isinstance(err, AddressError) else "invalid_event",
+            "reason_detail": err.reason}

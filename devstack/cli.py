@@ -1,0 +1,294 @@
+"""``./hub``: the command line a new user runs beside ``make run``.
+
+  ./hub simulate api --from alice --text "Hello"     a webhook signed as the provider would sign it
+  ./hub queues                                        depth of every queue and DLQ
+  ./hub tail route-default                            print envelopes as they arrive
+  ./hub replay inbound-dlq                            move dead letters back to their queue
+  ./hub conversation cnv_...                          a conversation and its messages (REST API)
+
+It talks to the hub at OMNIHUB_URL (default http://127.0.0.1:8000) and to the embedded AWS at
+AWS_ENDPOINT_URL (default http://127.0.0.1:4566), stage OMNIHUB_STAGE (default local), with the
+secrets from the environment or, failing that, the development values ``make run`` prints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from chalicelib.adapters import resources
+from devstack.run import DEV_SECRETS
+from devstack.simulators.base import SimulatedRequest, send
+
+
+def _secrets() -> dict[str, str]:
+    return {name: os.environ.get(name) or value for name, value in DEV_SECRETS.items()}
+
+
+def _hub_url() -> str:
+    return os.environ.get("OMNIHUB_URL", "http://127.0.0.1:8000").rstrip("/")
+
+
+def _stage() -> str:
+    return os.environ.get("OMNIHUB_STAGE", "local")
+
+
+def _sqs() -> Any:
+    import boto3
+
+    return boto3.session.Session().client(
+        "sqs",
+        region_name=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+        endpoint_url=os.environ.get("AWS_ENDPOINT_URL", "http://127.0.0.1:4566"),
+        aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID", "testing"),
+        aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY", "testing"),
+    )
+
+
+# ---------------------------------------------------------------- simulate
+SimulatorBuilder = Callable[[argparse.Namespace, dict[str, str]], SimulatedRequest]
+
+
+def _simulate_api(args: argparse.Namespace, secrets: dict[str, str]) -> SimulatedRequest:
+    from devstack.simulators.api import simulate_api_message
+
+    return simulate_api_message(
+        secrets["OMNIHUB_API_SIGNING_SECRET"], args.sender, args.text, name=args.name, language=args.language,
+        event_id=args.event_id,
+    )
+
+
+def _provider_simulator(module: str, function: str, **fixed: Any) -> SimulatorBuilder:
+    def build(args: argparse.Namespace, secrets: dict[str, str]) -> SimulatedRequest:
+        from importlib import import_module
+
+        simulate = getattr(import_module(f"devstack.simulators.{module}"), function)
+        kwargs: dict[str, Any] = {"name": args.name, "language": args.language, "public_base_url": _hub_url()}
+        if args.event_id:
+            kwargs["event_id"] = args.event_id
+        kwargs.update(fixed)
+        for extra in args.option or []:
+            key, _, value = extra.partition("=")
+            kwargs[key.replace("-", "_")] = value
+        return simulate(secrets, args.sender, args.text, **kwargs)
+
+    return build
+
+
+SIMULATORS: dict[str, tuple[SimulatorBuilder, str]] = {
+    "api": (_simulate_api, "generic signed channel (web chat); --from is any user id"),
+    "twilio-sms": (
+        _provider_simulator("twilio", "simulate_twilio_messaging_message", channel="sms"),
+        "Twilio SMS; --from is a phone number (+393331234567)",
+    ),
+    "twilio-whatsapp": (
+        _provider_simulator("twilio", "simulate_twilio_messaging_message", channel="whatsapp"),
+        "Twilio WhatsApp; --from is a phone number",
+    ),
+    "whatsapp": (_provider_simulator("meta", "simulate_meta_message"), "WhatsApp Cloud API; --from is a phone"),
+    "telegram": (_provider_simulator("telegram", "simulate_telegram_message"), "Telegram; --from is a chat id"),
+    "line": (_provider_simulator("line", "simulate_line_message"), "LINE; --from is a user id (U...)"),
+    "viber": (_provider_simulator("viber", "simulate_viber_message"), "Viber; --from is a user id"),
+    "vonage-sms": (
+        _provider_simulator("vonage", "simulate_vonage_messages_message", channel="sms"),
+        "Vonage Messages SMS; --from is a phone number",
+    ),
+    "vonage-whatsapp": (
+        _provider_simulator("vonage", "simulate_vonage_messages_message", channel="whatsapp"),
+        "Vonage Messages WhatsApp; --from is a phone number",
+    ),
+}
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    builder, _ = SIMULATORS[args.provider]
+    request = builder(args, _secrets())
+    response = send(_hub_url(), request)
+    print(f"POST {request.path} → {response.status}")
+    if response.body:
+        print(response.body.decode("utf-8", "replace"))
+    return 0 if 200 <= response.status < 300 else 1
+
+
+# ---------------------------------------------------------------- queues
+def _all_queue_names() -> list[str]:
+    names = []
+    for spec in resources.QUEUES:
+        names += [resources.queue_name(_stage(), spec), resources.dlq_name(_stage(), spec)]
+    return names
+
+
+def _resolve_queue(name: str) -> str:
+    """``route-default``, ``inbound-dlq`` or a full queue name → the full name."""
+    for full in _all_queue_names():
+        short = full.removeprefix(f"omnihub-{_stage()}-").removesuffix(".fifo")
+        if name in (full, short):
+            return full
+    raise SystemExit(f"unknown queue {name!r}; known: {', '.join(_all_queue_names())}")
+
+
+def cmd_queues(args: argparse.Namespace) -> int:
+    sqs = _sqs()
+    print(f"{'queue':45} {'visible':>8} {'in flight':>10}")
+    for name in _all_queue_names():
+        url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+        attributes = sqs.get_queue_attributes(
+            QueueUrl=url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        print(
+            f"{name:45} {attributes['ApproximateNumberOfMessages']:>8} "
+            f"{attributes['ApproximateNumberOfMessagesNotVisible']:>10}"
+        )
+    return 0
+
+
+def cmd_tail(args: argparse.Namespace) -> int:
+    sqs = _sqs()
+    url = sqs.get_queue_url(QueueName=_resolve_queue(args.queue))["QueueUrl"]
+    printed = 0
+    deadline = time.monotonic() + args.timeout if args.timeout else None
+    try:
+        while (deadline is None or time.monotonic() < deadline) and (not args.count or printed < args.count):
+            messages = sqs.receive_message(
+                QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1, AttributeNames=["All"]
+            ).get("Messages", [])
+            for message in messages:
+                try:
+                    body: Any = json.loads(message["Body"])
+                except json.JSONDecodeError:
+                    body = message["Body"]
+                print(json.dumps(body, indent=2, ensure_ascii=False), flush=True)
+                printed += 1
+                if args.peek:
+                    sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"],
+                                                  VisibilityTimeout=0)
+                else:
+                    sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+            if args.peek and messages:
+                break  # peeking again would print the same messages forever
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    dlq = _resolve_queue(args.dlq)
+    spec = next((s for s in resources.QUEUES if resources.dlq_name(_stage(), s) == dlq), None)
+    if spec is None:
+        raise SystemExit(f"{dlq} is not a dead-letter queue")
+    sqs = _sqs()
+    source_url = sqs.get_queue_url(QueueName=dlq)["QueueUrl"]
+    target_url = sqs.get_queue_url(QueueName=resources.queue_name(_stage(), spec))["QueueUrl"]
+    moved = 0
+    while True:
+        messages = sqs.receive_message(
+            QueueUrl=source_url, MaxNumberOfMessages=10, WaitTimeSeconds=0, AttributeNames=["All"]
+        ).get("Messages", [])
+        if not messages:
+            break
+        for message in messages:
+            entry: dict[str, Any] = {"QueueUrl": target_url, "MessageBody": message["Body"]}
+            if spec.fifo:
+                entry["MessageGroupId"] = message.get("Attributes", {}).get("MessageGroupId", "replay")
+                # A fresh dedupe id: the original one may still be inside SQS's 5-minute window.
+                entry["MessageDeduplicationId"] = uuid.uuid4().hex
+            sqs.send_message(**entry)
+            sqs.delete_message(QueueUrl=source_url, ReceiptHandle=message["ReceiptHandle"])
+            moved += 1
+    print(f"moved {moved} message(s) from {dlq} back to {resources.queue_name(_stage(), spec)}")
+    return 0
+
+
+# ---------------------------------------------------------------- REST helpers
+def _rest_get(path: str) -> int:
+    key = os.environ.get("OMNIHUB_API_KEY") or "dev-support-key"
+    request = urllib.request.Request(_hub_url() + path, headers={"x-api-key": key})  # noqa: S310 - the hub's URL
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+            print(json.dumps(json.loads(response.read()), indent=2, ensure_ascii=False))
+            return 0
+    except urllib.error.HTTPError as err:
+        print(f"{err.code}: {err.read().decode('utf-8', 'replace')}", file=sys.stderr)
+        return 1
+
+
+def cmd_outbox(args: argparse.Namespace) -> int:
+    """What the provider sandbox received: the messages the hub would have sent."""
+    base = os.environ.get("OMNIHUB_SANDBOX_URL", "http://127.0.0.1:4580").rstrip("/")
+    with urllib.request.urlopen(f"{base}/_sandbox/outbox?since={args.since}", timeout=10) as response:  # noqa: S310
+        entries = json.loads(response.read())
+    for entry in entries if isinstance(entries, list) else entries.get("requests", []):
+        print(json.dumps(entry, indent=2, ensure_ascii=False))
+    return 0
+
+
+def cmd_conversation(args: argparse.Namespace) -> int:
+    return _rest_get(f"/conversations/{args.conversation_id}")
+
+
+def cmd_lookup(args: argparse.Namespace) -> int:
+    from urllib.parse import urlencode
+
+    return _rest_get("/customers/lookup?" + urlencode({"channel": args.channel, "address": args.address}))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hub", description="Omnihub's local command line (beside `make run`).")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    simulate = commands.add_parser("simulate", help="send a webhook signed exactly as a provider would")
+    simulate.add_argument("provider", choices=sorted(SIMULATORS), help="; ".join(
+        f"{name}: {text}" for name, (_, text) in sorted(SIMULATORS.items())))
+    simulate.add_argument("--from", dest="sender", required=True, help="the customer's address on that channel")
+    simulate.add_argument("--text", required=True)
+    simulate.add_argument("--name")
+    simulate.add_argument("--language")
+    simulate.add_argument("--event-id", help="the provider's event id (repeat it to try deduplication)")
+    simulate.add_argument("-o", "--option", action="append", help="provider-specific KEY=VALUE")
+    simulate.set_defaults(func=cmd_simulate)
+
+    queues = commands.add_parser("queues", help="depth of every queue and DLQ")
+    queues.set_defaults(func=cmd_queues)
+
+    tail = commands.add_parser("tail", help="print envelopes as they arrive on a queue (consumes them)")
+    tail.add_argument("queue", help="route-default, inbound, outbound, escalation, ...-dlq or a full name")
+    tail.add_argument("--count", type=int, default=0, help="stop after N envelopes")
+    tail.add_argument("--timeout", type=float, default=0, help="stop after N seconds")
+    tail.add_argument("--peek", action="store_true", help="print what is there and leave it on the queue")
+    tail.set_defaults(func=cmd_tail)
+
+    replay = commands.add_parser("replay", help="move a DLQ's messages back to its queue")
+    replay.add_argument("dlq")
+    replay.set_defaults(func=cmd_replay)
+
+    outbox = commands.add_parser("outbox", help="what the provider sandbox received (the messages sent)")
+    outbox.add_argument("--since", type=int, default=0, help="skip the first N recorded requests")
+    outbox.set_defaults(func=cmd_outbox)
+
+    conversation = commands.add_parser("conversation", help="GET /conversations/{id}")
+    conversation.add_argument("conversation_id")
+    conversation.set_defaults(func=cmd_conversation)
+
+    lookup = commands.add_parser("lookup", help="GET /customers/lookup")
+    lookup.add_argument("channel")
+    lookup.add_argument("address")
+    lookup.set_defaults(func=cmd_lookup)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,179 @@
+"""``make run``: the whole hub on one machine, on the embedded AWS.
+
+Starts moto in server mode, provisions every resource from chalicelib.adapters.resources, starts
+``chalice local`` (stage ``local``) for the routes, and runs the pump for the stream, the queues
+and the schedules. Prints the endpoints and the development secrets; stops cleanly on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Mapping
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Development values, used only where the environment gives none. Printed at start.
+DEV_SECRETS: dict[str, str] = {
+    "OMNIHUB_API_SIGNING_SECRET": "dev-api-signing-secret",
+    "OMNIHUB_API_KEYS": "dev-support:dev-support-key:support,dev-crisis:dev-crisis-key:crisis,"
+    "dev-admin:dev-admin-key:admin",
+    "TWILIO_ACCOUNT_SID": "AC00000000000000000000000000000000",
+    "OMNIHUB_TWILIO_FROM": "+15005550006",
+    "OMNIHUB_TWILIO_WHATSAPP_FROM": "+14155238886",
+    "OMNIHUB_META_PHONE_NUMBER_ID": "106540352242922",
+    "OMNIHUB_VONAGE_SMS_FROM": "447700900000",
+    "OMNIHUB_VONAGE_WHATSAPP_FROM": "447700900000",
+    "OMNIHUB_EMAIL_FROM": "care@omnihub.local",
+    "TWILIO_AUTH_TOKEN": "dev-twilio-auth-token",
+    "META_APP_SECRET": "dev-meta-app-secret",
+    "META_VERIFY_TOKEN": "dev-meta-verify-token",
+    "META_ACCESS_TOKEN": "dev-meta-access-token",
+    "TELEGRAM_SECRET_TOKEN": "dev-telegram-secret-token",
+    "TELEGRAM_BOT_TOKEN": "123456:dev-telegram-bot-token",
+    "LINE_CHANNEL_SECRET": "dev-line-channel-secret",
+    "LINE_CHANNEL_ACCESS_TOKEN": "dev-line-access-token",
+    "VIBER_AUTH_TOKEN": "dev-viber-auth-token",
+    "X_CONSUMER_SECRET": "dev-x-consumer-secret",
+    "X_BEARER_TOKEN": "dev-x-bearer-token",
+    "VONAGE_SIGNATURE_SECRET": "dev-vonage-signature-secret",
+    "VONAGE_API_KEY": "devkey",
+    "VONAGE_API_SECRET": "dev-vonage-api-secret",
+    "SENDGRID_INBOUND_TOKEN": "dev-sendgrid-inbound-token",
+    "MAILGUN_SIGNING_KEY": "dev-mailgun-signing-key",
+    "POSTMARK_INBOUND_USER": "dev-postmark-user",
+    "POSTMARK_INBOUND_PASSWORD": "dev-postmark-password",
+}
+
+
+def local_environment(api_port: int, aws_port: int, base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment every local process shares: the embedded AWS, stage local, dev secrets."""
+    env = dict(os.environ if base is None else base)
+    defaults = {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "OMNIHUB_STAGE": "local",
+        "PUBLIC_BASE_URL": f"http://127.0.0.1:{api_port}",
+        "POWERTOOLS_METRICS_DISABLED": "true",  # EMF lines would drown the console locally
+        "POWERTOOLS_LOG_LEVEL": "INFO",
+        **DEV_SECRETS,
+    }
+    for key, value in defaults.items():
+        env.setdefault(key, value)
+    env["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{aws_port}"
+    env.pop("AWS_PROFILE", None)
+    return env
+
+
+def _wait_http(url: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2):  # noqa: S310 - loopback
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise TimeoutError(f"{url} did not answer within {timeout} s")
+
+
+def _banner(env: Mapping[str, str], api_port: int, aws_port: int) -> str:
+    lines = [
+        "",
+        "Omnihub is running on the embedded AWS.",
+        f"  API (webhooks, REST)   http://127.0.0.1:{api_port}",
+        f"  embedded AWS (moto)    http://127.0.0.1:{aws_port}",
+        f"  provider sandbox       {env['OMNIHUB_SANDBOX_URL']}  (every sender's API; see ./hub outbox)",
+        "  webhook URLs           /webhooks/api, /webhooks/twilio/messaging, /webhooks/twilio/status,",
+        "                         /webhooks/meta, /webhooks/telegram/{bot}, /webhooks/line,",
+        "                         /webhooks/viber, /webhooks/vonage/messages",
+        "",
+        "Development secrets (environment variables of these names override them):",
+    ]
+    lines += [f"  {name}={env[name]}" for name in sorted(DEV_SECRETS)]
+    lines += [
+        "",
+        "Try:  ./hub simulate api --from alice --text 'Hello'   then   ./hub queues",
+        "Stop: Ctrl-C",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Run Omnihub locally on the embedded AWS.")
+    parser.add_argument("--api-port", type=int, default=8000)
+    parser.add_argument("--aws-port", type=int, default=4566)
+    parser.add_argument("--sandbox-port", type=int, default=4580, help="the provider sandbox (outbound APIs)")
+    parser.add_argument("--quiet", action="store_true", help="do not print the banner")
+    args = parser.parse_args(argv)
+
+    env = local_environment(args.api_port, args.aws_port)
+    from devstack.sandbox import sandbox_environment, start_sandbox
+
+    sandbox, sandbox_url = start_sandbox(args.sandbox_port)
+    for key, value in sandbox_environment(sandbox_url).items():
+        env.setdefault(key, value)  # a real provider base URL in the environment wins
+    env.setdefault("OMNIHUB_SANDBOX_URL", sandbox_url)
+    os.environ.clear()
+    os.environ.update(env)
+
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per pump poll otherwise
+
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=args.aws_port, verbose=False)
+    moto.start()
+    import boto3
+
+    from devstack.provision import provision
+
+    session = boto3.session.Session()
+    provisioned = provision(session, env["OMNIHUB_STAGE"])
+    os.environ["OMNIHUB_TABLE_STREAM_ARN"] = provisioned.stream_arn
+
+    chalice = subprocess.Popen(  # noqa: S603 - our own venv's chalice
+        [str(Path(sys.executable).parent / "chalice"), "local", "--stage", "local", "--host", "127.0.0.1",
+         "--port", str(args.api_port), "--no-autoreload"],
+        cwd=ROOT,
+        env=dict(os.environ),
+    )
+    sys.path.insert(0, str(ROOT))
+    import app as app_module
+    from devstack.pump import LocalPump, app_handlers
+
+    pump = LocalPump(session, env["OMNIHUB_STAGE"], provisioned.stream_arn, app_handlers(app_module))
+
+    def stop(signum: int, frame: object) -> None:
+        pump.stop()
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        _wait_http(f"http://127.0.0.1:{args.api_port}/health", timeout=60)
+        if not args.quiet:
+            print(_banner(env, args.api_port, args.aws_port), flush=True)
+        print("ready", flush=True)
+        pump.run_forever()
+    finally:
+        chalice.terminate()
+        try:
+            chalice.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            chalice.kill()
+        moto.stop()
+        sandbox.shutdown()
+        print("Omnihub stopped.", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
