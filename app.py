@@ -37,8 +37,8 @@ def _webhook(endpoint: str, *, instant_ack: bool = False) -> Any:
 
 
 def _instant_acknowledger() -> Any:
+    from chalicelib.acknowledgments import load_policy
     from chalicelib.acknowledgments.flow import instant_acknowledgment
-    from chalicelib.acknowledgments.policy import load_policy
 
     store, policy = runtime.store(), load_policy()
     return lambda event: instant_acknowledgment(store, event, policy)
@@ -155,7 +155,7 @@ def conversation_resolve(conversation_id: str) -> Any:
 
 # ---------------------------------------------------------------- event handlers (the pump calls these locally)
 def _worker_ports() -> Any:
-    from chalicelib.acknowledgments.policy import load_policy
+    from chalicelib.acknowledgments import load_policy
     from chalicelib.handlers.workers import WorkerPorts
 
     return WorkerPorts(

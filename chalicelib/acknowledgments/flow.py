@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from chalicelib.acknowledgments.policy import AckContext, AckDecision, Policy, decide_acknowledgment
+from chalicelib.acknowledgments import AckContext, AckDecision, Policy, decide_acknowledgment
 from chalicelib.adapters.observability import logger
 from chalicelib.conversations.threading import Threaded, conversation_id_for, owner_of, reference_for
 from chalicelib.core.consent import event_consent_keyword

@@ -21,8 +21,8 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from chalicelib.acknowledgments import Policy
 from chalicelib.acknowledgments.flow import acknowledgment_job, acknowledgment_message, decide_for_threaded
-from chalicelib.acknowledgments.policy import Policy
 from chalicelib.adapters import resources
 from chalicelib.adapters.dynamo.store import DynamoStore
 from chalicelib.adapters.observability import count, logger

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from chalicelib.acknowledgments import flow as acknowledgment_flow
+from chalicelib.acknowledgments import load_policy
 from chalicelib.acknowledgments.flow import instant_acknowledgment
-from chalicelib.acknowledgments.policy import load_policy
 from chalicelib.conversations.threading import conversation_id_for
 from chalicelib.core.model import (
     Channel,
