@@ -57,10 +57,10 @@ def per_call_cpu(work: Callable[[], object], iterations: int) -> float:
 
 
 def run(quick: bool) -> list[Row]:
-    from chalicelib.adapters.dynamo.store import DynamoStore
+    from chalicelib.adapters.dynamo import dynamo_repositories
     from chalicelib.adapters.secrets import SecretSource
     from chalicelib.adapters.settings import Settings
-    from chalicelib.core.model import utc_now
+    from chalicelib.core.timestamps import utc_now
     from chalicelib.ingest.webhook import IngestResult, ingest_webhook
     from chalicelib.providers import WebhookRequest
 
@@ -77,12 +77,12 @@ def run(quick: bool) -> list[Row]:
         received_at=utc_now(),
     )
     client = stubbed_dynamodb()
-    store = DynamoStore(client, "omnihub-local-main")
+    inbox = dynamo_repositories(client, "omnihub-local-main").inbox
     secrets = SecretSource(Settings.from_environ({"OMNIHUB_API_SIGNING_SECRET": SIGNING_SECRET}))
     expected = headers["x-omnihub-signature"]
 
     def webhook() -> IngestResult:
-        return ingest_webhook("api", request, store=store, secrets=secrets, now=timestamp)
+        return ingest_webhook("api", request, inbox=inbox, secrets=secrets, now=timestamp)
 
     def floor() -> object:
         mac = hmac.new(SIGNING_SECRET.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()

@@ -19,7 +19,7 @@ from botocore.config import Config
 
 from chalicelib.adapters import resources
 from chalicelib.adapters.observability import logger
-from chalicelib.core.model import utc_now
+from chalicelib.core.timestamps import utc_now
 
 Handler = Callable[[dict[str, Any], Any], Any]
 LOCAL_RETRY_VISIBILITY_SECONDS = 2  # on AWS a failed message waits out the visibility timeout

@@ -55,7 +55,7 @@ class Hub:
     def table_items(self) -> list[dict[str, Any]]:
         from chalicelib.adapters import runtime
 
-        return list(runtime.store().scan_all())
+        return list(runtime.table().scan())
 
     def queue_url(self, logical: str, *, dlq: bool = False) -> str:
         from chalicelib.adapters import resources

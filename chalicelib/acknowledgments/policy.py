@@ -32,7 +32,8 @@ from typing import Any
 
 from chalicelib.core.calendar import BusinessCalendar, CalendarError
 from chalicelib.core.consent import ConsentKeyword, consent_keyword
-from chalicelib.core.model import Channel, EventKind, Priority, format_timestamp, parse_timestamp
+from chalicelib.core.model import Channel, EventKind, Priority
+from chalicelib.core.timestamps import format_timestamp, parse_timestamp
 
 SUPPORTED_VERSION = 1
 CONFIG_PATH_ENV = "OMNIHUB_ACK_CONFIG"

@@ -1,4 +1,4 @@
-"""Lazily built, cached adapters (store, bus, secrets) for the Lambda handlers.
+"""Lazily built, cached adapters (repositories, bus, secrets) for the Lambda handlers.
 
 Built on first use, not at import, so a cold start pays only for what its handler touches;
 tests reset them with :func:`reset` after changing the environment.
@@ -9,10 +9,12 @@ from __future__ import annotations
 from functools import cache, lru_cache
 from typing import Any
 
-from chalicelib.adapters.dynamo.store import DynamoStore, S3PayloadArchive
+from chalicelib.adapters.dynamo import Table, dynamo_repositories
+from chalicelib.adapters.s3 import S3PayloadArchive
 from chalicelib.adapters.secrets import SecretSource
 from chalicelib.adapters.settings import Settings, get_settings
 from chalicelib.adapters.sqs import SqsBus
+from chalicelib.core.ports import Repositories
 
 
 @cache
@@ -26,15 +28,20 @@ def aws_client(service: str) -> Any:
 
 
 @lru_cache(maxsize=1)
-def store() -> DynamoStore:
+def repositories() -> Repositories:
     settings = get_settings()
-    return DynamoStore(
+    return dynamo_repositories(
         aws_client("dynamodb"),
         settings.table_name,
         payloads=S3PayloadArchive(aws_client("s3"), settings.bucket_name),
         inline_payload_limit=settings.inline_payload_limit,
         retention_days=settings.inbox_retention_days,
     )
+
+
+def table() -> Table:
+    """The raw table (tests and the local stack inspect it; the use cases go through repositories)."""
+    return Table(aws_client("dynamodb"), get_settings().table_name)
 
 
 @lru_cache(maxsize=1)
@@ -54,5 +61,5 @@ def settings() -> Settings:
 
 def reset() -> None:
     """Forget every cached adapter and the settings (tests, after changing the environment)."""
-    for cached in (aws_client, store, bus, secrets, get_settings):
+    for cached in (aws_client, repositories, bus, secrets, get_settings):
         cached.cache_clear()

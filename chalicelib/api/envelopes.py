@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.core.model import Conversation, Customer, Message, utc_now
+from chalicelib.core.model import Conversation, Customer, Message
+from chalicelib.core.timestamps import utc_now
 
 ROUTED_V1 = "omnihub.routed.v1"
 INBOUND_V1 = "omnihub.inbound.v1"

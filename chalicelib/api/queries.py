@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from chalicelib.adapters.dynamo.store import DynamoStore
 from chalicelib.core.errors import BadRequest, NotFound
 from chalicelib.core.model import Channel, ConversationStatus, Identity
+from chalicelib.core.ports import Repositories
 
 
-def lookup_customer(store: DynamoStore, query: Mapping[str, str]) -> dict[str, Any]:
+def lookup_customer(repos: Repositories, query: Mapping[str, str]) -> dict[str, Any]:
     channel, address = query.get("channel"), query.get("address")
     if not channel or not address:
         raise BadRequest("channel and address are required")
@@ -18,8 +18,8 @@ def lookup_customer(store: DynamoStore, query: Mapping[str, str]) -> dict[str, A
         identity = Identity(Channel(channel), address)
     except ValueError as err:  # ModelError and an unknown channel alike
         raise BadRequest(f"not an identity: {err}") from err
-    customer_id = store.identity_owner(identity)
-    customer = store.get_customer(customer_id) if customer_id else None
+    customer_id = repos.customers.identity_owner(identity)
+    customer = repos.customers.get(customer_id) if customer_id else None
     if customer is None:
         raise NotFound("no customer has this identity")
     return {
@@ -29,20 +29,20 @@ def lookup_customer(store: DynamoStore, query: Mapping[str, str]) -> dict[str, A
         "tier": customer.tier,
         "identities": [i.to_dict() for i in customer.identities],
         "consent": customer.consent,
-        "conversation_ids": store.list_customer_conversation_ids(customer.id),
+        "conversation_ids": repos.conversations.customer_conversation_ids(customer.id),
         "created_at": customer.created_at,
     }
 
 
-def conversation_detail(store: DynamoStore, conversation_id: str) -> dict[str, Any]:
-    found = store.get_conversation_with_messages(conversation_id)
+def conversation_detail(repos: Repositories, conversation_id: str) -> dict[str, Any]:
+    found = repos.conversations.get_with_messages(conversation_id)
     if found is None:
         raise NotFound(f"no conversation {conversation_id}")
     conversation, messages = found
     return conversation.to_api(messages)
 
 
-def conversation_list(store: DynamoStore, query: Mapping[str, str]) -> dict[str, Any]:
+def conversation_list(repos: Repositories, query: Mapping[str, str]) -> dict[str, Any]:
     status_text = query.get("status")
     try:
         status = ConversationStatus(status_text) if status_text else None
@@ -53,10 +53,10 @@ def conversation_list(store: DynamoStore, query: Mapping[str, str]) -> dict[str,
         raise BadRequest("limit must be between 1 and 200")
     reference = query.get("reference")
     if reference:
-        conversation_id = store.conversation_for_reference(reference.strip().upper())
-        found = store.get_conversation(conversation_id) if conversation_id else None
+        conversation_id = repos.references.conversation_for(reference.strip().upper())
+        found = repos.conversations.get(conversation_id) if conversation_id else None
         return {"conversations": [found.to_api()] if found else [], "next_cursor": None}
-    page = store.list_conversations(
+    page = repos.conversations.list(
         status=status,
         route=query.get("route") or None,
         customer_id=query.get("customer_id") or None,

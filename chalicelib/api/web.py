@@ -9,7 +9,7 @@ from urllib.parse import quote, urlencode
 from chalice import Response
 
 from chalicelib.core.errors import PermanentError, RetryableError
-from chalicelib.core.model import utc_now
+from chalicelib.core.timestamps import utc_now
 from chalicelib.providers import WebhookRequest, WebhookResponse
 
 FORM = "application/x-www-form-urlencoded"

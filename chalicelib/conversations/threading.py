@@ -1,113 +1,100 @@
-"""Identity resolution, threading and status updates: the conversation worker's use case.
+"""Threading: which conversation, and which reference, an inbound message belongs to.
 
-Every step is replay-safe. Ids are derived from the inbox key (the message id, the id of a
-conversation the message opens) or from the identity (the customer id), so a redelivered queue
-message computes the same names and every write is conditional. The threading decision is
-recorded once on the inbox item before it is applied: a crash half-way through is finished, the
-same way, by the redelivery.
+Decided in one place, :func:`choose_thread`, from what was read: the webhook path previews it to
+put the reference in an instant acknowledgment, the worker decides it for good. Every step is
+replay-safe: ids are derived from the inbox key, the decision is recorded once on the inbox item
+before it is applied, and every write is conditional, so a crash half-way through is finished the
+same way by the redelivery.
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
-from typing import Any, Protocol
 
-from chalicelib.adapters import resources
-from chalicelib.adapters.dynamo.store import InboxRecord
 from chalicelib.adapters.observability import logger
+from chalicelib.adapters.resources import INBOUND_QUEUE
+from chalicelib.conversations.identities import owner_of, resolve_customer
 from chalicelib.core.consent import ConsentKeyword, event_consent_keyword
 from chalicelib.core.errors import RetryableError
+from chalicelib.core.ids import allocate_reference, conversation_id_for, message_id_for
 from chalicelib.core.language import language_hint
 from chalicelib.core.model import (
-    PHONE_CHANNELS,
-    Channel,
     Conversation,
     ConversationStatus,
     Customer,
     DeliveryStatus,
     Direction,
     EventKind,
-    Identity,
     InboundEvent,
     Message,
     Priority,
-    Sender,
-    parse_timestamp,
-    utc_now,
 )
+from chalicelib.core.ports import Repositories
+from chalicelib.core.records import CarriedAcknowledgment, InboxRecord, ThreadDecision
+from chalicelib.core.timestamps import parse_timestamp, utc_now
 
-_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-REFERENCE_PREFIX = "OH-"
 # Longer than a message can be retried on inbound.fifo before it goes to the DLQ.
-ABANDONED_CLAIM_SECONDS = resources.INBOUND_QUEUE.visibility_timeout_seconds * resources.INBOUND_QUEUE.max_receive_count
+ABANDONED_CLAIM_SECONDS = INBOUND_QUEUE.visibility_timeout_seconds * INBOUND_QUEUE.max_receive_count
 DEFAULT_ROUTE = "default"
 
 
-def _digest(*parts: str) -> bytes:
-    return hashlib.sha256("\x1f".join(parts).encode()).digest()
+@dataclass(frozen=True, slots=True)
+class ThreadChoice:
+    """Join the customer's open conversation, or open the one this message names."""
+
+    conversation_id: str
+    opens: bool
+    current: Conversation | None  # the open conversation joined; None when opening
+    claim_pending: bool = False  # another message claimed the customer's pointer and has not created it yet
 
 
-def _base32(data: bytes, length: int) -> str:
-    number = int.from_bytes(data, "big")
-    chars = []
-    for _ in range(length):
-        number, index = divmod(number, 32)
-        chars.append(_CROCKFORD[index])
-    return "".join(chars)
+def choose_thread(inbox_key: str, customer: Customer | None, current: Conversation | None, now: str) -> ThreadChoice:
+    """The one threading rule, on what was read: the customer's open (not resolved) conversation, else a
+    new one whose id derives from this message."""
+    mine = conversation_id_for(inbox_key)
+    pointer = customer.open_conversation_id if customer else None
+    if pointer == mine:  # claimed by an earlier attempt of this very message
+        return ThreadChoice(mine, opens=True, current=None)
+    if current is not None and current.status is not ConversationStatus.RESOLVED:
+        return ThreadChoice(current.id, opens=False, current=current)
+    claimed_at = customer.open_claimed_at if customer else None
+    pending = bool(pointer and current is None and not _claim_abandoned(claimed_at, now))
+    return ThreadChoice(mine, opens=True, current=None, claim_pending=pending)
 
 
-def customer_id_for(identity: Identity) -> str:
-    return "cus_" + _base32(_digest("customer", identity.key), 16).lower()
+def _claim_abandoned(claimed_at: str | None, now: str) -> bool:
+    """A claim older than every retry of its message: that message died (DLQ), its conversation never came."""
+    if claimed_at is None:
+        return True
+    return (parse_timestamp(now) - parse_timestamp(claimed_at)).total_seconds() > ABANDONED_CLAIM_SECONDS
 
 
-def conversation_id_for(inbox_key: str) -> str:
-    return "cnv_" + _base32(_digest("conversation", inbox_key), 16).lower()
+# ------------------------------------------------------------------ on the webhook path (reads only)
+@dataclass(frozen=True, slots=True)
+class ThreadPreview:
+    customer: Customer | None
+    conversation: Conversation | None  # the open conversation the message will join, if any
+    conversation_id: str
+    reference: str  # the joined conversation's, or the one reserved for the conversation it opens
 
 
-def message_id_for(inbox_key: str) -> str:
-    return "msg_" + _base32(_digest("message", inbox_key), 20).lower()
+def preview_thread(repos: Repositories, event: InboundEvent) -> ThreadPreview:
+    """Single-item reads (plus one reference reservation for a new conversation): what the worker will
+    most likely decide, so the webhook response can announce the reference."""
+    assert event.sender is not None
+    owner, sibling_owner = owner_of(repos.customers, event.sender.identity)
+    owner = owner or sibling_owner
+    customer = repos.customers.get(owner) if owner else None
+    open_id = customer.open_conversation_id if customer else None
+    current = repos.conversations.get(open_id) if open_id else None
+    choice = choose_thread(event.inbox_key, customer, current, utc_now())
+    if not choice.opens and choice.current is not None:
+        return ThreadPreview(customer, choice.current, choice.conversation_id, choice.current.reference)
+    reference = allocate_reference(choice.conversation_id, repos.references.reserve)
+    return ThreadPreview(customer, None, choice.conversation_id, reference)
 
 
-def reference_for(conversation_id: str, attempt: int = 0) -> str:
-    """A short human reference (``OH-7K3Q9``): Crockford base32, no I/L/O/U to misread."""
-    return REFERENCE_PREFIX + _base32(_digest("reference", conversation_id, str(attempt)), 5)
-
-
-def linked_identities(identity: Identity) -> list[Identity]:
-    """The same phone number on the other phone channels: one customer across SMS, WhatsApp and voice."""
-    if identity.channel not in PHONE_CHANNELS or not identity.address.startswith("+"):
-        return []
-    return [Identity(channel, identity.address) for channel in PHONE_CHANNELS if channel != identity.channel]
-
-
-class IdentityReader(Protocol):
-    def identity_owner(self, identity: Identity) -> str | None: ...
-    def identity_owners(self, identities: list[Identity]) -> dict[Identity, str]: ...
-
-
-class ConversationStore(Protocol):
-    def record_thread_decision(self, inbox_key: str, decision: dict[str, Any]) -> dict[str, Any]: ...
-    def identity_owner(self, identity: Identity) -> str | None: ...
-    def identity_owners(self, identities: list[Identity]) -> dict[Identity, str]: ...
-    def claim_identity(self, identity: Identity, customer_id: str) -> str: ...
-    def create_customer(self, customer: Customer) -> bool: ...
-    def add_customer_identity(self, customer_id: str, identity: Identity) -> None: ...
-    def fill_customer_profile(self, customer_id: str, *, name: str | None, language: str | None) -> None: ...
-    def set_consent(self, customer_id: str, channel: Channel, state: str, at: str) -> None: ...
-    def get_customer(self, customer_id: str, *, consistent: bool = False) -> Customer | None: ...
-    def claim_open_conversation(self, customer_id: str, conversation_id: str, expected: str | None) -> bool: ...
-    def reserve_reference(self, reference: str, conversation_id: str) -> bool: ...
-    def move_reference(self, reference: str, from_conversation: str, to_conversation: str) -> None: ...
-    def create_conversation(self, conversation: Conversation) -> bool: ...
-    def get_conversation(self, conversation_id: str, *, consistent: bool = False) -> Conversation | None: ...
-    def record_inbound_activity(self, conversation_id: str, at: str) -> None: ...
-    def put_message(self, message: Message, *, extra: dict[str, Any] | None = None) -> bool: ...
-    def apply_delivery_status(
-        self, provider: str, provider_message_id: str, status: DeliveryStatus, error_code: str | None
-    ) -> bool: ...
-
-
+# ------------------------------------------------------------------ in the conversation worker
 @dataclass(frozen=True, slots=True)
 class Threaded:
     """What handling one inbound message produced: enough for routing and acknowledgment."""
@@ -120,59 +107,44 @@ class Threaded:
     previous_inbound_at: str | None  # the conversation's last inbound before this message
 
 
-def resolve_customer(store: ConversationStore, sender: Sender, at: str) -> str:
-    """The customer behind an identity, created once whatever the races (claims are conditional)."""
-    identity = sender.identity
-    owner, sibling_owner = owner_of(store, identity)
-    if owner is not None:
-        return owner
-    candidate = sibling_owner or customer_id_for(identity)
-    store.create_customer(
-        Customer(
-            id=candidate,
-            name=sender.name,
-            language=sender.language,
-            tier="standard",
-            identities=(identity,),
-            created_at=at,
-        )
-    )
-    owner = store.claim_identity(identity, candidate)
-    store.add_customer_identity(owner, identity)
-    return owner
+def decide_thread(repos: Repositories, inbox_key: str, event: InboundEvent, received_at: str) -> ThreadDecision:
+    """Resolve the customer and take the decision; opening claims the customer's pointer (conditional)."""
+    assert event.sender is not None
+    customer_id = resolve_customer(repos.customers, event.sender, received_at)
+    while True:
+        customer = repos.customers.get(customer_id, consistent=True)
+        if customer is None:
+            raise RetryableError(f"customer {customer_id} not readable yet")
+        pointer = customer.open_conversation_id
+        current = repos.conversations.get(pointer, consistent=True) if pointer else None
+        choice = choose_thread(inbox_key, customer, current, utc_now())
+        if choice.claim_pending:
+            # Another worker (the same customer on a linked identity) claimed it and has not
+            # created it yet: wait for it rather than steal the pointer.
+            raise RetryableError(f"conversation {pointer} is being opened; retry")
+        if not choice.opens:
+            previous = choice.current.last_inbound_at if choice.current else None
+            return ThreadDecision(customer_id, choice.conversation_id, opens=False, previous_inbound_at=previous)
+        if pointer == choice.conversation_id or repos.customers.claim_open_conversation(
+            customer_id, choice.conversation_id, pointer
+        ):
+            return ThreadDecision(customer_id, choice.conversation_id, opens=True)
+        logger.info("open conversation changed under us; deciding again", extra={"inbox_key": inbox_key})
 
 
-def owner_of(store: IdentityReader, identity: Identity) -> tuple[str | None, str | None]:
-    """(the identity's owner, else the owner of the same phone on another channel) in one read."""
-    siblings = linked_identities(identity)
-    if not siblings:
-        return store.identity_owner(identity), None
-    owners = store.identity_owners([identity, *siblings])
-    return owners.get(identity), next((owners[s] for s in siblings if s in owners), None)
-
-
-def thread_message(store: ConversationStore, record: InboxRecord) -> Threaded:
+def thread_message(repos: Repositories, record: InboxRecord) -> Threaded:
     """Resolve, decide (once), apply. Safe to call again for the same inbox record."""
     event, inbox_key, received_at = record.event, record.inbox_key, record.received_at
     assert event.sender is not None  # InboundEvent guarantees it for messages
-    decision = record.thread
-    carried = record.acknowledgment
-    if decision is None:
-        decision = store.record_thread_decision(inbox_key, _decide(store, inbox_key, event, received_at))
-    customer_id = decision["customer_id"]
-    conversation_id = decision["conversation_id"]
-    announced_for = carried.get("conversation_id") if carried else None
-    if decision["opens"]:
-        # The webhook response may already have told the customer this conversation's reference.
-        announced = carried.get("reference") if carried and announced_for == conversation_id else None
-        _open_conversation(store, conversation_id, customer_id, event, received_at, announced)
-    if carried and carried.get("reference") and announced_for and announced_for != conversation_id:
-        # The webhook announced a new conversation, but the message joined one opened meanwhile:
-        # the reference the customer was told must still find their case.
-        store.move_reference(carried["reference"], announced_for, conversation_id)
+    decision = record.thread or repos.inbox.record_thread_decision(
+        inbox_key, decide_thread(repos, inbox_key, event, received_at)
+    )
+    if decision.opens:
+        _open_conversation(repos, decision, event, received_at, _announced_reference(record.acknowledgment, decision))
+    _keep_announced_reference(repos, record.acknowledgment, decision)
     message = Message(
         id=message_id_for(inbox_key),
-        conversation_id=conversation_id,
+        conversation_id=decision.conversation_id,
         direction=Direction.INBOUND,
         channel=event.channel,
         created_at=received_at,
@@ -183,95 +155,47 @@ def thread_message(store: ConversationStore, record: InboxRecord) -> Threaded:
         provider_message_id=event.provider_message_id,
         inbox_key=inbox_key,
     )
-    store.put_message(message)
-    if not decision["opens"]:  # an opened conversation was created with this message's time
-        store.record_inbound_activity(conversation_id, received_at)
-    store.fill_customer_profile(
-        customer_id,
-        name=event.sender.name,
-        language=event.sender.language
-        or language_hint(event.sender.identity.address, event.metadata.get("country")),
-    )
-    keyword = event_consent_keyword(event.channel.value, event.text, event.metadata.get("consent"))
-    if keyword in (ConsentKeyword.OPT_OUT, ConsentKeyword.OPT_IN):
-        state = "withdrawn" if keyword is ConsentKeyword.OPT_OUT else "granted"
-        store.set_consent(customer_id, event.channel, state, event.occurred_at)
-    customer = store.get_customer(customer_id, consistent=True)
-    conversation = store.get_conversation(conversation_id, consistent=True)
+    repos.messages.put(message)
+    if not decision.opens:  # an opened conversation was created with this message's time
+        repos.conversations.record_inbound_activity(decision.conversation_id, received_at)
+    _update_customer(repos, decision.customer_id, event)
+    customer = repos.customers.get(decision.customer_id, consistent=True)
+    conversation = repos.conversations.get(decision.conversation_id, consistent=True)
     if customer is None or conversation is None:
         raise RetryableError(f"threading of {inbox_key} is not readable yet")
-    return Threaded(
-        event=event,
-        customer=customer,
-        conversation=conversation,
-        message=message,
-        opened=bool(decision["opens"]),
-        previous_inbound_at=decision.get("previous_inbound_at"),
-    )
+    return Threaded(event, customer, conversation, message, decision.opens, decision.previous_inbound_at)
 
 
-def _decide(store: ConversationStore, inbox_key: str, event: InboundEvent, received_at: str) -> dict[str, Any]:
-    assert event.sender is not None
-    customer_id = resolve_customer(store, event.sender, received_at)
-    mine = conversation_id_for(inbox_key)
-    while True:
-        customer = store.get_customer(customer_id, consistent=True)
-        if customer is None:
-            raise RetryableError(f"customer {customer_id} not readable yet")
-        current_id = customer.open_conversation_id
-        if current_id == mine:  # claimed by an earlier attempt that crashed before recording
-            return {"customer_id": customer_id, "conversation_id": mine, "opens": True}
-        current = store.get_conversation(current_id, consistent=True) if current_id else None
-        if current_id and current is None and not _claim_abandoned(customer.open_claimed_at, utc_now()):
-            # Another worker (the same customer on a linked identity) claimed it and has not
-            # created it yet: wait for it rather than steal the pointer.
-            raise RetryableError(f"conversation {current_id} is being opened; retry")
-        if current is not None and current.status is not ConversationStatus.RESOLVED:
-            return {
-                "customer_id": customer_id,
-                "conversation_id": current.id,
-                "opens": False,
-                "previous_inbound_at": current.last_inbound_at,
-            }
-        if store.claim_open_conversation(customer_id, mine, current_id):
-            return {"customer_id": customer_id, "conversation_id": mine, "opens": True}
-        logger.info("open conversation changed under us; deciding again", extra={"inbox_key": inbox_key})
+def _announced_reference(carried: CarriedAcknowledgment | None, decision: ThreadDecision) -> str | None:
+    """The reference the webhook response already told the customer, when it named this conversation."""
+    return carried.reference if carried and carried.conversation_id == decision.conversation_id else None
 
 
-def _claim_abandoned(claimed_at: str | None, now: str) -> bool:
-    """A claim older than every retry of its message: that message died (DLQ), its conversation never came."""
-    if claimed_at is None:
-        return True
-    age = (parse_timestamp(now) - parse_timestamp(claimed_at)).total_seconds()
-    return age > ABANDONED_CLAIM_SECONDS
+def _keep_announced_reference(
+    repos: Repositories, carried: CarriedAcknowledgment | None, decision: ThreadDecision
+) -> None:
+    """The webhook announced a new conversation, but the message joined one opened meanwhile: the
+    reference the customer was told must still find their case."""
+    if carried and carried.reference and carried.conversation_id not in (None, decision.conversation_id):
+        repos.references.move(carried.reference, carried.conversation_id, decision.conversation_id)
 
 
 def _open_conversation(
-    store: ConversationStore,
-    conversation_id: str,
-    customer_id: str,
-    event: InboundEvent,
-    at: str,
-    announced_reference: str | None = None,
+    repos: Repositories, decision: ThreadDecision, event: InboundEvent, at: str, announced: str | None
 ) -> None:
-    reference = ""
-    if announced_reference and store.reserve_reference(announced_reference, conversation_id):
-        reference = announced_reference
-    for attempt in range(8 if not reference else 0):
-        candidate = reference_for(conversation_id, attempt)
-        if store.reserve_reference(candidate, conversation_id):
-            reference = candidate
-            break
-    if not reference:
-        raise RetryableError("no free reference after 8 attempts")
-    store.create_conversation(
+    conversation_id = decision.conversation_id
+    if announced and repos.references.reserve(announced, conversation_id):
+        reference = announced
+    else:
+        reference = allocate_reference(conversation_id, repos.references.reserve)
+    repos.conversations.create(
         Conversation(
             id=conversation_id,
             reference=reference,
             status=ConversationStatus.OPEN,
             priority=Priority.NORMAL,
             route=DEFAULT_ROUTE,
-            customer_id=customer_id,
+            customer_id=decision.customer_id,
             channel=event.channel,
             created_at=at,
             updated_at=at,
@@ -280,15 +204,19 @@ def _open_conversation(
     )
 
 
-def apply_status(store: ConversationStore, event: InboundEvent) -> bool:
-    """A provider's delivery status on one of our messages; monotonic, unknown ids ignored."""
-    assert event.status is not None and event.provider_message_id is not None
-    applied = store.apply_delivery_status(event.provider, event.provider_message_id, event.status, event.error_code)
-    logger.info(
-        "delivery status",
-        extra={"inbox_key": event.inbox_key, "status": event.status.value, "applied": applied},
+def _update_customer(repos: Repositories, customer_id: str, event: InboundEvent) -> None:
+    """What the message tells about its customer: a name and language where unset, a STOP or START."""
+    assert event.sender is not None
+    repos.customers.fill_profile(
+        customer_id,
+        name=event.sender.name,
+        language=event.sender.language
+        or language_hint(event.sender.identity.address, event.metadata.get("country")),
     )
-    return applied
+    keyword = event_consent_keyword(event.channel.value, event.text, event.metadata.get("consent"))
+    if keyword in (ConsentKeyword.OPT_OUT, ConsentKeyword.OPT_IN):
+        state = "withdrawn" if keyword is ConsentKeyword.OPT_OUT else "granted"
+        repos.customers.set_consent(customer_id, event.channel, state, event.occurred_at)
 
 
 def is_threadable(event: InboundEvent) -> bool:

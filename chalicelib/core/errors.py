@@ -7,6 +7,10 @@ class OmnihubError(Exception):
     """Base of every error the hub raises on purpose."""
 
 
+class ModelError(ValueError):
+    """A value does not fit the canonical model (a permanent, 4xx-class error)."""
+
+
 class PermanentError(OmnihubError):
     """Retrying cannot help: the input is wrong or forbidden."""
 

@@ -9,43 +9,21 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from chalicelib.adapters.observability import count, logger
 from chalicelib.core.errors import PermanentError, RetryableError
 from chalicelib.core.model import EventKind, InboundEvent
+from chalicelib.core.ports import InboxRepository, SecretReader
+from chalicelib.core.records import CarriedAcknowledgment
 from chalicelib.providers import ChannelSpec, WebhookRequest, WebhookResponse, channel_spec
-
-
-class InboxStore(Protocol):
-    def put_inbox_event(
-        self,
-        event: InboundEvent,
-        *,
-        endpoint: str,
-        received_at: str,
-        raw_body: bytes,
-        content_type: str | None,
-        raw_pointer: str | None = None,
-        now: float | None = None,
-        acknowledgment: dict[str, Any] | None = None,
-    ) -> bool: ...
-
-    def needs_payload_pointer(self, raw_body: bytes, events: list[InboundEvent]) -> bool: ...
-
-    def archive_payload(self, provider: str, received_at: str, raw_body: bytes) -> str: ...
 
 
 class InstantAcknowledger(Protocol):
     """Decides, on the webhook path, the acknowledgment a channel's response can carry."""
 
-    def __call__(self, event: InboundEvent) -> Any: ...  # a CarriedAcknowledgment or None
-
-
-class SecretReader(Protocol):
-    def get_many(self, names: tuple[str, ...]) -> Mapping[str, str]: ...
+    def __call__(self, event: InboundEvent) -> CarriedAcknowledgment | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +52,7 @@ def ingest_webhook(
     endpoint: str,
     request: WebhookRequest,
     *,
-    store: InboxStore,
+    inbox: InboxRepository,
     secrets: SecretReader,
     now: float | None = None,
     acknowledger: InstantAcknowledger | None = None,
@@ -112,7 +90,7 @@ def ingest_webhook(
     answered = next((e for e in events if e.kind is EventKind.MESSAGE), None) if spec.instant_reply else None
     carried = acknowledger(answered) if answered is not None and acknowledger is not None else None
     try:
-        new_events = _store_events(endpoint, request, events, store, moment, answered, carried)
+        new_events = _store_events(endpoint, request, events, inbox, moment, answered, carried)
     except RetryableError as err:
         logger.error("webhook not stored", extra={"endpoint": endpoint, "reason": err.reason})
         return IngestResult(error_response(503, "not stored, retry later"), tuple(events))
@@ -142,19 +120,19 @@ def _store_events(
     endpoint: str,
     request: WebhookRequest,
     events: list[InboundEvent],
-    store: InboxStore,
+    inbox: InboxRepository,
     moment: float,
     answered: InboundEvent | None = None,
-    carried: Any = None,
+    carried: CarriedAcknowledgment | None = None,
 ) -> tuple[InboundEvent, ...]:
     if not events:
         return ()
     pointer = None
-    if store.needs_payload_pointer(request.body, events):
-        pointer = store.archive_payload(events[0].provider, request.received_at, request.body)
+    if inbox.needs_payload_pointer(request.body, events):
+        pointer = inbox.archive_payload(events[0].provider, request.received_at, request.body)
     fresh = []
     for event in events:
-        if store.put_inbox_event(
+        if inbox.put(
             event,
             endpoint=endpoint,
             received_at=request.received_at,
@@ -162,7 +140,7 @@ def _store_events(
             content_type=request.header("content-type"),
             raw_pointer=pointer,
             now=moment,
-            acknowledgment=carried.to_dict() if carried is not None and event is answered else None,
+            acknowledgment=carried if event is answered else None,
         ):
             fresh.append(event)
     return tuple(fresh)

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
-from chalicelib.core.model import Attachment, Channel, ModelError, normalize_address, normalize_timestamp, utc_now
+from chalicelib.core.model import Attachment, Channel, ModelError, normalize_address
+from chalicelib.core.timestamps import normalize_timestamp, utc_now
 
 OUTBOUND_SCHEMA = "omnihub.outbound.v1"
 

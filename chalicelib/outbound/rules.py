@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from chalicelib.core.model import Channel, ModelError, parse_timestamp
+from chalicelib.core.model import Channel, ModelError
+from chalicelib.core.timestamps import parse_timestamp
 from chalicelib.outbound.errors import OptedOut, WindowClosed
 from chalicelib.outbound.job import OutboundJob, OutboundKind, Template
 

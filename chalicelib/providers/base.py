@@ -17,7 +17,8 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from chalicelib.core.errors import BadRequest, PermanentError, Unauthorized
-from chalicelib.core.model import Channel, Identity, InboundEvent, ModelError, timestamp_from_epoch
+from chalicelib.core.model import Channel, Identity, InboundEvent, ModelError
+from chalicelib.core.timestamps import timestamp_from_epoch
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 

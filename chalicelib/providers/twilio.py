@@ -39,8 +39,8 @@ from chalicelib.core.model import (
     ModelError,
     Sender,
     normalize_phone,
-    utc_now,
 )
+from chalicelib.core.timestamps import utc_now
 from chalicelib.providers.base import (
     AddressError,
     ChannelSpec,

@@ -44,9 +44,8 @@ from chalicelib.core.model import (
     ModelError,
     Sender,
     normalize_phone,
-    normalize_timestamp,
-    utc_now,
 )
+from chalicelib.core.timestamps import normalize_timestamp, utc_now
 from chalicelib.providers.base import (
     AddressError,
     ChannelSpec,

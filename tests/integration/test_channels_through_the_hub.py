@@ -125,11 +125,11 @@ def test_a_twilio_status_callback_moves_an_outbound_message_forward_only(hub: Hu
     from chalicelib.core.model import Channel, DeliveryStatus, Direction, Message
     from devstack.simulators.twilio import simulate_twilio_status
 
-    store = runtime.store()
+    repos = runtime.repositories()
     message = Message(id="out_1", conversation_id="cnv_x", direction=Direction.OUTBOUND, channel=Channel.SMS,
                       created_at="2026-11-22T10:00:00.000Z", text="hi", status=DeliveryStatus.QUEUED,
                       provider="twilio", provider_message_id="SM" + "a" * 32)
-    store.put_message(message)
+    repos.messages.put(message)
     for status in ("delivered", "sent", "failed"):  # out of order; delivered then no going back
         request = simulate_twilio_status(
             dict(TEST_SECRETS), "SM" + "a" * 32, status, public_base_url="https://hub.example.com"

@@ -150,7 +150,7 @@ def test_a_failing_record_is_retried_alone_and_then_succeeds(hub: Hub, monkeypat
             raise conversations.RetryableError("DynamoDB throttled")
         return real(store, record)
 
-    monkeypatch.setattr("chalicelib.handlers.workers.thread_message", flaky)
+    monkeypatch.setattr("chalicelib.conversations.inbound.thread_message", flaky)
     hub.pump.drain(timeout=20)
     assert calls["frank"] == 1  # the healthy record was not redone
     assert calls["erin"] == 2
@@ -162,7 +162,7 @@ def test_a_failing_record_is_retried_alone_and_then_succeeds(hub: Hub, monkeypat
 # ------------------------------------------------------------------ threading
 def test_two_customers_writing_at_once_never_share_a_conversation(hub: Hub) -> None:
     from chalicelib.adapters import runtime
-    from chalicelib.handlers.workers import WorkerPorts, handle_inbound_envelope
+    from chalicelib.conversations.inbound import WorkerPorts, handle_inbound_event
 
     for index in range(6):
         post_api(hub.client, api_event(sender="paula", text=f"p{index}"))
@@ -172,17 +172,17 @@ def test_two_customers_writing_at_once_never_share_a_conversation(hub: Hub) -> N
     hub.pump.drain()
     hub.pump._handlers = handlers
     bodies = hub.receive_all("inbound")
-    ports = WorkerPorts(runtime.store(), runtime.bus())
+    ports = WorkerPorts(runtime.repositories(), runtime.bus())
     by_sender: dict[str, list[dict[str, Any]]] = {}
     for body in bodies:
-        record = runtime.store().get_inbox(body["inbox_key"])
+        record = runtime.repositories().inbox.get(body["inbox_key"])
         by_sender.setdefault(record.event.sender.identity.address, []).append(body)
     errors: list[BaseException] = []
 
     def work(items: list[dict[str, Any]]) -> None:
         try:
             for item in items:
-                handle_inbound_envelope(item, ports)
+                handle_inbound_event(item["inbox_key"], ports)
         except BaseException as err:  # surfaced below
             errors.append(err)
 
@@ -203,7 +203,7 @@ def test_two_customers_writing_at_once_never_share_a_conversation(hub: Hub) -> N
 def test_one_customer_racing_on_two_workers_gets_one_conversation(hub: Hub) -> None:
     """Same identity processed concurrently (a redelivery overlapping the first try)."""
     from chalicelib.adapters import runtime
-    from chalicelib.handlers.workers import WorkerPorts, handle_inbound_envelope
+    from chalicelib.conversations.inbound import WorkerPorts, handle_inbound_event
 
     post_api(hub.client, api_event(sender="rita", text="one"))
     stream_only = {k: v for k, v in hub.pump._handlers.items() if k == "relay_inbox_stream"}
@@ -211,8 +211,8 @@ def test_one_customer_racing_on_two_workers_gets_one_conversation(hub: Hub) -> N
     hub.pump.drain()
     hub.pump._handlers = handlers
     [body] = hub.receive_all("inbound")
-    ports = WorkerPorts(runtime.store(), runtime.bus())
-    threads = [threading.Thread(target=handle_inbound_envelope, args=(body, ports)) for _ in range(4)]
+    ports = WorkerPorts(runtime.repositories(), runtime.bus())
+    threads = [threading.Thread(target=handle_inbound_event, args=(body["inbox_key"], ports)) for _ in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -258,7 +258,7 @@ def test_a_large_payload_is_kept_in_s3_with_a_pointer(hub: Hub, monkeypatch: pyt
     assert post_api(hub.client, event).status_code == 200
     [item] = inbox_items(hub)
     assert item["raw_pointer"].startswith("s3://") and "raw" not in item
-    assert json.loads(runtime.store().get_raw_payload(f"api#{event['event_id']}"))["text"] == "y" * 5000
+    assert json.loads(runtime.repositories().inbox.raw_payload(f"api#{event['event_id']}"))["text"] == "y" * 5000
 
 
 def test_an_unavailable_store_answers_503_so_the_provider_retries(hub: Hub, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -268,7 +268,7 @@ def test_an_unavailable_store_answers_503_so_the_provider_retries(hub: Hub, monk
     def broken(*args: Any, **kwargs: Any) -> bool:
         raise StoreUnavailable("DynamoDB put_item failed: ProvisionedThroughputExceededException")
 
-    monkeypatch.setattr(runtime.store(), "put_inbox_event", broken)
+    monkeypatch.setattr(runtime.repositories().inbox, "put", broken)
     response = post_api(hub.client, api_event())
     assert response.status_code == 503
 
@@ -339,12 +339,12 @@ def test_an_open_conversation_claimed_by_a_message_that_died_is_taken_over(hub: 
 
     post_api(hub.client, api_event(sender="yuri", text="first"))
     hub.pump.drain()
-    store = runtime.store()
+    repos = runtime.repositories()
     customer_id = json.loads(lookup(hub, "webchat", "yuri").body)["id"]
     # A later message claimed a new conversation and then died before creating it.
     resolved = json.loads(lookup(hub, "webchat", "yuri").body)["conversation_ids"][0]
     hub.client.http.post(f"/conversations/{resolved}/resolve", headers={"x-api-key": "support-key"})
-    assert store.claim_open_conversation(customer_id, "cnv_ghost", None)
+    assert repos.customers.claim_open_conversation(customer_id, "cnv_ghost", None)
     post_api(hub.client, api_event(sender="yuri", text="are you there?"))
     handlers = app_handlers(hub.app_module)
     quick = LocalPump(hub.session, "local", hub.provisioned.stream_arn, handlers, retry_visibility_seconds=0)

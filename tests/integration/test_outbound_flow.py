@@ -211,20 +211,20 @@ def test_a_status_that_overtakes_the_senders_answer_is_parked_then_applied(wired
     from chalicelib.adapters import runtime
     from chalicelib.core.model import Channel, DeliveryStatus, Direction, Message
 
-    store = runtime.store()
+    repos = runtime.repositories()
     message = Message(id="out_p", conversation_id="cnv_p", direction=Direction.OUTBOUND, channel=Channel.WHATSAPP,
                       created_at="2026-11-22T10:00:00.000Z", text="hi", status=DeliveryStatus.QUEUED)
-    store.put_message(message)
+    repos.messages.put(message)
     # The provider's "delivered" arrives before the sender has recorded the provider's id.
-    assert store.apply_delivery_status("meta", "wamid.early", DeliveryStatus.DELIVERED, None) is False
-    store.record_outbound_result(message, status=DeliveryStatus.QUEUED, provider="meta",
+    assert repos.messages.apply_delivery_status("meta", "wamid.early", DeliveryStatus.DELIVERED, None) is False
+    repos.messages.record_outbound_result(message, status=DeliveryStatus.QUEUED, provider="meta",
                                  provider_message_id="wamid.early")
     [item] = [i for i in wired.table_items() if i["sk"].startswith("MSG#")]
     assert item["status"] == "delivered" and item["provider_message_id"] == "wamid.early"
 
 
 def test_messages_skipped_behind_a_failure_come_back_with_the_same_backoff(wired: Hub) -> None:
-    from chalicelib.handlers.workers import handle_outbound_batch
+    from chalicelib.handlers.outbound import handle_outbound_batch
     from chalicelib.outbound.errors import TransientSendError
 
     class Bus:
@@ -247,7 +247,7 @@ def test_messages_skipped_behind_a_failure_come_back_with_the_same_backoff(wired
     def fail_transiently(body: Any, ports: Any) -> Any:
         raise TransientSendError("busy", provider="meta", retry_after=None)
 
-    import chalicelib.handlers.workers as workers
+    import chalicelib.handlers.outbound as workers
 
     original = workers.deliver_outbound_job
     workers.deliver_outbound_job = fail_transiently

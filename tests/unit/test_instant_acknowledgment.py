@@ -7,10 +7,8 @@ from typing import Any
 
 import pytest
 
-from chalicelib.acknowledgments import flow as acknowledgment_flow
 from chalicelib.acknowledgments import load_policy
-from chalicelib.acknowledgments.flow import instant_acknowledgment
-from chalicelib.conversations.threading import conversation_id_for
+from chalicelib.core.ids import conversation_id_for
 from chalicelib.core.model import (
     Channel,
     Conversation,
@@ -22,6 +20,9 @@ from chalicelib.core.model import (
     Priority,
     Sender,
 )
+from chalicelib.core.ports import Repositories
+from chalicelib.ingest import instant_ack
+from chalicelib.ingest.instant_ack import instant_acknowledgment
 
 NOW = datetime(2026, 11, 18, 9, 0, tzinfo=UTC)  # a Wednesday, 10:00 in Rome
 IDENTITY = Identity(Channel.WHATSAPP, "+393331234567")
@@ -38,19 +39,24 @@ class FakeReader:
     def identity_owners(self, identities: list[Identity]) -> dict[Identity, str]:
         return dict.fromkeys(identities, "cus_1")
 
-    def get_customer(self, customer_id: str, *, consistent: bool = False) -> Customer | None:
+    def get(self, customer_id: str, *, consistent: bool = False) -> Customer | None:
         return Customer(
             id=customer_id, name="Maria", language="en", tier="standard", identities=(IDENTITY,),
             created_at="2026-11-01T00:00:00Z",
             open_conversation_id=self.conversation.id if self.conversation else None,
         )
 
-    def get_conversation(self, conversation_id: str, *, consistent: bool = False) -> Conversation | None:
-        return self.conversation
-
-    def reserve_reference(self, reference: str, conversation_id: str) -> bool:
+    def reserve(self, reference: str, conversation_id: str) -> bool:
         self.reserved.append((reference, conversation_id))
         return True
+
+    def repositories(self) -> Any:
+        """Only the reads the webhook path may make: a customer, a conversation, a reservation."""
+        conversations = type("Conversations", (), {"get": lambda _, cid, consistent=False: self.conversation})()
+        return Repositories(
+            inbox=None, customers=self, references=self, conversations=conversations,  # type: ignore[arg-type]
+            messages=None, deliveries=None, idempotency=None,  # type: ignore[arg-type]
+        )
 
 
 def conversation(status: ConversationStatus) -> Conversation:
@@ -71,20 +77,20 @@ def event() -> InboundEvent:
 @pytest.fixture
 def contexts(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     seen: list[dict[str, Any]] = []
-    real = acknowledgment_flow.acknowledgment_context
+    real = instant_ack.acknowledgment_context
 
     def recording(event: InboundEvent, **kwargs: Any) -> Any:
         seen.append(kwargs)
         return real(event, **kwargs)
 
-    monkeypatch.setattr(acknowledgment_flow, "acknowledgment_context", recording)
+    monkeypatch.setattr(instant_ack, "acknowledgment_context", recording)
     return seen
 
 
 def test_an_open_conversation_keeps_its_reference_and_reserves_none(contexts: list[dict[str, Any]]) -> None:
     open_one = conversation(ConversationStatus.OPEN)
     reader = FakeReader(open_one)
-    instant_acknowledgment(reader, event(), load_policy(), NOW)
+    instant_acknowledgment(reader.repositories(), event(), load_policy(), NOW)
     [seen] = contexts
     assert reader.reserved == []
     assert seen["reference"] == "OH-OPEN1" and seen["opens"] is False
@@ -96,7 +102,7 @@ def test_no_or_a_resolved_conversation_opens_one_with_a_reserved_reference(
     contexts: list[dict[str, Any]], existing: ConversationStatus | None
 ) -> None:
     reader = FakeReader(conversation(existing) if existing else None)
-    carried = instant_acknowledgment(reader, event(), load_policy(), NOW)
+    carried = instant_acknowledgment(reader.repositories(), event(), load_policy(), NOW)
     [seen] = contexts
     [(reference, conversation_id)] = reader.reserved
     assert conversation_id == conversation_id_for(event().inbox_key)

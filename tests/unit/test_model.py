@@ -6,18 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from chalicelib.core.model import (
-    Channel,
-    EventKind,
-    Identity,
-    InboundEvent,
-    ModelError,
-    format_timestamp,
-    normalize_phone,
-    normalize_timestamp,
-    parse_timestamp,
-    timestamp_from_epoch,
-)
+from chalicelib.core.model import Channel, EventKind, Identity, InboundEvent, ModelError, normalize_phone
+from chalicelib.core.timestamps import format_timestamp, normalize_timestamp, parse_timestamp, timestamp_from_epoch
 
 # --- timestamps ----------------------------------------------------------------------------------
 

@@ -33,7 +33,7 @@ def test_the_webhook_path_logs_no_text_or_address(caplog: pytest.LogCaptureFixtu
     from devstack.simulators.api import simulate_api_message
 
     class Inbox:
-        def put_inbox_event(self, *args: object, **kwargs: object) -> bool:
+        def put(self, *args: object, **kwargs: object) -> bool:
             return True
 
         def needs_payload_pointer(self, raw_body: bytes, events: object) -> bool:
@@ -50,7 +50,8 @@ def test_the_webhook_path_logs_no_text_or_address(caplog: pytest.LogCaptureFixtu
     request = WebhookRequest("POST", simulated.path, {k.lower(): v for k, v in simulated.headers.items()},
                              simulated.body, received_at="2026-11-22T10:00:00.000Z")
     with caplog.at_level("DEBUG"):
-        assert ingest_webhook("api", request, store=Inbox(), secrets=Secrets()).response.status == 200
+        assert ingest_webhook("api", request, inbox=Inbox(),  # type: ignore[arg-type]
+                               secrets=Secrets()).response.status == 200
     logged = "\n".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records)
     assert "webhook event stored" in logged and "inbox_key" in logged
     for private in ("maria@example.com", "my secret order", "Maria Rossi"):

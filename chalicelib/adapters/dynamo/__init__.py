@@ -1,0 +1,43 @@
+"""The single DynamoDB table: one repository per aggregate over one :class:`Table`.
+
+Key formats live in :mod:`chalicelib.adapters.dynamo.keys` and nowhere else; stream images are
+read only by :mod:`chalicelib.adapters.dynamo.stream`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.adapters.dynamo.claims import DynamoDeliveryClaims, DynamoIdempotencyKeys
+from chalicelib.adapters.dynamo.conversations import DynamoConversations
+from chalicelib.adapters.dynamo.customers import DynamoCustomers
+from chalicelib.adapters.dynamo.inbox import DynamoInbox
+from chalicelib.adapters.dynamo.messages import DynamoMessages
+from chalicelib.adapters.dynamo.references import DynamoReferences
+from chalicelib.adapters.dynamo.table import Table
+from chalicelib.core.ports import PayloadArchive, Repositories
+
+
+def dynamo_repositories(
+    client: Any,
+    table_name: str,
+    *,
+    payloads: PayloadArchive | None = None,
+    inline_payload_limit: int = 256 * 1024,
+    retention_days: int = 30,
+) -> Repositories:
+    table = Table(client, table_name)
+    return Repositories(
+        inbox=DynamoInbox(
+            table, payloads=payloads, inline_payload_limit=inline_payload_limit, retention_days=retention_days
+        ),
+        customers=DynamoCustomers(table),
+        references=DynamoReferences(table),
+        conversations=DynamoConversations(table),
+        messages=DynamoMessages(table, retention_days=retention_days),
+        deliveries=DynamoDeliveryClaims(table, retention_days=retention_days),
+        idempotency=DynamoIdempotencyKeys(table, retention_days=retention_days),
+    )
+
+
+__all__ = ["Table", "dynamo_repositories"]

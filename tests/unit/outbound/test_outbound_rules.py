@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from chalicelib.core.model import Channel, ModelError, format_timestamp
+from chalicelib.core.model import Channel, ModelError
+from chalicelib.core.timestamps import format_timestamp
 from chalicelib.outbound import (
     ChannelRulesConfig,
     OptedOut,

@@ -1,0 +1,153 @@
+"""Conversations on the single table, listed by status (gsi1) or by customer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from chalicelib.adapters.dynamo import keys
+from chalicelib.adapters.dynamo.cursors import decode_cursor, encode_cursor
+from chalicelib.adapters.dynamo.items import conversation_attributes, conversation_from_item, message_from_item
+from chalicelib.adapters.dynamo.table import Table, from_item, to_item
+from chalicelib.core.errors import NotFound
+from chalicelib.core.model import Conversation, ConversationStatus, Message
+from chalicelib.core.records import Page
+
+MAX_PAGE = 200
+
+
+class DynamoConversations:
+    def __init__(self, table: Table) -> None:
+        self._table = table
+
+    def create(self, conversation: Conversation) -> bool:
+        created = self._table.put_if_absent(
+            {**keys.conversation(conversation.id), "type": "conversation", **conversation_attributes(conversation)}
+        )
+        self._table.put_if_absent(
+            {
+                **keys.customer_conversation(conversation.customer_id, conversation.created_at, conversation.id),
+                "type": "customer_conversation",
+                "conversation_id": conversation.id,
+            }
+        )
+        return created
+
+    def get(self, conversation_id: str, *, consistent: bool = False) -> Conversation | None:
+        item = self._table.get(keys.conversation(conversation_id), consistent=consistent)
+        return None if item is None else conversation_from_item(item)
+
+    def get_with_messages(self, conversation_id: str) -> tuple[Conversation, list[Message]] | None:
+        conversation: Conversation | None = None
+        messages: list[Message] = []
+        meta_sort_key = keys.conversation(conversation_id)["sk"]
+        for item in self._table.query(
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues=to_item({":pk": keys.conversation_partition(conversation_id)}),
+        ):
+            if item["sk"] == meta_sort_key:
+                conversation = conversation_from_item(item)
+            elif keys.is_message_sort_key(item["sk"]):
+                messages.append(message_from_item(item))
+        return None if conversation is None else (conversation, messages)
+
+    def record_inbound_activity(self, conversation_id: str, at: str) -> None:
+        """Move ``last_inbound_at``/``updated_at`` forward, never back (a late retry changes nothing)."""
+        index = keys.status_index("", at, conversation_id)
+        self._table.update(
+            keys.conversation(conversation_id),
+            UpdateExpression="SET last_inbound_at = :t, updated_at = :t, gsi1sk = :g",
+            ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(last_inbound_at) "
+            "OR last_inbound_at < :t)",
+            ExpressionAttributeValues=to_item({":t": at, ":g": index["gsi1sk"]}),
+        )
+
+    def set_status(self, conversation_id: str, status: ConversationStatus, at: str) -> Conversation:
+        index = keys.status_index(status.value, at, conversation_id)
+        values = {":s": status.value, ":t": at, ":g": index["gsi1pk"], ":k": index["gsi1sk"]}
+        update = "SET #s = :s, updated_at = :t, gsi1pk = :g, gsi1sk = :k"
+        update += ", resolved_at = :t" if status is ConversationStatus.RESOLVED else " REMOVE resolved_at"
+        try:
+            response = self._table.call(
+                "update_item",
+                Key=to_item(keys.conversation(conversation_id)),
+                UpdateExpression=update,
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues=to_item(values),
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as err:  # only a failed condition gets here: the table re-raises nothing else
+            raise NotFound(f"no conversation {conversation_id}") from err
+        return conversation_from_item(from_item(response["Attributes"]))
+
+    def customer_conversation_ids(self, customer_id: str) -> list[str]:
+        items = self._table.query(
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+            ExpressionAttributeValues=to_item(
+                {":pk": keys.customer_partition(customer_id), ":prefix": keys.Prefix.CONVERSATION.value}
+            ),
+            ProjectionExpression="conversation_id",
+        )
+        return [item["conversation_id"] for item in items]
+
+    def list(
+        self,
+        *,
+        status: ConversationStatus | None,
+        route: str | None,
+        customer_id: str | None,
+        limit: int,
+        cursor: str | None,
+    ) -> Page:
+        limit = max(1, min(limit, MAX_PAGE))
+        if customer_id:
+            return self._list_for_customer(customer_id, status, route, limit, cursor)
+        statuses = [status] if status else list(ConversationStatus)
+        state = decode_cursor(cursor) if cursor else {"s": 0}
+        index = int(state.get("s", 0))
+        exclusive = state.get("k")
+        found: list[dict[str, Any]] = []
+        while index < len(statuses) and len(found) < limit:
+            kwargs: dict[str, Any] = {
+                "IndexName": "gsi1",
+                "KeyConditionExpression": "gsi1pk = :pk",
+                "ExpressionAttributeValues": to_item({":pk": keys.status_partition(statuses[index].value)}),
+                "ScanIndexForward": False,
+                "Limit": limit - len(found),
+            }
+            if route:
+                kwargs["FilterExpression"] = "#r = :route"
+                kwargs["ExpressionAttributeNames"] = {"#r": "route"}
+                kwargs["ExpressionAttributeValues"].update(to_item({":route": route}))
+            if exclusive:
+                kwargs["ExclusiveStartKey"] = exclusive
+            response = self._table.call("query", **kwargs)
+            found.extend(conversation_from_item(from_item(i)).to_api() for i in response.get("Items", []))
+            exclusive = response.get("LastEvaluatedKey")
+            if not exclusive:
+                index += 1
+        more = index < len(statuses)
+        return Page(found, encode_cursor({"s": index, "k": exclusive}) if more else None)
+
+    def _list_for_customer(
+        self, customer_id: str, status: ConversationStatus | None, route: str | None, limit: int, cursor: str | None
+    ) -> Page:
+        ids = self.customer_conversation_ids(customer_id)
+        start = int(decode_cursor(cursor).get("offset", 0)) if cursor else 0
+        found: list[dict[str, Any]] = []
+        position = start
+        for position, conversation_id in enumerate(ids[start:], start):  # noqa: B007
+            conversation = self.get(conversation_id)
+            if conversation is None:
+                continue
+            if status and conversation.status is not status:
+                continue
+            if route and conversation.route != route:
+                continue
+            found.append(conversation.to_api())
+            if len(found) == limit:
+                break
+        more = position + 1 < len(ids) and len(found) == limit
+        return Page(found, encode_cursor({"offset": position + 1}) if more else None)

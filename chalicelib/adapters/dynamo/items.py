@@ -1,0 +1,90 @@
+"""Conversation and message items ↔ the model: one function each way, attribute names set once."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from chalicelib.adapters.dynamo import keys
+from chalicelib.core.model import (
+    Attachment,
+    Channel,
+    Conversation,
+    ConversationStatus,
+    DeliveryStatus,
+    Direction,
+    Message,
+    Priority,
+)
+
+
+def conversation_attributes(conversation: Conversation) -> dict[str, Any]:
+    return {
+        "id": conversation.id,
+        "reference": conversation.reference,
+        "status": conversation.status.value,
+        "priority": conversation.priority.value,
+        "route": conversation.route,
+        "customer_id": conversation.customer_id,
+        "channel": conversation.channel.value,
+        "tags": list(conversation.tags) or None,
+        "created_at": conversation.created_at,
+        "updated_at": conversation.updated_at,
+        "last_inbound_at": conversation.last_inbound_at,
+        "resolved_at": conversation.resolved_at,
+        **keys.status_index(conversation.status.value, conversation.updated_at, conversation.id),
+    }
+
+
+def conversation_from_item(item: dict[str, Any]) -> Conversation:
+    return Conversation(
+        id=item["id"],
+        reference=item["reference"],
+        status=ConversationStatus(item["status"]),
+        priority=Priority(item.get("priority", "normal")),
+        route=item.get("route", "default"),
+        customer_id=item["customer_id"],
+        channel=Channel(item["channel"]),
+        created_at=item["created_at"],
+        updated_at=item.get("updated_at", item["created_at"]),
+        tags=tuple(item.get("tags") or ()),
+        last_inbound_at=item.get("last_inbound_at"),
+        resolved_at=item.get("resolved_at"),
+    )
+
+
+def message_attributes(message: Message) -> dict[str, Any]:
+    return {
+        "id": message.id,
+        "conversation_id": message.conversation_id,
+        "direction": message.direction.value,
+        "channel": message.channel.value,
+        "created_at": message.created_at,
+        "text": message.text,
+        "attachments": json.dumps([a.to_dict() for a in message.attachments]) if message.attachments else None,
+        "status": message.status.value,
+        "status_rank": message.status.rank,
+        "provider": message.provider,
+        "provider_message_id": message.provider_message_id,
+        "inbox_key": message.inbox_key,
+        "error_code": message.error_code,
+    }
+
+
+def message_from_item(item: dict[str, Any]) -> Message:
+    return Message(
+        id=item["id"],
+        conversation_id=item["conversation_id"],
+        direction=Direction(item["direction"]),
+        channel=Channel(item["channel"]),
+        created_at=item["created_at"],
+        text=item.get("text"),
+        attachments=tuple(Attachment.from_dict(a) for a in json.loads(item["attachments"]))
+        if item.get("attachments")
+        else (),
+        status=DeliveryStatus(item.get("status", "received")),
+        provider=item.get("provider"),
+        provider_message_id=item.get("provider_message_id"),
+        inbox_key=item.get("inbox_key"),
+        error_code=item.get("error_code"),
+    )

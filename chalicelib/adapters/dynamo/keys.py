@@ -1,0 +1,122 @@
+"""The only place the single table's key formats live.
+
+Item layout (pk / sk):
+  INBOX#{provider}#{event id} / INBOX          one per provider event: the dedupe record and the outbox
+  IDENTITY#{channel}#{address} / IDENTITY      owner customer of an address (claimed once, race-free)
+  CUSTOMER#{id} / PROFILE                      the customer; open_conversation_id points at the open case
+  CUSTOMER#{id} / CONV#{created_at}#{id}       the customer's conversations, oldest first
+  CONV#{id} / META                             the conversation (gsi1: CONVSTATUS#{status} / {updated}#{id})
+  CONV#{id} / MSG#{created_at}#{message id}    its messages, in order
+  REF#{reference} / REF                        a reference number, reserved once
+  PMSG#{provider}#{provider message id} / PMSG where a provider's message id lives (delivery statuses)
+  OUTBOX#{outbound id} / OUTBOX                the leased claim to send one outbound message
+  IDEMPOTENCY#{scope}#{key} / IDEMPOTENCY      an Idempotency-Key seen on the REST API
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import TypedDict
+
+
+class Prefix(StrEnum):
+    INBOX = "INBOX#"
+    IDENTITY = "IDENTITY#"
+    CUSTOMER = "CUSTOMER#"
+    CONVERSATION = "CONV#"
+    MESSAGE = "MSG#"
+    REFERENCE = "REF#"
+    PROVIDER_MESSAGE = "PMSG#"
+    OUTBOX = "OUTBOX#"
+    IDEMPOTENCY = "IDEMPOTENCY#"
+    CONVERSATION_STATUS = "CONVSTATUS#"
+
+
+class SortKey(StrEnum):
+    INBOX = "INBOX"
+    IDENTITY = "IDENTITY"
+    PROFILE = "PROFILE"
+    META = "META"
+    REFERENCE = "REF"
+    PROVIDER_MESSAGE = "PMSG"
+    OUTBOX = "OUTBOX"
+    IDEMPOTENCY = "IDEMPOTENCY"
+
+
+class Key(TypedDict):
+    pk: str
+    sk: str
+
+
+def _key(pk: str, sk: str) -> Key:
+    return {"pk": pk, "sk": sk}
+
+
+def inbox(inbox_key: str) -> Key:
+    return _key(f"{Prefix.INBOX}{inbox_key}", SortKey.INBOX)
+
+
+def inbox_key_of(pk: str) -> str:
+    """The inbox key (``provider#event id``) of an inbox item's partition key."""
+    return pk.removeprefix(Prefix.INBOX)
+
+
+def identity(identity_key: str) -> Key:
+    return _key(f"{Prefix.IDENTITY}{identity_key}", SortKey.IDENTITY)
+
+
+def customer(customer_id: str) -> Key:
+    return _key(customer_partition(customer_id), SortKey.PROFILE)
+
+
+def customer_partition(customer_id: str) -> str:
+    return f"{Prefix.CUSTOMER}{customer_id}"
+
+
+def customer_conversation(customer_id: str, created_at: str, conversation_id: str) -> Key:
+    return _key(customer_partition(customer_id), f"{Prefix.CONVERSATION}{created_at}#{conversation_id}")
+
+
+def conversation(conversation_id: str) -> Key:
+    return _key(conversation_partition(conversation_id), SortKey.META)
+
+
+def conversation_partition(conversation_id: str) -> str:
+    return f"{Prefix.CONVERSATION}{conversation_id}"
+
+
+def message_sort_key(created_at: str, message_id: str) -> str:
+    return f"{Prefix.MESSAGE}{created_at}#{message_id}"
+
+
+def message(conversation_id: str, created_at: str, message_id: str) -> Key:
+    return _key(conversation_partition(conversation_id), message_sort_key(created_at, message_id))
+
+
+def is_message_sort_key(sort_key: str) -> bool:
+    return sort_key.startswith(Prefix.MESSAGE)
+
+
+def reference(reference_text: str) -> Key:
+    return _key(f"{Prefix.REFERENCE}{reference_text}", SortKey.REFERENCE)
+
+
+def provider_message(provider: str, provider_message_id: str) -> Key:
+    return _key(f"{Prefix.PROVIDER_MESSAGE}{provider}#{provider_message_id}", SortKey.PROVIDER_MESSAGE)
+
+
+def outbox_claim(outbound_id: str) -> Key:
+    return _key(f"{Prefix.OUTBOX}{outbound_id}", SortKey.OUTBOX)
+
+
+def idempotency(scope: str, key_text: str) -> Key:
+    return _key(f"{Prefix.IDEMPOTENCY}{scope}#{key_text}", SortKey.IDEMPOTENCY)
+
+
+def status_index(status: str, updated_at: str, conversation_id: str) -> dict[str, str]:
+    """gsi1: conversations by status, newest activity first."""
+    return {"gsi1pk": status_partition(status), "gsi1sk": f"{updated_at}#{conversation_id}"}
+
+
+def status_partition(status: str) -> str:
+    return f"{Prefix.CONVERSATION_STATUS}{status}"

@@ -1,0 +1,49 @@
+"""Decoding the table's stream: which records are new inbox events and which carry an outbound job.
+
+The relay knows queues, not item layouts: this module is the only reader of stream images.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib.adapters.dynamo import keys
+
+
+@dataclass(frozen=True, slots=True)
+class NewInboxEvent:
+    inbox_key: str
+    kind: str
+    ordering_key: str
+
+
+@dataclass(frozen=True, slots=True)
+class NewOutboundJob:
+    job_json: str
+
+
+StreamChange = NewInboxEvent | NewOutboundJob
+
+
+def decode_stream_record(record: Mapping[str, Any]) -> StreamChange | None:
+    """What one stream record means for the relay; None for everything it must ignore."""
+    event_name = record.get("eventName")
+    if event_name not in ("INSERT", "MODIFY"):
+        return None
+    image = record.get("dynamodb", {}).get("NewImage") or {}
+    sort_key = image.get("sk", {}).get("S", "")
+    if keys.is_message_sort_key(sort_key):
+        if "job" in image and event_name == "INSERT":
+            return NewOutboundJob(image["job"]["S"])
+        return None
+    if sort_key != keys.SortKey.INBOX or "thread" in image:
+        # MODIFY with a thread is the worker recording its decision, not a new event. A MODIFY
+        # without one is an expired inbox item overwritten by a new delivery: relay it.
+        return None
+    return NewInboxEvent(
+        inbox_key=keys.inbox_key_of(image["pk"]["S"]),
+        kind=image["kind"]["S"],
+        ordering_key=image["ordering_key"]["S"],
+    )

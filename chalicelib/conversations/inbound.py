@@ -1,0 +1,95 @@
+"""The conversation worker's use case: one relayed inbox event, handled once whatever the retries.
+
+A message is threaded, routed to its route's queue and acknowledged; a delivery status moves an
+outbound message forward; a lifecycle event (follow, block, ...) records consent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from chalicelib.acknowledgments import Policy
+from chalicelib.acknowledgments.flow import acknowledge_threaded
+from chalicelib.adapters.observability import count, logger
+from chalicelib.adapters.resources import route_queue_spec
+from chalicelib.adapters.sqs import Outgoing, SqsBus
+from chalicelib.api.envelopes import routed_envelope
+from chalicelib.conversations.identities import resolve_customer
+from chalicelib.conversations.threading import is_threadable, thread_message
+from chalicelib.core.errors import PermanentError
+from chalicelib.core.model import EventKind, InboundEvent
+from chalicelib.core.ports import Repositories
+from chalicelib.core.records import InboxRecord
+
+_WITHDRAWING_LIFECYCLE = {"unfollow", "unsubscribed", "blocked", "kicked"}
+_GRANTING_LIFECYCLE = {"follow", "subscribed", "unblocked", "conversation_started"}
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerPorts:
+    repos: Repositories
+    bus: SqsBus
+    environ: Mapping[str, str] = field(default_factory=dict)  # configuration (providers, templates)
+    ack_policy: Policy | None = None  # None: acknowledgments off (tests of the spine alone)
+
+
+def handle_inbound_event(inbox_key: str, ports: WorkerPorts) -> str:
+    """Handle one relayed inbox event; returns what was done (for logs and tests)."""
+    record = ports.repos.inbox.get(inbox_key)
+    if record is None:
+        raise PermanentError(f"inbox item {inbox_key} not found")
+    event = record.event
+    logger.append_keys(inbox_key=inbox_key)
+    try:
+        if is_threadable(event):
+            return _thread_route_acknowledge(record, ports)
+        if event.kind is EventKind.DELIVERY_STATUS:
+            return "status_applied" if apply_status(ports.repos, event) else "status_ignored"
+        if event.kind is EventKind.LIFECYCLE and event.sender is not None:
+            return _apply_lifecycle(record, ports.repos)
+        return "ignored"
+    finally:
+        logger.remove_keys(["inbox_key", "conversation_id"])
+
+
+def _thread_route_acknowledge(record: InboxRecord, ports: WorkerPorts) -> str:
+    threaded = thread_message(ports.repos, record)
+    logger.append_keys(conversation_id=threaded.conversation.id)
+    envelope = routed_envelope(threaded.conversation, threaded.customer, threaded.message, opened=threaded.opened)
+    ports.bus.publish(
+        route_queue_spec(threaded.conversation.route),
+        Outgoing(envelope, group_id=threaded.conversation.id, dedupe_id=threaded.message.id),
+    )
+    count("MessagesRouted", channel=record.event.channel.value)
+    logger.info("message threaded and routed", extra={"opened": threaded.opened})
+    acknowledged = acknowledge_threaded(
+        threaded, record.acknowledgment, messages=ports.repos.messages, policy=ports.ack_policy, environ=ports.environ
+    )
+    return f"routed+{acknowledged}"
+
+
+def apply_status(repos: Repositories, event: InboundEvent) -> bool:
+    """A provider's delivery status on one of our messages; monotonic, unknown ids ignored."""
+    assert event.status is not None and event.provider_message_id is not None
+    applied = repos.messages.apply_delivery_status(
+        event.provider, event.provider_message_id, event.status, event.error_code
+    )
+    logger.info(
+        "delivery status",
+        extra={"inbox_key": event.inbox_key, "status": event.status.value, "applied": applied},
+    )
+    return applied
+
+
+def _apply_lifecycle(record: InboxRecord, repos: Repositories) -> str:
+    event = record.event
+    assert event.sender is not None
+    lifecycle = event.metadata.get("lifecycle", "")
+    state = "withdrawn" if lifecycle in _WITHDRAWING_LIFECYCLE else None
+    state = "granted" if lifecycle in _GRANTING_LIFECYCLE else state
+    if not state:
+        return "ignored"
+    customer_id = resolve_customer(repos.customers, event.sender, record.received_at)
+    repos.customers.set_consent(customer_id, event.channel, state, event.occurred_at)
+    return f"consent_{state}"

@@ -1,0 +1,177 @@
+"""The ports: what the use cases need from storage, queues and secrets, as small Protocols.
+
+One repository per aggregate. The DynamoDB adapters (``chalicelib.adapters.dynamo``) and the
+in-memory twins (``chalicelib.adapters.memory``) both implement them; the use cases take the
+ports they use, never a concrete store. Every write a retry could repeat is conditional, so each
+method says what it returns when its condition did not hold.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from chalicelib.core.model import (
+    Channel,
+    Conversation,
+    ConversationStatus,
+    Customer,
+    DeliveryStatus,
+    Identity,
+    InboundEvent,
+    Message,
+)
+from chalicelib.core.records import CarriedAcknowledgment, InboxRecord, LastInbound, Page, ThreadDecision
+
+
+class InboxRepository(Protocol):
+    """One item per provider event: the dedupe record, the raw payload and the outbox."""
+
+    def put(
+        self,
+        event: InboundEvent,
+        *,
+        endpoint: str,
+        received_at: str,
+        raw_body: bytes,
+        content_type: str | None,
+        raw_pointer: str | None = None,
+        now: float | None = None,
+        acknowledgment: CarriedAcknowledgment | None = None,
+    ) -> bool:
+        """True for a new event, False for a duplicate (nothing written)."""
+        ...
+
+    def needs_payload_pointer(self, raw_body: bytes, events: Sequence[InboundEvent]) -> bool: ...
+    def archive_payload(self, provider: str, received_at: str, raw_body: bytes) -> str: ...
+    def get(self, inbox_key: str) -> InboxRecord | None: ...
+    def raw_payload(self, inbox_key: str) -> bytes | None: ...
+
+    def record_thread_decision(self, inbox_key: str, decision: ThreadDecision) -> ThreadDecision:
+        """Record the decision once; returns the one that stands (ours or an earlier one)."""
+        ...
+
+
+class CustomerRepository(Protocol):
+    """Customers and the identities they own (an identity is claimed once, race-free)."""
+
+    def identity_owner(self, identity: Identity) -> str | None: ...
+    def identity_owners(self, identities: Sequence[Identity]) -> dict[Identity, str]: ...
+    def claim_identity(self, identity: Identity, customer_id: str) -> str:
+        """Give the identity to ``customer_id`` unless someone holds it; returns the owner that stands."""
+        ...
+
+    def create(self, customer: Customer) -> bool: ...
+    def add_identity(self, customer_id: str, identity: Identity) -> None: ...
+    def fill_profile(self, customer_id: str, *, name: str | None, language: str | None) -> None: ...
+    def set_consent(self, customer_id: str, channel: Channel, state: str, at: str) -> None: ...
+    def get(self, customer_id: str, *, consistent: bool = False) -> Customer | None: ...
+    def claim_open_conversation(self, customer_id: str, conversation_id: str, expected: str | None) -> bool: ...
+    def release_open_conversation(self, customer_id: str, conversation_id: str) -> None: ...
+
+
+class ReferenceRepository(Protocol):
+    """Short human references (``OH-7K3Q9``), each reserved for one conversation."""
+
+    def reserve(self, reference: str, conversation_id: str) -> bool:
+        """True when the reference is now (or already was) this conversation's."""
+        ...
+
+    def move(self, reference: str, from_conversation: str, to_conversation: str) -> None: ...
+    def conversation_for(self, reference: str) -> str | None: ...
+
+
+class ConversationRepository(Protocol):
+    def create(self, conversation: Conversation) -> bool:
+        """Create it (and list it under its customer); False when it already existed."""
+        ...
+
+    def get(self, conversation_id: str, *, consistent: bool = False) -> Conversation | None: ...
+    def get_with_messages(self, conversation_id: str) -> tuple[Conversation, list[Message]] | None: ...
+    def record_inbound_activity(self, conversation_id: str, at: str) -> None: ...
+    def set_status(self, conversation_id: str, status: ConversationStatus, at: str) -> Conversation: ...
+    def customer_conversation_ids(self, customer_id: str) -> list[str]: ...
+
+    def list(
+        self,
+        *,
+        status: ConversationStatus | None,
+        route: str | None,
+        customer_id: str | None,
+        limit: int,
+        cursor: str | None,
+    ) -> Page: ...
+
+
+class MessageRepository(Protocol):
+    def put(
+        self,
+        message: Message,
+        *,
+        kind: str | None = None,
+        delivered_in: str | None = None,
+        job: Mapping[str, Any] | None = None,
+    ) -> bool:
+        """Store a message once (False when it was already stored). An outbound message stored
+        with its ``job`` is the outbox: the stream relay queues the job."""
+        ...
+
+    def find(self, conversation_id: str, message_id: str) -> Message | None: ...
+    def last_inbound_on_channel(self, conversation_id: str, channel: Channel) -> LastInbound | None: ...
+
+    def apply_delivery_status(
+        self, provider: str, provider_message_id: str, status: DeliveryStatus, error_code: str | None
+    ) -> bool:
+        """Monotonic (sent < delivered < read, failed terminal); a status for an unknown id is parked."""
+        ...
+
+    def record_outbound_result(
+        self,
+        message: Message,
+        *,
+        status: DeliveryStatus,
+        provider: str | None,
+        provider_message_id: str | None,
+        error_code: str | None = None,
+        error_reason: str | None = None,
+    ) -> None: ...
+
+
+class DeliveryClaims(Protocol):
+    """A leased claim per outbound id: a job is sent at most once, a crashed claim is taken over."""
+
+    def claim(self, outbound_id: str, lease_seconds: int, now: float | None = None) -> bool: ...
+    def finish(self, outbound_id: str, state: str, detail: Mapping[str, Any]) -> None: ...
+    def release(self, outbound_id: str) -> None: ...
+
+
+class IdempotencyKeys(Protocol):
+    def remember(self, scope: str, key: str, created_at: str) -> str:
+        """The creation time first recorded for (scope, key): ours if new, the original on a retry."""
+        ...
+
+
+class PayloadArchive(Protocol):
+    """Raw payloads too large for an item."""
+
+    def put(self, key: str, body: bytes) -> str: ...
+    def get(self, pointer: str) -> bytes: ...
+
+
+class SecretReader(Protocol):
+    def get(self, name: str) -> str | None: ...
+    def get_many(self, names: Iterable[str]) -> Mapping[str, str]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Repositories:
+    """Every repository of the single table, built together (DynamoDB or in memory)."""
+
+    inbox: InboxRepository
+    customers: CustomerRepository
+    references: ReferenceRepository
+    conversations: ConversationRepository
+    messages: MessageRepository
+    deliveries: DeliveryClaims
+    idempotency: IdempotencyKeys

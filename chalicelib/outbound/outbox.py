@@ -1,0 +1,116 @@
+"""Placing an outbound message: the one place it is built, and the one place it is stored.
+
+An outbound message is stored on its conversation. Where a sender serves the channel it is stored
+``queued`` with its job: one conditional put, and the table's stream (the outbox) relays the job to
+outbound.fifo, so nothing is accepted without being stored, nor stored without being sent. Web chat
+has no push API: the widget reads the message from the conversation, so it is stored ``sent``.
+An acknowledgment already carried by the webhook's response is stored ``sent`` as what was said.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from chalicelib.core.model import Attachment, Channel, DeliveryStatus, Direction, Message
+from chalicelib.core.ports import MessageRepository
+from chalicelib.outbound.job import OutboundJob, OutboundKind
+from chalicelib.outbound.registry import NoOutboundProvider, provider_for
+
+# channel metadata → the sender hint the outbound senders read
+_HINTS_FROM_METADATA = {"to": "from", "phone_number_id": "phone_number_id", "bot": "bot"}
+
+DELIVERED_IN_CONVERSATION = "conversation"  # web chat: the widget reads it from the conversation
+DELIVERED_IN_WEBHOOK_RESPONSE = "webhook_response"  # TwiML, Telegram's method reply
+
+
+def sender_hints_from(metadata: Mapping[str, str]) -> dict[str, str]:
+    """Where a reply must leave from: the number, WhatsApp phone number id or bot the customer wrote to."""
+    return {hint: metadata[key] for key, hint in _HINTS_FROM_METADATA.items() if metadata.get(key)}
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundDraft:
+    """An outbound message before a provider is chosen for it."""
+
+    outbound_id: str
+    conversation_id: str
+    kind: OutboundKind
+    channel: Channel
+    to: str
+    created_at: str
+    text: str | None = None
+    attachments: tuple[Attachment, ...] = ()
+    language: str | None = None
+    reference: str | None = None
+    customer_last_inbound_at: str | None = None
+    reply_token: str | None = None
+    inbound_provider: str | None = None  # the provider the customer wrote through
+    inbound_metadata: Mapping[str, str] = field(default_factory=dict)
+
+    def job(self, provider: str) -> OutboundJob:
+        return OutboundJob(
+            outbound_id=self.outbound_id,
+            conversation_id=self.conversation_id,
+            kind=self.kind,
+            channel=self.channel,
+            provider=provider,
+            to=self.to,
+            text=self.text,
+            attachments=self.attachments,
+            language=self.language,
+            reference=self.reference,
+            customer_last_inbound_at=self.customer_last_inbound_at,
+            reply_token=self.reply_token,
+            sender_hints=sender_hints_from(self.inbound_metadata),
+            created_at=self.created_at,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Placed:
+    message: Message
+    stored: bool  # False: the same outbound id was stored before (a retry)
+    queued: bool  # True: a sender will deliver it; False: stored as sent
+
+
+def outbound_message(
+    draft: OutboundDraft | OutboundJob, status: DeliveryStatus = DeliveryStatus.QUEUED, provider: str | None = None
+) -> Message:
+    """The conversation's record of an outbound message (a job names its own provider)."""
+    return Message(
+        id=draft.outbound_id,
+        conversation_id=draft.conversation_id,
+        direction=Direction.OUTBOUND,
+        channel=draft.channel,
+        created_at=draft.created_at,
+        text=draft.text,
+        attachments=draft.attachments,
+        status=status,
+        provider=draft.provider if isinstance(draft, OutboundJob) else provider,
+    )
+
+
+def place_outbound(messages: MessageRepository, draft: OutboundDraft, environ: Mapping[str, str]) -> Placed:
+    """Store the message with its job (the relay queues it), or as sent where no sender serves the channel."""
+    try:
+        provider = provider_for(draft.channel, environ, inbound_provider=draft.inbound_provider)
+    except NoOutboundProvider:
+        return record_delivered(messages, draft, provider=None, delivered_in=DELIVERED_IN_CONVERSATION)
+    job = draft.job(provider)
+    stored = messages.put(outbound_message(job), kind=job.kind.value, job=job.to_dict())
+    return Placed(outbound_message(job), stored, queued=True)
+
+
+def enqueue_job(messages: MessageRepository, job: OutboundJob) -> bool:
+    """Store a ready job's message (the relay queues it); False when it was already stored."""
+    return messages.put(outbound_message(job), kind=job.kind.value, job=job.to_dict())
+
+
+def record_delivered(
+    messages: MessageRepository, draft: OutboundDraft, *, provider: str | None, delivered_in: str
+) -> Placed:
+    """An outbound message that needs no sender: already said in the webhook's response, or read by the widget."""
+    message = outbound_message(draft, DeliveryStatus.SENT, provider)
+    stored = messages.put(message, kind=draft.kind.value, delivered_in=delivered_in)
+    return Placed(message, stored, queued=False)
