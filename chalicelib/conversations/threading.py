@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from chalicelib.adapters import resources
 from chalicelib.adapters.dynamo.store import InboxRecord
 from chalicelib.adapters.observability import logger
-from chalicelib.core.consent import ConsentKeyword, event_consent_keyword
+from chalicelib.core.consent import ConsentKeyword, ConsentState, event_consent_keyword
 from chalicelib.core.errors import RetryableError
 from chalicelib.core.language import language_hint
 from chalicelib.core.model import (
@@ -194,7 +194,7 @@ def thread_message(store: ConversationStore, record: InboxRecord) -> Threaded:
     )
     keyword = event_consent_keyword(event.channel.value, event.text, event.metadata.get("consent"))
     if keyword in (ConsentKeyword.OPT_OUT, ConsentKeyword.OPT_IN):
-        state = "withdrawn" if keyword is ConsentKeyword.OPT_OUT else "granted"
+        state = ConsentState.WITHDRAWN if keyword is ConsentKeyword.OPT_OUT else ConsentState.GRANTED
         store.set_consent(customer_id, event.channel, state, event.occurred_at)
     customer = store.get_customer(customer_id, consistent=True)
     conversation = store.get_conversation(conversation_id, consistent=True)

@@ -29,6 +29,7 @@ from chalicelib.adapters.observability import count, logger
 from chalicelib.adapters.sqs import Outgoing, SqsBus
 from chalicelib.api.envelopes import inbound_envelope, routed_envelope
 from chalicelib.conversations.threading import Threaded, apply_status, is_threadable, resolve_customer, thread_message
+from chalicelib.core.consent import lifecycle_consent
 from chalicelib.core.errors import PermanentError
 from chalicelib.core.model import DeliveryStatus, EventKind
 from chalicelib.outbound.delivery import (
@@ -44,8 +45,6 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 
 _RELAYED_KINDS = {EventKind.MESSAGE, EventKind.DELIVERY_STATUS, EventKind.LIFECYCLE}
-_WITHDRAWING_LIFECYCLE = {"unfollow", "unsubscribed", "blocked", "kicked"}
-_GRANTING_LIFECYCLE = {"follow", "subscribed", "unblocked", "conversation_started"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,9 +120,7 @@ def handle_inbound_envelope(body: dict[str, Any], ports: WorkerPorts) -> str:
         if event.kind is EventKind.DELIVERY_STATUS:
             return "status_applied" if apply_status(ports.store, event) else "status_ignored"
         if event.kind is EventKind.LIFECYCLE and event.sender is not None:
-            lifecycle = event.metadata.get("lifecycle", "")
-            state = "withdrawn" if lifecycle in _WITHDRAWING_LIFECYCLE else None
-            state = "granted" if lifecycle in _GRANTING_LIFECYCLE else state
+            state = lifecycle_consent(event.metadata.get("lifecycle"))
             if state:
                 customer_id = resolve_customer(ports.store, event.sender, record.received_at)
                 ports.store.set_consent(customer_id, event.channel, state, event.occurred_at)
