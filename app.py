@@ -14,10 +14,14 @@ from chalicelib.api.auth import ApiKey, authorize, parse_api_keys
 from chalicelib.api.web import WEBHOOK_CONTENT_TYPES, chalice_response, error_json, json_response, webhook_request
 from chalicelib.core.errors import PermanentError, RetryableError
 from chalicelib.ingest.webhook import ingest_webhook
+from chalicelib.providers.registry import webhook_endpoints
 
 app = Chalice(app_name="omnihub")
 app.api.binary_types.append("multipart/form-data")
 _STAGE = get_settings().stage
+# Every webhook route below is one endpoint of the provider registry (tests/unit/providers/test_registry.py
+# checks paths and methods); the registry says whether its answer carries the instant acknowledgment.
+_WEBHOOKS = webhook_endpoints()
 
 
 def _current_request() -> Request:
@@ -26,11 +30,11 @@ def _current_request() -> Request:
     return request
 
 
-def _webhook(endpoint: str, *, instant_ack: bool = False) -> Any:
+def _webhook(endpoint: str) -> Any:
     request = webhook_request(_current_request(), runtime.settings().public_base_url)
     result = ingest_webhook(
         endpoint, request, inbox=runtime.repositories().inbox, secrets=runtime.secrets(),
-        acknowledger=_instant_acknowledger() if instant_ack else None,
+        acknowledger=_instant_acknowledger() if _WEBHOOKS[endpoint].instant_ack else None,
     )
     return chalice_response(result.response)
 
@@ -75,7 +79,7 @@ def webhook_api() -> Any:
 
 @app.route("/webhooks/twilio/messaging", methods=["POST"], content_types=WEBHOOK_CONTENT_TYPES)
 def webhook_twilio_messaging() -> Any:
-    return _webhook("twilio_messaging", instant_ack=True)
+    return _webhook("twilio_messaging")
 
 
 @app.route("/webhooks/twilio/status", methods=["POST"], content_types=WEBHOOK_CONTENT_TYPES)
@@ -90,7 +94,7 @@ def webhook_meta() -> Any:
 
 @app.route("/webhooks/telegram/{bot}", methods=["POST"], content_types=WEBHOOK_CONTENT_TYPES)
 def webhook_telegram(bot: str) -> Any:
-    return _webhook("telegram", instant_ack=True)
+    return _webhook("telegram")
 
 
 @app.route("/webhooks/line", methods=["POST"], content_types=WEBHOOK_CONTENT_TYPES)

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 from chalicelib.adapters import resources
+from chalicelib.providers.registry import Simulator, load, simulators
 from devstack.run import DEV_SECRETS
 from devstack.simulators.base import SimulatedRequest, send
 
@@ -57,54 +58,25 @@ def _sqs() -> Any:
 SimulatorBuilder = Callable[[argparse.Namespace, dict[str, str]], SimulatedRequest]
 
 
-def _simulate_api(args: argparse.Namespace, secrets: dict[str, str]) -> SimulatedRequest:
-    from devstack.simulators.api import simulate_api_message
-
-    return simulate_api_message(
-        secrets["OMNIHUB_API_SIGNING_SECRET"], args.sender, args.text, name=args.name, language=args.language,
-        event_id=args.event_id,
-    )
-
-
-def _provider_simulator(module: str, function: str, **fixed: Any) -> SimulatorBuilder:
+def _simulator(simulator: Simulator) -> SimulatorBuilder:
     def build(args: argparse.Namespace, secrets: dict[str, str]) -> SimulatedRequest:
-        from importlib import import_module
-
-        simulate = getattr(import_module(f"devstack.simulators.{module}"), function)
+        simulate = load(simulator.target)  # imported when this command runs
         kwargs: dict[str, Any] = {"name": args.name, "language": args.language, "public_base_url": _hub_url()}
         if args.event_id:
             kwargs["event_id"] = args.event_id
-        kwargs.update(fixed)
+        kwargs.update(simulator.options)
         for extra in args.option or []:
             key, _, value = extra.partition("=")
             kwargs[key.replace("-", "_")] = value
-        return simulate(secrets, args.sender, args.text, **kwargs)
+        request: SimulatedRequest = simulate(secrets, args.sender, args.text, **kwargs)
+        return request
 
     return build
 
 
+# ``./hub simulate <command>`` → (builder, help line): a view of the provider registry.
 SIMULATORS: dict[str, tuple[SimulatorBuilder, str]] = {
-    "api": (_simulate_api, "generic signed channel (web chat); --from is any user id"),
-    "twilio-sms": (
-        _provider_simulator("twilio", "simulate_twilio_messaging_message", channel="sms"),
-        "Twilio SMS; --from is a phone number (+393331234567)",
-    ),
-    "twilio-whatsapp": (
-        _provider_simulator("twilio", "simulate_twilio_messaging_message", channel="whatsapp"),
-        "Twilio WhatsApp; --from is a phone number",
-    ),
-    "whatsapp": (_provider_simulator("meta", "simulate_meta_message"), "WhatsApp Cloud API; --from is a phone"),
-    "telegram": (_provider_simulator("telegram", "simulate_telegram_message"), "Telegram; --from is a chat id"),
-    "line": (_provider_simulator("line", "simulate_line_message"), "LINE; --from is a user id (U...)"),
-    "viber": (_provider_simulator("viber", "simulate_viber_message"), "Viber; --from is a user id"),
-    "vonage-sms": (
-        _provider_simulator("vonage", "simulate_vonage_messages_message", channel="sms"),
-        "Vonage Messages SMS; --from is a phone number",
-    ),
-    "vonage-whatsapp": (
-        _provider_simulator("vonage", "simulate_vonage_messages_message", channel="whatsapp"),
-        "Vonage Messages WhatsApp; --from is a phone number",
-    ),
+    command: (_simulator(simulator), simulator.summary) for command, simulator in simulators().items()
 }
 
 

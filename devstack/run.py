@@ -13,10 +13,13 @@ import os
 import signal
 import subprocess
 import sys
+import textwrap
 import time
 import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
+
+from chalicelib.providers.registry import webhook_endpoints
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -92,9 +95,9 @@ def _banner(env: Mapping[str, str], api_port: int, aws_port: int) -> str:
         f"  API (webhooks, REST)   http://127.0.0.1:{api_port}",
         f"  embedded AWS (moto)    http://127.0.0.1:{aws_port}",
         f"  provider sandbox       {env['OMNIHUB_SANDBOX_URL']}  (every sender's API; see ./hub outbox)",
-        "  webhook URLs           /webhooks/api, /webhooks/twilio/messaging, /webhooks/twilio/status,",
-        "                         /webhooks/meta, /webhooks/telegram/{bot}, /webhooks/line,",
-        "                         /webhooks/viber, /webhooks/vonage/messages",
+        *textwrap.wrap(", ".join(endpoint.path for endpoint in webhook_endpoints().values()), width=100,
+                       initial_indent="  webhook URLs           ", subsequent_indent=" " * 25,
+                       break_long_words=False, break_on_hyphens=False),
         "",
         "Development secrets (environment variables of these names override them):",
     ]

@@ -37,8 +37,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, parse_qsl, urlsplit
 
+from chalicelib.providers.registry import REGISTRY
+
 SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "x-viber-auth-token", "x-api-key", "cookie"})
 
+# Each HTTP sender's send API, as the provider serves it (a test checks these cover the registry).
 ROUTES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("twilio", re.compile(r"^/2010-04-01/Accounts/(?P<sid>[^/]+)/Messages\.json$")),
     ("line", re.compile(r"^/v2/bot/message/(?P<method>reply|push)$")),
@@ -591,8 +594,8 @@ def start_sandbox(port: int = 0, host: str = "127.0.0.1") -> tuple[SandboxServer
 
 
 def sandbox_environment(base_url: str) -> dict[str, str]:
-    """The variables that point every sender at the sandbox."""
-    return {f"OMNIHUB_{provider.upper()}_API_BASE": base_url for provider, _ in ROUTES}
+    """The variables that point every HTTP sender of the provider registry at the sandbox."""
+    return {f"OMNIHUB_{entry.name.upper()}_API_BASE": base_url for entry in REGISTRY if entry.api_base}
 
 
 def main(argv: list[str] | None = None) -> None:

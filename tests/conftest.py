@@ -94,8 +94,11 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         monkeypatch.setenv(key, value)
     # No test may reach a real provider: senders default to a closed loopback port unless a test
     # points them at the provider sandbox.
-    for provider in ("TWILIO", "META", "TELEGRAM", "LINE", "VIBER", "X", "VONAGE"):
-        monkeypatch.setenv(f"OMNIHUB_{provider}_API_BASE", "http://127.0.0.1:9")
+    from chalicelib.providers.registry import REGISTRY
+
+    for entry in REGISTRY:
+        if entry.api_base:
+            monkeypatch.setenv(f"OMNIHUB_{entry.name.upper()}_API_BASE", "http://127.0.0.1:9")
     yield
 
 

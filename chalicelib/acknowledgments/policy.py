@@ -31,17 +31,13 @@ from types import MappingProxyType
 from typing import Any
 
 from chalicelib.core.calendar import BusinessCalendar, CalendarError
-from chalicelib.core.consent import ConsentKeyword, consent_keyword
+from chalicelib.core.consent import KEYWORD_CHANNELS, ConsentKeyword, consent_keyword
 from chalicelib.core.model import Channel, EventKind, Priority
 from chalicelib.core.timestamps import format_timestamp, parse_timestamp
 
 SUPPORTED_VERSION = 1
 CONFIG_PATH_ENV = "OMNIHUB_ACK_CONFIG"
 DEFAULT_CONFIG_PATH = Path(__file__).resolve().parents[1] / "config" / "acknowledgments.v1.json"
-
-# Carriers treat these words as consent decisions on SMS and WhatsApp; on other channels "yes" or
-# "info" alone is ordinary conversation, so the keyword is derived from the text only here.
-KEYWORD_CHANNELS = frozenset({Channel.SMS, Channel.WHATSAPP})
 
 # A name longer than this is more likely a company, a slogan or a pasted signature than a first name.
 MAX_NAME_CHARS = 24

@@ -12,33 +12,10 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from chalicelib.adapters.settings import Settings
+from chalicelib.providers.registry import secret_groups
 
-# contract secret name → the provider secret that holds it
-SECRET_GROUPS: dict[str, str] = {
-    "OMNIHUB_API_SIGNING_SECRET": "api",
-    "OMNIHUB_API_KEYS": "api",
-    "TWILIO_AUTH_TOKEN": "twilio",
-    "TWILIO_ACCOUNT_SID": "twilio",
-    "META_APP_SECRET": "meta",
-    "META_VERIFY_TOKEN": "meta",
-    "META_ACCESS_TOKEN": "meta",
-    "TELEGRAM_SECRET_TOKEN": "telegram",
-    "TELEGRAM_BOT_TOKEN": "telegram",
-    "LINE_CHANNEL_SECRET": "line",
-    "LINE_CHANNEL_ACCESS_TOKEN": "line",
-    "VIBER_AUTH_TOKEN": "viber",
-    "X_CONSUMER_SECRET": "x",
-    "X_BEARER_TOKEN": "x",
-    "VONAGE_SIGNATURE_SECRET": "vonage",
-    "VONAGE_API_KEY": "vonage",
-    "VONAGE_API_SECRET": "vonage",
-    "VONAGE_APPLICATION_ID": "vonage",
-    "VONAGE_PRIVATE_KEY": "vonage",
-    "SENDGRID_INBOUND_TOKEN": "sendgrid",
-    "MAILGUN_SIGNING_KEY": "mailgun",
-    "POSTMARK_INBOUND_USER": "postmark",
-    "POSTMARK_INBOUND_PASSWORD": "postmark",
-}
+# contract secret name → the provider secret that holds it (a view of the provider registry)
+SECRET_GROUPS: dict[str, str] = secret_groups()
 
 SECRET_GROUP_NAMES: tuple[str, ...] = tuple(sorted(set(SECRET_GROUPS.values())))
 

@@ -17,13 +17,11 @@ from chalicelib.adapters.sqs import Outgoing, SqsBus
 from chalicelib.api.envelopes import routed_envelope
 from chalicelib.conversations.identities import resolve_customer
 from chalicelib.conversations.threading import is_threadable, thread_message
+from chalicelib.core.consent import lifecycle_consent
 from chalicelib.core.errors import PermanentError
 from chalicelib.core.model import EventKind, InboundEvent
 from chalicelib.core.ports import Repositories
 from chalicelib.core.records import InboxRecord
-
-_WITHDRAWING_LIFECYCLE = {"unfollow", "unsubscribed", "blocked", "kicked"}
-_GRANTING_LIFECYCLE = {"follow", "subscribed", "unblocked", "conversation_started"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,9 +83,7 @@ def apply_status(repos: Repositories, event: InboundEvent) -> bool:
 def _apply_lifecycle(record: InboxRecord, repos: Repositories) -> str:
     event = record.event
     assert event.sender is not None
-    lifecycle = event.metadata.get("lifecycle", "")
-    state = "withdrawn" if lifecycle in _WITHDRAWING_LIFECYCLE else None
-    state = "granted" if lifecycle in _GRANTING_LIFECYCLE else state
+    state = lifecycle_consent(event.metadata.get("lifecycle"))
     if not state:
         return "ignored"
     customer_id = resolve_customer(repos.customers, event.sender, record.received_at)

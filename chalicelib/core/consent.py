@@ -1,12 +1,34 @@
-"""Opt-out / opt-in keywords (SMS and WhatsApp): pure rules, recorded as consent per channel.
+"""Consent, the one vocabulary: its states, the channels that honour STOP/START, the events that decide it.
 
-Carriers and Twilio's Advanced Opt-Out treat these words, alone in a message, as the customer's
-decision; the hub records it and never acknowledges such a message.
+Carriers and Twilio's Advanced Opt-Out treat opt-out / opt-in words, alone in a message, as the
+customer's decision on SMS and WhatsApp; the hub records it per channel, never acknowledges such a
+message and sends nothing more on a channel whose consent is withdrawn. On other channels the
+provider reports the decision as a lifecycle event (LINE unfollow, Viber unsubscribed, a blocked
+Telegram bot). Pure: every module that reads, records or enforces consent imports it from here.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
+
+from chalicelib.core.model import Channel
+
+
+class ConsentState(StrEnum):
+    """A customer's consent on one channel, as stored (``consent_<channel>``); absent: never asked."""
+
+    GRANTED = "granted"
+    WITHDRAWN = "withdrawn"
+
+
+# Where STOP/START alone in a message is a consent decision, and a withdrawal blocks every send.
+# Elsewhere "yes" or "info" alone is ordinary conversation.
+KEYWORD_CHANNELS: frozenset[Channel] = frozenset({Channel.SMS, Channel.WHATSAPP})
+
+# Lifecycle events (``metadata["lifecycle"]``) that decide consent on the other channels.
+WITHDRAWING_LIFECYCLE: frozenset[str] = frozenset({"unfollow", "unsubscribed", "blocked", "kicked"})
+GRANTING_LIFECYCLE: frozenset[str] = frozenset({"follow", "subscribed", "unblocked", "conversation_started"})
 
 
 class ConsentKeyword(StrEnum):
@@ -43,4 +65,27 @@ def event_consent_keyword(channel: str, text: str | None, provider_keyword: str 
             return ConsentKeyword(provider_keyword)
         except ValueError:
             pass
-    return consent_keyword(text) if channel in ("sms", "whatsapp") else None
+    return consent_keyword(text) if channel in KEYWORD_CHANNELS else None
+
+
+def keyword_consent(keyword: ConsentKeyword | None) -> ConsentState | None:
+    """The consent a keyword decides: STOP withdraws, START grants, HELP (and no keyword) decides nothing."""
+    if keyword is ConsentKeyword.OPT_OUT:
+        return ConsentState.WITHDRAWN
+    if keyword is ConsentKeyword.OPT_IN:
+        return ConsentState.GRANTED
+    return None
+
+
+def lifecycle_consent(lifecycle: str | None) -> ConsentState | None:
+    """The consent a lifecycle event decides, or None for one that decides nothing (``join``, ``leave``)."""
+    if lifecycle in WITHDRAWING_LIFECYCLE:
+        return ConsentState.WITHDRAWN
+    if lifecycle in GRANTING_LIFECYCLE:
+        return ConsentState.GRANTED
+    return None
+
+
+def opted_out(consent: Mapping[str, str], channel: Channel | str) -> bool:
+    """Whether sending on ``channel`` is forbidden: its consent is withdrawn and the channel honours it."""
+    return channel in KEYWORD_CHANNELS and consent.get(Channel(channel).value) == ConsentState.WITHDRAWN

@@ -21,6 +21,7 @@ from chalicelib.outbound.errors import PermanentSendError, SenderNotConfigured, 
 from chalicelib.outbound.job import OutboundJob
 from chalicelib.outbound.rules import ChannelRulesConfig, check_channel_rules
 from chalicelib.outbound.senders.base import Sender, SendResult
+from chalicelib.providers.registry import REGISTRY
 
 
 class DeliveryLedger(Protocol):
@@ -59,9 +60,8 @@ class DeliveryOutcome:
     result: SendResult | None = None
 
 
-# Providers where resending after an ambiguous failure cannot duplicate: LINE push carries
-# X-Line-Retry-Key (a repeat answers 409) and a LINE reply token is single-use.
-RETRY_SAFE_PROVIDERS = frozenset({"line"})
+# Providers where resending after an ambiguous failure cannot duplicate (see the provider registry).
+RETRY_SAFE_PROVIDERS = frozenset(entry.name for entry in REGISTRY if entry.retry_safe)
 OUTCOME_UNKNOWN = "outcome_unknown"
 
 

@@ -13,10 +13,12 @@ from typing import Any
 
 from chalicelib.core.model import Attachment, Channel, ModelError, normalize_address
 from chalicelib.core.timestamps import normalize_timestamp, utc_now
+from chalicelib.providers.registry import sending_providers
 
 OUTBOUND_SCHEMA = "omnihub.outbound.v1"
 
-PROVIDERS: tuple[str, ...] = ("twilio", "meta", "telegram", "line", "viber", "x", "vonage", "ses")
+# The providers a job may name: those with a sender in the provider registry.
+PROVIDERS: tuple[str, ...] = sending_providers()
 
 
 class OutboundKind(StrEnum):

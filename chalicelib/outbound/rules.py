@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from chalicelib.core.consent import opted_out
 from chalicelib.core.model import Channel, ModelError
 from chalicelib.core.timestamps import parse_timestamp
 from chalicelib.outbound.errors import OptedOut, WindowClosed
@@ -24,8 +25,6 @@ from chalicelib.outbound.job import OutboundJob, OutboundKind, Template
 CUSTOMER_SERVICE_WINDOW = timedelta(hours=24)
 HUMAN_AGENT_WINDOW = timedelta(days=7)
 HUMAN_AGENT_TAG = "HUMAN_AGENT"
-CONSENT_WITHDRAWN = "withdrawn"
-CONSENT_CHANNELS = frozenset({Channel.SMS, Channel.WHATSAPP})
 TEMPLATE_PARAM_SOURCES = frozenset({"text", "reference"})
 
 
@@ -119,7 +118,7 @@ def time_since_last_inbound(job: OutboundJob, now: datetime) -> timedelta | None
 
 
 def _refuse_opted_out(job: OutboundJob, consent: Mapping[str, str]) -> None:
-    if job.channel in CONSENT_CHANNELS and consent.get(job.channel.value) == CONSENT_WITHDRAWN:
+    if opted_out(consent, job.channel):
         raise OptedOut(f"the customer opted out of {job.channel.value} (STOP); nothing may be sent")
 
 

@@ -1,8 +1,9 @@
-"""One module per provider; each webhook endpoint is a :class:`ChannelSpec` (pure verify/parse)."""
+"""One module per provider; each webhook endpoint is a :class:`ChannelSpec` (pure verify/parse).
+
+Every provider is registered once, in :mod:`chalicelib.providers.registry`.
+"""
 
 from __future__ import annotations
-
-from importlib import import_module
 
 from chalicelib.providers.base import (
     ChannelSpec,
@@ -11,24 +12,16 @@ from chalicelib.providers.base import (
     WebhookRequest,
     WebhookResponse,
 )
+from chalicelib.providers.registry import load, webhook_endpoints
 
-# endpoint name → "module:ATTRIBUTE". Imported on first use, so a webhook's cold start loads
-# only its own provider's module.
-ENDPOINTS: dict[str, str] = {
-    "api": "chalicelib.providers.api:CHANNEL",
-    "twilio_messaging": "chalicelib.providers.twilio:MESSAGING",
-    "twilio_status": "chalicelib.providers.twilio:STATUS",
-    "meta": "chalicelib.providers.meta:CHANNEL",
-    "telegram": "chalicelib.providers.telegram:CHANNEL",
-    "line": "chalicelib.providers.line:CHANNEL",
-    "viber": "chalicelib.providers.viber:CHANNEL",
-    "vonage_messages": "chalicelib.providers.vonage:MESSAGES",
-}
+# endpoint name → "module:ATTRIBUTE" of its ChannelSpec (a view of the registry). Imported on first
+# use, so a webhook's cold start loads only its own provider's module.
+ENDPOINTS: dict[str, str] = {name: endpoint.spec for name, endpoint in webhook_endpoints().items()}
 
 
 def channel_spec(endpoint: str) -> ChannelSpec:
-    module_name, _, attribute = ENDPOINTS[endpoint].partition(":")
-    return getattr(import_module(module_name), attribute)
+    spec: ChannelSpec = load(ENDPOINTS[endpoint])
+    return spec
 
 
 __all__ = [

@@ -33,7 +33,7 @@ import math
 import re
 from typing import Any
 
-from chalicelib.core.consent import consent_keyword
+from chalicelib.core.consent import KEYWORD_CHANNELS, consent_keyword
 from chalicelib.core.media import is_provider_media_url
 from chalicelib.core.model import (
     Attachment,
@@ -349,7 +349,7 @@ def _inbound_event(data: dict[str, Any], request: WebhookRequest) -> InboundEven
     except AddressError as err:
         # Kept as UNKNOWN (deduplicated on message_uuid) rather than refused: a 4xx loses it for good.
         return _unknown(data, request, message_type or "missing", {**metadata, **unreadable_reason(err)})
-    if channel in (Channel.SMS, Channel.WHATSAPP):
+    if channel in KEYWORD_CHANNELS:
         keyword = consent_keyword(text)
         if keyword is not None:
             metadata["consent"] = keyword.value

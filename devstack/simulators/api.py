@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Mapping
 
-from chalicelib.providers.api import sign_api_payload
+from chalicelib.providers.api import SECRET_NAME, sign_api_payload
 from devstack.simulators.base import SimulatedRequest
 
 
@@ -39,3 +40,18 @@ def simulate_api_message(
         },
         body=body,
     )
+
+
+def simulate_api_webhook(
+    secrets: Mapping[str, str],
+    sender: str,
+    text: str,
+    *,
+    name: str | None = None,
+    language: str | None = None,
+    event_id: str | None = None,
+    public_base_url: str = "",  # the generic channel signs the body, not the URL: accepted and ignored
+) -> SimulatedRequest:
+    """:func:`simulate_api_message` with the signature every ``./hub simulate`` command shares."""
+    return simulate_api_message(secrets[SECRET_NAME], sender, text, name=name, language=language,
+                                event_id=event_id)

@@ -1,4 +1,4 @@
-"""One Secrets Manager secret per provider group (chalicelib/adapters/secrets.py), created with empty values.
+"""One Secrets Manager secret per provider group of the provider registry, created with empty values.
 
 Empty, not a placeholder word: ``SecretSource.get`` treats an empty value as missing, so an
 unfilled secret can never be used to sign a forged webhook. Values are set once with
@@ -14,12 +14,14 @@ from aws_cdk import RemovalPolicy
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from chalicelib.adapters.secrets import SECRET_GROUP_NAMES, SECRET_GROUPS, secret_id
+from chalicelib.adapters.secrets import SECRET_GROUP_NAMES, secret_id
+from chalicelib.providers.registry import group_secrets
 from infra.stacks.settings import DeploySettings
 
 
 def secret_keys(group: str) -> list[str]:
-    return sorted(name for name, owner in SECRET_GROUPS.items() if owner == group)
+    """The keys of one group's secret: every name the registry's entries of that group read."""
+    return list(group_secrets(group))
 
 
 def build_secrets(scope: Construct, settings: DeploySettings) -> dict[str, secretsmanager.Secret]:

@@ -11,8 +11,9 @@ from chalicelib.core.errors import StoreUnavailable
 from chalicelib.core.model import Channel, Customer, Identity
 from chalicelib.core.timestamps import utc_now
 
-_CONSENT = "consent_"
-_CONSENT_AT = "consent_at_"
+# Attribute names on the profile item: one per channel, e.g. consent_sms and consent_at_sms.
+_STATE_ATTRIBUTE = "consent_"
+_DECIDED_AT_ATTRIBUTE = "consent_at_"
 
 
 class DynamoCustomers:
@@ -89,7 +90,10 @@ class DynamoCustomers:
             keys.customer(customer_id),
             UpdateExpression="SET #c = :s, #t = :t",
             ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(#t) OR #t < :t)",
-            ExpressionAttributeNames={"#c": f"{_CONSENT}{channel.value}", "#t": f"{_CONSENT_AT}{channel.value}"},
+            ExpressionAttributeNames={
+                "#c": f"{_STATE_ATTRIBUTE}{channel.value}",
+                "#t": f"{_DECIDED_AT_ATTRIBUTE}{channel.value}",
+            },
             ExpressionAttributeValues=to_item({":s": state, ":t": at}),
         )
 
@@ -144,8 +148,8 @@ def customer_from_item(item: dict[str, Any]) -> Customer:
         open_conversation_id=item.get("open_conversation_id"),
         open_claimed_at=item.get("open_claimed_at"),
         consent={
-            key.removeprefix(_CONSENT): str(value)
+            key.removeprefix(_STATE_ATTRIBUTE): str(value)
             for key, value in item.items()
-            if key.startswith(_CONSENT) and not key.startswith(_CONSENT_AT)
+            if key.startswith(_STATE_ATTRIBUTE) and not key.startswith(_DECIDED_AT_ATTRIBUTE)
         },
     )

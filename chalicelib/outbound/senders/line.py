@@ -15,10 +15,9 @@ from chalicelib.core.model import Channel, DeliveryStatus
 from chalicelib.outbound.errors import PermanentSendError
 from chalicelib.outbound.http import HttpClient, HttpResponse, ProviderErrorDetail, bearer_auth
 from chalicelib.outbound.job import OutboundJob
-from chalicelib.outbound.senders.base import SendResult, text_with_links
+from chalicelib.outbound.senders.base import SenderContext, SendResult, text_with_links
 
 PROVIDER = "line"
-DEFAULT_API_BASE = "https://api.line.me"
 MAX_MESSAGES = 5
 _RETRY_KEY_NAMESPACE = uuid.UUID("6f6d6e69-6875-622d-6c69-6e652d72746b")
 
@@ -49,7 +48,7 @@ def read_line_error(response: HttpResponse) -> ProviderErrorDetail:
 class LineSender:
     provider = PROVIDER
 
-    def __init__(self, *, channel_access_token: str, base_url: str = DEFAULT_API_BASE,
+    def __init__(self, *, channel_access_token: str, base_url: str,
                  http: HttpClient | None = None) -> None:
         self._authorization = bearer_auth(channel_access_token)
         self._root = f"{base_url.rstrip('/')}/v2/bot/message"
@@ -117,3 +116,8 @@ def _result(response: HttpResponse, details: dict[str, str]) -> SendResult:
     else:
         raise PermanentSendError("LINE answered without sentMessages", provider=PROVIDER, code="no_id")
     return SendResult(PROVIDER, message_id, DeliveryStatus.SENT, details=details)
+
+
+def build_sender(context: SenderContext) -> LineSender:
+    (token,) = context.require("LINE_CHANNEL_ACCESS_TOKEN")
+    return LineSender(channel_access_token=token, base_url=context.api_base, http=context.http)

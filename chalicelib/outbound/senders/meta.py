@@ -18,10 +18,9 @@ from chalicelib.core.model import Channel, DeliveryStatus
 from chalicelib.outbound.errors import PermanentSendError
 from chalicelib.outbound.http import HttpClient, HttpResponse, ProviderErrorDetail, bearer_auth
 from chalicelib.outbound.job import OutboundJob
-from chalicelib.outbound.senders.base import SendResult, digits_only, text_with_links
+from chalicelib.outbound.senders.base import SenderContext, SendResult, digits_only, text_with_links
 
 PROVIDER = "meta"
-DEFAULT_API_BASE = "https://graph.facebook.com"
 DEFAULT_GRAPH_VERSION = "v21.0"
 
 # Throttling and temporary failures (Graph API, WhatsApp Cloud API and Messenger error codes).
@@ -60,7 +59,7 @@ class MetaSender:
         self,
         *,
         access_token: str,
-        base_url: str = DEFAULT_API_BASE,
+        base_url: str,
         graph_version: str = DEFAULT_GRAPH_VERSION,
         default_phone_number_id: str | None = None,
         http: HttpClient | None = None,
@@ -135,3 +134,12 @@ def messenger_body(job: OutboundJob) -> dict[str, Any]:
         body["messaging_type"] = "RESPONSE"
     body["message"] = {"text": text_with_links(job)}
     return body
+
+
+def build_sender(context: SenderContext) -> MetaSender:
+    (token,) = context.require("META_ACCESS_TOKEN")
+    return MetaSender(
+        access_token=token, base_url=context.api_base,
+        graph_version=context.setting("OMNIHUB_META_GRAPH_VERSION") or DEFAULT_GRAPH_VERSION,
+        default_phone_number_id=context.setting("OMNIHUB_META_PHONE_NUMBER_ID"), http=context.http,
+    )

@@ -14,10 +14,11 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Any
 
+from chalicelib.adapters.settings import Settings
 from chalicelib.core.model import Channel, DeliveryStatus
 from chalicelib.outbound.errors import PermanentSendError, SenderNotConfigured, TransientSendError
 from chalicelib.outbound.job import OutboundJob, OutboundKind
-from chalicelib.outbound.senders.base import SendResult, text_with_links
+from chalicelib.outbound.senders.base import SenderContext, SendResult, text_with_links
 
 PROVIDER = "ses"
 DEFAULT_SUBJECT = "Your request"
@@ -122,3 +123,21 @@ class SesSender:
         except BotoCoreError as err:  # endpoint unreachable, timeouts
             raise TransientSendError(type(err).__name__, provider=PROVIDER, code="connection_error",
                                      ambiguous=True) from err
+
+
+def build_sender(context: SenderContext) -> SesSender:
+    return SesSender(
+        client_factory=context.aws_client_factory or _sesv2_client_factory(context.settings),
+        from_address=context.setting("OMNIHUB_EMAIL_FROM"), reply_to=context.setting("OMNIHUB_EMAIL_REPLY_TO"),
+        configuration_set=context.setting("OMNIHUB_SES_CONFIGURATION_SET"),
+    )
+
+
+def _sesv2_client_factory(settings: Settings) -> Callable[[], Any]:
+    def make() -> Any:
+        import boto3  # only when an email is sent
+
+        return boto3.client("sesv2", region_name=settings.environ.get("OMNIHUB_SES_REGION") or settings.region,
+                            endpoint_url=settings.aws_endpoint_url)
+
+    return make

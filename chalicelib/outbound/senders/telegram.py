@@ -13,10 +13,9 @@ from chalicelib.core.model import Channel, DeliveryStatus
 from chalicelib.outbound.errors import PermanentSendError
 from chalicelib.outbound.http import HttpClient, HttpResponse, ProviderErrorDetail
 from chalicelib.outbound.job import OutboundJob
-from chalicelib.outbound.senders.base import SendResult, text_with_links
+from chalicelib.outbound.senders.base import SenderContext, SendResult, text_with_links
 
 PROVIDER = "telegram"
-DEFAULT_API_BASE = "https://api.telegram.org"
 
 
 def read_telegram_error(response: HttpResponse) -> ProviderErrorDetail:
@@ -36,7 +35,7 @@ def read_telegram_error(response: HttpResponse) -> ProviderErrorDetail:
 class TelegramSender:
     provider = PROVIDER
 
-    def __init__(self, *, bot_token: str, base_url: str = DEFAULT_API_BASE, http: HttpClient | None = None) -> None:
+    def __init__(self, *, bot_token: str, base_url: str, http: HttpClient | None = None) -> None:
         self._url = f"{base_url.rstrip('/')}/bot{bot_token}/sendMessage"
         self._http = http or HttpClient()
 
@@ -58,3 +57,8 @@ class TelegramSender:
         # A message id is unique per chat only: the chat id makes it global.
         return SendResult(PROVIDER, f"{job.to}:{result['message_id']}", DeliveryStatus.SENT,
                           details={"chat_id": str(job.to), "message_id": str(result["message_id"])})
+
+
+def build_sender(context: SenderContext) -> TelegramSender:
+    (token,) = context.require("TELEGRAM_BOT_TOKEN")
+    return TelegramSender(bot_token=token, base_url=context.api_base, http=context.http)

@@ -15,10 +15,9 @@ from chalicelib.core.model import Channel, DeliveryStatus
 from chalicelib.outbound.errors import PermanentSendError
 from chalicelib.outbound.http import HttpClient, HttpResponse, ProviderErrorDetail, basic_auth
 from chalicelib.outbound.job import OutboundJob
-from chalicelib.outbound.senders.base import SendResult, text_with_links
+from chalicelib.outbound.senders.base import SenderContext, SendResult, text_with_links
 
 PROVIDER = "twilio"
-DEFAULT_API_BASE = "https://api.twilio.com"
 STATUS_CALLBACK_PATH = "/webhooks/twilio/status"
 
 # https://www.twilio.com/docs/api/errors
@@ -59,7 +58,7 @@ class TwilioSender:
         *,
         account_sid: str,
         auth_token: str,
-        base_url: str = DEFAULT_API_BASE,
+        base_url: str,
         public_base_url: str | None = None,
         default_from: str | None = None,
         default_whatsapp_from: str | None = None,
@@ -126,3 +125,13 @@ def _address(value: str, whatsapp: bool) -> str:
     if not whatsapp:
         return value
     return value if value.startswith("whatsapp:") else f"whatsapp:{value}"
+
+
+def build_sender(context: SenderContext) -> TwilioSender:
+    sid, token = context.require("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN")
+    return TwilioSender(
+        account_sid=sid, auth_token=token, base_url=context.api_base,
+        public_base_url=context.settings.public_base_url, default_from=context.setting("OMNIHUB_TWILIO_FROM"),
+        default_whatsapp_from=context.setting("OMNIHUB_TWILIO_WHATSAPP_FROM"),
+        messaging_service_sid=context.setting("OMNIHUB_TWILIO_MESSAGING_SERVICE_SID"), http=context.http,
+    )

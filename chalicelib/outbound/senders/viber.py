@@ -13,10 +13,9 @@ from chalicelib.core.model import Channel, DeliveryStatus
 from chalicelib.outbound.errors import PermanentSendError, TransientSendError
 from chalicelib.outbound.http import HttpClient, HttpResponse, ProviderErrorDetail
 from chalicelib.outbound.job import OutboundJob
-from chalicelib.outbound.senders.base import SendResult, text_with_links
+from chalicelib.outbound.senders.base import SenderContext, SendResult, text_with_links
 
 PROVIDER = "viber"
-DEFAULT_API_BASE = "https://chatapi.viber.com"
 DEFAULT_SENDER_NAME = "Customer care"
 MIN_API_VERSION = 1
 
@@ -48,7 +47,7 @@ def read_viber_error(response: HttpResponse) -> ProviderErrorDetail:
 class ViberSender:
     provider = PROVIDER
 
-    def __init__(self, *, auth_token: str, base_url: str = DEFAULT_API_BASE,
+    def __init__(self, *, auth_token: str, base_url: str,
                  sender_name: str = DEFAULT_SENDER_NAME, sender_avatar: str | None = None,
                  http: HttpClient | None = None) -> None:
         self._headers = {"X-Viber-Auth-Token": auth_token}
@@ -92,3 +91,12 @@ class ViberSender:
         if token is None:
             raise PermanentSendError("Viber answered without a message_token", provider=PROVIDER, code="no_id")
         return SendResult(PROVIDER, str(token), DeliveryStatus.SENT)
+
+
+def build_sender(context: SenderContext) -> ViberSender:
+    (token,) = context.require("VIBER_AUTH_TOKEN")
+    return ViberSender(
+        auth_token=token, base_url=context.api_base,
+        sender_name=context.setting("OMNIHUB_VIBER_SENDER_NAME") or DEFAULT_SENDER_NAME,
+        sender_avatar=context.setting("OMNIHUB_VIBER_SENDER_AVATAR"), http=context.http,
+    )

@@ -17,10 +17,9 @@ from chalicelib.core.model import Channel, DeliveryStatus
 from chalicelib.outbound.errors import PermanentSendError, SenderNotConfigured
 from chalicelib.outbound.http import HttpClient, HttpResponse, ProviderErrorDetail, basic_auth, bearer_auth
 from chalicelib.outbound.job import OutboundJob
-from chalicelib.outbound.senders.base import SendResult, digits_only, text_with_links
+from chalicelib.outbound.senders.base import SenderContext, SendResult, digits_only, text_with_links
 
 PROVIDER = "vonage"
-DEFAULT_API_BASE = "https://api.nexmo.com"
 JWT_LIFETIME_SECONDS = 15 * 60
 
 VONAGE_CHANNELS: dict[Channel, str] = {
@@ -70,7 +69,7 @@ class VonageSender:
     def __init__(
         self,
         *,
-        base_url: str = DEFAULT_API_BASE,
+        base_url: str,
         api_key: str | None = None,
         api_secret: str | None = None,
         application_id: str | None = None,
@@ -132,3 +131,16 @@ class VonageSender:
         if not message_uuid:
             raise PermanentSendError("Vonage answered without a message_uuid", provider=PROVIDER, code="no_id")
         return SendResult(PROVIDER, str(message_uuid), DeliveryStatus.QUEUED)
+
+
+def build_sender(context: SenderContext) -> VonageSender:
+    # Either credential pair may be configured (the sender says which one is missing when it sends).
+    found = context.optional("VONAGE_APPLICATION_ID", "VONAGE_PRIVATE_KEY", "VONAGE_API_KEY", "VONAGE_API_SECRET")
+    return VonageSender(
+        base_url=context.api_base, api_key=found.get("VONAGE_API_KEY"),
+        api_secret=found.get("VONAGE_API_SECRET"), application_id=found.get("VONAGE_APPLICATION_ID"),
+        private_key=found.get("VONAGE_PRIVATE_KEY"),
+        default_from={channel.value: value for channel in VONAGE_CHANNELS
+                      if (value := context.setting(f"OMNIHUB_VONAGE_{channel.value.upper()}_FROM"))},
+        http=context.http,
+    )

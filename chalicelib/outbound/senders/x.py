@@ -14,10 +14,9 @@ from chalicelib.core.model import Channel, DeliveryStatus
 from chalicelib.outbound.errors import PermanentSendError
 from chalicelib.outbound.http import HttpClient, HttpResponse, ProviderErrorDetail, bearer_auth
 from chalicelib.outbound.job import OutboundJob
-from chalicelib.outbound.senders.base import SendResult, text_with_links
+from chalicelib.outbound.senders.base import SenderContext, SendResult, text_with_links
 
 PROVIDER = "x"
-DEFAULT_API_BASE = "https://api.x.com"
 
 
 def make_x_error_reader(clock: Callable[[], float] = time.time) -> Callable[[HttpResponse], ProviderErrorDetail]:
@@ -44,7 +43,7 @@ def make_x_error_reader(clock: Callable[[], float] = time.time) -> Callable[[Htt
 class XSender:
     provider = PROVIDER
 
-    def __init__(self, *, bearer_token: str, base_url: str = DEFAULT_API_BASE, http: HttpClient | None = None,
+    def __init__(self, *, bearer_token: str, base_url: str, http: HttpClient | None = None,
                  clock: Callable[[], float] = time.time) -> None:
         self._authorization = bearer_auth(bearer_token)
         self._root = f"{base_url.rstrip('/')}/2/dm_conversations/with"
@@ -66,3 +65,8 @@ class XSender:
             raise PermanentSendError("X answered without a dm_event_id", provider=PROVIDER, code="no_id")
         return SendResult(PROVIDER, str(data["dm_event_id"]), DeliveryStatus.SENT,
                           details={"dm_conversation_id": str(data.get("dm_conversation_id") or "")})
+
+
+def build_sender(context: SenderContext) -> XSender:
+    (token,) = context.require("X_BEARER_TOKEN")
+    return XSender(bearer_token=token, base_url=context.api_base, http=context.http)
