@@ -37,6 +37,16 @@ class Channel(StrEnum):
 
 PHONE_CHANNELS = frozenset({Channel.SMS, Channel.WHATSAPP, Channel.VOICE})
 
+# Bounds on everything that becomes part of a DynamoDB key or a queue attribute, checked at the
+# door: an unbounded id would be stored, then fail every retry of the worker (DynamoDB refuses
+# partition keys over 2,048 bytes) and end as a poison message.
+MAX_ADDRESS_BYTES = 320  # an email address is at most 254; provider user ids are far shorter
+MAX_ID_BYTES = 512  # a provider's event or message id
+
+
+def _within(value: str, limit: int) -> bool:
+    return len(value.encode("utf-8", "surrogatepass")) <= limit
+
 
 class EventKind(StrEnum):
     MESSAGE = "message"  # a customer wrote something
@@ -138,6 +148,8 @@ class Identity:
     def __post_init__(self) -> None:
         object.__setattr__(self, "channel", Channel(self.channel))
         object.__setattr__(self, "address", normalize_address(self.channel, self.address))
+        if not _within(self.address, MAX_ADDRESS_BYTES):
+            raise ModelError(f"an address may have at most {MAX_ADDRESS_BYTES} bytes")
 
     @property
     def key(self) -> str:
@@ -231,16 +243,18 @@ class InboundEvent:
     def __post_init__(self) -> None:
         if not self.provider or not re.fullmatch(r"[a-z0-9_\-]+", self.provider):
             raise ModelError(f"bad provider name: {self.provider!r}")
-        if not isinstance(self.event_id, str) or not self.event_id or len(self.event_id) > 512:
-            raise ModelError("event_id must be a non-empty string of at most 512 characters")
+        if not isinstance(self.event_id, str) or not self.event_id or not _within(self.event_id, MAX_ID_BYTES):
+            raise ModelError(f"event_id must be a non-empty string of at most {MAX_ID_BYTES} bytes")
         object.__setattr__(self, "kind", EventKind(self.kind))
         object.__setattr__(self, "channel", Channel(self.channel))
         if not ISO_UTC.match(self.occurred_at):
             object.__setattr__(self, "occurred_at", normalize_timestamp(self.occurred_at))
         if self.status is not None:
             object.__setattr__(self, "status", DeliveryStatus(self.status))
-        if self.provider_message_id is not None and not isinstance(self.provider_message_id, str):
-            raise ModelError("provider_message_id must be a string")
+        if self.provider_message_id is not None and (
+            not isinstance(self.provider_message_id, str) or not _within(self.provider_message_id, MAX_ID_BYTES)
+        ):
+            raise ModelError(f"provider_message_id must be a string of at most {MAX_ID_BYTES} bytes")
         if self.kind is EventKind.MESSAGE:
             if self.sender is None:
                 raise ModelError("a message needs a sender")
