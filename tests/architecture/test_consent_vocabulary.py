@@ -25,9 +25,8 @@ STATES = {state.value for state in ConsentState}
 # A module-level name that defines consent vocabulary (KEYWORD_CHANNELS, CONSENT_WITHDRAWN, _GRANTING_LIFECYCLE).
 VOCABULARY_NAME = re.compile(r"CONSENT|KEYWORD_CHANNELS|WITHDRAW|GRANT")
 
-# acknowledgments/policy.py still compares consent_state with the literals; another engineer is
-# splitting it, and the split module takes ConsentState. Remove it from here then.
-STATE_LITERALS_ALLOWED = {"chalicelib/acknowledgments/policy.py"}
+# Modules allowed to spell the consent states as literals (none: they import ConsentState).
+STATE_LITERALS_ALLOWED: set[str] = set()
 
 
 def production_modules() -> dict[str, ast.Module]:
