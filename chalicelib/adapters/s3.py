@@ -23,6 +23,14 @@ class S3PayloadArchive:
             raise StoreUnavailable("the payload archive is unavailable") from err
         return f"s3://{self._bucket}/{key}"
 
+    def delete(self, pointer: str) -> None:
+        bucket, _, key = pointer.removeprefix("s3://").partition("/")
+        try:
+            self._client.delete_object(Bucket=bucket, Key=key)
+        except (ClientError, BotoCoreError) as err:
+            # Left behind, the object expires with the bucket's lifecycle rule; the refusal stands.
+            logger.warning("s3 delete_object failed", extra={"error": type(err).__name__})
+
     def get(self, pointer: str) -> bytes:
         bucket, _, key = pointer.removeprefix("s3://").partition("/")
         body: bytes = self._client.get_object(Bucket=bucket, Key=key)["Body"].read()

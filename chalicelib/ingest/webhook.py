@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -62,33 +63,35 @@ def ingest_webhook(
     if len(request.body) > spec.max_body_bytes:
         count("WebhookRejected", channel=spec.provider)
         return IngestResult(error_response(413, f"body exceeds {spec.max_body_bytes} bytes"))
-    provider_secrets = secrets.get_many(spec.secret_names)
     try:
-        if spec.handshake is not None:
-            answer = spec.handshake(request, provider_secrets, moment)
-            if answer is not None:
-                return IngestResult(answer)
-        spec.verify(request, provider_secrets, moment)
-    except PermanentError as err:
-        count("WebhookForged", channel=spec.provider)
-        logger.warning("webhook rejected", extra={"endpoint": endpoint, "reason": err.reason})
-        return IngestResult(error_response(_forged_status(spec, err), err.reason))
+        provider_secrets = secrets.get_many(spec.secret_names)
+    except RetryableError as err:  # the secret store failed: not a forgery, the provider must retry
+        count("WebhookSecretsUnavailable", channel=spec.provider)
+        logger.error("webhook secrets unavailable", extra={"endpoint": endpoint, "reason": err.reason})
+        return IngestResult(error_response(503, "the hub cannot verify requests right now, retry later"))
+    refused = _verify(endpoint, spec, request, provider_secrets, moment)
+    if refused is not None:
+        return IngestResult(refused)
     try:
         events = spec.parse(request)
     except PermanentError as err:
         count("WebhookInvalid", channel=spec.provider)
         logger.info("webhook unreadable", extra={"endpoint": endpoint, "reason": err.reason})
         return IngestResult(error_response(err.status, err.reason))
-    except (ValueError, TypeError, KeyError, OverflowError) as err:
+    except (ValueError, TypeError, KeyError, OverflowError, RecursionError) as err:
         # A parser that missed a case must not turn a signed request into a 500 (and a retry storm):
         # answer 400 with the kind of fault, never the value, which may be personal data.
         count("WebhookInvalid", channel=spec.provider)
         logger.warning("webhook parser fault", extra={"endpoint": endpoint, "error": type(err).__name__})
         return IngestResult(error_response(400, f"the payload could not be read ({type(err).__name__})"))
-    # Where the channel's response reaches the customer, the acknowledgment is decided before the
-    # write and carried on the inbox item, so the worker records exactly what was said.
+    # Where the channel's response reaches the customer, the acknowledgment is decided (and its
+    # response built) before the write and carried on the inbox item, so the worker records exactly
+    # what was said. A response that cannot be built carries nothing: the worker acknowledges instead.
     answered = next((e for e in events if e.kind is EventKind.MESSAGE), None) if spec.instant_reply else None
     carried = acknowledger(answered) if answered is not None and acknowledger is not None else None
+    instant = _instant_response(endpoint, spec, request, answered, carried)
+    if instant is None:
+        carried = None
     try:
         new_events = _store_events(endpoint, request, events, inbox, moment, answered, carried)
     except RetryableError as err:
@@ -106,10 +109,59 @@ def ingest_webhook(
     count("WebhookEvents", channel=spec.provider, value=len(new_events))
     if len(new_events) < len(events):
         count("WebhookDuplicates", channel=spec.provider, value=len(events) - len(new_events))
-    if carried is not None and answered in new_events and spec.instant_reply is not None:
+    if instant is not None and answered in new_events:
         count("AcknowledgmentsInResponse", channel=spec.provider)
-        return IngestResult(spec.instant_reply(request, answered, carried.text), tuple(events), tuple(new_events))
-    return IngestResult(spec.respond(request, events), tuple(events), tuple(new_events))
+        return IngestResult(instant, tuple(events), tuple(new_events))
+    return IngestResult(_plain_response(endpoint, spec, request, events), tuple(events), tuple(new_events))
+
+
+def _verify(
+    endpoint: str, spec: ChannelSpec, request: WebhookRequest, secrets: Mapping[str, str], moment: float
+) -> WebhookResponse | None:
+    """The handshake's answer or the refusal of a forged request; None for a verified request."""
+    try:
+        if spec.handshake is not None:
+            answer = spec.handshake(request, secrets, moment)
+            if answer is not None:
+                return answer
+        spec.verify(request, secrets, moment)
+    except PermanentError as err:
+        count("WebhookForged", channel=spec.provider)
+        logger.warning("webhook rejected", extra={"endpoint": endpoint, "reason": err.reason})
+        return error_response(_forged_status(spec, err), err.reason)
+    except (ValueError, TypeError, KeyError, OverflowError, RecursionError) as err:
+        # A verifier that missed a case fails closed: what could not be verified is refused.
+        count("WebhookForged", channel=spec.provider)
+        logger.warning("webhook verifier fault", extra={"endpoint": endpoint, "error": type(err).__name__})
+        return error_response(spec.forged_status, "the request could not be verified")
+    return None
+
+
+def _instant_response(
+    endpoint: str,
+    spec: ChannelSpec,
+    request: WebhookRequest,
+    answered: InboundEvent | None,
+    carried: CarriedAcknowledgment | None,
+) -> WebhookResponse | None:
+    if carried is None or answered is None or spec.instant_reply is None:
+        return None
+    try:
+        return spec.instant_reply(request, answered, carried.text)
+    except Exception as err:  # anything: the event must still be stored and answered 2xx
+        logger.warning("instant acknowledgment not built", extra={"endpoint": endpoint, "error": type(err).__name__})
+        return None
+
+
+def _plain_response(
+    endpoint: str, spec: ChannelSpec, request: WebhookRequest, events: list[InboundEvent]
+) -> WebhookResponse:
+    """The provider's ordinary 2xx; never a 500 for something already stored."""
+    try:
+        return spec.respond(request, events)
+    except Exception as err:  # the events are stored: answer 2xx whatever went wrong here
+        logger.warning("webhook response not built", extra={"endpoint": endpoint, "error": type(err).__name__})
+        return WebhookResponse(200, "", content_type="text/plain")
 
 
 def _forged_status(spec: ChannelSpec, err: PermanentError) -> int:
@@ -130,17 +182,24 @@ def _store_events(
     pointer = None
     if inbox.needs_payload_pointer(request.body, events):
         pointer = inbox.archive_payload(events[0].provider, request.received_at, request.body)
-    fresh = []
-    for event in events:
-        if inbox.put(
-            event,
-            endpoint=endpoint,
-            received_at=request.received_at,
-            raw_body=request.body,
-            content_type=request.header("content-type"),
-            raw_pointer=pointer,
-            now=moment,
-            acknowledgment=carried if event is answered else None,
-        ):
-            fresh.append(event)
+    fresh: list[InboundEvent] = []
+    try:
+        for event in events:
+            if inbox.put(
+                event,
+                endpoint=endpoint,
+                received_at=request.received_at,
+                raw_body=request.body,
+                content_type=request.header("content-type"),
+                raw_pointer=pointer,
+                now=moment,
+                acknowledgment=carried if event is answered else None,
+            ):
+                fresh.append(event)
+    except Exception:
+        if pointer is not None and not fresh:
+            inbox.discard_payload(pointer)  # refused or failed: nothing of this request remains
+        raise
+    if pointer is not None and not fresh:
+        inbox.discard_payload(pointer)  # every event a duplicate: their items point at earlier copies
     return tuple(fresh)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 import time
 from collections.abc import Sequence
 
@@ -80,7 +81,12 @@ class DynamoInbox:
         if self._payloads is None:
             raise StoreUnavailable("no payload archive configured for a large body")
         digest = hashlib.sha256(raw_body).hexdigest()
-        return self._payloads.put(f"raw/{provider}/{received_at[:10]}/{digest}", raw_body)
+        # One object per request, so discarding a refused request's copy never touches another's.
+        return self._payloads.put(f"raw/{provider}/{received_at[:10]}/{digest}-{secrets.token_hex(8)}", raw_body)
+
+    def discard_payload(self, pointer: str) -> None:
+        if self._payloads is not None:
+            self._payloads.delete(pointer)
 
     def get(self, inbox_key: str) -> InboxRecord | None:
         item = self._table.get(keys.inbox(inbox_key), consistent=True)
