@@ -32,6 +32,7 @@ from typing import Any
 
 from chalicelib.core.calendar import BusinessCalendar, CalendarError
 from chalicelib.core.consent import ConsentKeyword, consent_keyword
+from chalicelib.core.errors import ConfigError
 from chalicelib.core.model import Channel, EventKind, Priority, format_timestamp, parse_timestamp
 
 SUPPORTED_VERSION = 1
@@ -60,7 +61,7 @@ _GENERIC_NAMES = frozenset({
 })
 
 
-class AckConfigError(ValueError):
+class AckConfigError(ConfigError, ValueError):
     """The acknowledgment configuration is unreadable or invalid; the message names file and key."""
 
 

@@ -18,8 +18,10 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from chalicelib.core.errors import PermanentError
 
-class ModelError(ValueError):
+
+class ModelError(PermanentError, ValueError):
     """A value does not fit the canonical model (a permanent, 4xx-class error)."""
 
 

@@ -26,6 +26,7 @@ from typing import Any
 from boto3.dynamodb.types import Binary, TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
+from chalicelib.adapters.aws_errors import aws_error_code, aws_error_message, log_aws_failure
 from chalicelib.core.errors import BadRequest, NotFound, PayloadTooLarge, StoreUnavailable
 from chalicelib.core.model import (
     Attachment,
@@ -110,15 +111,18 @@ class DynamoStore:
         except ClientError as err:
             if _conditional_failed(err):
                 raise
-            code = err.response.get("Error", {}).get("Code", "")
-            if code == "ValidationException":
-                message = err.response.get("Error", {}).get("Message", "")
-                if "size" in message.lower():
-                    raise PayloadTooLarge("the event is too large to store") from err
-                raise BadRequest(f"the store refused the item: {message}") from err
-            raise StoreUnavailable(f"DynamoDB {operation} failed: {code}") from err
+            # What DynamoDB said goes to the log; the error (and any body) says it in our words.
+            if aws_error_code(err) == "ValidationException":
+                log_aws_failure("DynamoDB", operation, err, severity="warning")
+                # DynamoDB names the limit only in its message: an item over 400 KB, a key too long.
+                if "size" in aws_error_message(err).lower():
+                    raise PayloadTooLarge("the item is too large to store") from err
+                raise BadRequest("the store refused the request's values") from err
+            log_aws_failure("DynamoDB", operation, err)
+            raise StoreUnavailable(f"DynamoDB {operation} failed") from err
         except BotoCoreError as err:
-            raise StoreUnavailable(f"DynamoDB {operation} failed: {err}") from err
+            log_aws_failure("DynamoDB", operation, err)
+            raise StoreUnavailable(f"DynamoDB {operation} failed") from err
 
     def _conditionally(self, operation: str, **kwargs: Any) -> bool:
         """Run a conditional write: False when its condition did not hold (nothing written)."""
