@@ -27,7 +27,7 @@ class ErrorCode:
     meaning: str  # public: a 5xx body carries this text instead of the error's own reason
 
 
-_TABLE = (
+ERROR_TABLE: tuple[ErrorCode, ...] = (
     ErrorCode("bad_request", 400, "the request cannot be used: a field is missing or malformed"),
     ErrorCode("invalid_json", 400, "the body is not JSON"),
     ErrorCode("invalid_cursor", 400, "the cursor is not one the hub issued"),
@@ -46,7 +46,7 @@ _TABLE = (
     ErrorCode("misconfigured", 503, "the hub's configuration is invalid; retry once an operator has fixed it"),
 )
 
-ERROR_CODES: Mapping[str, ErrorCode] = MappingProxyType({entry.code: entry for entry in _TABLE})
+ERROR_CODES: Mapping[str, ErrorCode] = MappingProxyType({entry.code: entry for entry in ERROR_TABLE})
 
 # The code a body carries when only a status is known (a channel's forged_status).
 _CODE_FOR_STATUS: Mapping[int, str] = MappingProxyType({
