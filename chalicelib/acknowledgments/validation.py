@@ -9,8 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from chalicelib.core.errors import ConfigError
 
-class AckConfigError(ValueError):
+
+class AckConfigError(ConfigError, ValueError):
     """The acknowledgment configuration is unreadable or invalid; the message names file and key."""
 
 

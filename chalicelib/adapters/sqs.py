@@ -11,6 +11,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.adapters import resources
+from chalicelib.adapters.aws_errors import log_aws_failure
 from chalicelib.adapters.resources import QueueSpec
 from chalicelib.core.errors import RetryableError
 
@@ -18,7 +19,10 @@ _BATCH = 10
 
 
 class PublishFailed(RetryableError):
-    """SQS did not take a message; the caller's batch item fails and is retried."""
+    """SQS did not take a message; the caller's batch item fails and is retried.
+
+    Its reason is ours; what SQS or botocore said is logged where it happened.
+    """
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +55,8 @@ class SqsBus:
                 try:
                     self._urls[name] = self._client.get_queue_url(QueueName=name)["QueueUrl"]
                 except (ClientError, BotoCoreError) as err:
-                    raise PublishFailed(f"queue {name} unreachable: {err}") from err
+                    log_aws_failure("SQS", "get_queue_url", err)
+                    raise PublishFailed(f"queue {name} unreachable") from err
         return self._urls[name]
 
     def publish(self, spec: QueueSpec, message: Outgoing) -> None:
@@ -78,7 +83,8 @@ class SqsBus:
             try:
                 response = self._client.send_message_batch(QueueUrl=url, Entries=entries)
             except (ClientError, BotoCoreError) as err:
-                raise PublishFailed(f"SQS send_message_batch failed: {err}") from err
+                log_aws_failure("SQS", "send_message_batch", err)
+                raise PublishFailed(f"SQS did not take a batch for {spec.logical_name}") from err
             refused.extend(chunk[int(f["Id"])].dedupe_id for f in response.get("Failed", []))
         return refused
 

@@ -8,7 +8,9 @@ from urllib.parse import quote, urlencode
 
 from chalice import Response
 
-from chalicelib.core.errors import PermanentError, RetryableError
+from chalicelib.adapters.observability import logger
+from chalicelib.core.error_codes import error_body, http_status, public_code
+from chalicelib.core.errors import OmnihubError
 from chalicelib.core.timestamps import utc_now
 from chalicelib.providers import WebhookRequest, WebhookResponse
 
@@ -60,6 +62,12 @@ def json_response(body: Any, status: int = 200) -> Response:
     return Response(body=json.dumps(body), status_code=status, headers={"Content-Type": "application/json"})
 
 
-def error_json(err: PermanentError | RetryableError) -> Response:
-    name = type(err).__name__
-    return json_response({"error": name, "reason": err.reason}, err.status)
+def error_json(err: OmnihubError) -> Response:
+    """The REST answer for an error: ``{"error": <code>, "reason": ...}`` with the code's status from
+    the one table (chalicelib/core/error_codes.py); never a class name, never a dependency's text."""
+    code = public_code(err)
+    status = http_status(code)
+    if status >= 500:  # the body says only "retry later"; what failed is for the operator
+        logger.error("request failed", extra={"error": code, "reason": err.reason})
+    return Response(body=error_body(code, err.reason), status_code=status,
+                    headers={"Content-Type": "application/json"})

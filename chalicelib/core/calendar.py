@@ -17,6 +17,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from itertools import pairwise
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from chalicelib.core.errors import ConfigError
+
 WEEKDAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 # How far ahead to look for working time: a long closure plus holidays never exceeds this, and a
@@ -28,7 +30,7 @@ _INTERVAL = re.compile(r"^\s*(\d{2}:\d{2})\s*-\s*(\d{2}:\d{2})\s*$")
 _YEARLY_HOLIDAY = re.compile(r"^(\d{2})-(\d{2})$")
 
 
-class CalendarError(ValueError):
+class CalendarError(ConfigError, ValueError):
     """The calendar is misconfigured, or was asked something it cannot answer (a naive datetime)."""
 
 

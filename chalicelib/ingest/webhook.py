@@ -7,13 +7,13 @@ this path is one conditional PutItem per event (plus an S3 put for a body too la
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
 from chalicelib.adapters.observability import count, logger
+from chalicelib.core.error_codes import code_for_status, error_body, http_status, public_code
 from chalicelib.core.errors import PermanentError, RetryableError
 from chalicelib.core.model import EventKind, InboundEvent
 from chalicelib.core.ports import InboxRepository, SecretReader
@@ -34,19 +34,9 @@ class IngestResult:
     new_events: tuple[InboundEvent, ...] = ()
 
 
-def error_response(status: int, reason: str) -> WebhookResponse:
-    return WebhookResponse(status, json.dumps({"error": _ERROR_NAMES.get(status, "error"), "reason": reason}))
-
-
-_ERROR_NAMES = {
-    400: "bad_request",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not_found",
-    406: "not_acceptable",
-    413: "payload_too_large",
-    503: "unavailable",
-}
+def error_response(code: str, reason: str | None = None) -> WebhookResponse:
+    """``{"error": <code>, "reason": ...}`` with the code's status (chalicelib/core/error_codes.py)."""
+    return WebhookResponse(http_status(code), error_body(code, reason))
 
 
 def ingest_webhook(
@@ -62,13 +52,13 @@ def ingest_webhook(
     moment = time.time() if now is None else now
     if len(request.body) > spec.max_body_bytes:
         count("WebhookRejected", channel=spec.provider)
-        return IngestResult(error_response(413, f"body exceeds {spec.max_body_bytes} bytes"))
+        return IngestResult(error_response("payload_too_large", f"body exceeds {spec.max_body_bytes} bytes"))
     try:
         provider_secrets = secrets.get_many(spec.secret_names)
     except RetryableError as err:  # the secret store failed: not a forgery, the provider must retry
         count("WebhookSecretsUnavailable", channel=spec.provider)
         logger.error("webhook secrets unavailable", extra={"endpoint": endpoint, "reason": err.reason})
-        return IngestResult(error_response(503, "the hub cannot verify requests right now, retry later"))
+        return IngestResult(error_response("unavailable"))
     refused = _verify(endpoint, spec, request, provider_secrets, moment)
     if refused is not None:
         return IngestResult(refused)
@@ -77,13 +67,13 @@ def ingest_webhook(
     except PermanentError as err:
         count("WebhookInvalid", channel=spec.provider)
         logger.info("webhook unreadable", extra={"endpoint": endpoint, "reason": err.reason})
-        return IngestResult(error_response(err.status, err.reason))
+        return IngestResult(error_response(public_code(err), err.reason))
     except (ValueError, TypeError, KeyError, OverflowError, RecursionError) as err:
         # A parser that missed a case must not turn a signed request into a 500 (and a retry storm):
-        # answer 400 with the kind of fault, never the value, which may be personal data.
+        # answer 400 naming neither the value (it may be personal data) nor the exception's class.
         count("WebhookInvalid", channel=spec.provider)
         logger.warning("webhook parser fault", extra={"endpoint": endpoint, "error": type(err).__name__})
-        return IngestResult(error_response(400, f"the payload could not be read ({type(err).__name__})"))
+        return IngestResult(error_response("bad_request", "the payload could not be read"))
     # Where the channel's response reaches the customer, the acknowledgment is decided (and its
     # response built) before the write and carried on the inbox item, so the worker records exactly
     # what was said. A response that cannot be built carries nothing: the worker acknowledges instead.
@@ -96,10 +86,10 @@ def ingest_webhook(
         new_events = _store_events(endpoint, request, events, inbox, moment, answered, carried)
     except RetryableError as err:
         logger.error("webhook not stored", extra={"endpoint": endpoint, "reason": err.reason})
-        return IngestResult(error_response(503, "not stored, retry later"), tuple(events))
+        return IngestResult(error_response("unavailable"), tuple(events))
     except PermanentError as err:  # e.g. an event too large for an item even with its body in S3
         logger.warning("webhook refused by the store", extra={"endpoint": endpoint, "reason": err.reason})
-        return IngestResult(error_response(err.status, err.reason), tuple(events))
+        return IngestResult(error_response(public_code(err), err.reason), tuple(events))
     for event in events:
         fresh = event in new_events
         logger.info(
@@ -128,12 +118,12 @@ def _verify(
     except PermanentError as err:
         count("WebhookForged", channel=spec.provider)
         logger.warning("webhook rejected", extra={"endpoint": endpoint, "reason": err.reason})
-        return error_response(_forged_status(spec, err), err.reason)
+        return error_response(_forged_code(spec, err), err.reason)
     except (ValueError, TypeError, KeyError, OverflowError, RecursionError) as err:
         # A verifier that missed a case fails closed: what could not be verified is refused.
         count("WebhookForged", channel=spec.provider)
         logger.warning("webhook verifier fault", extra={"endpoint": endpoint, "error": type(err).__name__})
-        return error_response(spec.forged_status, "the request could not be verified")
+        return error_response(code_for_status(spec.forged_status), "the request could not be verified")
     return None
 
 
@@ -164,8 +154,10 @@ def _plain_response(
         return WebhookResponse(200, "", content_type="text/plain")
 
 
-def _forged_status(spec: ChannelSpec, err: PermanentError) -> int:
-    return spec.forged_status if err.status in (401, 403) else err.status
+def _forged_code(spec: ChannelSpec, err: PermanentError) -> str:
+    """A refused signature answers the status the provider's retry semantics want (``forged_status``)."""
+    code = public_code(err)
+    return code_for_status(spec.forged_status) if http_status(code) in (401, 403) else code
 
 
 def _store_events(

@@ -84,7 +84,7 @@ def deliver(
             raise SenderNotConfigured(f"no sender for provider {ready.provider!r}", provider=ready.provider)
         result = sender.send(ready)
     except PermanentSendError as err:
-        code = err.code or type(err).__name__
+        code = err.recorded_code
         ledger.record_failed(job.outbound_id, code, str(err))
         return DeliveryOutcome(job.outbound_id, DeliveryState.FAILED, job, job.provider,
                                status=DeliveryStatus.FAILED, error_code=code, reason=str(err))

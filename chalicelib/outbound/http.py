@@ -135,7 +135,7 @@ class HttpClient:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise PermanentSendError(f"not an http(s) API base URL: {parts.scheme}://{parts.hostname}",
-                                     provider=provider, code="bad_api_base")
+                                     provider=provider, error_code="bad_api_base")
         target = parts.path or "/"
         if parts.query:
             target += "?" + parts.query
@@ -154,7 +154,7 @@ class HttpClient:
                 connection.connect()
             except (TimeoutError, OSError) as err:
                 raise TransientSendError(f"cannot connect to {where}: {type(err).__name__}",
-                                         provider=provider, code="connect_error") from err
+                                         provider=provider, error_code="connect_error") from err
             assert connection.sock is not None
             connection.sock.settimeout(self.read_timeout)
             try:
@@ -163,10 +163,10 @@ class HttpClient:
                 payload = raw.read()
             except TimeoutError as err:
                 raise TransientSendError(f"no answer from {where} within {self.read_timeout} s",
-                                         provider=provider, code="read_timeout", ambiguous=True) from err
+                                         provider=provider, error_code="read_timeout", ambiguous=True) from err
             except (OSError, http.client.HTTPException) as err:
                 raise TransientSendError(f"connection to {where} failed: {type(err).__name__}",
-                                         provider=provider, code="connection_error", ambiguous=True) from err
+                                         provider=provider, error_code="connection_error", ambiguous=True) from err
             return HttpResponse(raw.status, {k.lower(): v for k, v in raw.getheaders()}, payload)
         finally:
             connection.close()
@@ -184,13 +184,13 @@ def classify_error_response(
         retry_after = retry_after_seconds(response.header("retry-after"))
         if retry_after is None:
             retry_after = detail.retry_after
-        return TransientSendError(message, provider=provider, code=code, http_status=response.status,
+        return TransientSendError(message, provider=provider, error_code=code, http_status=response.status,
                                   retry_after=retry_after)
     if detail.refusal == "window_closed":
-        return WindowClosed(message, provider=provider, code=code, http_status=response.status)
+        return WindowClosed(message, provider=provider, error_code=code, http_status=response.status)
     if detail.refusal == "opted_out":
-        return OptedOut(message, provider=provider, code=code, http_status=response.status)
-    return PermanentSendError(message, provider=provider, code=code, http_status=response.status)
+        return OptedOut(message, provider=provider, error_code=code, http_status=response.status)
+    return PermanentSendError(message, provider=provider, error_code=code, http_status=response.status)
 
 
 def _encode_body(json_body: Any, form: Mapping[str, str] | list[tuple[str, str]] | None

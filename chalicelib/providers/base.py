@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
-from chalicelib.core.errors import BadRequest, PermanentError, Unauthorized
+from chalicelib.core.errors import BadRequest, Unauthorized
 from chalicelib.core.model import Channel, Identity, InboundEvent, ModelError
 from chalicelib.core.timestamps import timestamp_from_epoch
 
@@ -29,6 +29,12 @@ class SignatureError(Unauthorized):
 
 class PayloadError(BadRequest):
     """Signed, but not an event the hub can read."""
+
+
+class InvalidJson(PayloadError):
+    """A body that should be JSON and is not (or is JSON no parser may take: nesting, huge numbers)."""
+
+    code = "invalid_json"
 
 
 class AddressError(PayloadError):
@@ -117,7 +123,7 @@ def require_secret(secrets: Secrets, name: str) -> str:
     if not value:
         # A missing secret is the operator's fault, but accepting unsigned traffic would be
         # worse: refuse like a forged request and say why.
-        raise PermanentError(f"{name} is not configured", status=401)
+        raise Unauthorized(f"{name} is not configured")
     return value
 
 
@@ -128,12 +134,18 @@ def require_secret(secrets: Secrets, name: str) -> str:
 
 def load_json(body: bytes | str, *, parse_float: Callable[[str], Any] | None = None) -> Any:
     """The body as JSON; anything json.loads refuses (including integers over 4300 digits and
-    nesting deeper than the recursion limit, which raise ValueError and RecursionError) → PayloadError."""
+    nesting deeper than the recursion limit, which raise ValueError and RecursionError) → InvalidJson,
+    with a reason of our own rather than the json module's message."""
     try:
         return json.loads(body, parse_float=parse_float)
-    except (UnicodeDecodeError, ValueError, RecursionError) as err:
-        reason = str(err) if isinstance(err, json.JSONDecodeError) else type(err).__name__
-        raise PayloadError(f"body is not JSON: {reason}") from err
+    except json.JSONDecodeError as err:
+        raise InvalidJson(f"body is not JSON (line {err.lineno}, column {err.colno})") from err
+    except UnicodeDecodeError as err:
+        raise InvalidJson("body is not JSON: not UTF-8") from err
+    except RecursionError as err:
+        raise InvalidJson("body is not JSON the hub reads: nested too deeply") from err
+    except ValueError as err:  # an integer of more than 4300 digits
+        raise InvalidJson("body is not JSON the hub reads: a number is too long") from err
 
 
 def as_dict(value: Any) -> dict[str, Any]:

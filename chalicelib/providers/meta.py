@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from chalicelib.core.consent import consent_keyword
+from chalicelib.core.error_codes import error_body
 from chalicelib.core.media import is_provider_media_url
 from chalicelib.core.model import (
     Attachment,
@@ -104,11 +105,11 @@ def answer_meta_verification(request: WebhookRequest, secrets: Secrets, now: flo
     challenge = request.query.get("hub.challenge")
     token = request.query.get("hub.verify_token")
     if mode != "subscribe" or not challenge or token is None:
-        return WebhookResponse(400, "expected hub.mode=subscribe, hub.verify_token and hub.challenge",
-                               content_type="text/plain")
+        return WebhookResponse(400, error_body("bad_request", "expected hub.mode=subscribe, hub.verify_token and "
+                                                              "hub.challenge"))
     expected = require_secret(secrets, VERIFY_TOKEN_NAME)
     if not constant_time_equal(expected, token):
-        return WebhookResponse(403, "hub.verify_token does not match", content_type="text/plain")
+        return WebhookResponse(403, error_body("forbidden", "hub.verify_token does not match"))
     return WebhookResponse(200, challenge, content_type="text/plain")
 
 

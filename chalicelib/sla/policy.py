@@ -25,6 +25,7 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 from chalicelib.core.calendar import BusinessCalendar, CalendarError
+from chalicelib.core.errors import ConfigError
 from chalicelib.core.model import Priority
 
 CalendarMode = Literal["business", "always"]
@@ -35,7 +36,7 @@ CALENDAR_MODES: tuple[CalendarMode, ...] = ("business", "always")
 MAX_TARGET_MINUTES = 100_000
 
 
-class SlaConfigError(ValueError):
+class SlaConfigError(ConfigError, ValueError):
     """An ``sla`` block is invalid; the message starts with the field's path."""
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from chalicelib.core.calendar import BusinessCalendar, CalendarError
 from chalicelib.core.config_file import read_json_config
+from chalicelib.core.errors import ConfigError
 from chalicelib.core.model import Priority
 from chalicelib.sla.policy import SlaConfigError, SlaKind, SlaPolicies, parse_sla
 
@@ -30,7 +31,7 @@ DEFAULT_SERVICE_LEVELS_PATH = Path(__file__).resolve().parents[1] / "config" / "
 _TOP_LEVEL_KEYS = ("version", "business_hours", "sla")
 
 
-class ServiceLevelsError(ValueError):
+class ServiceLevelsError(ConfigError, ValueError):
     """The service-levels configuration is unreadable or invalid; the message names file and key."""
 
 

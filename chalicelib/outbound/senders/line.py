@@ -57,7 +57,7 @@ class LineSender:
     def send(self, job: OutboundJob) -> SendResult:
         if job.channel is not Channel.LINE:
             raise PermanentSendError(f"LINE does not send on {job.channel.value}",
-                                     provider=PROVIDER, code="unsupported_channel")
+                                     provider=PROVIDER, error_code="unsupported_channel")
         messages = line_messages(job)
         if job.reply_token:
             try:
@@ -87,7 +87,7 @@ class LineSender:
         if response.status == 409:
             if not accepted:
                 raise PermanentSendError(read_line_error(response).message or "LINE answered 409",
-                                         provider=PROVIDER, code="409", http_status=409)
+                                         provider=PROVIDER, error_code="409", http_status=409)
             details["accepted_request_id"] = accepted  # sent by an earlier attempt
         return _result(response, details)
 
@@ -114,7 +114,7 @@ def _result(response: HttpResponse, details: dict[str, str]) -> SendResult:
     elif response.header("x-line-request-id"):
         message_id = f"request:{response.header('x-line-request-id')}"
     else:
-        raise PermanentSendError("LINE answered without sentMessages", provider=PROVIDER, code="no_id")
+        raise PermanentSendError("LINE answered without sentMessages", provider=PROVIDER, error_code="no_id")
     return SendResult(PROVIDER, message_id, DeliveryStatus.SENT, details=details)
 
 

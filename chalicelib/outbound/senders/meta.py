@@ -75,12 +75,12 @@ class MetaSender:
             phone_number_id = job.hint("phone_number_id") or self._default_phone_number_id
             if not phone_number_id:
                 raise PermanentSendError("no WhatsApp phone_number_id to send from",
-                                         provider=PROVIDER, code="sender_not_configured")
+                                         provider=PROVIDER, error_code="sender_not_configured")
             return f"{self._root}/{quote(phone_number_id, safe='')}/messages", whatsapp_body(job)
         if job.channel in (Channel.MESSENGER, Channel.INSTAGRAM):
             return f"{self._root}/me/messages", messenger_body(job)
         raise PermanentSendError(f"Meta does not send on {job.channel.value}",
-                                 provider=PROVIDER, code="unsupported_channel")
+                                 provider=PROVIDER, error_code="unsupported_channel")
 
     def send(self, job: OutboundJob) -> SendResult:
         url, body = self.build_request(job)
@@ -96,7 +96,7 @@ class MetaSender:
             message_id = answer.get("message_id")
             status = DeliveryStatus.SENT
         if not message_id:
-            raise PermanentSendError("Meta answered without a message id", provider=PROVIDER, code="no_id")
+            raise PermanentSendError("Meta answered without a message id", provider=PROVIDER, error_code="no_id")
         return SendResult(PROVIDER, str(message_id), status)
 
 

@@ -90,7 +90,7 @@ class SesSender:
     def send(self, job: OutboundJob) -> SendResult:
         if job.channel is not Channel.EMAIL:
             raise PermanentSendError(f"SES does not send on {job.channel.value}",
-                                     provider=PROVIDER, code="unsupported_channel")
+                                     provider=PROVIDER, error_code="unsupported_channel")
         from_address = job.hint("from") or self._from_address
         if not from_address:
             raise SenderNotConfigured("no sender address for email (OMNIHUB_EMAIL_FROM)", provider=PROVIDER)
@@ -118,10 +118,10 @@ class SesSender:
             status = int(err.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
             message = str(error.get("Message") or code)
             if code in _TRANSIENT_ERRORS or status >= 500 or status == 429:
-                raise TransientSendError(message, provider=PROVIDER, code=code, http_status=status) from err
-            raise PermanentSendError(message, provider=PROVIDER, code=code, http_status=status) from err
+                raise TransientSendError(message, provider=PROVIDER, error_code=code, http_status=status) from err
+            raise PermanentSendError(message, provider=PROVIDER, error_code=code, http_status=status) from err
         except BotoCoreError as err:  # endpoint unreachable, timeouts
-            raise TransientSendError(type(err).__name__, provider=PROVIDER, code="connection_error",
+            raise TransientSendError(type(err).__name__, provider=PROVIDER, error_code="connection_error",
                                      ambiguous=True) from err
 
 

@@ -42,7 +42,7 @@ class TelegramSender:
     def build_body(self, job: OutboundJob) -> dict[str, Any]:
         if job.channel is not Channel.TELEGRAM:
             raise PermanentSendError(f"Telegram does not send on {job.channel.value}",
-                                     provider=PROVIDER, code="unsupported_channel")
+                                     provider=PROVIDER, error_code="unsupported_channel")
         return {"chat_id": str(job.to), "text": text_with_links(job)}
 
     def send(self, job: OutboundJob) -> SendResult:
@@ -53,7 +53,7 @@ class TelegramSender:
         if not body.get("ok") or not isinstance(result, dict) or result.get("message_id") is None:
             detail = read_telegram_error(response)
             raise PermanentSendError(detail.message or "Telegram answered without a message",
-                                     provider=PROVIDER, code=detail.code or "no_message_id")
+                                     provider=PROVIDER, error_code=detail.code or "no_message_id")
         # A message id is unique per chat only: the chat id makes it global.
         return SendResult(PROVIDER, f"{job.to}:{result['message_id']}", DeliveryStatus.SENT,
                           details={"chat_id": str(job.to), "message_id": str(result["message_id"])})

@@ -77,7 +77,7 @@ class TwilioSender:
         whatsapp = job.channel is Channel.WHATSAPP
         if job.channel not in (Channel.SMS, Channel.WHATSAPP):
             raise PermanentSendError(f"Twilio Messaging does not send on {job.channel.value}",
-                                     provider=PROVIDER, code="unsupported_channel")
+                                     provider=PROVIDER, error_code="unsupported_channel")
         form: list[tuple[str, str]] = [("To", _address(job.to, whatsapp))]
         sender = job.hint("from") or (self._default_whatsapp_from if whatsapp else self._default_from)
         service = job.hint("messaging_service_sid") or self._messaging_service_sid
@@ -87,11 +87,11 @@ class TwilioSender:
             form.append(("MessagingServiceSid", service))
         else:
             raise PermanentSendError("no From number or MessagingServiceSid for Twilio",
-                                     provider=PROVIDER, code="sender_not_configured")
+                                     provider=PROVIDER, error_code="sender_not_configured")
         if job.template is not None:
             if not job.template.content_sid:
                 raise PermanentSendError(f"template {job.template.name!r} has no Twilio content_sid",
-                                         provider=PROVIDER, code="template_not_configured")
+                                         provider=PROVIDER, error_code="template_not_configured")
             form.append(("ContentSid", job.template.content_sid))
             if job.template.params:
                 variables = {str(i): value for i, value in enumerate(job.template.params, start=1)}
@@ -116,7 +116,7 @@ class TwilioSender:
         body = response.json() or {}
         sid = body.get("sid")
         if not sid:
-            raise PermanentSendError("Twilio answered without a message sid", provider=PROVIDER, code="no_sid")
+            raise PermanentSendError("Twilio answered without a message sid", provider=PROVIDER, error_code="no_sid")
         status = _STATUS.get(str(body.get("status")), DeliveryStatus.QUEUED)
         return SendResult(PROVIDER, str(sid), status)
 

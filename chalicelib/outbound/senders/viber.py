@@ -59,7 +59,7 @@ class ViberSender:
     def build_body(self, job: OutboundJob) -> dict[str, Any]:
         if job.channel is not Channel.VIBER:
             raise PermanentSendError(f"Viber does not send on {job.channel.value}",
-                                     provider=PROVIDER, code="unsupported_channel")
+                                     provider=PROVIDER, error_code="unsupported_channel")
         sender: dict[str, str] = {"name": (job.hint("sender_name") or self._sender_name)[:28]}
         avatar = job.hint("sender_avatar") or self._sender_avatar
         if avatar:
@@ -78,18 +78,19 @@ class ViberSender:
                                       json_body=self.build_body(job), error_reader=read_viber_error)
         body = _parse(response.body)
         if not isinstance(body, dict):
-            raise TransientSendError("Viber answered with no JSON", provider=PROVIDER, code="bad_answer",
+            raise TransientSendError("Viber answered with no JSON", provider=PROVIDER, error_code="bad_answer",
                                      http_status=response.status, ambiguous=True)
         status = body.get("status")
         if status != 0:
             name = VIBER_STATUS_NAMES.get(status if isinstance(status, int) else -1, "otherError")
             message = f"{name}: {body.get('status_message') or ''}".rstrip(": ")
             if status in _TRANSIENT_STATUSES:
-                raise TransientSendError(message, provider=PROVIDER, code=str(status), http_status=response.status)
-            raise PermanentSendError(message, provider=PROVIDER, code=str(status), http_status=response.status)
+                raise TransientSendError(message, provider=PROVIDER, error_code=str(status),
+                                         http_status=response.status)
+            raise PermanentSendError(message, provider=PROVIDER, error_code=str(status), http_status=response.status)
         token = body.get("message_token")
         if token is None:
-            raise PermanentSendError("Viber answered without a message_token", provider=PROVIDER, code="no_id")
+            raise PermanentSendError("Viber answered without a message_token", provider=PROVIDER, error_code="no_id")
         return SendResult(PROVIDER, str(token), DeliveryStatus.SENT)
 
 

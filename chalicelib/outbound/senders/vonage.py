@@ -94,11 +94,11 @@ class VonageSender:
         channel = VONAGE_CHANNELS.get(job.channel)
         if channel is None:
             raise PermanentSendError(f"Vonage Messages does not send on {job.channel.value}",
-                                     provider=PROVIDER, code="unsupported_channel")
+                                     provider=PROVIDER, error_code="unsupported_channel")
         sender = job.hint("from") or self._default_from.get(job.channel.value)
         if not sender:
             raise PermanentSendError(f"no Vonage sender ('from') for {job.channel.value}",
-                                     provider=PROVIDER, code="sender_not_configured")
+                                     provider=PROVIDER, error_code="sender_not_configured")
         phone = job.channel in _PHONE_CHANNELS
         body: dict[str, Any] = {
             "channel": channel,
@@ -129,7 +129,7 @@ class VonageSender:
         body = response.json() or {}
         message_uuid = body.get("message_uuid") if isinstance(body, dict) else None
         if not message_uuid:
-            raise PermanentSendError("Vonage answered without a message_uuid", provider=PROVIDER, code="no_id")
+            raise PermanentSendError("Vonage answered without a message_uuid", provider=PROVIDER, error_code="no_id")
         return SendResult(PROVIDER, str(message_uuid), DeliveryStatus.QUEUED)
 
 

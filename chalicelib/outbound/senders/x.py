@@ -53,7 +53,7 @@ class XSender:
     def send(self, job: OutboundJob) -> SendResult:
         if job.channel is not Channel.X:
             raise PermanentSendError(f"X does not send on {job.channel.value}",
-                                     provider=PROVIDER, code="unsupported_channel")
+                                     provider=PROVIDER, error_code="unsupported_channel")
         response = self._http.request(
             "POST", f"{self._root}/{quote(job.to, safe='')}/messages", provider=PROVIDER,
             authorization=self._authorization, json_body={"text": text_with_links(job)},
@@ -62,7 +62,7 @@ class XSender:
         body = response.json() or {}
         data = body.get("data") if isinstance(body, dict) else None
         if not isinstance(data, dict) or not data.get("dm_event_id"):
-            raise PermanentSendError("X answered without a dm_event_id", provider=PROVIDER, code="no_id")
+            raise PermanentSendError("X answered without a dm_event_id", provider=PROVIDER, error_code="no_id")
         return SendResult(PROVIDER, str(data["dm_event_id"]), DeliveryStatus.SENT,
                           details={"dm_conversation_id": str(data.get("dm_conversation_id") or "")})
 

@@ -92,7 +92,7 @@ def test_4xx_is_permanent_with_the_provider_detail(server):
 
     with pytest.raises(PermanentSendError) as caught:
         HttpClient().request("POST", server, provider="twilio", error_reader=reader)
-    assert (caught.value.code, caught.value.reason, caught.value.http_status) == ("21211", "invalid To", 400)
+    assert (caught.value.error_code, caught.value.reason, caught.value.http_status) == ("21211", "invalid To", 400)
     assert str(caught.value) == "twilio: invalid To (code 21211)"
 
 
@@ -109,7 +109,7 @@ def test_connection_refused_is_transient_and_not_ambiguous():
         port = probe.getsockname()[1]
     with pytest.raises(TransientSendError) as caught:
         HttpClient(connect_timeout=0.5).request("POST", f"http://127.0.0.1:{port}/x", provider="p")
-    assert caught.value.code == "connect_error" and not caught.value.ambiguous
+    assert caught.value.error_code == "connect_error" and not caught.value.ambiguous
 
 
 def test_only_http_urls():

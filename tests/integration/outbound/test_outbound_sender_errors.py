@@ -77,7 +77,7 @@ def test_invalid_recipient_is_permanent_with_the_provider_code(provider, code, s
     sandbox.fail(provider=provider, preset="invalid_number")
     with pytest.raises(PermanentSendError) as caught:
         sender.send(make_job(**fields))
-    assert caught.value.code == code
+    assert caught.value.error_code == code
     assert caught.value.reason
 
 
@@ -94,13 +94,13 @@ def test_provider_window_and_opt_out_errors_map_to_refusals(sandbox, senders, ma
     sandbox.fail(provider="meta", preset="window_closed")
     with pytest.raises(WindowClosed) as closed:
         meta.send(make_job(**fields))
-    assert closed.value.code == "131047"
+    assert closed.value.error_code == "131047"
 
     twilio, fields = senders["twilio"]
     sandbox.fail(provider="twilio", preset="opted_out")
     with pytest.raises(OptedOut) as opted:
         twilio.send(make_job(**fields))
-    assert opted.value.code == "21610"
+    assert opted.value.error_code == "21610"
 
     vonage, _ = senders["vonage"]
     sandbox.fail(provider="vonage", preset="window_closed")
@@ -113,7 +113,7 @@ def test_meta_rate_limit_in_a_400_is_transient(sandbox, senders, make_job):
     sandbox.fail(provider="meta", preset="rate_limited")
     with pytest.raises(TransientSendError) as caught:
         sender.send(make_job(**fields))
-    assert caught.value.http_status == 400 and caught.value.code == "130429"
+    assert caught.value.http_status == 400 and caught.value.error_code == "130429"
 
 
 def test_line_monthly_limit_is_permanent(sandbox, senders, make_job):
@@ -129,7 +129,7 @@ def test_missing_credentials_answer_401_permanent(sandbox, make_job):
     sender._url = sender._url.replace("ACwrong", "ACother")
     with pytest.raises(PermanentSendError) as caught:
         sender.send(make_job())
-    assert caught.value.http_status == 401 and caught.value.code == "20003"
+    assert caught.value.http_status == 401 and caught.value.error_code == "20003"
 
 
 def test_read_timeout_is_transient_and_ambiguous(sandbox, make_job):
@@ -140,5 +140,5 @@ def test_read_timeout_is_transient_and_ambiguous(sandbox, make_job):
     sandbox.fail(provider="telegram", delay=0.6)
     with pytest.raises(TransientSendError) as caught:
         sender.send(make_job(channel=Channel.TELEGRAM, provider="telegram", to="42"))
-    assert caught.value.code == "read_timeout" and caught.value.ambiguous
+    assert caught.value.error_code == "read_timeout" and caught.value.ambiguous
     assert "1:t" not in str(caught.value)  # the bot token (in the URL) never leaks into errors

@@ -74,4 +74,4 @@ def test_unverified_sender_is_permanent(ses, make_job):
     sender = SesSender(client=ses, from_address="nobody@unverified.example")
     with pytest.raises(PermanentSendError) as caught:
         sender.send(email_job(make_job))
-    assert caught.value.provider == "ses" and caught.value.code
+    assert caught.value.provider == "ses" and caught.value.error_code

@@ -49,7 +49,7 @@ def test_sent_once_whatever_the_redeliveries(make_job):
 
 
 def test_transient_releases_and_propagates(make_job):
-    sender = FakeSender(TransientSendError("busy", provider="twilio", code="20429", retry_after=2))
+    sender = FakeSender(TransientSendError("busy", provider="twilio", error_code="20429", retry_after=2))
     ledger, job = InMemoryLedger(), make_job()
     with pytest.raises(TransientSendError):
         deliver(job, senders={"twilio": sender}, ledger=ledger, now=NOW)
@@ -59,7 +59,7 @@ def test_transient_releases_and_propagates(make_job):
 
 
 def test_permanent_is_recorded_and_never_retried(make_job):
-    sender = FakeSender(PermanentSendError("invalid To", provider="twilio", code="21211"))
+    sender = FakeSender(PermanentSendError("invalid To", provider="twilio", error_code="21211"))
     ledger, job = InMemoryLedger(), make_job()
     outcome = deliver(job, senders={"twilio": sender}, ledger=ledger, now=NOW)
     assert (outcome.state, outcome.error_code, outcome.status) == (DeliveryState.FAILED, "21211",
@@ -99,7 +99,9 @@ def test_outcome_carries_the_job_as_sent(make_job):
 
 def test_an_ambiguous_failure_is_recorded_not_resent(make_job):
     """A read timeout may have delivered the message: resending could give the customer it twice."""
-    sender = FakeSender(TransientSendError("read timeout", provider="twilio", code="read_timeout", ambiguous=True))
+    sender = FakeSender(
+        TransientSendError("read timeout", provider="twilio", error_code="read_timeout", ambiguous=True)
+    )
     ledger, job = InMemoryLedger(), make_job()
     outcome = deliver(job, senders={"twilio": sender}, ledger=ledger, now=NOW)
     assert outcome.state is DeliveryState.FAILED and outcome.error_code == "outcome_unknown"
@@ -109,7 +111,7 @@ def test_an_ambiguous_failure_is_recorded_not_resent(make_job):
 
 def test_an_ambiguous_failure_is_retried_where_the_provider_dedupes(make_job):
     job = make_job(channel=Channel.LINE, provider="line", to="U4af4980629a1b2c3d4e5f6071829304a")
-    sender = FakeSender(TransientSendError("read timeout", provider="line", code="read_timeout", ambiguous=True))
+    sender = FakeSender(TransientSendError("read timeout", provider="line", error_code="read_timeout", ambiguous=True))
     sender.provider = "line"
     with pytest.raises(TransientSendError):
         deliver(job, senders={"line": sender}, ledger=InMemoryLedger(), now=NOW)

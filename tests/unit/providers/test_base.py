@@ -55,7 +55,7 @@ def test_identity_or_error() -> None:
     for channel, address in ((Channel.TELEGRAM, " "), (Channel.SMS, "VERIFY"), (Channel.SMS, "12345")):
         with pytest.raises(AddressError) as err:
             identity_or_error(channel, address)
-        assert isinstance(err.value, PayloadError) and err.value.status == 400
+        assert isinstance(err.value, PayloadError) and err.value.code == "bad_request"
         assert address.strip() not in err.value.reason or not address.strip()
         assert unreadable_reason(err.value)["reason"] == "invalid_sender"
     assert unreadable_reason(PayloadError("x")) == {"reason": "invalid_event", "reason_detail": "x"}

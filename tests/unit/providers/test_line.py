@@ -109,7 +109,7 @@ def test_sdk_parser_rejects_what_we_reject():
 def test_missing_signature_is_rejected():
     with pytest.raises(SignatureError) as err:
         verify_line_signature(line_request(fixture_body("message_text.json"), None), SECRETS, NOW)
-    assert err.value.status == 401
+    assert err.value.code == "unauthorized"
 
 
 def test_signature_of_a_modified_body_is_rejected():
@@ -122,7 +122,7 @@ def test_signature_of_a_modified_body_is_rejected():
 def test_missing_secret_refuses_like_a_forgery():
     with pytest.raises(PermanentError) as err:
         verify_line_signature(line_request(fixture_body("message_text.json")), {}, NOW)
-    assert err.value.status == 401
+    assert err.value.code == "unauthorized"
 
 
 def test_channel_spec_is_registered():

@@ -117,7 +117,7 @@ def test_forged_or_missing_signature_is_rejected(signature: str, reason: str) ->
     request = signed_request(fixture_bytes("text_message.json"), signature=signature)
     with pytest.raises(SignatureError, match=reason) as raised:
         verify_meta_signature(request, SECRETS, NOW)
-    assert raised.value.status == 401
+    assert raised.value.code == "unauthorized"
 
 
 def test_signature_with_the_wrong_app_secret_is_rejected() -> None:
@@ -137,7 +137,7 @@ def test_tampered_body_is_rejected() -> None:
 def test_missing_app_secret_refuses_everything() -> None:
     with pytest.raises(PermanentError, match="META_APP_SECRET") as raised:
         verify_meta_signature(signed_request(b"{}"), {"META_VERIFY_TOKEN": VERIFY_TOKEN}, NOW)
-    assert raised.value.status == 401
+    assert raised.value.code == "unauthorized"
 
 
 # --- handshake --------------------------------------------------------------------------------

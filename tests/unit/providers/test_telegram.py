@@ -72,13 +72,13 @@ def test_matching_secret_token_is_accepted() -> None:
 def test_missing_or_wrong_secret_token_is_rejected(token: str | None, reason: str) -> None:
     with pytest.raises(SignatureError, match=reason) as raised:
         verify_telegram_secret_token(request_for(b"{}", token=token), SECRETS, NOW)
-    assert raised.value.status == 401
+    assert raised.value.code == "unauthorized"
 
 
 def test_missing_configuration_refuses_everything() -> None:
     with pytest.raises(PermanentError, match="TELEGRAM_SECRET_TOKEN") as raised:
         verify_telegram_secret_token(request_for(b"{}"), {}, NOW)
-    assert raised.value.status == 401
+    assert raised.value.code == "unauthorized"
 
 
 def test_channel_spec() -> None:

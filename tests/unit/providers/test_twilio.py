@@ -223,7 +223,7 @@ def test_non_utf8_body_is_a_signature_error_not_a_crash() -> None:
 def test_missing_secret_refuses_with_401() -> None:
     with pytest.raises(PermanentError) as err:
         verify_twilio_signature(sdk_signed(fixture("sms.txt")), {}, NOW)
-    assert err.value.status == 401
+    assert err.value.code == "unauthorized"
 
 
 def test_specs_are_registered_and_answer_403_to_forgeries() -> None:

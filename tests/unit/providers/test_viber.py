@@ -124,7 +124,7 @@ def test_forged_signature_is_rejected_by_both():
 def test_missing_signature_is_rejected():
     with pytest.raises(SignatureError) as err:
         verify_viber_signature(viber_request(fixture_body("message_text.json"), None), SECRETS, NOW)
-    assert err.value.status == 401
+    assert err.value.code == "unauthorized"
 
 
 def test_signature_of_a_modified_body_is_rejected():
@@ -137,7 +137,7 @@ def test_signature_of_a_modified_body_is_rejected():
 def test_missing_secret_refuses_like_a_forgery():
     with pytest.raises(PermanentError) as err:
         verify_viber_signature(viber_request(fixture_body("message_text.json")), {}, NOW)
-    assert err.value.status == 401
+    assert err.value.code == "unauthorized"
 
 
 def test_channel_spec_is_registered():

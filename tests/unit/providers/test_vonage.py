@@ -145,7 +145,7 @@ def test_missing_token_is_answered_401_like_any_unsigned_request(authorization: 
     # 5xx is for a failed durable write only; an unsigned request is never trusted nor retried for.
     with pytest.raises(SignatureError) as err:
         verify_vonage_signature(request_with(fixture_body("inbound_sms.json"), authorization), SECRETS, NOW)
-    assert err.value.status == 401
+    assert err.value.code == "unauthorized"
     assert MESSAGES.forged_status == 401
 
 
@@ -255,7 +255,7 @@ def test_time_claims(overrides: dict[str, Any], accepted: bool) -> None:
 def test_missing_secret_refuses_with_401() -> None:
     with pytest.raises(PermanentError) as err:
         verify_vonage_signature(pyjwt_signed(fixture_body("inbound_sms.json")), {}, NOW)
-    assert err.value.status == 401
+    assert err.value.code == "unauthorized"
 
 
 def test_spec_is_registered() -> None:
