@@ -10,7 +10,8 @@ from chalice.app import Request
 
 from chalicelib.adapters import resources, runtime
 from chalicelib.adapters.settings import get_settings
-from chalicelib.api.auth import ApiKey, authorize, parse_api_keys
+from chalicelib.api.auth import SETTING as API_KEYS_SETTING
+from chalicelib.api.auth import ApiKey, api_keys_from_setting, authorize
 from chalicelib.api.web import WEBHOOK_CONTENT_TYPES, chalice_response, error_json, json_response, webhook_request
 from chalicelib.core.errors import PermanentError, RetryableError
 from chalicelib.ingest.webhook import ingest_webhook
@@ -47,9 +48,8 @@ def _instant_acknowledger() -> Any:
     return lambda event: instant_acknowledgment(repos, event, policy)
 
 
-@lru_cache(maxsize=1)
 def _api_keys() -> tuple[ApiKey, ...]:
-    return parse_api_keys(runtime.secrets().get("OMNIHUB_API_KEYS") or "")
+    return api_keys_from_setting(runtime.secrets().get(API_KEYS_SETTING))
 
 
 def _authorized(scope: str) -> None:

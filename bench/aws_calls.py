@@ -149,7 +149,6 @@ def measure(webhooks: int) -> dict[str, Any]:
         runtime.reset()
         import app as app_module
 
-        app_module._api_keys.cache_clear()
         handlers = _phased(app_handlers(app_module), log)
         pump = LocalPump(_IgnoredClients(session, log), STAGE, provisioned.stream_arn, handlers)
         with Client(app_module.app, stage_name=STAGE, project_dir=str(ROOT)) as client, counting(log):
@@ -193,7 +192,6 @@ def measure(webhooks: int) -> dict[str, Any]:
             elapsed = time.perf_counter() - started
             load = log.take()
         runtime.reset()
-        app_module._api_keys.cache_clear()
     return {
         "webhooks": webhooks,
         "calls_per_webhook": _total(load) / webhooks,

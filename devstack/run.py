@@ -111,6 +111,25 @@ def _banner(env: Mapping[str, str], api_port: int, aws_port: int) -> str:
     return "\n".join(lines)
 
 
+def configuration_problems(env: dict[str, str]) -> list[str]:
+    """Every configuration the hub reads at run time, checked before anything starts: a hub that
+    would answer 503 to every call should not start at all."""
+    from chalicelib.acknowledgments import load_policy
+    from chalicelib.api.auth import SETTING, parse_api_keys
+    from chalicelib.core.errors import ConfigError
+
+    problems = []
+    try:
+        parse_api_keys(env.get(SETTING, ""))
+    except ConfigError as err:
+        problems.append(err.reason)
+    try:
+        load_policy(env.get("OMNIHUB_ACK_CONFIG") or None)
+    except (ConfigError, ValueError) as err:
+        problems.append(str(err))
+    return problems
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run Omnihub locally on the embedded AWS.")
     parser.add_argument("--api-port", type=int, default=8000)
@@ -120,6 +139,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     env = local_environment(args.api_port, args.aws_port)
+    problems = configuration_problems(env)
+    if problems:
+        print("Omnihub cannot start: its configuration is invalid.", file=sys.stderr)
+        for problem in problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return 2
     from devstack.sandbox import sandbox_environment, start_sandbox
 
     sandbox, sandbox_url = start_sandbox(args.sandbox_port)

@@ -119,13 +119,11 @@ def hub(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Hub]:
         runtime.reset()
         import app as app_module
 
-        app_module._api_keys.cache_clear()
         app_module._outbound_ports.cache_clear()
         pump = LocalPump(session, TEST_STAGE, provisioned.stream_arn, app_handlers(app_module))
         with Client(app_module.app, stage_name=TEST_STAGE, project_dir=str(ROOT)) as client:
             yield Hub(session, provisioned, client, pump, app_module)
         runtime.reset()
-        app_module._api_keys.cache_clear()
         app_module._outbound_ports.cache_clear()
 
 

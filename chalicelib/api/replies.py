@@ -5,42 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from chalicelib.core.errors import BadRequest, Conflict, NotFound
+from chalicelib.api.reply_body import validated_idempotency_key, validated_reply
+from chalicelib.core.errors import Conflict, IdempotencyKeyReused, NotFound
 from chalicelib.core.ids import agent_reply_id_for
-from chalicelib.core.model import Attachment, Channel, ConversationStatus, Message
+from chalicelib.core.model import Channel, ConversationStatus, Message
 from chalicelib.core.ports import Repositories
 from chalicelib.core.timestamps import utc_now
 from chalicelib.outbound.job import OutboundKind
 from chalicelib.outbound.outbox import OutboundDraft, place_outbound
-
-MAX_TEXT = 4096
-
-
-def _validated_body(body: Any) -> tuple[str | None, tuple[Attachment, ...], Channel | None]:
-    if not isinstance(body, dict):
-        raise BadRequest("the body must be a JSON object")
-    text = body.get("text")
-    if text is not None and (not isinstance(text, str) or len(text) > MAX_TEXT):
-        raise BadRequest(f"text must be a string of at most {MAX_TEXT} characters")
-    raw_attachments = body.get("attachments") or []
-    if not isinstance(raw_attachments, list) or any(
-        not isinstance(a, dict) or not isinstance(a.get("url"), str) or not a["url"].startswith("https://")
-        for a in raw_attachments
-    ):
-        raise BadRequest("attachments must be a list of objects with an https url")
-    if not (text and text.strip()) and not raw_attachments:
-        raise BadRequest("a reply needs text or attachments")
-    attachments = tuple(
-        Attachment(kind=str(a.get("kind") or "file"), url=a["url"], content_type=a.get("content_type"),
-                   name=a.get("name"))
-        for a in raw_attachments
-    )
-    channel_text = body.get("channel")
-    try:
-        channel = Channel(channel_text) if channel_text else None
-    except ValueError as err:
-        raise BadRequest(f"unknown channel {channel_text!r}") from err
-    return text, attachments, channel
 
 
 def reply_to_conversation(
@@ -55,14 +27,15 @@ def reply_to_conversation(
 
     An ``Idempotency-Key`` makes a retried POST return the same message instead of sending twice.
     """
-    text, attachments, chosen = _validated_body(body)
+    reply = validated_reply(body)
+    idempotency_key = validated_idempotency_key(idempotency_key)
     conversation = repos.conversations.get(conversation_id)
     if conversation is None:
         raise NotFound(f"no conversation {conversation_id}")
     customer = repos.customers.get(conversation.customer_id)
     if customer is None:
         raise NotFound(f"the customer of {conversation_id} is gone")
-    channel = chosen or conversation.channel
+    channel = reply.channel or conversation.channel
     address = next((i.address for i in customer.identities if i.channel is channel), None)
     if address is None:
         raise Conflict(f"the customer has no {channel.value} address")
@@ -70,8 +43,12 @@ def reply_to_conversation(
     outbound_id = agent_reply_id_for(conversation_id, idempotency_key)
     now = utc_now()
     if idempotency_key:
-        # A retried POST reuses the first attempt's time, so the message lands on the same item.
-        now = repos.idempotency.remember(conversation_id, idempotency_key, now)
+        # Recorded only once the request is known to be good, with a fingerprint of its body: a
+        # retried POST reuses the first attempt's time, so the message lands on the same item.
+        first = repos.idempotency.remember(conversation_id, idempotency_key, now, reply.fingerprint)
+        if first.fingerprint != reply.fingerprint:
+            raise IdempotencyKeyReused("this Idempotency-Key was used for a different reply")
+        now = first.created_at
     placed = place_outbound(
         repos.messages,
         OutboundDraft(
@@ -81,8 +58,8 @@ def reply_to_conversation(
             channel=channel,
             to=address,
             created_at=now,
-            text=text,
-            attachments=attachments,
+            text=reply.text,
+            attachments=reply.attachments,
             language=customer.language,
             reference=conversation.reference,
             customer_last_inbound_at=last_inbound_at,

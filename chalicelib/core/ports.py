@@ -22,7 +22,14 @@ from chalicelib.core.model import (
     InboundEvent,
     Message,
 )
-from chalicelib.core.records import CarriedAcknowledgment, InboxRecord, LastInbound, Page, ThreadDecision
+from chalicelib.core.records import (
+    CarriedAcknowledgment,
+    IdempotencyRecord,
+    InboxRecord,
+    LastInbound,
+    Page,
+    ThreadDecision,
+)
 
 
 class InboxRepository(Protocol):
@@ -153,8 +160,8 @@ class DeliveryClaims(Protocol):
 
 
 class IdempotencyKeys(Protocol):
-    def remember(self, scope: str, key: str, created_at: str) -> str:
-        """The creation time first recorded for (scope, key): ours if new, the original on a retry."""
+    def remember(self, scope: str, key: str, created_at: str, fingerprint: str) -> IdempotencyRecord:
+        """What was first recorded for (scope, key): ours if new, the original on a retry."""
         ...
 
 

@@ -101,6 +101,14 @@ class LastInbound:
 
 
 @dataclass(frozen=True, slots=True)
+class IdempotencyRecord:
+    """An ``Idempotency-Key`` as first seen: when, and a fingerprint of the request it came with."""
+
+    created_at: str
+    fingerprint: str
+
+
+@dataclass(frozen=True, slots=True)
 class Page:
     items: list[dict[str, Any]]
     next_cursor: str | None

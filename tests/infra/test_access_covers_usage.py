@@ -155,7 +155,6 @@ def recorded(
     monkeypatch.delenv("META_ACCESS_TOKEN", raising=False)
     parameters.clear_caches()
     runtime.reset()
-    hub.app_module._api_keys.cache_clear()
     hub.app_module._outbound_ports.cache_clear()
 
     recorder = Recorder(defaultdict(set), set())

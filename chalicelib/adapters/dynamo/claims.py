@@ -9,6 +9,7 @@ from typing import Any
 
 from chalicelib.adapters.dynamo import keys
 from chalicelib.adapters.dynamo.table import Table, to_item
+from chalicelib.core.records import IdempotencyRecord
 
 
 class DynamoDeliveryClaims:
@@ -55,9 +56,13 @@ class DynamoIdempotencyKeys:
         self._table = table
         self._retention_seconds = retention_days * 86400
 
-    def remember(self, scope: str, key: str, created_at: str) -> str:
+    def remember(self, scope: str, key: str, created_at: str, fingerprint: str) -> IdempotencyRecord:
+        mine = IdempotencyRecord(created_at, fingerprint)
         if self._table.put_if_absent({**keys.idempotency(scope, key), "created_at": created_at,
+                                      "fingerprint": fingerprint,
                                       "expires_at": int(time.time()) + self._retention_seconds}):
-            return created_at
+            return mine
         item = self._table.get(keys.idempotency(scope, key), consistent=True)
-        return str(item["created_at"]) if item else created_at
+        if item is None:
+            return mine
+        return IdempotencyRecord(str(item["created_at"]), str(item.get("fingerprint", "")))
