@@ -110,7 +110,8 @@ def test_a_reply_that_cannot_be_built_still_answers_2xx_and_the_worker_acknowled
 
     real = webhook.channel_spec
     monkeypatch.setattr(webhook, "channel_spec", lambda name: dataclasses.replace(real(name), instant_reply=broken))
-    simulated = simulate_telegram_message({"TELEGRAM_SECRET_TOKEN": "test-telegram-secret"}, "123456789", "hello", name="Ada")
+    secrets = {"TELEGRAM_SECRET_TOKEN": "test-telegram-secret"}
+    simulated = simulate_telegram_message(secrets, "123456789", "hello", name="Ada")
     response = hub.client.http.post(simulated.path, body=simulated.body, headers=simulated.headers)
     assert response.status_code == 200
     [item] = inbox_items(hub)
