@@ -20,6 +20,7 @@ from typing import Any
 
 from chalicelib.core.model import Channel, Priority
 from chalicelib.routing.config import Conditions, RoutingConfig, Rule
+from chalicelib.routing.patterns import MAX_MATCH_CHARS, fold_text
 
 PRIORITY_RANK: Mapping[Priority, int] = {
     Priority.LOW: 0,
@@ -118,8 +119,8 @@ class PreparedFacts:
     """The facts normalized once per decision (lower case, a tag set), and the repeat-contact counts
     asked so far (the worker's callable may cost a query)."""
 
-    __slots__ = ("_counts", "_recent", "business_hours", "channel", "consent", "language", "mailbox", "public",
-                 "subject", "tags", "text", "tier")
+    __slots__ = ("_counts", "_folded", "_recent", "business_hours", "channel", "consent", "language", "mailbox",
+                 "public", "subject", "tags", "text", "tier")
 
     def __init__(self, facts: RoutingFacts) -> None:
         self.channel = str(facts.channel).strip().lower()
@@ -134,6 +135,14 @@ class PreparedFacts:
         self.subject = facts.subject or ""
         self._recent = facts.recent_conversations
         self._counts: dict[int, int | None] = {}
+        self._folded: dict[str, str] = {}
+
+    def folded(self, text: str) -> str:
+        """``text`` (the message or the subject) folded once for the patterns' literal prefilter."""
+        folded = self._folded.get(text)
+        if folded is None:
+            folded = self._folded[text] = fold_text(text)
+        return folded
 
     def recent_conversations(self, days: int) -> int | None:
         if days not in self._counts:
@@ -209,14 +218,17 @@ def _business_hours(c: Conditions, f: PreparedFacts) -> str | None:
 
 def _text_matches(c: Conditions, f: PreparedFacts) -> str | None:
     patterns = c.text_matches or ()
-    if f.text:
+    for where, text in (("text", f.text), ("subject", f.subject)):
+        if not text:
+            continue
+        folded = f.folded(text)
         for pattern in patterns:
-            if pattern.search(f.text):
-                return f'text matched "{pattern.source}"'
-    if f.subject:
-        for pattern in patterns:
-            if pattern.search(f.subject):
-                return f'subject matched "{pattern.source}"'
+            # TextPattern.search, inlined: this loop is the hot path of a decision
+            literal = pattern.literal
+            if literal is not None and literal not in folded:
+                continue
+            if pattern.compiled.search(text, 0, MAX_MATCH_CHARS) is not None:
+                return f'{where} matched "{pattern.source}"'
     return None
 
 

@@ -4,9 +4,11 @@ import json
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from chalicelib.routing import DEFAULT_CONFIG_PATH, MAX_MATCH_CHARS, MAX_PATTERN_CHARS, UnsafePatternError
-from chalicelib.routing.patterns import backtracking_hazard, compile_pattern
+from chalicelib.routing.patterns import backtracking_hazard, compile_pattern, fold_text
 
 
 @pytest.mark.parametrize(
@@ -92,3 +94,43 @@ def test_every_shipped_pattern_stays_fast_on_hostile_text() -> None:
     for source in sources:
         compile_pattern(source).search(hostile)
     assert time.process_time() - started < 2.0
+
+
+@pytest.mark.parametrize(
+    ("pattern", "literal"),
+    [
+        ("\\bfattur\\w*", "fattur"),
+        ("avvocat\\w*", "avvocat"),
+        ("\\blawyers?\\b", "lawyer"),
+        ("\\bservizio (è )?(down|fermo)", "servizio "),
+        ("^Invoice \\d+", "invoice "),
+        ("\\bpacc[oh]\\w*", "pacc"),
+        ("ab{2}", None),  # "a" alone is too short to be worth a lookup
+        ("\\b(r[üu]ck)?erstattung", None),  # starts with an optional group
+        ("refund|rimborso", None),  # a top-level alternation: neither word is required
+        ("(?i)refund", None),
+        ("perché", "perch"),  # ASCII only: the é is left to the regular expression
+        ("x", None),
+    ],
+)
+def test_the_required_literal_is_what_every_match_contains(pattern: str, literal: str | None) -> None:
+    assert compile_pattern(pattern).literal == literal
+
+
+TRICKY = "aiksIKS İıſ\u212a\u0307ΣσςéÉ -"
+
+simple_patterns = st.builds(
+    lambda anchor, word, tail: anchor + word + tail,
+    st.sampled_from(("", "\\b", "^")),
+    st.text(alphabet="aiksIKS ", min_size=1, max_size=4),
+    st.sampled_from(("", "\\w*", "s?", "\\b", "[ıi]", "|k")),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(source=simple_patterns, text=st.text(alphabet=TRICKY, max_size=30))
+def test_the_literal_prefilter_never_changes_a_result(source: str, text: str) -> None:
+    pattern = compile_pattern(source)
+    expected = pattern.compiled.search(text) is not None
+    assert pattern.search(text, fold_text(text)) is expected
+    assert pattern.search(text) is expected
