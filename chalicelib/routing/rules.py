@@ -14,7 +14,7 @@ for it does not match.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,7 +44,7 @@ class RoutingFacts:
     public: bool = False  # a public post or comment rather than a private message
     language: str | None = None  # the customer's (or the message's) language tag
     tier: str | None = None
-    customer_tags: Iterable[str] = ()
+    customer_tags: Collection[str] = ()
     mailbox: str | None = None  # the address an email was sent to
     business_hours: bool | None = None  # None: unknown, and a rule asking does not match
     recent_conversations: RecentConversations = None

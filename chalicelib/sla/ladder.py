@@ -28,13 +28,14 @@ Every datetime is aware; results are in the calendar's zone where a calendar com
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from chalicelib.core.calendar import BusinessCalendar
-from chalicelib.core.model import Priority
+from chalicelib.core.model import ModelError, Priority, format_timestamp, parse_timestamp
 from chalicelib.sla.policy import SlaKind, SlaPolicies
 
 RESPONSE_KINDS = frozenset({SlaKind.FIRST_RESPONSE, SlaKind.NEXT_RESPONSE})
@@ -299,6 +300,54 @@ def record_level(state: SlaState, done: DueLevel) -> SlaState:
     raise LadderConflict(f"{done.reason} level {done.level}: that clock is no longer running")
 
 
+# ---- the stored form ------------------------------------------------------------------------------
+
+
+def state_to_record(state: SlaState) -> dict[str, Any]:
+    """JSON- and DynamoDB-safe: canonical UTC timestamps (milliseconds), integers, no floats."""
+    return {
+        "clocks": [
+            {
+                "kind": clock.kind.value,
+                "started_at": format_timestamp(clock.started_at),
+                "deadline": format_timestamp(clock.deadline),
+                "levels_done": clock.levels_done,
+                "paused_ms": round(clock.paused_minutes * 60_000),
+            }
+            for clock in state.clocks
+        ],
+        "paused_since": _timestamp_or_none(state.paused_since),
+        "last_agent_reply_at": _timestamp_or_none(state.last_agent_reply_at),
+    }
+
+
+def state_from_record(record: Mapping[str, Any]) -> SlaState:
+    """The inverse of :func:`state_to_record`; ``ValueError`` (a ModelError) for a malformed record."""
+    try:
+        clocks = tuple(
+            SlaClock(
+                kind=SlaKind(item["kind"]),
+                started_at=parse_timestamp(item["started_at"]),
+                deadline=parse_timestamp(item["deadline"]),
+                levels_done=int(item["levels_done"]),
+                paused_minutes=int(item.get("paused_ms", 0)) / 60_000,
+            )
+            for item in record.get("clocks", ())
+        )
+    except (KeyError, TypeError, ValueError) as err:
+        raise ModelError(f"not an SLA state record: {type(err).__name__}") from err
+    paused, replied = record.get("paused_since"), record.get("last_agent_reply_at")
+    return SlaState(
+        clocks=clocks,
+        paused_since=parse_timestamp(paused) if paused else None,
+        last_agent_reply_at=parse_timestamp(replied) if replied else None,
+    )
+
+
+def _timestamp_or_none(moment: datetime | None) -> str | None:
+    return format_timestamp(moment) if moment is not None else None
+
+
 # ---- helpers -------------------------------------------------------------------------------------
 
 
@@ -319,7 +368,7 @@ def _fulfilled(state: SlaState, clock: SlaClock) -> bool:
     return (
         clock.kind in RESPONSE_KINDS
         and state.last_agent_reply_at is not None
-        and state.last_agent_reply_at >= clock.started_at
+        and state.last_agent_reply_at > clock.started_at  # a message in the same instant came after it
     )
 
 
