@@ -1,32 +1,41 @@
-"""Acknowledgments: whether an inbound event gets an immediate reply, and its words (pure)."""
+"""Acknowledgments: whether an inbound event gets an immediate reply, and its words (pure).
+
+Inside: ``config`` (the versioned wording file composed with the shared service levels),
+``decision`` (the rules and the decision), ``wording`` (greeting, name, expected time, crisis line),
+``templates`` (a language's templates, checked on load), ``flow`` (the decision in the message flow).
+Language tags live in :mod:`chalicelib.core.language`, email auto-reply detection in
+:mod:`chalicelib.core.auto_reply`, business hours and SLA targets in :mod:`chalicelib.sla`.
+"""
 
 from __future__ import annotations
 
-from chalicelib.acknowledgments.policy import (
+from chalicelib.acknowledgments.config import (
     CONFIG_PATH_ENV,
     DEFAULT_CONFIG_PATH,
-    KEYWORD_CHANNELS,
-    MAX_NAME_CHARS,
-    MIN_STATUS_LINE_CHARS,
     SUPPORTED_VERSION,
-    AckConfigError,
+    ChannelLimits,
+    Policy,
+    clear_policy_cache,
+    load_policy,
+    parse_policy,
+)
+from chalicelib.acknowledgments.decision import (
+    KEYWORD_CHANNELS,
     AckContext,
     AckDecision,
     AckReason,
-    ChannelLimits,
-    LanguagePack,
-    Policy,
-    Variant,
     choose_language,
-    clear_policy_cache,
     decide_acknowledgment,
+)
+from chalicelib.acknowledgments.validation import AckConfigError
+from chalicelib.acknowledgments.wording import (
+    MAX_NAME_CHARS,
+    MIN_STATUS_LINE_CHARS,
+    LanguagePack,
+    Variant,
     describe_back_at,
     describe_expected,
     greeting,
-    load_policy,
-    looks_like_auto_reply,
-    normalize_language_tag,
-    parse_policy,
     personal_name,
 )
 
@@ -52,8 +61,6 @@ __all__ = [
     "describe_expected",
     "greeting",
     "load_policy",
-    "looks_like_auto_reply",
-    "normalize_language_tag",
     "parse_policy",
     "personal_name",
 ]

@@ -126,7 +126,7 @@ class BusinessCalendar:
 
     @classmethod
     def from_config(cls, config: object) -> BusinessCalendar:
-        """Build from the ``business_hours`` section of the acknowledgment configuration.
+        """Build from the ``business_hours`` section of the service-levels configuration.
 
         ``{"time_zone": "Europe/Rome", "weekly": {"monday": ["09:00-13:00", "14:00-18:00"], ...},
         "holidays": ["12-25", "2026-04-06"]}``; a weekday left out or given ``[]`` is closed.

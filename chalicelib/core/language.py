@@ -1,10 +1,14 @@
-"""Language hints from where a customer writes from: a phone's country calling code or a country code.
+"""Languages: hints from where a customer writes from (a phone's country calling code or a country
+code), and language tags (normalizing them, matching them against the languages we write in).
 
 A hint, never a decision: the customer's stored language and the provider's own language tag
 (Telegram ``language_code``, Viber ``sender.language``) come first.
 """
 
 from __future__ import annotations
+
+import re
+from collections.abc import Container, Iterable
 
 # ISO 3166 country → the language most customers there write in (only where that is clear).
 _COUNTRY_LANGUAGE = {
@@ -40,3 +44,40 @@ def language_for_country(country: str | None) -> str | None:
 def language_hint(address: str, country: str | None = None) -> str | None:
     """The language a phone number or a provider's country code suggests, if any."""
     return language_for_country(country) or language_for_country(country_of_phone(address))
+
+
+# ---- language tags (BCP 47, as providers and customers write them) ---------------------------------
+
+# Lower-case after normalization: "pt-br", "zh-hant-tw"; not a full BCP 47 grammar, enough to refuse junk.
+_LANGUAGE_TAG = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,8})*$")
+
+
+def is_language_tag(text: str) -> bool:
+    """True for an already normalized (lower-case, ``-``-separated) tag such as ``"pt-br"``."""
+    return bool(_LANGUAGE_TAG.match(text))
+
+
+def normalize_language_tag(tag: str | None) -> str | None:
+    """``"pt_BR"``, ``" PT-br "`` → ``"pt-br"``; ``None`` for anything that is not a language tag."""
+    if not tag or not isinstance(tag, str):
+        return None
+    normalized = tag.strip().replace("_", "-").lower()
+    return normalized if is_language_tag(normalized) else None
+
+
+def match_language(candidates: Iterable[str | None], supported: Container[str], fallback: str) -> str:
+    """The first candidate we support — each exactly, then its base (``pt-BR`` → ``pt``) — else ``fallback``.
+
+    Candidates come in order of trust (the customer's stored language before a provider's hint);
+    anything that is not a language tag is skipped.
+    """
+    for candidate in candidates:
+        tag = normalize_language_tag(candidate)
+        if tag is None:
+            continue
+        if tag in supported:
+            return tag
+        base = tag.split("-", 1)[0]
+        if base in supported:
+            return base
+    return fallback

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from chalicelib.acknowledgments.policy import (
+from chalicelib.acknowledgments import (
     CONFIG_PATH_ENV,
     DEFAULT_CONFIG_PATH,
     AckConfigError,
@@ -21,12 +21,18 @@ from chalicelib.acknowledgments.policy import (
     clear_policy_cache,
     decide_acknowledgment,
     load_policy,
-    looks_like_auto_reply,
     parse_policy,
     personal_name,
 )
 from chalicelib.core.consent import ConsentKeyword
 from chalicelib.core.model import Channel, EventKind, Priority
+from chalicelib.sla import (
+    DEFAULT_SERVICE_LEVELS_PATH,
+    SERVICE_LEVELS_PATH_ENV,
+    ServiceLevels,
+    SlaKind,
+    parse_service_levels,
+)
 
 ROME = ZoneInfo("Europe/Rome")
 WEDNESDAY_10 = datetime(2026, 11, 18, 10, 0, tzinfo=ROME)
@@ -36,6 +42,7 @@ FRIDAY_EVENING = datetime(2026, 11, 20, 19, 0, tzinfo=ROME)
 @pytest.fixture(autouse=True)
 def _fresh_policy_cache(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(CONFIG_PATH_ENV, raising=False)
+    monkeypatch.delenv(SERVICE_LEVELS_PATH_ENV, raising=False)
     clear_policy_cache()
 
 
@@ -46,6 +53,13 @@ def policy() -> Policy:
 
 def shipped_config() -> dict[str, Any]:
     return json.loads(DEFAULT_CONFIG_PATH.read_text(encoding="utf-8"))
+
+
+def service_levels(edit: Callable[[dict[str, Any]], Any]) -> ServiceLevels:
+    """The shipped service levels (business hours, SLA targets) with one edit."""
+    data = json.loads(DEFAULT_SERVICE_LEVELS_PATH.read_text(encoding="utf-8"))
+    edit(data)
+    return parse_service_levels(data, source="service_levels.v1.json")
 
 
 def ctx(**overrides: Any) -> AckContext:
@@ -337,9 +351,10 @@ def test_holiday_is_out_of_hours(policy: Policy) -> None:
 
 
 def test_far_away_reopening_uses_a_date() -> None:
-    config = shipped_config()
-    config["business_hours"]["holidays"] = [f"2026-08-{day:02d}" for day in range(1, 32)]
-    policy = parse_policy(config)
+    august_off = service_levels(
+        lambda d: d["business_hours"].update(holidays=[f"2026-08-{day:02d}" for day in range(1, 32)])
+    )
+    policy = parse_policy(shipped_config(), service_levels=august_off)
     august = datetime(2026, 8, 3, 10, 0, tzinfo=ROME)
     english = decide_acknowledgment(ctx(now=august, occurred_at=august), policy).text
     italian = decide_acknowledgment(ctx(now=august, occurred_at=august, language="it"), policy).text
@@ -368,9 +383,12 @@ def test_expected_time_is_rounded_up_to_the_quarter_hour(policy: Policy) -> None
 def test_relative_phrases_in_minutes_and_hours(policy: Policy) -> None:
     urgent = decide_acknowledgment(ctx(priority=Priority.URGENT), policy).text
     assert urgent is not None and urgent.endswith("within about 30 minutes.")
-    config = shipped_config()
-    config["sla_minutes"]["urgent"] = 60
-    one_hour = decide_acknowledgment(ctx(priority=Priority.URGENT), parse_policy(config)).text
+    urgent_in_an_hour = service_levels(
+        lambda d: d["sla"]["policies"]["urgent"].update(first_response_minutes=60)
+    )
+    one_hour = decide_acknowledgment(
+        ctx(priority=Priority.URGENT), parse_policy(shipped_config(), service_levels=urgent_in_an_hour)
+    ).text
     assert one_hour is not None and one_hour.endswith("within about an hour.")
 
 
@@ -423,33 +441,6 @@ def test_every_shipped_acknowledgment_fits_in_one_or_two_sms(policy: Policy, lan
         assert len(text) <= 160, text
 
 
-# ---- email auto-replies ------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "headers",
-    [
-        {"Auto-Submitted": "auto-replied"},
-        {"auto-submitted": "auto-generated"},
-        {"Precedence": "bulk"},
-        {"Precedence": "Junk"},
-        {"Precedence": "list"},
-        {"X-Autoreply": "yes"},
-        {"List-Id": "<news.example.com>"},
-        {"Return-Path": "<>"},
-        {"Content-Type": "multipart/report; report-type=delivery-status"},
-        {"From": "MAILER-DAEMON@mx.example.com"},
-    ],
-)
-def test_automatic_email_is_recognized(headers: dict[str, str]) -> None:
-    assert looks_like_auto_reply(headers)
-
-
-def test_a_person_writing_is_not_an_auto_reply() -> None:
-    assert not looks_like_auto_reply({"Auto-Submitted": "no", "From": "maria@example.com", "Subject": "Order"})
-    assert not looks_like_auto_reply({})
-
-
 # ---- configuration -------------------------------------------------------------------------------------------
 
 
@@ -458,7 +449,7 @@ def test_shipped_configuration_is_valid_and_complete(policy: Policy) -> None:
     assert policy.quiet_period == timedelta(minutes=30)
     assert policy.fallback_language == "en"
     assert {"en", "it", "es", "fr", "de"} <= set(policy.languages)
-    assert set(policy.sla_minutes) == set(Priority)
+    assert set(policy.service_levels.sla.policies) == set(Priority)
     assert policy.calendar.time_zone == "Europe/Rome"
     assert policy.limits_for(Channel.SMS).max_length == 320
     assert policy.limits_for(Channel.SMS).preferred_length == 160
@@ -467,6 +458,38 @@ def test_shipped_configuration_is_valid_and_complete(policy: Policy) -> None:
 
 def test_expected_reply_at_uses_working_minutes(policy: Policy) -> None:
     assert policy.expected_reply_at(FRIDAY_EVENING, "low") == datetime(2026, 11, 24, 18, 0, tzinfo=ROME)
+
+
+def test_the_promise_is_the_first_response_target_of_the_shared_service_levels(policy: Policy) -> None:
+    for priority in Priority:
+        assert policy.expected_reply_at(WEDNESDAY_10, priority) == policy.service_levels.due(
+            WEDNESDAY_10, priority, SlaKind.FIRST_RESPONSE
+        )
+    assert policy.calendar is policy.service_levels.calendar
+
+
+def test_an_around_the_clock_sla_promises_real_minutes_even_when_closed() -> None:
+    always = service_levels(lambda d: d["sla"].update(calendar="always"))
+    policy = parse_policy(shipped_config(), service_levels=always)
+    decision = decide_acknowledgment(ctx(now=FRIDAY_EVENING, occurred_at=FRIDAY_EVENING), policy)
+    assert decision.variant == "out_of_hours"  # the team's hours still decide the wording
+    assert decision.expected_at == "2026-11-20T22:00:00.000Z"  # 240 real minutes after 18:00 UTC
+
+
+def test_load_policy_takes_the_service_levels_file_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = json.loads(DEFAULT_SERVICE_LEVELS_PATH.read_text(encoding="utf-8"))
+    data["sla"]["policies"]["high"]["first_response_minutes"] = 60
+    other = tmp_path / "levels.json"
+    other.write_text(json.dumps(data), encoding="utf-8")
+    shipped = load_policy()
+    monkeypatch.setenv(SERVICE_LEVELS_PATH_ENV, str(other))
+    faster = load_policy()
+    assert faster is not shipped
+    assert faster.service_levels.source == str(other.resolve())
+    assert decide_acknowledgment(ctx(priority=Priority.HIGH), faster).expected_at == "2026-11-18T10:00:00.000Z"
+    assert decide_acknowledgment(ctx(priority=Priority.HIGH), shipped).expected_at == "2026-11-18T11:00:00.000Z"
 
 
 def test_load_policy_is_cached_and_env_can_point_elsewhere(
@@ -512,12 +535,13 @@ def _languages(config: dict[str, Any]) -> dict[str, Any]:
         (lambda c: c.update(quiet_period_minute=30), r"unknown key\(s\) quiet_period_minute"),
         (lambda c: c.update(quiet_period_minutes=-1), r"quiet_period_minutes: must be a whole number"),
         (lambda c: c.update(max_event_age_minutes="60"), r"max_event_age_minutes: must be a whole number"),
-        (lambda c: c["sla_minutes"].pop("urgent"), r"sla_minutes\.urgent: required"),
-        (lambda c: c["sla_minutes"].update(critical=5), r"sla_minutes: unknown key\(s\) critical"),
-        (lambda c: c["business_hours"].update(time_zone="Mars/Olympus"), r"business_hours: unknown time zone"),
-        (lambda c: c["business_hours"]["weekly"].update(monday=["18:00-09:00"]),
-         r"business_hours: weekly\.monday\[0\]"),
-        (lambda c: c["business_hours"]["holidays"].append("31-12"), r"business_hours: holidays\[13\]"),
+        # Business hours and SLA minutes moved to the service-levels file (their errors are tested
+        # in tests/unit/sla/test_service_levels.py); an old file that still has them is refused.
+        (lambda c: c.update(sla_minutes={"urgent": 30}),
+         r"sla_minutes: moved to the service-levels file .*service_levels\.v1\.json.*OMNIHUB_SERVICE_LEVELS_CONFIG"
+         r".* as sla\.policies\.<priority>\.first_response_minutes"),
+        (lambda c: c.update(business_hours={"time_zone": "Europe/Rome"}),
+         r"business_hours: moved to the service-levels file .*service_levels\.v1\.json.* as business_hours"),
         (lambda c: c.update(fallback_language="pt"), r"fallback_language: 'pt' must name one of the languages"),
         (lambda c: _languages(c).update(EN=_languages(c)["en"]), r"languages\.EN: not a lower-case language code"),
         (lambda c: _languages(c)["it"].pop("out_of_hours"), r"languages\.it\.out_of_hours: required"),
@@ -585,7 +609,7 @@ def test_now_in_utc_or_rome_gives_the_same_decision(policy: Policy) -> None:
 
 def test_a_chat_another_app_answers_is_never_acknowledged() -> None:
     """LINE standby mode: a module channel holds the chat, a reply from us would be out of turn."""
-    from chalicelib.acknowledgments.policy import AckContext, AckReason, decide_acknowledgment, load_policy
+    from chalicelib.acknowledgments import AckContext, AckReason, decide_acknowledgment, load_policy
     from chalicelib.core.model import Channel, EventKind
 
     context = AckContext(kind=EventKind.MESSAGE, channel=Channel.LINE, occurred_at="2026-11-23T10:00:00Z",
