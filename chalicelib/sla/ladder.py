@@ -23,14 +23,16 @@ The lifecycle, as transitions on :class:`SlaState`:
 - resolve (:func:`resolve`) stops and drops every clock; :func:`reopen` starts a new resolution
   clock, and the next customer message a new response clock (a new cycle: its ladder starts at 1).
 
-Every datetime is aware; results are in the calendar's zone where a calendar computes them.
+Every datetime given must be aware. Every one kept or returned is in UTC, and all arithmetic and
+comparison happens there: Python compares and subtracts two datetimes that share a tzinfo by wall
+clock, which is an hour off across a daylight-saving change.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -121,28 +123,28 @@ class DueLevel:
 
 
 def add_sla_minutes(policies: SlaPolicies, calendar: BusinessCalendar, start: datetime, minutes: float) -> datetime:
-    """``start`` plus ``minutes`` in the SLA's calendar; zero is ``start`` itself (even when closed)."""
-    _require_aware(start)
+    """``start`` plus ``minutes`` in the SLA's calendar, in UTC; zero is ``start`` itself (even when closed)."""
+    begin = _utc(start)
     if minutes <= 0:
-        return start
+        return begin
     if policies.calendar_mode == "business":
-        return calendar.add_business_minutes(start, minutes)
-    return (start + timedelta(minutes=minutes)).astimezone(calendar.zone)
+        return calendar.add_business_minutes(begin, minutes).astimezone(UTC)
+    return begin + timedelta(minutes=minutes)
 
 
 def sla_minutes_between(policies: SlaPolicies, calendar: BusinessCalendar, start: datetime, end: datetime) -> float:
     """The SLA time from ``start`` to ``end`` (working minutes under ``business``), never negative."""
-    _require_aware(start, end)
+    begin, finish = _utc(start), _utc(end)
     if policies.calendar_mode == "business":
-        return calendar.business_minutes_between(start, end)
-    return max(0.0, (end - start) / timedelta(minutes=1))
+        return calendar.business_minutes_between(begin, finish)
+    return max(0.0, (finish - begin) / timedelta(minutes=1))
 
 
 def start_clock(
     kind: SlaKind, started_at: datetime, priority: Priority, policies: SlaPolicies, calendar: BusinessCalendar
 ) -> SlaClock:
-    _require_aware(started_at)
-    return SlaClock(kind, started_at, policies.due(started_at, priority, kind, calendar))
+    start = _utc(started_at)
+    return SlaClock(kind, start, _utc(policies.due(start, priority, kind, calendar)))
 
 
 # ---- lifecycle -----------------------------------------------------------------------------------
@@ -171,16 +173,15 @@ def customer_message(
 
 def agent_reply(state: SlaState, at: datetime) -> SlaState:
     """An agent replied: the response clocks are fulfilled, and their pending levels cancelled."""
-    _require_aware(at)
-    latest = at if state.last_agent_reply_at is None else max(at, state.last_agent_reply_at)
+    at = _utc(at)
+    latest = at if state.last_agent_reply_at is None else max(at, _utc(state.last_agent_reply_at))
     kept = tuple(clock for clock in state.clocks if clock.kind not in RESPONSE_KINDS)
     return replace(state, clocks=kept, last_agent_reply_at=latest)
 
 
 def pause(state: SlaState, at: datetime) -> SlaState:
     """The conversation is pending (waiting on the customer): every clock stops. Pausing twice keeps the first."""
-    _require_aware(at)
-    return state if state.paused_since is not None else replace(state, paused_since=at)
+    return state if state.paused_since is not None else replace(state, paused_since=_utc(at))
 
 
 def resume(state: SlaState, at: datetime, policies: SlaPolicies, calendar: BusinessCalendar) -> SlaState:
@@ -189,10 +190,10 @@ def resume(state: SlaState, at: datetime, policies: SlaPolicies, calendar: Busin
     paused_since = state.paused_since
     if paused_since is None:
         return state
-    _require_aware(at)
+    at, paused_since = _utc(at), _utc(paused_since)
     clocks = []
     for clock in state.clocks:
-        paused = sla_minutes_between(policies, calendar, max(paused_since, clock.started_at), at)
+        paused = sla_minutes_between(policies, calendar, max(paused_since, _utc(clock.started_at)), at)
         clocks.append(replace(
             clock,
             deadline=add_sla_minutes(policies, calendar, clock.deadline, paused),
@@ -245,12 +246,12 @@ def due_levels(
     stored state still holds it (the reply and the sweep may race). Each clock's levels come in ladder
     order (a level never falls due before the one below it); clocks interleave by due time.
     """
-    _require_aware(now)
+    now = _utc(now)
     if state.paused_since is not None:
         return []
     due: list[DueLevel] = []
     for clock in state.clocks:
-        if _fulfilled(state, clock) or now < clock.deadline:
+        if _fulfilled(state, clock) or now < _utc(clock.deadline):
             continue
         for level, step, due_at in _timeline(clock, ladder, policies, calendar):
             if level <= clock.levels_done:
@@ -289,7 +290,7 @@ def record_level(state: SlaState, done: DueLevel) -> SlaState:
     The pure twin of the store's conditional update: whoever records a level second loses.
     """
     for index, clock in enumerate(state.clocks):
-        if clock.kind is done.kind and clock.started_at == done.clock_started_at:
+        if clock.kind is done.kind and _utc(clock.started_at) == _utc(done.clock_started_at):
             if done.level != clock.levels_done + 1:
                 raise LadderConflict(
                     f"{done.reason} level {done.level}: the clock has done {clock.levels_done} level(s)"
@@ -356,7 +357,7 @@ def _timeline(
 ) -> list[tuple[int, EscalationLevel, datetime]]:
     """``(level, step, due_at)`` for every rung of ``clock``'s ladder, due times never decreasing."""
     timeline = []
-    previous = clock.deadline
+    previous = _utc(clock.deadline)
     for index, step in enumerate(ladder, start=1):
         due_at = max(previous, add_sla_minutes(policies, calendar, clock.deadline, step.after_minutes))
         timeline.append((index, step, due_at))
@@ -368,7 +369,7 @@ def _fulfilled(state: SlaState, clock: SlaClock) -> bool:
     return (
         clock.kind in RESPONSE_KINDS
         and state.last_agent_reply_at is not None
-        and state.last_agent_reply_at > clock.started_at  # a message in the same instant came after it
+        and _utc(state.last_agent_reply_at) > _utc(clock.started_at)  # a message in the same instant came after
     )
 
 
@@ -378,7 +379,7 @@ def _with_clock(state: SlaState, clock: SlaClock) -> SlaState:
     return replace(state, clocks=tuple(clocks))
 
 
-def _require_aware(*moments: datetime) -> None:
-    for moment in moments:
-        if moment.tzinfo is None or moment.utcoffset() is None:
-            raise ValueError(f"an aware datetime is required, got the naive {moment.isoformat()}")
+def _utc(moment: datetime) -> datetime:
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"an aware datetime is required, got the naive {moment.isoformat()}")
+    return moment.astimezone(UTC)

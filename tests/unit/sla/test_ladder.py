@@ -314,12 +314,15 @@ events = st.lists(
 )
 
 
+STARTS = (rome(16, 9, 30), datetime(2026, 10, 24, 22, tzinfo=ROME), datetime(2026, 3, 28, 23, tzinfo=ROME))
+
+
 @settings(max_examples=150, deadline=None)
-@given(steps=events, business=st.booleans(), twice=st.booleans())
+@given(steps=events, business=st.booleans(), twice=st.booleans(), start=st.sampled_from(STARTS))
 def test_no_level_is_ever_returned_twice_or_out_of_order(steps: list[tuple[int, str]], business: bool,
-                                                         twice: bool) -> None:
+                                                         twice: bool, start: datetime) -> None:
     sla = BUSINESS if business else ALWAYS
-    now = rome(16, 9, 30)
+    now = start.astimezone(UTC)  # the sweeper's clock runs in real minutes, across the DST changes too
     state = open_conversation(now, Priority.NORMAL, sla, CALENDAR)
     seen: dict[tuple[SlaKind, datetime], list[int]] = {}
     last_reply: datetime | None = None
@@ -401,3 +404,30 @@ def test_a_malformed_record_is_a_model_error() -> None:
         state_from_record({"clocks": [{"kind": "first_response"}]})
     with pytest.raises(ModelError):
         state_from_record({"clocks": [], "paused_since": "yesterday"})
+
+
+# ---- daylight saving: every instant is compared and counted in UTC ---------------------------------
+
+
+def test_round_the_clock_minutes_are_real_minutes_across_the_fall_back_change() -> None:
+    # 2026-10-25 in Rome: 03:00 summer time becomes 02:00 winter time; 01:30 local is 23:30 UTC
+    opened = datetime(2026, 10, 25, 1, 30, tzinfo=ROME)
+    sla = policies("always", first=120)
+    state = open_conversation(opened, Priority.NORMAL, sla, CALENDAR)
+    due = opened.astimezone(UTC) + timedelta(minutes=120)  # 01:30 UTC, 02:30 local the second time
+    assert state.deadlines()[SlaKind.FIRST_RESPONSE] == due
+    assert levels(sweep(state, due - timedelta(minutes=1), sla)[1]) == []
+    assert levels(sweep(state, (due - timedelta(minutes=1)).astimezone(ROME), sla)[1]) == []
+    assert levels(sweep(state, due.astimezone(ROME), sla)[1]) == [("first_response", 1)]
+    level_two = add_sla_minutes(sla, CALENDAR, due.astimezone(ROME), 60)
+    assert level_two == due + timedelta(minutes=60)
+
+
+def test_a_round_the_clock_pause_over_the_spring_forward_night_counts_real_minutes() -> None:
+    sla = policies("always", first=600)
+    state = open_conversation(datetime(2026, 3, 28, 23, 0, tzinfo=ROME), Priority.NORMAL, sla, CALENDAR)
+    before = state.deadlines()[SlaKind.FIRST_RESPONSE]
+    paused = pause(state, datetime(2026, 3, 29, 1, 0, tzinfo=ROME))
+    resumed = resume(paused, datetime(2026, 3, 29, 4, 0, tzinfo=ROME), sla, CALENDAR)  # two real hours
+    assert resumed.deadlines()[SlaKind.FIRST_RESPONSE] == before + timedelta(hours=2)
+    assert resumed.clocks[0].paused_minutes == 120
