@@ -12,11 +12,12 @@ from typing import Any
 
 from chalicelib.core.model import Channel, Priority
 from chalicelib.sla.ladder import EscalationAction, EscalationLevel
+from chalicelib.sla.policy import MAX_TARGET_MINUTES
 
 MAX_LIST_ITEMS = 100
 MAX_VALUE_CHARS = 254  # an e-mail address's limit; tiers, tags and languages are far shorter
 MAX_LADDER_LEVELS = 10
-MAX_AFTER_MINUTES = 100_000  # about 70 days round the clock
+MAX_AFTER_MINUTES = MAX_TARGET_MINUTES  # a level is never further from the breach than a target from its start
 CONSENT_STATES = ("granted", "withdrawn", "unknown")
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{1,8})*$")
 

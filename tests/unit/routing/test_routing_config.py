@@ -308,6 +308,13 @@ def test_the_shipped_configuration_loads_with_the_seed_departments() -> None:
     assert len({rule.name for rule in config.rules}) == len(config.rules)
 
 
+def test_the_shipped_files_together_give_the_service_levels_sla() -> None:
+    from chalicelib.sla import load_service_levels
+
+    service_levels = load_service_levels()
+    assert load_routing_config().sla_policies(service_levels.sla) is service_levels.sla
+
+
 def test_precedence_is_explicit_then_environment_then_shipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from_env = write(tmp_path / "env.json", example(routes={"default": {}, "billing": {}, "vip": {}, "env": {}}))
     explicit = write(tmp_path / "explicit.json", example(routes={"default": {}, "billing": {}, "vip": {}, "own": {}}))
