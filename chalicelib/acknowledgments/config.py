@@ -11,7 +11,6 @@ that calendar.
 from __future__ import annotations
 
 import functools
-import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from chalicelib.acknowledgments.validation import (
 )
 from chalicelib.acknowledgments.wording import LanguagePack, Variant
 from chalicelib.core.calendar import BusinessCalendar
+from chalicelib.core.config_file import read_json_config
 from chalicelib.core.language import is_language_tag
 from chalicelib.core.model import Channel, Priority
 from chalicelib.sla import (
@@ -200,12 +200,5 @@ def clear_policy_cache() -> None:
 
 @functools.lru_cache(maxsize=8)
 def _load_policy_file(path: str, service_levels_source: str) -> Policy:
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as err:
-        raise AckConfigError(f"{path}: cannot read the acknowledgment configuration: {err.strerror}") from err
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise AckConfigError(f"{path}: not valid JSON (line {err.lineno}, column {err.colno}: {err.msg})") from err
+    data = read_json_config(path, "acknowledgment configuration", AckConfigError)
     return parse_policy(data, source=path, service_levels=load_service_levels(service_levels_source))

@@ -11,7 +11,6 @@ names another. It is read and validated once per process; an invalid file raises
 from __future__ import annotations
 
 import functools
-import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.core.calendar import BusinessCalendar, CalendarError
+from chalicelib.core.config_file import read_json_config
 from chalicelib.core.model import Priority
 from chalicelib.sla.policy import SlaConfigError, SlaKind, SlaPolicies, parse_sla
 
@@ -89,12 +89,5 @@ def clear_service_levels_cache() -> None:
 
 @functools.lru_cache(maxsize=8)
 def _load_file(path: str) -> ServiceLevels:
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as err:
-        raise ServiceLevelsError(f"{path}: cannot read the service-levels configuration: {err.strerror}") from err
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise ServiceLevelsError(f"{path}: not valid JSON (line {err.lineno}, column {err.colno}: {err.msg})") from err
+    data = read_json_config(path, "service-levels configuration", ServiceLevelsError)
     return parse_service_levels(data, source=path)
