@@ -17,6 +17,7 @@ BENCHMARKS: dict[str, str] = {
     "cold_start_import": "bench.cold_start",
     "e2e_webhooks_per_second": "bench.e2e",
     "ack_latency": "bench.ack_latency",
+    "routing_decisions_per_second": "bench.routing",
 }
 
 

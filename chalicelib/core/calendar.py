@@ -210,6 +210,18 @@ class BusinessCalendar:
             remaining -= available
         raise AssertionError("unreachable: _openings_from raises when it runs out")  # pragma: no cover
 
+    def business_minutes_between(self, start: datetime, end: datetime) -> float:
+        """Working minutes from ``start`` to ``end`` (0 when ``end`` is not later): the inverse of
+        :meth:`add_business_minutes`, used to extend SLA deadlines by the time a conversation was paused."""
+        begin, finish = self._as_utc(start), self._as_utc(end)
+        elapsed = timedelta()
+        if finish > begin:
+            for opening_start, opening_end in self._openings_from(begin):
+                if opening_start >= finish:
+                    break
+                elapsed += min(opening_end, finish) - opening_start
+        return elapsed / timedelta(minutes=1)
+
     def _as_utc(self, at: datetime) -> datetime:
         if at.tzinfo is None or at.utcoffset() is None:
             raise CalendarError(f"an aware datetime is required, got the naive {at.isoformat()}")
