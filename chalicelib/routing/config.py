@@ -46,6 +46,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from chalicelib.core.errors import ConfigError
 from chalicelib.core.model import Priority
 from chalicelib.routing.patterns import TextPattern, UnsafePatternError, compile_pattern
 from chalicelib.routing.validation import (
@@ -382,7 +383,7 @@ def _load_file(path: str) -> RoutingConfig:
     return parse_routing_config(data, source=path)
 
 
-class _DuplicateKey(ValueError):
+class _DuplicateKey(ConfigError, ValueError):
     pass
 
 

@@ -28,6 +28,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from chalicelib.core.errors import ConfigError
+
 MAX_PATTERN_CHARS = 200
 # Only the start of a long message is searched: the request is in the first lines, and the cost of
 # a polynomial pattern stays bounded whatever a customer pastes.
@@ -42,7 +44,7 @@ _ZERO_WIDTH_PREFIXES = ("\\b", "\\A", "^")
 _FOLD = str.maketrans({"\u0131": "i", "\u017f": "s", "\u0307": None})
 
 
-class UnsafePatternError(ValueError):
+class UnsafePatternError(ConfigError, ValueError):
     """The pattern is invalid, too long, or shaped for catastrophic backtracking; the text says which."""
 
 

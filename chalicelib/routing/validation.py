@@ -10,6 +10,8 @@ import re
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
+from chalicelib.core.consent import ConsentState
+from chalicelib.core.errors import ConfigError
 from chalicelib.core.model import Channel, Priority
 from chalicelib.sla.ladder import EscalationAction, EscalationLevel
 from chalicelib.sla.policy import MAX_TARGET_MINUTES
@@ -18,11 +20,12 @@ MAX_LIST_ITEMS = 100
 MAX_VALUE_CHARS = 254  # an e-mail address's limit; tiers, tags and languages are far shorter
 MAX_LADDER_LEVELS = 10
 MAX_AFTER_MINUTES = MAX_TARGET_MINUTES  # a level is never further from the breach than a target from its start
-CONSENT_STATES = ("granted", "withdrawn", "unknown")
+# the `consent` condition: a recorded state, or "unknown" (never asked on the channel)
+_CONDITION_STATES = (*(state.value for state in ConsentState), "unknown")
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{1,8})*$")
 
 
-class RoutingConfigError(ValueError):
+class RoutingConfigError(ConfigError, ValueError):
     """The routing configuration is unreadable or invalid; the message names the file, the rule and the field."""
 
     def __init__(self, source: str, path: str, detail: str) -> None:
@@ -107,8 +110,8 @@ def condition_values(key: str, values: tuple[str, ...], path: str, fail: Fail) -
     for index, item in enumerate(values):
         if key == "channel" and item not in set(Channel):
             raise fail(f"{path}[{index}]", f"unknown channel {item!r} (one of {', '.join(c.value for c in Channel)})")
-        if key == "consent" and item not in CONSENT_STATES:
-            raise fail(f"{path}[{index}]", f"must be one of {', '.join(CONSENT_STATES)}, got {item!r}")
+        if key == "consent" and item not in _CONDITION_STATES:
+            raise fail(f"{path}[{index}]", f"must be one of {', '.join(_CONDITION_STATES)}, got {item!r}")
         if key == "language" and not _LANGUAGE.match(item):
             raise fail(f"{path}[{index}]", f"not a language tag like 'it' or 'pt-br': {item!r}")
         if key == "mailbox" and (item.count("@") != 1 or item.endswith("@")):

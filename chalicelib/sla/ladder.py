@@ -37,7 +37,9 @@ from enum import StrEnum
 from typing import Any
 
 from chalicelib.core.calendar import BusinessCalendar
-from chalicelib.core.model import ModelError, Priority, format_timestamp, parse_timestamp
+from chalicelib.core.errors import Conflict
+from chalicelib.core.model import ModelError, Priority
+from chalicelib.core.timestamps import format_timestamp, parse_timestamp
 from chalicelib.sla.policy import SlaKind, SlaPolicies
 
 RESPONSE_KINDS = frozenset({SlaKind.FIRST_RESPONSE, SlaKind.NEXT_RESPONSE})
@@ -70,7 +72,7 @@ DEFAULT_LADDER: tuple[EscalationLevel, ...] = (
 )
 
 
-class LadderConflict(ValueError):
+class LadderConflict(Conflict, ValueError):
     """A level was recorded out of order, twice, or for a clock that is no longer running."""
 
 
