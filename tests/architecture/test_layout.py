@@ -29,7 +29,6 @@ AWS_AND_NETWORK = ("boto3", "botocore", "aws_lambda_powertools", "chalice", "url
 OVERSIZED = {
     "chalicelib/acknowledgments/policy.py",
     "chalicelib/providers/twilio.py",
-    "chalicelib/providers/meta.py",
     "chalicelib/providers/vonage.py",
     "devstack/sandbox.py",
 }
