@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
-from chalicelib.providers.meta import APP_SECRET_NAME, VERIFY_TOKEN_NAME, sign_meta_payload
+from chalicelib.providers.meta.signature import APP_SECRET_NAME, VERIFY_TOKEN_NAME, sign_meta_payload
 from devstack.simulators.base import SimulatedRequest
 
 PATH = "/webhooks/meta"

@@ -43,12 +43,16 @@ ALLOWED: dict[str, set[str] | None] = {  # file → the providers it may name (N
 }
 
 
-def module_file(module: str) -> str:
-    return module.replace(".", "/") + ".py"
+def module_files(module: str) -> set[str]:
+    """A module's file, or every file of a package (a provider split into a package owns all of it)."""
+    package = ROOT / module.replace(".", "/")
+    if package.is_dir():
+        return {str(p.relative_to(ROOT)) for p in package.rglob("*.py")}
+    return {module.replace(".", "/") + ".py"}
 
 
 def own_files(entry: ProviderEntry) -> set[str]:
-    return {module_file(module) for module in entry.modules}
+    return {path for module in entry.modules for path in module_files(module)}
 
 
 def patterns(entry: ProviderEntry) -> list[re.Pattern[str]]:

@@ -13,10 +13,9 @@ import pytest
 from chalicelib.core.errors import PermanentError
 from chalicelib.core.model import Channel, DeliveryStatus, EventKind, InboundEvent
 from chalicelib.providers.base import PayloadError, SignatureError, WebhookRequest
-from chalicelib.providers.meta import (
-    CHANNEL,
+from chalicelib.providers.meta import CHANNEL, parse_meta_event
+from chalicelib.providers.meta.signature import (
     answer_meta_verification,
-    parse_meta_event,
     sign_meta_payload,
     verify_meta_signature,
 )
