@@ -30,6 +30,7 @@ from chalicelib.core.model import (
 )
 from chalicelib.providers.base import (
     ChannelSpec,
+    LoneSurrogates,
     PayloadError,
     Secrets,
     SignatureError,
@@ -375,4 +376,5 @@ CHANNEL = ChannelSpec(
     parse=parse_line_events,
     handshake=answer_line_verification,
     respond=respond_line,
+    lone_surrogates=LoneSurrogates.REPLACE,
 )

@@ -34,6 +34,7 @@ from chalicelib.core.model import (
 )
 from chalicelib.providers.base import (
     ChannelSpec,
+    LoneSurrogates,
     PayloadError,
     Secrets,
     SignatureError,
@@ -508,4 +509,5 @@ CHANNEL = ChannelSpec(
     handshake=answer_meta_verification,
     respond=respond_meta,
     max_body_bytes=MAX_BODY_BYTES,
+    lone_surrogates=LoneSurrogates.REPLACE,
 )

@@ -44,6 +44,7 @@ from chalicelib.core.timestamps import utc_now
 from chalicelib.providers.base import (
     AddressError,
     ChannelSpec,
+    LoneSurrogates,
     PayloadError,
     Secrets,
     SignatureError,
@@ -466,6 +467,7 @@ MESSAGING = ChannelSpec(
     respond=respond_twilio_messaging,
     instant_reply=reply_in_twiml,
     forged_status=403,
+    lone_surrogates=LoneSurrogates.REPLACE,
 )
 
 STATUS = ChannelSpec(
@@ -475,4 +477,5 @@ STATUS = ChannelSpec(
     parse=parse_twilio_status,
     respond=respond_twilio_status,
     forged_status=403,
+    lone_surrogates=LoneSurrogates.REPLACE,
 )

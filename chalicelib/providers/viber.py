@@ -30,6 +30,7 @@ from chalicelib.core.model import (
 )
 from chalicelib.providers.base import (
     ChannelSpec,
+    LoneSurrogates,
     PayloadError,
     Secrets,
     SignatureError,
@@ -393,4 +394,5 @@ CHANNEL = ChannelSpec(
     parse=parse_viber_callback,
     handshake=answer_viber_webhook_check,
     respond=respond_viber,
+    lone_surrogates=LoneSurrogates.REPLACE,
 )

@@ -49,6 +49,7 @@ from chalicelib.core.timestamps import normalize_timestamp, utc_now
 from chalicelib.providers.base import (
     AddressError,
     ChannelSpec,
+    LoneSurrogates,
     PayloadError,
     Secrets,
     SignatureError,
@@ -449,4 +450,5 @@ MESSAGES = ChannelSpec(
     verify=verify_vonage_signature,
     parse=parse_vonage_messages,
     forged_status=401,
+    lone_surrogates=LoneSurrogates.REPLACE,
 )
