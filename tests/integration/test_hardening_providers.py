@@ -184,3 +184,62 @@ def test_the_simulators_still_round_trip_plain_text(hub: Hub) -> None:
     events = stored_events(hub)
     assert len(events) == len(SENDERS)
     assert not any("sanitized" in event.get("metadata", {}) for event in events)
+
+
+# --- item 7: LINE and Viber check the signature before they read the body -----------------------
+
+HOSTILE_BODIES = {
+    "deep": b"[" * 100_000,
+    "huge-number": b'{"events": [], "event": "webhook", "n": ' + b"9" * 5000 + b"}",
+    "handshake-shaped": b'{"destination": "U0", "events": [], "event": "webhook"}',
+}
+SIGNATURE_HEADERS = {"line": "x-line-signature", "viber": "X-Viber-Content-Signature"}
+
+
+@pytest.mark.parametrize("signature", [None, "bm9wZQ=="], ids=["unsigned", "forged"])
+@pytest.mark.parametrize("body", sorted(HOSTILE_BODIES))
+@pytest.mark.parametrize("provider", sorted(SIGNATURE_HEADERS))
+def test_an_unsigned_body_is_refused_before_any_json_parsing(
+    hub: Hub, monkeypatch: pytest.MonkeyPatch, provider: str, body: str, signature: str | None
+) -> None:
+    payload = HOSTILE_BODIES[body]
+    parsed: list[object] = []
+    real_loads = json.loads
+
+    def tripwire(document: Any, *args: Any, **kwargs: Any) -> Any:
+        if document in (payload, payload.decode()):
+            parsed.append(document)
+        return real_loads(document, *args, **kwargs)
+
+    monkeypatch.setattr(json, "loads", tripwire)
+    headers = {"Content-Type": "application/json"}
+    if signature is not None:
+        headers[SIGNATURE_HEADERS[provider]] = signature
+    response = hub.client.http.post(f"/webhooks/{provider}", body=payload, headers=headers)
+    assert response.status_code == 401, response.body
+    assert parsed == [], "the body was parsed before its signature was checked"
+    assert hub.table_items() == []
+
+
+def test_the_line_verification_request_is_still_answered_200_and_stores_nothing(hub: Hub) -> None:
+    from devstack.simulators.line import simulate_line_verification
+
+    request = simulate_line_verification(dict(TEST_SECRETS))
+    response = post(hub, request)
+    assert response.status_code == 200 and json.loads(response.body) == {}
+    forged = SimulatedRequest(request.method, request.path, {**request.headers, "x-line-signature": "bm9wZQ=="},
+                              request.body)
+    assert post(hub, forged).status_code == 401
+    assert hub.table_items() == []
+
+
+def test_the_viber_webhook_check_is_still_answered_200_and_stores_nothing(hub: Hub) -> None:
+    from devstack.simulators.viber import simulate_viber_webhook_check
+
+    request = simulate_viber_webhook_check(dict(TEST_SECRETS))
+    response = post(hub, request)
+    assert response.status_code == 200 and json.loads(response.body) == {}
+    forged = SimulatedRequest(request.method, request.path,
+                              {**request.headers, "X-Viber-Content-Signature": "00" * 32}, request.body)
+    assert post(hub, forged).status_code == 401
+    assert hub.table_items() == []
