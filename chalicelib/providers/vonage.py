@@ -6,10 +6,11 @@ shape (a status webhook carries ``status``, an inbound message ``message_type``)
 Signature: Vonage signs every Messages webhook with a JWT in ``Authorization: Bearer <jwt>``, HS256
 with the account's signature secret (``VONAGE_SIGNATURE_SECRET``). Its claims carry ``iat``, ``jti``,
 ``iss``, ``api_key``, ``application_id`` and ``payload_hash`` = hex SHA-256 of the body. The token is
-verified here with ``hmac`` and ``base64`` (no JWT package in the Lambda): only ``alg`` HS256 is
-accepted (never ``none``, never an algorithm the sender picks), the signature is compared in constant
-time, ``payload_hash`` must match the body, ``exp``/``nbf`` are honoured when present, and ``iat`` may
-be at most 5 minutes in the future and at most 25 hours old. The age bound is wide on purpose: Vonage
+verified with PyJWT (pure Python, imported only by this webhook): only ``alg`` HS256 is accepted
+(never ``none``, never an algorithm the sender picks), ``iat`` and ``payload_hash`` are required,
+``payload_hash`` must match the body, ``exp``/``nbf`` are honoured when present, ``iat`` may be at
+most 5 minutes in the future and at most 25 hours old, and a claim of the wrong type or an absurd
+value (``iat: -10**400``) is a forged token like any other. The age bound is wide on purpose: Vonage
 retries a failed webhook for 24 hours and the hub cannot assume each retry is re-signed; replays of
 the same body are harmless because every event is deduplicated on ``message_uuid``.
 
@@ -25,12 +26,9 @@ as an UNKNOWN event, deduplicated on ``message_uuid``, rather than refused: a 4x
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
-import json
-import math
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from chalicelib.core.consent import consent_keyword
@@ -57,7 +55,6 @@ from chalicelib.providers.base import (
     as_dict,
     canonical_id,
     constant_time_equal,
-    hmac_sha256,
     identity_or_error,
     load_json,
     require_secret,
@@ -70,6 +67,7 @@ AUTHORIZATION_HEADER = "authorization"
 JWT_ALGORITHM = "HS256"
 IAT_MAX_AGE_SECONDS = 25 * 3600  # Vonage retries for 24 h; one hour of margin
 CLOCK_SKEW_SECONDS = 300
+MAX_NUMERIC_DATE = 2**53  # seconds (the year 285 million): past it a time claim is absurd
 
 # Vonage keeps inbound media (all channels) on its own media service, per API region.
 MEDIA_HOSTS = ("api.nexmo.com", "api-us.nexmo.com", "api-eu.nexmo.com", "api-ap.nexmo.com")
@@ -102,72 +100,67 @@ _MEDIA_KINDS = {
     "sticker": "sticker",
     "vcard": "contact",
 }
-_BASE64URL = re.compile(r"^[A-Za-z0-9_-]*$")
 _BSUID = re.compile(r"^[A-Z]{2}\.(ENT\.)?[A-Za-z0-9]{1,128}$")
 
 
-# --- JWT (HS256) ------------------------------------------------------------------------------
+# --- signature: an HS256 JWT, verified by PyJWT ------------------------------------------------
 
 
-def _b64url_encode(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+def _numeric_date(claims: dict[str, Any], name: str) -> float | None:
+    """A time claim as seconds, None when absent; SignatureError for any other type or an absurd value.
+
+    Compared before any arithmetic: ``-10**400`` or ``1e400`` must be refused, never overflow a float,
+    and NaN (which compares false with everything) fails the range check like any other absurdity.
+    """
+    value = claims.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise SignatureError(f"JWT claim {name} is not a number of seconds")
+    if not -MAX_NUMERIC_DATE <= value <= MAX_NUMERIC_DATE:
+        raise SignatureError(f"JWT claim {name} is out of range")
+    return float(value)
 
 
-def _b64url_decode(segment: str) -> bytes:
-    if not _BASE64URL.match(segment):
-        raise SignatureError("the JWT is not base64url")
+def verified_claims(token: str, secret: str, now: float, *, required: Sequence[str] = ("iat",)) -> dict[str, Any]:
+    """The claims of an HS256 JWT signed with ``secret``, or :class:`SignatureError` (never anything else).
+
+    PyJWT checks the structure, the algorithm (HS256 only: never ``none``, never one the token picks),
+    the signature, the presence of ``required`` claims and the type of ``jti``, ``sub``, ``aud``. The
+    time claims are checked here, against ``now`` (the clock of the request, not PyJWT's own), with the
+    same leeway as before. Reasons are the hub's own words: a library's message never reaches a body.
+    """
+    import jwt  # lazily: only the Vonage webhook's cold start pays for it
+
     try:
-        return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
-    except (binascii.Error, ValueError) as err:
-        raise SignatureError("the JWT is not base64url") from err
-
-
-def _json_segment(segment: str, what: str) -> dict[str, Any]:
-    try:
-        value = load_json(_b64url_decode(segment))
-    except PayloadError as err:
-        raise SignatureError(f"the JWT {what} is not JSON") from err
-    if not isinstance(value, dict):
-        raise SignatureError(f"the JWT {what} is not a JSON object")
-    return value
-
-
-def encode_hs256_jwt(secret: str, claims: dict[str, Any]) -> str:
-    header = _b64url_encode(json.dumps({"alg": JWT_ALGORITHM, "typ": "JWT"}, separators=(",", ":")).encode())
-    payload = _b64url_encode(json.dumps(claims, separators=(",", ":")).encode())
-    signature = _b64url_encode(hmac_sha256(secret, f"{header}.{payload}".encode()))
-    return f"{header}.{payload}.{signature}"
-
-
-def decode_hs256_jwt(token: str, secret: str, now: float) -> dict[str, Any]:
-    """The verified claims of an HS256 JWT, or :class:`SignatureError`."""
-    segments = token.split(".")
-    if len(segments) != 3:
-        raise SignatureError("the JWT must have three segments")
-    header = _json_segment(segments[0], "header")
-    # Only the algorithm Vonage uses: a token cannot choose "none" or an asymmetric algorithm.
-    if header.get("alg") != JWT_ALGORITHM:
-        raise SignatureError(f"JWT algorithm {header.get('alg')!r} is not accepted")
-    expected = hmac_sha256(secret, f"{segments[0]}.{segments[1]}".encode())
-    if not constant_time_equal(expected, _b64url_decode(segments[2])):
-        raise SignatureError("JWT signature mismatch")
-    claims = _json_segment(segments[1], "payload")
-    for name in ("iat", "exp", "nbf"):
-        value = claims.get(name)
-        # NaN compares false with everything, so it would pass every time check below.
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)
-                                  or not math.isfinite(value)):
-            raise SignatureError(f"JWT claim {name} is not a number")
-    issued_at = claims.get("iat")
-    if issued_at is None:
-        raise SignatureError("the JWT has no iat")
-    if issued_at > now + CLOCK_SKEW_SECONDS:
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            secret,
+            algorithms=[JWT_ALGORITHM],
+            options={"require": list(required), "verify_iat": False, "verify_exp": False, "verify_nbf": False},
+        )
+    except jwt.InvalidAlgorithmError as err:
+        raise SignatureError("JWT algorithm is not accepted (HS256 only)") from err
+    except jwt.InvalidSignatureError as err:
+        raise SignatureError("JWT signature mismatch") from err
+    except jwt.MissingRequiredClaimError as err:
+        raise SignatureError(f"the JWT has no {err.claim}") from err
+    except jwt.DecodeError as err:
+        raise SignatureError("the JWT is malformed") from err
+    except jwt.PyJWTError as err:
+        raise SignatureError("the JWT has a claim of the wrong type or value") from err
+    except (ValueError, TypeError, OverflowError, RecursionError) as err:  # e.g. a token that is not ASCII
+        raise SignatureError("the JWT is malformed") from err
+    issued_at = _numeric_date(claims, "iat")
+    expires_at = _numeric_date(claims, "exp")
+    not_before = _numeric_date(claims, "nbf")
+    if issued_at is not None and issued_at > now + CLOCK_SKEW_SECONDS:
         raise SignatureError("the JWT was issued in the future")
-    if now - issued_at > IAT_MAX_AGE_SECONDS:
+    if issued_at is not None and issued_at < now - IAT_MAX_AGE_SECONDS:
         raise SignatureError("the JWT is too old")
-    if claims.get("exp") is not None and now > claims["exp"] + CLOCK_SKEW_SECONDS:
+    if expires_at is not None and now > expires_at + CLOCK_SKEW_SECONDS:
         raise SignatureError("the JWT has expired")
-    if claims.get("nbf") is not None and now + CLOCK_SKEW_SECONDS < claims["nbf"]:
+    if not_before is not None and now + CLOCK_SKEW_SECONDS < not_before:
         raise SignatureError("the JWT is not valid yet")
     return claims
 
@@ -186,6 +179,8 @@ def sign_vonage_webhook(
     application_id: str = "aaaaaaaa-bbbb-cccc-dddd-0123456789ab",
 ) -> str:
     """The ``Authorization`` header value Vonage sends with ``body``."""
+    import jwt
+
     claims = {
         "iat": issued_at,
         "jti": jti,
@@ -194,7 +189,7 @@ def sign_vonage_webhook(
         "api_key": api_key,
         "application_id": application_id,
     }
-    return f"Bearer {encode_hs256_jwt(secret, claims)}"
+    return f"Bearer {jwt.encode(claims, secret, algorithm=JWT_ALGORITHM)}"
 
 
 def verify_vonage_signature(request: WebhookRequest, secrets: Secrets, now: float) -> None:
@@ -205,7 +200,8 @@ def verify_vonage_signature(request: WebhookRequest, secrets: Secrets, now: floa
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise SignatureError("Authorization must be a Bearer JWT")
-    claims = decode_hs256_jwt(token.strip(), secret, now)
+    # Messages webhooks always carry a body, and Vonage always signs its hash.
+    claims = verified_claims(token.strip(), secret, now, required=("iat", "payload_hash"))
     claimed_hash = claims.get("payload_hash")
     if not isinstance(claimed_hash, str) or not claimed_hash:
         raise SignatureError("the JWT has no payload_hash")

@@ -243,3 +243,32 @@ def test_the_viber_webhook_check_is_still_answered_200_and_stores_nothing(hub: H
                               {**request.headers, "X-Viber-Content-Signature": "00" * 32}, request.body)
     assert post(hub, forged).status_code == 401
     assert hub.table_items() == []
+
+
+# --- items 4 and 15: the Vonage JWT --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("iat", ["-1" + "0" * 400, "1" + "0" * 400, "1e400", '"1"', "[1]"])
+def test_a_vonage_jwt_with_an_absurd_iat_is_401_and_stores_nothing(hub: Hub, iat: str) -> None:
+    import base64
+    import hashlib
+
+    from chalicelib.providers.base import hmac_sha256
+
+    original = simulated("vonage-sms")
+    secret = TEST_SECRETS["VONAGE_SIGNATURE_SECRET"]
+    claims = json.dumps({"jti": str(uuid.uuid4()), "iss": "Vonage",
+                         "payload_hash": hashlib.sha256(original.body).hexdigest()})[:-1] + f', "iat": {iat}}}'
+
+    def segment(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    header = segment(b'{"alg":"HS256","typ":"JWT"}')
+    signing_input = f"{header}.{segment(claims.encode())}"
+    token = f"{signing_input}.{segment(hmac_sha256(secret, signing_input.encode()))}"
+    request = SimulatedRequest("POST", original.path, {**original.headers, "Authorization": f"Bearer {token}"},
+                               original.body)
+    response = post(hub, request)
+    assert response.status_code == 401, response.body
+    assert json.loads(response.body)["error"] == "unauthorized"
+    assert hub.table_items() == []
