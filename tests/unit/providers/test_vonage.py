@@ -626,3 +626,19 @@ def test_a_token_that_is_not_text_the_jwt_library_can_read_is_a_signature_error(
     for token in ("a\ud83d.b.c", "é.é.é", "a.b.c.d", "...", "a" * 10_000):
         with pytest.raises(SignatureError):
             verify_vonage_signature(request_with(body, f"Bearer {token}"), SECRETS, NOW)
+
+
+def test_importing_the_providers_does_not_import_the_jwt_library() -> None:
+    # Only a Vonage request pays for PyJWT's import; every other webhook's cold start never loads it.
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys\n"
+        "from chalicelib.providers import ENDPOINTS, channel_spec\n"
+        "for endpoint in ENDPOINTS: channel_spec(endpoint)\n"
+        "print('jwt' in sys.modules)\n"
+    )
+    root = Path(__file__).resolve().parents[3]
+    result = subprocess.run([sys.executable, "-c", probe], cwd=root, capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
