@@ -22,16 +22,33 @@ def concrete_path(current_request: Any) -> str:
     return current_request.path.format(**(current_request.uri_params or {}))
 
 
-def public_query_string(query_params: Any) -> str:
-    """The query string as the provider sent it, as far as API Gateway lets us see it: every value
-    of a repeated name, percent-encoded with ``%20`` (Twilio signs the URL it called)."""
+def query_pairs(query_params: Any) -> tuple[tuple[str, str], ...]:
+    """Every (name, value) API Gateway decoded, every value of a repeated name, names in the order given."""
     if not query_params:
-        return ""
-    pairs = []
+        return ()
+    pairs: list[tuple[str, str]] = []
     for name in query_params:
         values = query_params.getlist(name) if hasattr(query_params, "getlist") else [query_params[name]]
         pairs += [(name, value) for value in values]
-    return urlencode(pairs, quote_via=quote)
+    return tuple(pairs)
+
+
+def public_query_string(query_params: Any) -> str:
+    """The query string rebuilt from API Gateway's decoded parameters, percent-encoded with ``%20``.
+
+    Only one of the ways the sender may have written it: a REST API passes no raw query string, so a
+    provider that signs its URL tries the other encodings itself (see providers/twilio).
+    """
+    return urlencode(query_pairs(query_params), quote_via=quote)
+
+
+def raw_query_string(current_request: Any) -> str | None:
+    """The query string as the client sent it: only an HTTP API (payload 2.0) passes it on."""
+    try:
+        raw = current_request.to_original_event().get("rawQueryString")
+    except (AttributeError, TypeError):
+        return None
+    return raw if isinstance(raw, str) else None
 
 
 def webhook_request(current_request: Any, public_base_url: str) -> WebhookRequest:
@@ -48,6 +65,8 @@ def webhook_request(current_request: Any, public_base_url: str) -> WebhookReques
         path_params=dict(current_request.uri_params or {}),
         public_url=url,
         received_at=utc_now(),
+        query_pairs=query_pairs(current_request.query_params),
+        raw_query=raw_query_string(current_request),
     )
 
 

@@ -46,8 +46,12 @@ class WebhookRequest:
     body: bytes
     query: Mapping[str, str] = field(default_factory=dict)
     path_params: Mapping[str, str] = field(default_factory=dict)
-    public_url: str = ""  # PUBLIC_BASE_URL + path (+ "?" + query string as received)
+    public_url: str = ""  # PUBLIC_BASE_URL + path (+ "?" + the query re-encoded, %20 for spaces)
     received_at: str = ""
+    # Every query parameter as the gateway decoded it, repeated names kept, in the order given: a
+    # provider that signs its URL (Twilio) rebuilds the encodings the sender may have used from these.
+    query_pairs: tuple[tuple[str, str], ...] = ()
+    raw_query: str | None = None  # the query string exactly as received, when the gateway passes it
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())

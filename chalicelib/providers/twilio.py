@@ -22,9 +22,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import itertools
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from urllib.parse import parse_qs, parse_qsl, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 from xml.sax.saxutils import escape
 
 from chalicelib.core.consent import ConsentKeyword, consent_keyword
@@ -157,6 +158,78 @@ def _url_variants(url: str) -> list[str]:
     return [without_port, with_port]
 
 
+# RFC 3986 lets these stand unencoded in a query; a URL typed into the Console often has them raw,
+# one built by a library has them percent-encoded. "=" only inside a value ("token=abc==").
+_QUERY_RAW_ALLOWED = "/?:@!$'()*,;"
+
+
+def _encode_query_part(text: str, *, raw_reserved: bool, tilde_encoded: bool, plus_for_space: bool,
+                       is_value: bool) -> str:
+    safe = (_QUERY_RAW_ALLOWED + ("=" if is_value else "")) if raw_reserved else ""
+    # surrogatepass: a gateway that decoded %ED%A0%BD to a lone surrogate gets the same bytes back.
+    encoded = quote(text, safe=safe, errors="surrogatepass")
+    if tilde_encoded:
+        encoded = encoded.replace("~", "%7E")
+    if plus_for_space:
+        encoded = encoded.replace("%20", "+")
+    return encoded
+
+
+def query_encodings(pairs: Sequence[tuple[str, str]]) -> list[str]:
+    """The query strings Twilio may have signed for these decoded ``pairs``: at most 16, no duplicates.
+
+    One choice per way of writing, applied to the whole query: a space as ``%20`` or ``+``; the
+    characters RFC 3986 allows in a query (``/ ? : @ ! $ ' ( ) * , ;`` and ``=`` in a value) raw or
+    percent-encoded; ``~`` raw or ``%7E``; an empty value as ``name=`` or a bare ``name``. Only the
+    choices that change something for these pairs are tried. Every candidate decodes to the same pairs,
+    so accepting any of them accepts nothing Twilio did not sign.
+    """
+    texts = [part for pair in pairs for part in pair]
+    relevant = (
+        any(" " in text for text in texts),
+        any(ch in _QUERY_RAW_ALLOWED for text in texts for ch in text) or any("=" in value for _, value in pairs),
+        any("~" in text for text in texts),
+        any(value == "" for _, value in pairs),
+    )
+    choices = [(False, True) if matters else (False,) for matters in relevant]
+    encodings: list[str] = []
+    for plus_for_space, raw_reserved, tilde_encoded, bare_empty in itertools.product(*choices):
+        style = {"raw_reserved": raw_reserved, "tilde_encoded": tilde_encoded, "plus_for_space": plus_for_space}
+        query = "&".join(
+            _encode_query_part(name, is_value=False, **style)
+            + ("" if bare_empty and value == "" else "=" + _encode_query_part(value, is_value=True, **style))
+            for name, value in pairs
+        )
+        if query not in encodings:
+            encodings.append(query)
+    return encodings
+
+
+def _query_pairs(request: WebhookRequest) -> list[tuple[str, str]]:
+    if request.query_pairs:
+        return list(request.query_pairs)
+    # A request built without the gateway's pairs (tests, tools): the query of the public URL.
+    return parse_qsl(urlsplit(request.public_url).query, keep_blank_values=True)
+
+
+def signed_url_candidates(request: WebhookRequest) -> list[str]:
+    """Every URL Twilio may have signed for this request, each without and with its port.
+
+    API Gateway (REST) hands the Lambda the query decoded, so the URL typed into the Console cannot be
+    rebuilt byte for byte: the raw query when the gateway passes one, the hub's own encoding, then the
+    few other encodings of the same parameters (:func:`query_encodings`).
+    """
+    base, _, rebuilt_query = request.public_url.partition("?")
+    queries = [request.raw_query] if request.raw_query is not None else []
+    queries += [rebuilt_query, *query_encodings(_query_pairs(request))]
+    candidates: list[str] = []
+    for query in dict.fromkeys(queries):
+        for url in _url_variants(base + ("?" + query if query else "")):
+            if url not in candidates:
+                candidates.append(url)
+    return candidates
+
+
 def _signature_algorithm(settings_header: str | None) -> str:
     for part in (settings_header or "").split(","):
         name, separator, value = part.partition("=")
@@ -186,14 +259,15 @@ def verify_twilio_signature(request: WebhookRequest, secrets: Secrets, now: floa
     if not request.public_url:
         raise SignatureError("the public URL Twilio signed is unknown (set PUBLIC_BASE_URL)")
     algorithm = _signature_algorithm(request.header(SIGNATURE_SETTINGS_HEADER))
-    query = parse_qs(urlsplit(request.public_url).query, keep_blank_values=True)
+    pairs = _query_pairs(request)
     params: list[tuple[str, str]] = []
-    if BODY_HASH_PARAMETER in query:
-        if not constant_time_equal(body_sha256(request.body), query[BODY_HASH_PARAMETER][0].strip().lower()):
+    body_hash = next((value for name, value in pairs if name == BODY_HASH_PARAMETER), None)
+    if body_hash is not None:
+        if not constant_time_equal(body_sha256(request.body), body_hash.strip().lower()):
             raise SignatureError("bodySHA256 does not match the body")
     else:
         params = _signed_form_params(request.body)
-    for candidate in _url_variants(request.public_url):
+    for candidate in signed_url_candidates(request):
         if constant_time_equal(twilio_signature(auth_token, candidate, params, algorithm), signature):
             return
     raise SignatureError("X-Twilio-Signature mismatch")

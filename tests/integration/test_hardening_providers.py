@@ -272,3 +272,83 @@ def test_a_vonage_jwt_with_an_absurd_iat_is_401_and_stores_nothing(hub: Hub, iat
     assert response.status_code == 401, response.body
     assert json.loads(response.body)["error"] == "unauthorized"
     assert hub.table_items() == []
+
+
+# --- item 18: the URL Twilio signed, however its query string was written -----------------------
+
+# Query strings as an integrator may type them into the Twilio Console (Twilio signs the URL exactly
+# as configured); API Gateway hands the Lambda only their decoded pairs.
+CONFIGURED_QUERIES = [
+    "tenant=acme",
+    "tenant=a/b",
+    "tenant=a%2Fb",
+    "tenant=a+b",
+    "tenant=a%20b",
+    "tenant=a%2Bb",
+    "flag",
+    "flag=",
+    "flag&tenant=acme",
+    "x=%7E",
+    "x=~",
+    "token=abc==",
+    "list=a,b;c",
+    "at=user@example.com",
+    "path=/a/b&flag",
+    "name=caf%C3%A9",
+    "a=1&b=2&b=3",
+]
+
+
+def twilio_oracle_signature(url: str, params: list[tuple[str, str]]) -> str:
+    from twilio.request_validator import RequestValidator
+
+    signature: str = RequestValidator(TEST_SECRETS["TWILIO_AUTH_TOKEN"]).compute_signature(url, dict(params))
+    return signature
+
+
+def twilio_form(text: str = "hello") -> list[tuple[str, str]]:
+    return [("MessageSid", "SM" + uuid.uuid4().hex), ("From", "+393330000001"), ("To", "+15005550006"),
+            ("Body", text), ("NumMedia", "0"), ("AccountSid", "AC" + "0" * 32)]
+
+
+def twilio_post(hub: Hub, path: str, query: str, params: list[tuple[str, str]], signature: str) -> Any:
+    from urllib.parse import urlencode
+
+    headers = {"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature}
+    return hub.client.http.post(f"{path}?{query}", body=urlencode(params).encode(), headers=headers)
+
+
+@pytest.mark.parametrize("query", CONFIGURED_QUERIES)
+def test_a_twilio_request_signed_over_a_configured_query_string_is_accepted(hub: Hub, query: str) -> None:
+    path = "/webhooks/twilio/messaging"
+    params = twilio_form()
+    signature = twilio_oracle_signature(f"{BASE_URL}{path}?{query}", params)
+    response = twilio_post(hub, path, query, params, signature)
+    assert response.status_code == 200, (query, response.body)
+    assert len(inbox(hub)) == 1
+
+
+@pytest.mark.parametrize(
+    ("signed", "sent"),
+    [("tenant=a/b", "tenant=a/c"), ("tenant=a+b", "tenant=a-b"), ("flag", "flag=1"), ("x=%7E", "x=%7F"),
+     ("tenant=a/b", "tenant=a/b&extra=1"), ("tenant=a/b", "")],
+)
+def test_a_twilio_signature_for_another_query_is_still_refused(hub: Hub, signed: str, sent: str) -> None:
+    path = "/webhooks/twilio/messaging"
+    params = twilio_form()
+    signature = twilio_oracle_signature(f"{BASE_URL}{path}?{signed}", params)
+    response = twilio_post(hub, path, sent, params, signature)
+    assert response.status_code == 403, (signed, sent)
+    assert hub.table_items() == []
+
+
+def test_a_twilio_json_request_to_a_configured_query_string_is_accepted(hub: Hub) -> None:
+    # JSON bodies: Twilio appends bodySHA256 to the URL it calls and signs the URL alone.
+    import hashlib
+
+    body = json.dumps({"MessageSid": "SM" + uuid.uuid4().hex, "From": "+393330000001", "Body": "hi"}).encode()
+    path, query = "/webhooks/twilio/status", f"tenant=a/b&bodySHA256={hashlib.sha256(body).hexdigest()}"
+    signature = twilio_oracle_signature(f"{BASE_URL}{path}?{query}", [])
+    headers = {"Content-Type": "application/json", "X-Twilio-Signature": signature}
+    response = hub.client.http.post(f"{path}?{query}", body=body, headers=headers)
+    assert response.status_code != 403, response.body  # signed: whatever the body holds, it is not forged
