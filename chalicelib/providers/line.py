@@ -361,5 +361,6 @@ CHANNEL = ChannelSpec(
     verify=verify_line_signature,
     parse=parse_line_events,
     respond=respond_line,
+    # LINE redelivers the same bytes (if at all), batches events and may suspend a failing webhook.
     lone_surrogates=LoneSurrogates.REPLACE,
 )

@@ -509,5 +509,6 @@ CHANNEL = ChannelSpec(
     handshake=answer_meta_verification,
     respond=respond_meta,
     max_body_bytes=MAX_BODY_BYTES,
+    # Meta retries a 4xx with the same bytes for up to 7 days, and a batch holds other customers' events.
     lone_surrogates=LoneSurrogates.REPLACE,
 )

@@ -378,5 +378,6 @@ CHANNEL = ChannelSpec(
     verify=verify_viber_signature,
     parse=parse_viber_callback,
     respond=respond_viber,
+    # Viber retries the same callback for up to an hour, then drops it.
     lone_surrogates=LoneSurrogates.REPLACE,
 )

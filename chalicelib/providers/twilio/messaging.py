@@ -228,5 +228,6 @@ MESSAGING = ChannelSpec(
     respond=respond_twilio_messaging,
     instant_reply=reply_in_twiml,
     forged_status=FORGED_STATUS,
+    # Twilio never retries a 4xx: a 400 would lose the message.
     lone_surrogates=LoneSurrogates.REPLACE,
 )

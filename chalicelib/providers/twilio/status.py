@@ -102,5 +102,6 @@ STATUS = ChannelSpec(
     parse=parse_twilio_status,
     respond=respond_twilio_status,
     forged_status=FORGED_STATUS,
+    # Twilio never retries a 4xx: a 400 would lose the status.
     lone_surrogates=LoneSurrogates.REPLACE,
 )
