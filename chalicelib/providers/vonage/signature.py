@@ -40,7 +40,6 @@ MAX_NUMERIC_DATE = 2**53  # seconds (the year 285 million): past it a time claim
 FORGED_STATUS = 401
 
 
-
 def _numeric_date(claims: dict[str, Any], name: str) -> float | None:
     """A time claim as seconds, None when absent; SignatureError for any other type or an absurd value.
 
