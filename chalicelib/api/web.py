@@ -11,6 +11,7 @@ from chalice import Response
 from chalicelib.core.errors import PermanentError, RetryableError
 from chalicelib.core.timestamps import utc_now
 from chalicelib.providers import WebhookRequest, WebhookResponse
+from chalicelib.providers.base import valid_unicode
 
 FORM = "application/x-www-form-urlencoded"
 MULTIPART = "multipart/form-data"
@@ -29,7 +30,7 @@ def query_pairs(query_params: Any) -> tuple[tuple[str, str], ...]:
     pairs: list[tuple[str, str]] = []
     for name in query_params:
         values = query_params.getlist(name) if hasattr(query_params, "getlist") else [query_params[name]]
-        pairs += [(name, value) for value in values]
+        pairs += [(valid_unicode(name), valid_unicode(value)) for value in values]
     return tuple(pairs)
 
 
@@ -48,24 +49,26 @@ def raw_query_string(current_request: Any) -> str | None:
         raw = current_request.to_original_event().get("rawQueryString")
     except (AttributeError, TypeError):
         return None
-    return raw if isinstance(raw, str) else None
+    return valid_unicode(raw) if isinstance(raw, str) else None
 
 
 def webhook_request(current_request: Any, public_base_url: str) -> WebhookRequest:
+    """The framework-free request; every header, query and path value is valid Unicode (a lone
+    surrogate, which no store or response encoder accepts, becomes U+FFFD), the body stays raw bytes."""
     path = concrete_path(current_request)
-    query = dict(current_request.query_params or {})
+    pairs = query_pairs(current_request.query_params)
     query_string = public_query_string(current_request.query_params)
     url = public_base_url + path + ("?" + query_string if query_string else "")
     return WebhookRequest(
         method=current_request.method,
-        path=path,
-        headers={k.lower(): v for k, v in (current_request.headers or {}).items()},
+        path=valid_unicode(path),
+        headers={valid_unicode(k.lower()): valid_unicode(v) for k, v in (current_request.headers or {}).items()},
         body=current_request.raw_body or b"",
-        query=query,
-        path_params=dict(current_request.uri_params or {}),
-        public_url=url,
+        query=dict(pairs),  # the last value of a repeated name, as Chalice's own mapping gives it
+        path_params={k: valid_unicode(v) for k, v in (current_request.uri_params or {}).items()},
+        public_url=valid_unicode(url),
         received_at=utc_now(),
-        query_pairs=query_pairs(current_request.query_params),
+        query_pairs=pairs,
         raw_query=raw_query_string(current_request),
     )
 

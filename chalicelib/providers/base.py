@@ -110,6 +110,15 @@ SANITIZED_LONE_SURROGATES = "lone_surrogates"
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
+def valid_unicode(text: str) -> str:
+    """``text`` with every lone surrogate replaced by U+FFFD (the halves of a pair sent apart joined)."""
+    if not _SURROGATE.search(text):
+        return text
+    # Through UTF-16: a surrogate pair sent as two CESU-8 halves becomes its character again, and
+    # only what is really lone becomes U+FFFD.
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+
+
 def guard_lone_surrogates(events: list[InboundEvent], policy: LoneSurrogates) -> list[InboundEvent]:
     """``events`` with no surrogate left in any string, as ``policy`` says; PayloadError to refuse."""
     guarded = []
@@ -120,10 +129,7 @@ def guard_lone_surrogates(events: list[InboundEvent], policy: LoneSurrogates) ->
             continue
         if policy is LoneSurrogates.REFUSE:
             raise PayloadError("the payload holds text that is not valid Unicode (a lone UTF-16 surrogate)")
-        # Through UTF-16: a surrogate pair sent as two CESU-8 halves becomes its character again, and
-        # only what is really lone becomes U+FFFD.
-        repaired = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
-        data = json.loads(repaired)
+        data = json.loads(valid_unicode(text))
         data["metadata"] = {**data.get("metadata", {}), SANITIZED: SANITIZED_LONE_SURROGATES}
         try:
             guarded.append(InboundEvent.from_dict(data))

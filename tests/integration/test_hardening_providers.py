@@ -186,6 +186,25 @@ def test_the_simulators_still_round_trip_plain_text(hub: Hub) -> None:
     assert not any("sanitized" in event.get("metadata", {}) for event in events)
 
 
+def test_a_lone_surrogate_in_a_header_is_no_500(hub: Hub) -> None:
+    # Headers and the query are text too, and the content type is stored with the event.
+    original = simulated("api")
+    headers = {**original.headers, "Content-Type": "application/json; charset=\ud83d"}
+    response = post(hub, SimulatedRequest("POST", original.path, headers, original.body))
+    assert response.status_code == 200, response.body
+    [item] = inbox(hub)
+    assert item["content_type"] == "application/json; charset=\ufffd"
+    forged = {**original.headers, "X-Omnihub-Signature": "v1=\udc00"}
+    assert post(hub, SimulatedRequest("POST", original.path, forged, original.body)).status_code == 401
+
+
+def test_a_lone_surrogate_in_the_meta_challenge_is_no_500(hub: Hub) -> None:
+    token = TEST_SECRETS["META_VERIFY_TOKEN"]
+    response = hub.client.http.get(f"/webhooks/meta?hub.mode=subscribe&hub.verify_token={token}&hub.challenge=\ud83d1")
+    assert response.status_code == 200
+    assert response.body.decode() == "\ufffd1"
+
+
 # --- item 7: LINE and Viber check the signature before they read the body -----------------------
 
 HOSTILE_BODIES = {

@@ -35,3 +35,15 @@ def test_the_webhook_request_carries_both() -> None:
     assert request.public_url == "https://hub.example.com/webhooks/twilio/messaging?tenant=a%2Fb&flag="
     assert request.raw_query is None
     assert request.headers == {"x-a": "1"}
+
+
+def test_headers_query_and_path_values_are_valid_unicode() -> None:
+    current = chalice_request({"x": ["a\ud83d"]})
+    current.headers = {"Content-Type": "text/plain; \udc00"}
+    current.uri_params = {"bot": "b\ud800"}
+    current.path = "/webhooks/telegram/{bot}"
+    request = webhook_request(current, "https://hub.example.com")
+    assert request.headers == {"content-type": "text/plain; \ufffd"}
+    assert request.query_pairs == (("x", "a\ufffd"),) and request.query == {"x": "a\ufffd"}
+    assert request.path_params == {"bot": "b\ufffd"} and request.path == "/webhooks/telegram/b\ufffd"
+    request.public_url.encode()  # no UnicodeEncodeError
