@@ -46,7 +46,7 @@ DEV_SECRETS: dict[str, str] = {
     "VIBER_AUTH_TOKEN": "dev-viber-auth-token",
     "X_CONSUMER_SECRET": "dev-x-consumer-secret",
     "X_BEARER_TOKEN": "dev-x-bearer-token",
-    "VONAGE_SIGNATURE_SECRET": "dev-vonage-signature-secret",
+    "VONAGE_SIGNATURE_SECRET": "dev-vonage-signature-secret-of-32-bytes",
     "VONAGE_API_KEY": "devkey",
     "VONAGE_API_SECRET": "dev-vonage-api-secret",
     "SENDGRID_INBOUND_TOKEN": "dev-sendgrid-inbound-token",

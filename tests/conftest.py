@@ -26,7 +26,7 @@ TEST_SECRETS = {
     "TELEGRAM_SECRET_TOKEN": "test-telegram-secret",
     "LINE_CHANNEL_SECRET": "test-line-secret",
     "VIBER_AUTH_TOKEN": "test-viber-token",
-    "VONAGE_SIGNATURE_SECRET": "test-vonage-signature-secret",
+    "VONAGE_SIGNATURE_SECRET": "test-vonage-signature-secret-of-32b",
 }
 
 

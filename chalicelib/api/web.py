@@ -13,6 +13,7 @@ from chalicelib.core.error_codes import error_body, http_status, public_code
 from chalicelib.core.errors import OmnihubError
 from chalicelib.core.timestamps import utc_now
 from chalicelib.providers import WebhookRequest, WebhookResponse
+from chalicelib.providers.base import valid_unicode
 
 FORM = "application/x-www-form-urlencoded"
 MULTIPART = "multipart/form-data"
@@ -24,32 +25,53 @@ def concrete_path(current_request: Any) -> str:
     return current_request.path.format(**(current_request.uri_params or {}))
 
 
-def public_query_string(query_params: Any) -> str:
-    """The query string as the provider sent it, as far as API Gateway lets us see it: every value
-    of a repeated name, percent-encoded with ``%20`` (Twilio signs the URL it called)."""
+def query_pairs(query_params: Any) -> tuple[tuple[str, str], ...]:
+    """Every (name, value) API Gateway decoded, every value of a repeated name, names in the order given."""
     if not query_params:
-        return ""
-    pairs = []
+        return ()
+    pairs: list[tuple[str, str]] = []
     for name in query_params:
         values = query_params.getlist(name) if hasattr(query_params, "getlist") else [query_params[name]]
-        pairs += [(name, value) for value in values]
-    return urlencode(pairs, quote_via=quote)
+        pairs += [(valid_unicode(name), valid_unicode(value)) for value in values]
+    return tuple(pairs)
+
+
+def public_query_string(query_params: Any) -> str:
+    """The query string rebuilt from API Gateway's decoded parameters, percent-encoded with ``%20``.
+
+    Only one of the ways the sender may have written it: a REST API passes no raw query string, so a
+    provider that signs its URL tries the other encodings itself (see providers/twilio).
+    """
+    return urlencode(query_pairs(query_params), quote_via=quote)
+
+
+def raw_query_string(current_request: Any) -> str | None:
+    """The query string as the client sent it: only an HTTP API (payload 2.0) passes it on."""
+    try:
+        raw = current_request.to_original_event().get("rawQueryString")
+    except (AttributeError, TypeError):
+        return None
+    return valid_unicode(raw) if isinstance(raw, str) else None
 
 
 def webhook_request(current_request: Any, public_base_url: str) -> WebhookRequest:
+    """The framework-free request; every header, query and path value is valid Unicode (a lone
+    surrogate, which no store or response encoder accepts, becomes U+FFFD), the body stays raw bytes."""
     path = concrete_path(current_request)
-    query = dict(current_request.query_params or {})
+    pairs = query_pairs(current_request.query_params)
     query_string = public_query_string(current_request.query_params)
     url = public_base_url + path + ("?" + query_string if query_string else "")
     return WebhookRequest(
         method=current_request.method,
-        path=path,
-        headers={k.lower(): v for k, v in (current_request.headers or {}).items()},
+        path=valid_unicode(path),
+        headers={valid_unicode(k.lower()): valid_unicode(v) for k, v in (current_request.headers or {}).items()},
         body=current_request.raw_body or b"",
-        query=query,
-        path_params=dict(current_request.uri_params or {}),
-        public_url=url,
+        query=dict(pairs),  # the last value of a repeated name, as Chalice's own mapping gives it
+        path_params={k: valid_unicode(v) for k, v in (current_request.uri_params or {}).items()},
+        public_url=valid_unicode(url),
         received_at=utc_now(),
+        query_pairs=pairs,
+        raw_query=raw_query_string(current_request),
     )
 
 

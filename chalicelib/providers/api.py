@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 from chalicelib.core.model import Attachment, Channel, EventKind, InboundEvent, ModelError, Sender
 from chalicelib.providers.base import (
     ChannelSpec,
+    LoneSurrogates,
     PayloadError,
     Secrets,
     SignatureError,
@@ -153,4 +154,7 @@ CHANNEL = ChannelSpec(
     secret_names=(SECRET_NAME,),
     verify=verify_api_signature,
     parse=parse_api_event,
+    # The integrator's own app sends this channel: a 400 with the reason tells it to fix its encoder,
+    # and a replaced event_id or from.id could merge two distinct events or customers.
+    lone_surrogates=LoneSurrogates.REFUSE,
 )

@@ -7,12 +7,15 @@ touches AWS or the network, so every module is unit-tested with the providers' o
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
 import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -49,18 +52,28 @@ class WebhookRequest:
     body: bytes
     query: Mapping[str, str] = field(default_factory=dict)
     path_params: Mapping[str, str] = field(default_factory=dict)
-    public_url: str = ""  # PUBLIC_BASE_URL + path (+ "?" + query string as received)
+    public_url: str = ""  # PUBLIC_BASE_URL + path (+ "?" + the query re-encoded, %20 for spaces)
     received_at: str = ""
+    # Every query parameter as the gateway decoded it, repeated names kept, in the order given: a
+    # provider that signs its URL (Twilio) rebuilds the encodings the sender may have used from these.
+    query_pairs: tuple[tuple[str, str], ...] = ()
+    raw_query: str | None = None  # the query string exactly as received, when the gateway passes it
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
 
     def form(self) -> list[tuple[str, str]]:
-        """The body as ``application/x-www-form-urlencoded`` pairs, in order, blanks kept."""
+        """The body as ``application/x-www-form-urlencoded`` pairs, in order, blanks kept.
+
+        A percent-encoded byte that is not UTF-8 (``%ED%A0%BD``: half an emoji cut between two SMS
+        segments) is read as a lone surrogate (``surrogateescape``), so that the channel's
+        :class:`LoneSurrogates` policy decides about it like about any other invalid text.
+        """
         try:
-            return parse_qsl(self.body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
+            text = self.body.decode("utf-8")
         except UnicodeDecodeError as err:
             raise PayloadError("the form body is not UTF-8") from err
+        return parse_qsl(text, keep_blank_values=True, strict_parsing=False, errors="surrogateescape")
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +98,63 @@ def empty_ok(request: WebhookRequest, events: list[InboundEvent]) -> WebhookResp
     return WebhookResponse(200, '{"ok":true}')
 
 
+class LoneSurrogates(StrEnum):
+    """What an endpoint does with a signed event holding text that is not valid Unicode.
+
+    ``json.loads`` accepts lone UTF-16 surrogates (``"\\ud83d"`` escaped, or the raw CESU-8 bytes
+    ``ED A0 BD``) and a form value may percent-encode bytes that are not UTF-8; DynamoDB and S3
+    refuse such strings, so none may reach an item. Chosen per :class:`ChannelSpec` from the
+    provider's retry semantics (README, "Text that is not valid Unicode").
+    """
+
+    REFUSE = "refuse"  # 400 with the reason, nothing stored: the sender can fix what it sends
+    REPLACE = "replace"  # each becomes U+FFFD, metadata.sanitized = "lone_surrogates"; the raw body is kept
+
+
+SANITIZED = "sanitized"  # the metadata key saying an event's text was altered to be storable
+SANITIZED_LONE_SURROGATES = "lone_surrogates"
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def valid_unicode(text: str) -> str:
+    """``text`` with every lone surrogate replaced by U+FFFD (the halves of a pair sent apart joined)."""
+    if not _SURROGATE.search(text):
+        return text
+    # Through UTF-16: a surrogate pair sent as two CESU-8 halves becomes its character again, and
+    # only what is really lone becomes U+FFFD.
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+
+
+def guard_lone_surrogates(events: list[InboundEvent], policy: LoneSurrogates) -> list[InboundEvent]:
+    """``events`` with no surrogate left in any string, as ``policy`` says; PayloadError to refuse."""
+    guarded = []
+    for event in events:
+        text = json.dumps(event.to_dict(), ensure_ascii=False)
+        if not _SURROGATE.search(text):
+            guarded.append(event)
+            continue
+        if policy is LoneSurrogates.REFUSE:
+            raise PayloadError("the payload holds text that is not valid Unicode (a lone UTF-16 surrogate)")
+        data = json.loads(valid_unicode(text))
+        data["metadata"] = {**data.get("metadata", {}), SANITIZED: SANITIZED_LONE_SURROGATES}
+        try:
+            guarded.append(InboundEvent.from_dict(data))
+        except (ModelError, ValueError, KeyError) as err:  # nothing the replacement can cause, but never a 500
+            raise PayloadError(f"the event is not readable once its invalid text is replaced: {err}") from err
+    return guarded
+
+
+def _guarded_parser(parse: Parser, policy: LoneSurrogates) -> Parser:
+    parse = getattr(parse, "unguarded", parse)  # dataclasses.replace() runs __post_init__ again
+
+    @functools.wraps(parse)
+    def parse_and_guard(request: WebhookRequest) -> list[InboundEvent]:
+        return guard_lone_surrogates(parse(request), policy)
+
+    parse_and_guard.unguarded = parse  # type: ignore[attr-defined]
+    return parse_and_guard
+
+
 @dataclass(frozen=True, slots=True)
 class ChannelSpec:
     """A provider's webhook, as the ingest use case needs to know it.
@@ -94,6 +164,9 @@ class ChannelSpec:
     verification POSTs) and returns None otherwise; ``respond`` builds the 2xx body the provider
     expects once events are stored; ``instant_reply``, where the channel allows it, builds the
     answer that carries the acknowledgment to the customer.
+
+    ``lone_surrogates`` is the endpoint's answer to text that is not valid Unicode; ``parse`` is
+    wrapped once here so that every event it returns obeys it (no parser has to remember).
     """
 
     provider: str
@@ -105,11 +178,17 @@ class ChannelSpec:
     instant_reply: InstantReply | None = None
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     forged_status: int = 401
+    lone_surrogates: LoneSurrogates = LoneSurrogates.REFUSE
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "parse", _guarded_parser(self.parse, LoneSurrogates(self.lone_surrogates)))
 
 
 def constant_time_equal(expected: str | bytes, given: str | bytes) -> bool:
-    a = expected.encode() if isinstance(expected, str) else expected
-    b = given.encode() if isinstance(given, str) else given
+    # surrogatepass: a header is text the sender chose, and a lone surrogate must compare unequal,
+    # not raise UnicodeEncodeError.
+    a = expected.encode("utf-8", "surrogatepass") if isinstance(expected, str) else expected
+    b = given.encode("utf-8", "surrogatepass") if isinstance(given, str) else given
     return hmac.compare_digest(a, b)
 
 
@@ -171,7 +250,9 @@ def json_string(value: Any) -> str | None:
 def canonical_id(value: Any, *, prefix: str = "sha256:") -> str:
     """A stable id for an event the provider gives no id to: the same JSON always hashes the same."""
     canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return prefix + hashlib.sha256(canonical.encode()).hexdigest()
+    # surrogatepass: a lone surrogate still hashes (to its own id), the event is then judged by its
+    # channel's LoneSurrogates policy rather than failing here.
+    return prefix + hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def epoch_to_timestamp(value: Any, *, millis: bool = False, fallback: str | None = None) -> str:

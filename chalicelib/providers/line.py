@@ -4,7 +4,9 @@ Signature: ``x-line-signature: base64(HMAC-SHA256(channel secret, raw body))``. 
 ``{"destination": "<bot user id>", "events": [...]}``; one POST may carry several events, each
 with its own ``webhookEventId`` (a ULID, the dedupe key: a redelivered event keeps its id and
 says ``deliveryContext.isRedelivery: true``). The console's "Verify" button and the
-webhook-test endpoint POST a correctly signed body with an empty ``events`` list and expect 200.
+webhook-test endpoint POST a correctly signed body with an empty ``events`` list and expect 200:
+no handshake is needed, the signature is checked like on any delivery and the empty batch stores
+nothing. Nothing is parsed before the signature checks out.
 
 Media sent by users stays on LINE (``contentProvider.type == "line"``): the hub keeps the message
 id as ``media_id`` (content at ``https://api-data.line.me/v2/bot/message/{id}/content`` with the
@@ -30,6 +32,7 @@ from chalicelib.core.model import (
 )
 from chalicelib.providers.base import (
     ChannelSpec,
+    LoneSurrogates,
     PayloadError,
     Secrets,
     SignatureError,
@@ -90,22 +93,6 @@ def _load_body(request: WebhookRequest) -> dict[str, Any]:
     if not isinstance(events, list):
         raise PayloadError("events must be a list")
     return data
-
-
-def answer_line_verification(request: WebhookRequest, secrets: Secrets, now: float) -> WebhookResponse | None:
-    """The console's "Verify" POST (signed, ``events: []``) → 200 with nothing to store.
-
-    Anything else → None (the ingest use case verifies and parses it). The verification POST is
-    answered only once its signature checks out: an unsigned empty batch is as forged as any other.
-    """
-    try:
-        data = load_json(request.body)
-    except PayloadError:
-        return None  # parse() reports the malformed body with its reason, after verify()
-    if not (isinstance(data, dict) and data.get("events") == []):
-        return None
-    verify_line_signature(request, secrets, now)
-    return WebhookResponse(200, "{}")
 
 
 def _event_id(event: dict[str, Any]) -> str:
@@ -373,6 +360,7 @@ CHANNEL = ChannelSpec(
     secret_names=(SECRET_NAME,),
     verify=verify_line_signature,
     parse=parse_line_events,
-    handshake=answer_line_verification,
     respond=respond_line,
+    # LINE redelivers the same bytes (if at all), batches events and may suspend a failing webhook.
+    lone_surrogates=LoneSurrogates.REPLACE,
 )

@@ -29,6 +29,7 @@ from chalicelib.core.model import (
 )
 from chalicelib.providers.base import (
     ChannelSpec,
+    LoneSurrogates,
     PayloadError,
     Secrets,
     SignatureError,
@@ -370,4 +371,6 @@ CHANNEL = ChannelSpec(
     parse=parse_telegram_update,
     respond=respond_telegram,
     instant_reply=reply_with_method,
+    # Telegram retries the same update, then gives up: a 400 would only delay its loss.
+    lone_surrogates=LoneSurrogates.REPLACE,
 )

@@ -2,7 +2,8 @@
 
 Signature: ``X-Viber-Content-Signature: hex(HMAC-SHA256(auth token, raw body))`` on every
 callback, including the ``webhook`` callback Viber sends when ``set_webhook`` is called (it expects
-200 before it accepts the URL). One callback is one event.
+200 before it accepts the URL): no handshake is needed, it is verified like any callback and parses
+to no event. Nothing is parsed before the signature checks out. One callback is one event.
 
 ``message_token`` is a 64-bit number (``4912661846655238145``) sent as a bare JSON number: any
 consumer that reads it as a double loses the last digits, so the hub keeps it as the exact decimal
@@ -30,6 +31,7 @@ from chalicelib.core.model import (
 )
 from chalicelib.providers.base import (
     ChannelSpec,
+    LoneSurrogates,
     PayloadError,
     Secrets,
     SignatureError,
@@ -88,22 +90,6 @@ def _load_body(body: bytes) -> dict[str, Any]:
     if not isinstance(data.get("event"), str) or not data["event"]:
         raise PayloadError("event is required")
     return data
-
-
-def answer_viber_webhook_check(request: WebhookRequest, secrets: Secrets, now: float) -> WebhookResponse | None:
-    """The signed ``webhook`` callback that ``set_webhook`` triggers → 200, nothing to store.
-
-    Anything else → None (the ingest use case verifies and parses it); the check itself is
-    answered only once its signature checks out.
-    """
-    try:
-        data = load_json(request.body, parse_float=str)
-    except PayloadError:
-        return None  # parse() reports the malformed body with its reason, after verify()
-    if not (isinstance(data, dict) and data.get("event") == "webhook"):
-        return None
-    verify_viber_signature(request, secrets, now)
-    return WebhookResponse(200, "{}")
 
 
 def _message_token(data: dict[str, Any]) -> str | None:
@@ -391,6 +377,7 @@ CHANNEL = ChannelSpec(
     secret_names=(SECRET_NAME,),
     verify=verify_viber_signature,
     parse=parse_viber_callback,
-    handshake=answer_viber_webhook_check,
     respond=respond_viber,
+    # Viber retries the same callback for up to an hour, then drops it.
+    lone_surrogates=LoneSurrogates.REPLACE,
 )

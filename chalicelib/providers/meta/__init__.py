@@ -19,6 +19,7 @@ from typing import Any
 from chalicelib.core.model import Channel, InboundEvent
 from chalicelib.providers.base import (
     ChannelSpec,
+    LoneSurrogates,
     PayloadError,
     WebhookRequest,
     WebhookResponse,
@@ -82,4 +83,6 @@ CHANNEL = ChannelSpec(
     handshake=answer_meta_verification,
     respond=respond_meta,
     max_body_bytes=MAX_BODY_BYTES,
+    # Meta resends the same bytes and batches other customers' events: keep the event, flag it.
+    lone_surrogates=LoneSurrogates.REPLACE,
 )

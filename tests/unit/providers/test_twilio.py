@@ -537,3 +537,77 @@ def test_status_simulator_round_trip() -> None:
 def test_events_serialize_to_json() -> None:
     [event] = parse_twilio_message(sdk_signed(fixture("mms.txt")))
     assert json.loads(json.dumps(event.to_dict()))["event_id"] == event.event_id
+
+
+# --- the URL Twilio signed, rebuilt from API Gateway's decoded query ---------------------------
+
+
+def as_api_gateway_hands_it(body: bytes, configured_query: str, signature: str, *, raw: bool = False
+                            ) -> WebhookRequest:
+    """The request the hub sees for a URL configured with ``configured_query``: API Gateway (REST) decodes
+    the query (``+`` as a space, ``?flag`` as ``flag=""``) and groups the values of a repeated name
+    (``multiValueQueryStringParameters``); the hub re-encodes it for ``public_url``."""
+    grouped: dict[str, list[str]] = {}
+    for name, value in parse_qsl(configured_query, keep_blank_values=True):
+        grouped.setdefault(name, []).append(value)
+    pairs = tuple((name, value) for name, values in grouped.items() for value in values)
+    rebuilt = "&".join(f"{quote(name, safe='')}={quote(value, safe='')}" for name, value in pairs)
+    return WebhookRequest(
+        method="POST", path="/webhooks/twilio/messaging",
+        headers={"content-type": "application/x-www-form-urlencoded", "x-twilio-signature": signature},
+        body=body, public_url=MESSAGING_URL + ("?" + rebuilt if rebuilt else ""), received_at=RECEIVED_AT,
+        query_pairs=pairs, raw_query=configured_query if raw else None,
+    )
+
+
+SAFE_QUERIES = [
+    "tenant=acme", "tenant=a/b", "tenant=a%2Fb", "tenant=a+b", "tenant=a%20b", "tenant=a%2Bb", "flag", "flag=",
+    "flag&tenant=acme", "x=%7E", "x=~", "token=abc==", "list=a,b;c", "at=user@example.com", "path=/a/b&flag",
+    "name=caf%C3%A9", "a=1&b=2&b=3", "q=a+b/c~d&empty", "a=1&a=2&b",
+]
+
+
+@pytest.mark.parametrize("query", SAFE_QUERIES)
+def test_a_request_signed_over_the_configured_query_verifies_as_the_sdk_validates_it(query: str) -> None:
+    body = fixture("sms.txt")
+    params = MultiDict(parse_qsl(body.decode(), keep_blank_values=True))
+    configured_url = f"{MESSAGING_URL}?{query}"
+    signature = RequestValidator(TOKEN).compute_signature(configured_url, params)
+    assert RequestValidator(TOKEN).validate(configured_url, params, signature)  # the oracle agrees with itself
+    verify_twilio_signature(as_api_gateway_hands_it(body, query, signature), SECRETS, NOW)
+
+
+@pytest.mark.parametrize(
+    ("signed", "sent"),
+    [("tenant=a/b", "tenant=a/c"), ("tenant=a+b", "tenant=a-b"), ("flag", "flag=1"), ("x=%7E", "x=%7F"),
+     ("tenant=a/b", "tenant=a/b&extra=1"), ("tenant=a/b", ""), ("a=1&b=2", "b=2&a=1")],
+)
+def test_a_signature_over_another_query_is_refused(signed: str, sent: str) -> None:
+    body = fixture("sms.txt")
+    params = MultiDict(parse_qsl(body.decode(), keep_blank_values=True))
+    signature = RequestValidator(TOKEN).compute_signature(f"{MESSAGING_URL}?{signed}", params)
+    with pytest.raises(SignatureError):
+        verify_twilio_signature(as_api_gateway_hands_it(body, sent, signature), SECRETS, NOW)
+
+
+def test_a_raw_query_string_is_tried_first_when_the_gateway_passes_one() -> None:
+    # A name repeated after another one (a=1&b=2&a=3) cannot be rebuilt from grouped pairs: only the
+    # raw query (an HTTP API passes it) recovers the order Twilio signed.
+    body = fixture("sms.txt")
+    params = MultiDict(parse_qsl(body.decode(), keep_blank_values=True))
+    query = "a=1&b=2&a=3"
+    signature = RequestValidator(TOKEN).compute_signature(f"{MESSAGING_URL}?{query}", params)
+    with pytest.raises(SignatureError):
+        verify_twilio_signature(as_api_gateway_hands_it(body, query, signature), SECRETS, NOW)
+    verify_twilio_signature(as_api_gateway_hands_it(body, query, signature, raw=True), SECRETS, NOW)
+
+
+def test_the_candidate_urls_are_few() -> None:
+    from chalicelib.providers.twilio import signed_url_candidates
+
+    request = as_api_gateway_hands_it(b"", "q=a+b/c~d&empty", "x")
+    candidates = signed_url_candidates(request)
+    assert len(candidates) == len(set(candidates)) == 2 * 16
+    assert f"{MESSAGING_URL}?q=a+b/c~d&empty" in candidates
+    assert f"{MESSAGING_URL}?q=a%20b%2Fc%7Ed&empty=" in candidates
+    assert len(signed_url_candidates(as_api_gateway_hands_it(b"", "tenant=acme", "x"))) == 2  # ports only

@@ -24,10 +24,9 @@ from chalicelib.providers.base import PayloadError, SignatureError, WebhookReque
 from chalicelib.providers.vonage import (
     IAT_MAX_AGE_SECONDS,
     MESSAGES,
-    decode_hs256_jwt,
-    encode_hs256_jwt,
     parse_vonage_messages,
     sign_vonage_webhook,
+    verified_claims,
     verify_vonage_signature,
 )
 from devstack.simulators.base import SimulatedRequest
@@ -102,7 +101,7 @@ def from_simulated(simulated: SimulatedRequest) -> WebhookRequest:
 
 
 def test_published_vector_verifies() -> None:
-    claims = decode_hs256_jwt(SDK_TOKEN, SDK_SECRET, SDK_TOKEN_IAT + 60)
+    claims = verified_claims(SDK_TOKEN, SDK_SECRET, SDK_TOKEN_IAT + 60)
     assert claims["iss"] == "Online JWT Builder"
     assert vonage_verify_signature(SDK_TOKEN, SDK_SECRET) is True
 
@@ -110,7 +109,7 @@ def test_published_vector_verifies() -> None:
 @pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")  # the vector's 4-byte secret
 def test_published_vector_wrong_secret_fails() -> None:
     with pytest.raises(SignatureError, match="signature"):
-        decode_hs256_jwt(SDK_TOKEN, "asdf", SDK_TOKEN_IAT + 60)
+        verified_claims(SDK_TOKEN, "asdf", SDK_TOKEN_IAT + 60)
     assert vonage_verify_signature(SDK_TOKEN, "asdf") is False
 
 
@@ -128,8 +127,12 @@ def test_our_tokens_verify_with_pyjwt_and_the_vonage_sdk() -> None:
 def test_pyjwt_tokens_decode_with_ours() -> None:
     claims = {"iat": NOW, "jti": "x", "nested": {"a": [1, 2]}, "unicode": "è✓"}
     token = pyjwt.encode(claims, SECRET, algorithm="HS256")
-    assert decode_hs256_jwt(token, SECRET, NOW) == claims
-    assert decode_hs256_jwt(encode_hs256_jwt(SECRET, claims), SECRET, NOW) == claims
+    assert verified_claims(token, SECRET, NOW) == claims
+
+
+def test_a_required_claim_that_is_missing_is_named() -> None:
+    with pytest.raises(SignatureError, match="payload_hash"):
+        verified_claims(SDK_TOKEN, SDK_SECRET, SDK_TOKEN_IAT + 60, required=("iat", "payload_hash"))
 
 
 def test_every_fixture_verifies() -> None:
@@ -208,7 +211,7 @@ def test_reformatted_json_body_is_rejected() -> None:
 def test_non_finite_time_claims_are_rejected(claim: str, value: float) -> None:
     # NaN compares false with everything: unchecked, it would pass every time bound.
     body = fixture_body("inbound_sms.json")
-    token = encode_hs256_jwt(SECRET, claims_for(body, **{claim: value}))
+    token = pyjwt.encode(claims_for(body, **{claim: value}), SECRET, algorithm="HS256")
     with pytest.raises(SignatureError):
         verify_vonage_signature(request_with(body, f"Bearer {token}"), SECRETS, NOW)
 
@@ -220,8 +223,8 @@ def test_jwt_json_that_json_loads_refuses_is_a_signature_error(payload: bytes) -
     header = base64.urlsafe_b64encode(b'{"alg":"HS256","typ":"JWT"}').rstrip(b"=").decode()
     claims = base64.urlsafe_b64encode(payload).rstrip(b"=").decode()
     signature = base64.urlsafe_b64encode(hmac_sha256(SECRET, f"{header}.{claims}".encode())).rstrip(b"=").decode()
-    with pytest.raises(SignatureError, match="not JSON"):
-        decode_hs256_jwt(f"{header}.{claims}.{signature}", SECRET, NOW)
+    with pytest.raises(SignatureError, match="malformed"):
+        verified_claims(f"{header}.{claims}.{signature}", SECRET, NOW)
 
 
 def test_uppercase_payload_hash_is_accepted() -> None:
@@ -544,3 +547,98 @@ def test_simulator_signature_expires_like_vonage() -> None:
 def test_default_response_is_200() -> None:
     response = MESSAGES.respond(request_with(b"{}", None), [])
     assert response.status == 200
+
+
+# --- claims of the wrong type or range: always 401, never an exception ------------------------
+
+
+def hs256_token(claims_json: bytes, secret: str = SECRET) -> str:
+    """A correctly signed HS256 token over any claims text (even JSON no encoder would write)."""
+    header = base64.urlsafe_b64encode(b'{"alg":"HS256","typ":"JWT"}').rstrip(b"=").decode()
+    payload = base64.urlsafe_b64encode(claims_json).rstrip(b"=").decode()
+    signature = base64.urlsafe_b64encode(hmac_sha256(secret, f"{header}.{payload}".encode())).rstrip(b"=").decode()
+    return f"{header}.{payload}.{signature}"
+
+
+def claims_json(body: bytes, claim: str, raw_value: str) -> bytes:
+    claims = {k: v for k, v in claims_for(body).items() if k != claim}
+    return json.dumps(claims)[:-1].encode() + f', "{claim}": {raw_value}}}'.encode()
+
+
+ABSURD_CLAIMS = [
+    ("iat", "-" + "1" + "0" * 400),  # -10**400: OverflowError once it meets a float
+    ("iat", "1" + "0" * 400),
+    ("iat", "1e400"),  # inf once parsed
+    ("iat", "-1e400"),
+    ("iat", "NaN"),
+    ("iat", "1e300"),
+    ("iat", '"1738584866"'),  # a string, even of the right number
+    ("iat", "true"),
+    ("iat", "[1738584866]"),
+    ("iat", "{}"),
+    ("iat", "null"),
+    ("exp", "-" + "1" + "0" * 400),
+    ("exp", "1" + "0" * 400),
+    ("exp", '"tomorrow"'),
+    ("exp", "[]"),
+    ("nbf", "1" + "0" * 400),
+    ("nbf", "-1e400"),
+    ("nbf", "false"),
+    ("payload_hash", "12345"),
+    ("payload_hash", "[]"),
+    ("payload_hash", '""'),
+    ("payload_hash", "null"),
+    ("jti", "5"),
+    ("sub", "[]"),
+    ("aud", '"someone-else"'),
+]
+
+
+@pytest.mark.parametrize(("claim", "raw_value"), ABSURD_CLAIMS)
+def test_a_signed_jwt_with_a_claim_of_the_wrong_type_or_range_is_a_signature_error(
+    claim: str, raw_value: str
+) -> None:
+    body = fixture_body("inbound_sms.json")
+    token = hs256_token(claims_json(body, claim, raw_value))
+    with pytest.raises(SignatureError) as err:
+        verify_vonage_signature(request_with(body, f"Bearer {token}"), SECRETS, NOW)
+    assert err.value.code == "unauthorized"
+    assert "Error" not in err.value.reason  # our words, never a library's exception text
+
+
+@pytest.mark.parametrize(
+    "header",
+    [b'{"alg":"HS256","typ":"JWT","kid":5}', b'{"alg":["HS256"]}', b'{"alg":"HS256","b64":false}', b"[]",
+     b'{"alg":"HS256","crit":["exp"]}', b"[" * 100_000, b'{"alg": "HS256", "n": ' + b"9" * 5000 + b"}"],
+)
+def test_a_jwt_header_of_the_wrong_shape_is_a_signature_error(header: bytes) -> None:
+    body = fixture_body("inbound_sms.json")
+    encoded_header = base64.urlsafe_b64encode(header).rstrip(b"=").decode()
+    payload = base64.urlsafe_b64encode(json.dumps(claims_for(body)).encode()).rstrip(b"=").decode()
+    mac = hmac_sha256(SECRET, f"{encoded_header}.{payload}".encode())
+    token = f"{encoded_header}.{payload}.{base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}"
+    with pytest.raises(SignatureError):
+        verify_vonage_signature(request_with(body, f"Bearer {token}"), SECRETS, NOW)
+
+
+def test_a_token_that_is_not_text_the_jwt_library_can_read_is_a_signature_error() -> None:
+    body = fixture_body("inbound_sms.json")
+    for token in ("a\ud83d.b.c", "é.é.é", "a.b.c.d", "...", "a" * 10_000):
+        with pytest.raises(SignatureError):
+            verify_vonage_signature(request_with(body, f"Bearer {token}"), SECRETS, NOW)
+
+
+def test_importing_the_providers_does_not_import_the_jwt_library() -> None:
+    # Only a Vonage request pays for PyJWT's import; every other webhook's cold start never loads it.
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys\n"
+        "from chalicelib.providers import ENDPOINTS, channel_spec\n"
+        "for endpoint in ENDPOINTS: channel_spec(endpoint)\n"
+        "print('jwt' in sys.modules)\n"
+    )
+    root = Path(__file__).resolve().parents[3]
+    result = subprocess.run([sys.executable, "-c", probe], cwd=root, capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
