@@ -6,7 +6,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib.adapters.observability import logger
+from chalicelib.adapters.aws_errors import log_aws_failure
 from chalicelib.core.errors import StoreUnavailable
 
 
@@ -19,7 +19,7 @@ class S3PayloadArchive:
         try:
             self._client.put_object(Bucket=self._bucket, Key=key, Body=body, ServerSideEncryption="AES256")
         except (ClientError, BotoCoreError) as err:
-            logger.warning("s3 put_object failed", extra={"error": type(err).__name__})
+            log_aws_failure("s3", "put_object", err)
             raise StoreUnavailable("the payload archive is unavailable") from err
         return f"s3://{self._bucket}/{key}"
 
@@ -29,7 +29,7 @@ class S3PayloadArchive:
             self._client.delete_object(Bucket=bucket, Key=key)
         except (ClientError, BotoCoreError) as err:
             # Left behind, the object expires with the bucket's lifecycle rule; the refusal stands.
-            logger.warning("s3 delete_object failed", extra={"error": type(err).__name__})
+            log_aws_failure("s3", "delete_object", err, severity="warning")
 
     def get(self, pointer: str) -> bytes:
         bucket, _, key = pointer.removeprefix("s3://").partition("/")

@@ -64,7 +64,7 @@ def test_a_rest_error_from_dynamodb_carries_our_code_and_words_and_the_log_carri
 ) -> None:
     from chalicelib.adapters import runtime
 
-    monkeypatch.setattr(runtime.store()._client, "query", failing(failure))
+    monkeypatch.setattr(runtime.aws_client("dynamodb"), "query", failing(failure))
     reason = error_of(hub.client.http.get("/conversations/c-1", headers=SUPPORT), status, code)
     if status >= 500:
         assert reason == ERROR_CODES[code].meaning
@@ -80,7 +80,7 @@ def test_a_webhook_refused_by_dynamodb_carries_our_code_and_words_and_stores_not
 ) -> None:
     from chalicelib.adapters import runtime
 
-    monkeypatch.setattr(runtime.store()._client, "put_item",
+    monkeypatch.setattr(runtime.aws_client("dynamodb"), "put_item",
                         failing(client_error("ValidationException", message, "PutItem")))
     error_of(post_api(hub.client, api_event()), status, code)
     monkeypatch.undo()

@@ -12,8 +12,8 @@ from typing import Any
 from boto3.dynamodb.types import Binary, TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
+from chalicelib.adapters.aws_errors import aws_error_code, log_aws_failure
 from chalicelib.adapters.dynamo.keys import Key
-from chalicelib.adapters.observability import logger
 from chalicelib.core.errors import BadRequest, PayloadTooLarge, StoreUnavailable
 
 _SERIALIZER = TypeSerializer()
@@ -51,11 +51,9 @@ class Table:
         except ClientError as err:
             if _conditional_failed(err):
                 raise
-            code = err.response.get("Error", {}).get("Code", "")
-            logger.warning(
-                "dynamodb call failed",
-                extra={"operation": operation, "code": code, "detail": err.response.get("Error", {}).get("Message")},
-            )
+            code = aws_error_code(err)
+            refused = code == "ValidationException"  # the input's fault: a warning, not an outage
+            log_aws_failure("dynamodb", operation, err, severity="warning" if refused else "error")
             if code == "ValidationException":
                 message = str(err.response.get("Error", {}).get("Message", "")).lower()
                 if "size" in message:
@@ -63,7 +61,7 @@ class Table:
                 raise BadRequest("the store refused the item") from err
             raise StoreUnavailable(f"the store is unavailable ({operation})") from err
         except BotoCoreError as err:
-            logger.warning("dynamodb call failed", extra={"operation": operation, "error": type(err).__name__})
+            log_aws_failure("dynamodb", operation, err)
             raise StoreUnavailable(f"the store is unavailable ({operation})") from err
 
     def conditionally(self, operation: str, **kwargs: Any) -> bool:
@@ -107,8 +105,7 @@ class Table:
             try:
                 response = self.client.batch_get_item(RequestItems=request)
             except (ClientError, BotoCoreError) as err:
-                logger.warning("dynamodb call failed", extra={"operation": "batch_get_item",
-                                                              "error": type(err).__name__})
+                log_aws_failure("dynamodb", "batch_get_item", err)
                 raise StoreUnavailable("the store is unavailable (batch_get_item)") from err
             found += [from_item(item) for item in response.get("Responses", {}).get(self.name, [])]
             request = response.get("UnprocessedKeys") or {}
