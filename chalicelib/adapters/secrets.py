@@ -38,6 +38,7 @@ SECRET_GROUPS: dict[str, str] = {
     "MAILGUN_SIGNING_KEY": "mailgun",
     "POSTMARK_INBOUND_USER": "postmark",
     "POSTMARK_INBOUND_PASSWORD": "postmark",
+    "OMNIHUB_ID_KEY": "ids",  # generated at deploy, not a provider's (chalicelib/adapters/id_keys.py)
 }
 
 SECRET_GROUP_NAMES: tuple[str, ...] = tuple(sorted(set(SECRET_GROUPS.values())))

@@ -14,6 +14,7 @@ from typing import Protocol
 
 from chalicelib.adapters.observability import count, logger
 from chalicelib.core.errors import PermanentError, RetryableError
+from chalicelib.core.ids import event_reference
 from chalicelib.core.model import EventKind, InboundEvent
 from chalicelib.core.ports import InboxRepository, SecretReader
 from chalicelib.core.records import CarriedAcknowledgment
@@ -101,7 +102,9 @@ def ingest_webhook(
         fresh = event in new_events
         logger.info(
             "webhook event stored" if fresh else "webhook event duplicate",
-            extra={"inbox_key": event.inbox_key, "kind": event.kind.value, "channel": event.channel.value},
+            extra={
+                "event_ref": event_reference(event.inbox_key), "kind": event.kind.value, "channel": event.channel.value
+            },
         )
     count("WebhookEvents", channel=spec.provider, value=len(new_events))
     if len(new_events) < len(events):
