@@ -22,7 +22,7 @@ from chalicelib.adapters.id_keys import ID_KEY_GROUP
 from chalicelib.adapters.resources import QueueSpec
 from infra.stacks.chalice_app import API_HANDLER_NAME
 
-RAW_PAYLOAD_PREFIX = "raw/"  # chalicelib/adapters/dynamo/store.py: archive_payload keys
+RAW_PAYLOAD_PREFIX = "raw/"  # chalicelib/adapters/dynamo/inbox.py: archive_payload keys
 
 _CONSUME = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes")
 _STREAM = ("dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator")

@@ -32,8 +32,8 @@ REASONS: dict[str, str] = {
     ),
     "AwsSolutions-SMG4": (
         "Third-party provider credentials (webhook signing secrets, API tokens) are rotated in the "
-        "provider's console, which no rotation Lambda can drive; docs/deploy.md gives the "
-        "put-secret-value step used after each provider-side rotation."
+        "provider's console, which no rotation Lambda can drive; the README (Deploying to AWS) gives "
+        "the put-secret-value step used after each provider-side rotation."
     ),
     "id-key": (
         "The id key is generated at deploy and never leaves Secrets Manager. Rotating it changes only the "
@@ -43,7 +43,7 @@ REASONS: dict[str, str] = {
     "AwsSolutions-APIG2": (
         "Webhook bodies must reach the function byte-for-byte: signatures are computed over the raw "
         "body and each provider has its own format (form, JSON, multipart, SNS). Validation happens "
-        "after the signature check in the app (chalicelib/channels), never in API Gateway."
+        "after the signature check in the app (chalicelib/providers), never in API Gateway."
     ),
     "AwsSolutions-APIG3": (
         "No WAF by default: every webhook is authenticated by the provider's signature before anything "
@@ -56,7 +56,8 @@ REASONS: dict[str, str] = {
     ),
     "Serverless-LambdaTracing": (
         "X-Ray is off by default: Powertools Tracer costs hundreds of ms at import on the webhook "
-        "path (docs/DESIGN.md, Known traps). Enable per stage with `xray` in .chalice/config.json."
+        "path (README, Architecture: no slow import on the webhook path). Enable per stage with `xray` "
+        "in .chalice/config.json."
     ),
     "Serverless-APIGWXrayEnabled": "Follows the functions' tracing (see Serverless-LambdaTracing).",
     "terminal-queue": (

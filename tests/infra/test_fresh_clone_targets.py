@@ -44,10 +44,11 @@ def parse_rules(database: str) -> dict[str, set[str]]:
 
 @cache
 def make_database() -> str:
-    if shutil.which("make") is None:
+    make = shutil.which("make")
+    if make is None:
         pytest.skip("make is not installed")
     # -q: decide only, run nothing; -p: print the database; -R -r: no built-in rules or variables.
-    done = subprocess.run(["make", "-pqRr", "--no-print-directory"], cwd=REPO, capture_output=True, text=True,
+    done = subprocess.run([make, "-pqRr", "--no-print-directory"], cwd=REPO, capture_output=True, text=True,
                           check=False, timeout=60)
     return done.stdout
 
