@@ -34,6 +34,7 @@ def bench_environment() -> dict[str, str]:
         "PUBLIC_BASE_URL": "https://hub.example.com",
         "OMNIHUB_API_SIGNING_SECRET": SIGNING_SECRET,
         "OMNIHUB_API_KEYS": f"bench:{SUPPORT_KEY}:support",
+        "OMNIHUB_ID_KEY": "bench-id-key-0123456789abcdef0123456789",  # the relay and the worker need it
     }
 
 

@@ -53,6 +53,8 @@ DEV_SECRETS: dict[str, str] = {
     "MAILGUN_SIGNING_KEY": "dev-mailgun-signing-key",
     "POSTMARK_INBOUND_USER": "dev-postmark-user",
     "POSTMARK_INBOUND_PASSWORD": "dev-postmark-password",
+    # Keys customer ids and inbound FIFO groups (chalicelib/adapters/id_keys.py); on AWS generated at deploy.
+    "OMNIHUB_ID_KEY": "dev-omnihub-id-key-0123456789abcdef",
 }
 
 

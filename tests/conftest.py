@@ -27,6 +27,7 @@ TEST_SECRETS = {
     "LINE_CHANNEL_SECRET": "test-line-secret",
     "VIBER_AUTH_TOKEN": "test-viber-token",
     "VONAGE_SIGNATURE_SECRET": "test-vonage-signature-secret-of-32b",
+    "OMNIHUB_ID_KEY": "test-id-key-0123456789abcdef0123456789",
 }
 
 

@@ -1,7 +1,7 @@
 """Powertools Logger (JSON) and Metrics (EMF). No Tracer: it costs hundreds of ms at import.
 
-Logs carry correlation ids (inbox key, conversation id) and never a phone number, an email
-address or message text.
+Logs carry correlation ids (``event_ref``: the inbox key hashed, see core/ids.py; conversation id)
+and never a phone number, an email address or message text.
 """
 
 from __future__ import annotations

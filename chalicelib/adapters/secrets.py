@@ -22,8 +22,12 @@ from chalicelib.adapters.settings import Settings
 from chalicelib.core.errors import RetryableError
 from chalicelib.providers.registry import secret_groups
 
-# contract secret name → the provider secret that holds it (a view of the provider registry)
-SECRET_GROUPS: dict[str, str] = secret_groups()
+# The deployment's id key (chalicelib/adapters/id_keys.py): generated at deploy, not a provider's.
+ID_KEY_SECRET = "OMNIHUB_ID_KEY"
+ID_KEY_GROUP = "ids"  # omnihub/{stage}/ids, apart from the provider secrets: only two functions read it
+
+# contract secret name → the secret that holds it (a view of the provider registry, plus the id key)
+SECRET_GROUPS: dict[str, str] = {**secret_groups(), ID_KEY_SECRET: ID_KEY_GROUP}
 
 SECRET_GROUP_NAMES: tuple[str, ...] = tuple(sorted(set(SECRET_GROUPS.values())))
 
@@ -62,6 +66,10 @@ class SecretSource:
             if value:
                 found[name] = value
         return found
+
+    def clear_cache(self) -> None:
+        """Forget every secret read (tests: each handler is its own Lambda function on AWS)."""
+        self._cache.clear()
 
     def _group(self, group: str) -> Mapping[str, Any]:
         cached = self._cache.get(group)

@@ -33,7 +33,11 @@ class Outgoing:
 
 
 def fifo_token(value: str) -> str:
-    """Group and dedupe ids allow 128 characters of a limited alphabet: hash anything else."""
+    """Group and dedupe ids allow 128 characters of a limited alphabet: hash anything else.
+
+    A format rule, not a privacy boundary (the hash is unkeyed): what names a person is keyed before
+    it gets here (the relay's inbound group and dedupe ids, chalicelib/core/ids.py).
+    """
     if len(value) <= 128 and all(c.isalnum() or c in "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~" for c in value):
         return value
     return hashlib.sha256(value.encode()).hexdigest()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from chalicelib.adapters.id_keys import id_key
 from chalicelib.core.ids import customer_id_for
 from chalicelib.core.model import PHONE_CHANNELS, Customer, Identity, Sender
 from chalicelib.core.ports import CustomerRepository
@@ -23,13 +26,18 @@ def owner_of(customers: CustomerRepository, identity: Identity) -> tuple[str | N
     return owners.get(identity), next((owners[s] for s in siblings if s in owners), None)
 
 
-def resolve_customer(customers: CustomerRepository, sender: Sender, at: str) -> str:
-    """The customer behind an identity, created once whatever the races (claims are conditional)."""
+def resolve_customer(
+    customers: CustomerRepository, sender: Sender, at: str, *, key: Callable[[], bytes] = id_key
+) -> str:
+    """The customer behind an identity, created once whatever the races (claims are conditional).
+
+    The id key is read only to name a new customer (a keyed id: it cannot be traced back to a phone).
+    """
     identity = sender.identity
     owner, sibling_owner = owner_of(customers, identity)
     if owner is not None:
         return owner
-    candidate = sibling_owner or customer_id_for(identity)
+    candidate = sibling_owner or customer_id_for(identity, key())
     customers.create(
         Customer(
             id=candidate,

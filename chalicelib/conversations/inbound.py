@@ -19,6 +19,7 @@ from chalicelib.conversations.identities import resolve_customer
 from chalicelib.conversations.threading import is_threadable, thread_message
 from chalicelib.core.consent import lifecycle_consent
 from chalicelib.core.errors import PermanentError
+from chalicelib.core.ids import event_reference
 from chalicelib.core.model import EventKind, InboundEvent
 from chalicelib.core.ports import Repositories
 from chalicelib.core.records import InboxRecord
@@ -36,9 +37,9 @@ def handle_inbound_event(inbox_key: str, ports: WorkerPorts) -> str:
     """Handle one relayed inbox event; returns what was done (for logs and tests)."""
     record = ports.repos.inbox.get(inbox_key)
     if record is None:
-        raise PermanentError(f"inbox item {inbox_key} not found")
+        raise PermanentError(f"inbox item {event_reference(inbox_key)} not found")
     event = record.event
-    logger.append_keys(inbox_key=inbox_key)
+    logger.append_keys(event_ref=event_reference(inbox_key))
     try:
         if is_threadable(event):
             return _thread_route_acknowledge(record, ports)
@@ -48,7 +49,7 @@ def handle_inbound_event(inbox_key: str, ports: WorkerPorts) -> str:
             return _apply_lifecycle(record, ports.repos)
         return "ignored"
     finally:
-        logger.remove_keys(["inbox_key", "conversation_id"])
+        logger.remove_keys(["event_ref", "conversation_id"])
 
 
 def _thread_route_acknowledge(record: InboxRecord, ports: WorkerPorts) -> str:
@@ -75,7 +76,7 @@ def apply_status(repos: Repositories, event: InboundEvent) -> bool:
     )
     logger.info(
         "delivery status",
-        extra={"inbox_key": event.inbox_key, "status": event.status.value, "applied": applied},
+        extra={"event_ref": event_reference(event.inbox_key), "status": event.status.value, "applied": applied},
     )
     return applied
 

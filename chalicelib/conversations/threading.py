@@ -16,7 +16,7 @@ from chalicelib.adapters.resources import INBOUND_QUEUE
 from chalicelib.conversations.identities import owner_of, resolve_customer
 from chalicelib.core.consent import ConsentKeyword, ConsentState, event_consent_keyword
 from chalicelib.core.errors import RetryableError
-from chalicelib.core.ids import allocate_reference, conversation_id_for, message_id_for
+from chalicelib.core.ids import allocate_reference, conversation_id_for, event_reference, message_id_for
 from chalicelib.core.language import language_hint
 from chalicelib.core.model import (
     Conversation,
@@ -129,7 +129,9 @@ def decide_thread(repos: Repositories, inbox_key: str, event: InboundEvent, rece
             customer_id, choice.conversation_id, pointer
         ):
             return ThreadDecision(customer_id, choice.conversation_id, opens=True)
-        logger.info("open conversation changed under us; deciding again", extra={"inbox_key": inbox_key})
+        logger.info(
+            "open conversation changed under us; deciding again", extra={"event_ref": event_reference(inbox_key)}
+        )
 
 
 def thread_message(repos: Repositories, record: InboxRecord) -> Threaded:
@@ -162,7 +164,7 @@ def thread_message(repos: Repositories, record: InboxRecord) -> Threaded:
     customer = repos.customers.get(decision.customer_id, consistent=True)
     conversation = repos.conversations.get(decision.conversation_id, consistent=True)
     if customer is None or conversation is None:
-        raise RetryableError(f"threading of {inbox_key} is not readable yet")
+        raise RetryableError(f"threading of {event_reference(inbox_key)} is not readable yet")
     return Threaded(event, customer, conversation, message, decision.opens, decision.previous_inbound_at)
 
 

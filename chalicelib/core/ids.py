@@ -3,11 +3,17 @@
 Ids are derived, not random, wherever a retry must land on the same item: from the inbox key
 (the message, the conversation it opens, its acknowledgment) or from the identity (the customer).
 A redelivered queue message therefore computes the same names, and every write is conditional.
+
+What is derived from a person's address (the customer id, the inbound FIFO group) is a keyed
+HMAC-SHA256 under the deployment's id key: a plain hash of a phone number is reversed by trying
+every number of a country's plan. The key is an argument, so these functions stay pure; callers get
+it from ``chalicelib.adapters.id_keys``.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import uuid
 from collections.abc import Callable
 
@@ -17,10 +23,18 @@ from chalicelib.core.model import Identity
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 REFERENCE_PREFIX = "OH-"
 REFERENCE_ATTEMPTS = 8
+MIN_ID_KEY_BYTES = 32  # the generated key has 64 characters; a shorter one is a mistake, not a key
 
 
 def _digest(*parts: str) -> bytes:
     return hashlib.sha256("\x1f".join(parts).encode()).digest()
+
+
+def _keyed_digest(key: bytes, *parts: str) -> bytes:
+    """HMAC-SHA256 of the parts; refuses a missing or short key rather than derive a guessable id."""
+    if not isinstance(key, bytes) or len(key) < MIN_ID_KEY_BYTES:
+        raise ValueError(f"the id key must be at least {MIN_ID_KEY_BYTES} bytes")
+    return hmac.new(key, "\x1f".join(parts).encode(), hashlib.sha256).digest()
 
 
 def _base32(data: bytes, length: int) -> str:
@@ -32,8 +46,35 @@ def _base32(data: bytes, length: int) -> str:
     return "".join(chars)
 
 
-def customer_id_for(identity: Identity) -> str:
-    return "cus_" + _base32(_digest("customer", identity.key), 16).lower()
+def customer_id_for(identity: Identity, key: bytes) -> str:
+    """The id of the customer first seen on ``identity``: stable for one key, meaningless without it.
+
+    Only a new customer is named this way; an existing one is found through its identity item, so
+    ids created before (or under another key) stay what they are.
+    """
+    return "cus_" + _base32(_keyed_digest(key, "customer", identity.key), 16).lower()
+
+
+def fifo_group_for(ordering_key: str, key: bytes) -> str:
+    """The inbound FIFO group of a sender: one sender's events stay in one group, in order, and the
+    group (a queue attribute, visible in consoles and logs) names nobody."""
+    return "grp_" + _keyed_digest(key, "fifo-group", ordering_key).hex()
+
+
+def fifo_dedupe_id_for(inbox_key: str, key: bytes) -> str:
+    """The inbound FIFO deduplication id: one per inbox event. Keyed like the group because provider
+    event ids can embed the sender (a WhatsApp Cloud message id is the phone number in base64)."""
+    return "dup_" + _keyed_digest(key, "fifo-dedupe", inbox_key).hex()
+
+
+def event_reference(inbox_key: str) -> str:
+    """The inbox key as log lines show it: the provider, then a hash of its event id (which may embed
+    the sender's phone, see :func:`fifo_dedupe_id_for`). The same event always has the same reference;
+    an operator holding an inbox key computes it to find the event's lines. Unkeyed on purpose (the
+    webhook path logs it without reading a secret): an event id that embeds a phone also carries
+    random bytes, so its hash cannot be reversed by enumerating phone numbers."""
+    provider = inbox_key.split("#", 1)[0]
+    return f"{provider}#{hashlib.sha256(inbox_key.encode()).hexdigest()[:24]}"
 
 
 def conversation_id_for(inbox_key: str) -> str:

@@ -1,8 +1,8 @@
 """The ports: what the use cases need from storage, queues and secrets, as small Protocols.
 
-One repository per aggregate. The DynamoDB adapters (``chalicelib.adapters.dynamo``) and the
-in-memory twins (``chalicelib.adapters.memory``) both implement them; the use cases take the
-ports they use, never a concrete store. Every write a retry could repeat is conditional, so each
+One repository per aggregate. The DynamoDB adapters (``chalicelib.adapters.dynamo``) implement
+them, and so can an in-memory twin in a test; the use cases take the ports they use, never a
+concrete store. Every write a retry could repeat is conditional, so each
 method says what it returns when its condition did not hold.
 """
 

@@ -12,6 +12,7 @@ from chalicelib.acknowledgments.flow import acknowledgment_context
 from chalicelib.adapters.observability import logger
 from chalicelib.conversations.threading import preview_thread
 from chalicelib.core.errors import OmnihubError
+from chalicelib.core.ids import event_reference
 from chalicelib.core.model import EventKind, InboundEvent
 from chalicelib.core.ports import Repositories
 from chalicelib.core.records import CarriedAcknowledgment
@@ -41,7 +42,9 @@ def instant_acknowledgment(
             policy,
         )
     except (OmnihubError, ValueError) as err:
-        logger.warning("instant acknowledgment skipped", extra={"inbox_key": event.inbox_key, "reason": str(err)})
+        logger.warning(
+            "instant acknowledgment skipped", extra={"event_ref": event_reference(event.inbox_key), "reason": str(err)}
+        )
         return None
     if not decision.send or not decision.text:
         return None

@@ -15,6 +15,7 @@ from typing import Protocol
 from chalicelib.adapters.observability import count, logger
 from chalicelib.core.error_codes import code_for_status, error_body, http_status, public_code
 from chalicelib.core.errors import PermanentError, RetryableError
+from chalicelib.core.ids import event_reference
 from chalicelib.core.model import EventKind, InboundEvent
 from chalicelib.core.ports import InboxRepository, SecretReader
 from chalicelib.core.records import CarriedAcknowledgment
@@ -94,7 +95,9 @@ def ingest_webhook(
         fresh = event in new_events
         logger.info(
             "webhook event stored" if fresh else "webhook event duplicate",
-            extra={"inbox_key": event.inbox_key, "kind": event.kind.value, "channel": event.channel.value},
+            extra={
+                "event_ref": event_reference(event.inbox_key), "kind": event.kind.value, "channel": event.channel.value
+            },
         )
     count("WebhookEvents", channel=spec.provider, value=len(new_events))
     if len(new_events) < len(events):

@@ -19,9 +19,10 @@ from constructs import Construct
 
 from chalicelib.adapters import resources
 from chalicelib.adapters.resources import QueueSpec
+from chalicelib.adapters.secrets import ID_KEY_GROUP
 from infra.stacks.chalice_app import API_HANDLER_NAME
 
-RAW_PAYLOAD_PREFIX = "raw/"  # chalicelib/adapters/dynamo/store.py: archive_payload keys
+RAW_PAYLOAD_PREFIX = "raw/"  # chalicelib/adapters/dynamo/inbox.py: archive_payload keys
 
 _CONSUME = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes")
 _STREAM = ("dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator")
@@ -36,7 +37,8 @@ class FunctionAccess:
     sends_to: tuple[QueueSpec, ...] = ()
     payload_put: bool = False  # s3:PutObject under RAW_PAYLOAD_PREFIX
     payload_get: bool = False
-    reads_secrets: bool = False
+    reads_secrets: bool = False  # the provider secrets (every group but the id key)
+    reads_id_key: bool = False  # omnihub/{stage}/ids: customer ids and inbound FIFO groups
     sends_email: bool = False  # SES v2 SendEmail (the email sender)
     failure_queue: str | None = None  # "relay" | "sweep": may send its failures there
 
@@ -54,6 +56,7 @@ ACCESS: dict[str, FunctionAccess] = {
     # The outbox relay: table stream → inbound.fifo (and outbound.fifo for API-written replies).
     resources.STREAM_CONSUMER: FunctionAccess(
         stream_read=True,
+        reads_id_key=True,  # inbound FIFO groups and dedupe ids
         sends_to=(resources.INBOUND_QUEUE, resources.OUTBOUND_QUEUE),
         failure_queue="relay",
     ),
@@ -63,6 +66,7 @@ ACCESS: dict[str, FunctionAccess] = {
         table_actions=(*_READ_WRITE, "dynamodb:BatchGetItem"),
         consumes=resources.INBOUND_QUEUE,
         sends_to=(resources.ROUTE_DEFAULT_QUEUE,),
+        reads_id_key=True,  # a new customer's id
     ),
     # The sender: its delivery ledger releases a claim (a conditional DeleteItem) when a send fails
     # transiently, so the retry can claim it again.
@@ -97,7 +101,7 @@ class Grant:
 
     sid: str
     actions: tuple[str, ...]
-    scope: str  # logs | table | stream | any | consumed_queue | sent_queues | payloads | secrets | email
+    scope: str  # logs | table | stream | any | consumed_queue | sent_queues | payloads | secrets | id_key | email
 
 
 _LOGS = ("logs:CreateLogStream", "logs:PutLogEvents")
@@ -122,6 +126,8 @@ def grants(access: FunctionAccess) -> list[Grant]:
         out.append(Grant("PayloadGet", ("s3:GetObject",), "payloads"))
     if access.reads_secrets:
         out.append(Grant("Secrets", ("secretsmanager:GetSecretValue",), "secrets"))
+    if access.reads_id_key:
+        out.append(Grant("IdKey", ("secretsmanager:GetSecretValue",), "id_key"))
     if access.sends_email:
         out.append(Grant("SendEmail", ("ses:SendEmail", "ses:SendRawEmail"), "email"))
     return out
@@ -154,7 +160,9 @@ def _grant_resources(scope: str, access: FunctionAccess, res: Resources, log_gro
     if scope == "payloads":
         return [f"{res.bucket.bucket_arn}/{RAW_PAYLOAD_PREFIX}*"]
     if scope == "secrets":
-        return [secret.secret_arn for _, secret in sorted(res.secrets.items())]
+        return [secret.secret_arn for group, secret in sorted(res.secrets.items()) if group != ID_KEY_GROUP]
+    if scope == "id_key":
+        return [res.secrets[ID_KEY_GROUP].secret_arn]
     if scope == "email":
         # Scoped to this account's verified identities (and configuration sets, which SendEmail names too).
         stack = Stack.of(res.table)

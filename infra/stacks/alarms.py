@@ -1,5 +1,5 @@
 """Alarms → one SNS topic: every DLQ's depth, every queue's oldest message, 5xx per webhook route,
-errors per function. Subscribe people or a pager to the topic (docs/deploy.md)."""
+errors per function. Subscribe people or a pager to the topic (README, "Deploying to AWS", step 4)."""
 
 from __future__ import annotations
 

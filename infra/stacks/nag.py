@@ -11,6 +11,7 @@ import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 from constructs import IConstruct
 
+from chalicelib.adapters.secrets import ID_KEY_GROUP
 from infra.stacks.access import RAW_PAYLOAD_PREFIX
 from infra.stacks.chalice_app import API_HANDLER_NAME
 from infra.stacks.omnihub_stack import OmnihubStack
@@ -31,13 +32,18 @@ REASONS: dict[str, str] = {
     ),
     "AwsSolutions-SMG4": (
         "Third-party provider credentials (webhook signing secrets, API tokens) are rotated in the "
-        "provider's console, which no rotation Lambda can drive; docs/deploy.md gives the "
-        "put-secret-value step used after each provider-side rotation."
+        "provider's console, which no rotation Lambda can drive; the README (Deploying to AWS) gives "
+        "the put-secret-value step used after each provider-side rotation."
+    ),
+    "id-key": (
+        "The id key is generated at deploy and never leaves Secrets Manager. Rotating it changes only the "
+        "ids of customers created afterwards and the inbound FIFO groups (stored ids stay valid), so it is "
+        "rotated by hand when needed (put-secret-value), not on a schedule."
     ),
     "AwsSolutions-APIG2": (
         "Webhook bodies must reach the function byte-for-byte: signatures are computed over the raw "
         "body and each provider has its own format (form, JSON, multipart, SNS). Validation happens "
-        "after the signature check in the app (chalicelib/channels), never in API Gateway."
+        "after the signature check in the app (chalicelib/providers), never in API Gateway."
     ),
     "AwsSolutions-APIG3": (
         "No WAF by default: every webhook is authenticated by the provider's signature before anything "
@@ -50,7 +56,8 @@ REASONS: dict[str, str] = {
     ),
     "Serverless-LambdaTracing": (
         "X-Ray is off by default: Powertools Tracer costs hundreds of ms at import on the webhook "
-        "path (docs/DESIGN.md, Known traps). Enable per stage with `xray` in .chalice/config.json."
+        "path (README, Architecture: no slow import on the webhook path). Enable per stage with `xray` "
+        "in .chalice/config.json."
     ),
     "Serverless-APIGWXrayEnabled": "Follows the functions' tracing (see Serverless-LambdaTracing).",
     "terminal-queue": (
@@ -98,8 +105,8 @@ def _ack(construct: IConstruct, rule: str, reason_key: str | None = None, *, rea
 def _acknowledge(stack: OmnihubStack) -> None:
     settings = stack.settings
     _ack(stack.bucket, "AwsSolutions-S1")
-    for secret in stack.secrets.values():
-        _ack(secret, "AwsSolutions-SMG4")
+    for group, secret in stack.secrets.items():
+        _ack(secret, "AwsSolutions-SMG4", "id-key" if group == ID_KEY_GROUP else None)
     _ack(stack.rest_api, "AwsSolutions-APIG2")
     _ack(stack.api_stage, "AwsSolutions-APIG3")
     _ack(stack.api_stage, "Serverless-APIGWXrayEnabled")

@@ -25,7 +25,7 @@ from urllib.parse import urlencode
 import pytest
 
 from chalicelib.adapters import resources
-from chalicelib.adapters.secrets import SECRET_GROUP_NAMES, secret_id
+from chalicelib.adapters.secrets import ID_KEY_GROUP, SECRET_GROUP_NAMES, secret_id
 from infra.stacks.access import ACCESS, RAW_PAYLOAD_PREFIX, FunctionAccess, allowed_actions, grants
 from infra.stacks.chalice_app import API_HANDLER_NAME
 from tests.conftest import TEST_SECRETS, TEST_STAGE, Hub
@@ -153,6 +153,9 @@ def recorded(
     secretsmanager.create_secret(Name=secret_id(TEST_STAGE, "meta"),
                                  SecretString=json.dumps({"META_ACCESS_TOKEN": "test-meta-access"}))
     monkeypatch.delenv("META_ACCESS_TOKEN", raising=False)
+    secretsmanager.create_secret(Name=secret_id(TEST_STAGE, ID_KEY_GROUP),
+                                 SecretString=json.dumps({"OMNIHUB_ID_KEY": TEST_SECRETS["OMNIHUB_ID_KEY"]}))
+    monkeypatch.delenv("OMNIHUB_ID_KEY")
     parameters.clear_caches()
     runtime.reset()
     hub.app_module._outbound_ports.cache_clear()
@@ -168,7 +171,16 @@ def recorded(
         return make_api_call(client, operation, params)
 
     monkeypatch.setattr(BaseClient, "_make_api_call", recording)
-    hub.pump._handlers = {name: recorder.tagged(name, fn) for name, fn in hub.pump._handlers.items()}
+    def own_secret_cache(function: Callable[..., Any]) -> Callable[..., Any]:
+        # Each handler is its own Lambda function on AWS: it never finds a secret another one cached.
+        def run(*args: Any, **kwargs: Any) -> Any:
+            parameters.clear_caches()
+            runtime.secrets().clear_cache()
+            return function(*args, **kwargs)
+
+        return run
+
+    hub.pump._handlers = {name: recorder.tagged(name, own_secret_cache(fn)) for name, fn in hub.pump._handlers.items()}
     yield hub, recorder, _AsApiHandler(hub.client, recorder)
     parameters.clear_caches()
 
@@ -305,7 +317,9 @@ def refusals(handler: str, access: FunctionAccess, calls: set[Call]) -> list[str
     if access.failure_queue:
         sent.add(f"omnihub-{TEST_STAGE}-{access.failure_queue}-failures")
     consumed = _queue_names((access.consumes,)) if access.consumes else set()
-    secrets = {secret_id(TEST_STAGE, group) for group in SECRET_GROUP_NAMES}
+    secrets = {secret_id(TEST_STAGE, g) for g in SECRET_GROUP_NAMES if g != ID_KEY_GROUP and access.reads_secrets}
+    if access.reads_id_key:
+        secrets.add(secret_id(TEST_STAGE, ID_KEY_GROUP))
     refused = []
     for call in sorted(calls, key=lambda c: (c.action, c.resource)):
         service, _ = call.action.split(":")
@@ -351,6 +365,8 @@ def test_every_aws_call_of_every_handler_is_allowed_by_its_role(recorded: tuple[
         str(resources.OUTBOUND_QUEUE.consumer)]
     assert "sqs:SendMessage" in used_by[resources.STREAM_CONSUMER]
     assert "sqs:SendMessage" in used_by[str(resources.INBOUND_QUEUE.consumer)]
+    for reader in (resources.STREAM_CONSUMER, str(resources.INBOUND_QUEUE.consumer)):  # the id key
+        assert "secretsmanager:GetSecretValue" in used_by[reader]
 
     # Least privilege for the API function: every action its role grants was used by the flows.
     api_access = ACCESS[API_HANDLER_NAME]

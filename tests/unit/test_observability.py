@@ -53,6 +53,6 @@ def test_the_webhook_path_logs_no_text_or_address(caplog: pytest.LogCaptureFixtu
         assert ingest_webhook("api", request, inbox=Inbox(),  # type: ignore[arg-type]
                                secrets=Secrets()).response.status == 200
     logged = "\n".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records)
-    assert "webhook event stored" in logged and "inbox_key" in logged
+    assert "webhook event stored" in logged and "event_ref" in logged
     for private in ("maria@example.com", "my secret order", "Maria Rossi"):
         assert private not in logged

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from chalicelib.adapters.dynamo import keys
 from chalicelib.adapters.dynamo.table import Table, to_item
 from chalicelib.core.errors import StoreUnavailable
+from chalicelib.core.ids import event_reference
 from chalicelib.core.model import InboundEvent
 from chalicelib.core.ports import PayloadArchive
 from chalicelib.core.records import CarriedAcknowledgment, InboxRecord, ThreadDecision
@@ -123,5 +124,5 @@ class DynamoInbox:
             return decision
         record = self.get(inbox_key)
         if record is None or record.thread is None:
-            raise StoreUnavailable(f"inbox item {inbox_key} vanished")
+            raise StoreUnavailable(f"inbox item {event_reference(inbox_key)} vanished")
         return record.thread

@@ -79,7 +79,7 @@ ALL_FIXTURES = sorted(p.name for p in FIXTURES.glob("*.json"))
 
 
 def test_sdk_published_vector():
-    # line-bot-sdk-python tests/v3/test_webhook.py::TestSignatureValidator
+    # line/line-bot-sdk-python/tests/v3/test_webhook.py::TestSignatureValidator
     assert sign_line_body("channel_secret", b"bodybodybodybody") == "/gg9a+LvFevTH1sd7XCQycD7tsWclCsInj7MhBHxN7k="
     request = line_request(b"bodybodybodybody", "/gg9a+LvFevTH1sd7XCQycD7tsWclCsInj7MhBHxN7k=")
     verify_line_signature(request, {"LINE_CHANNEL_SECRET": "channel_secret"}, NOW)

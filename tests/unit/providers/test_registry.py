@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl
 
 import pytest
 
-from chalicelib.adapters.secrets import SECRET_GROUP_NAMES, SECRET_GROUPS
+from chalicelib.adapters.secrets import ID_KEY_GROUP, ID_KEY_SECRET, SECRET_GROUP_NAMES, SECRET_GROUPS
 from chalicelib.adapters.settings import Settings
 from chalicelib.core.model import Channel
 from chalicelib.outbound import DEFAULT_API_BASES, PROVIDERS, build_senders, provider_for
@@ -171,8 +171,9 @@ def test_every_registered_webhook_has_exactly_one_app_route_and_every_app_webhoo
 # ---------------------------------------------------------------- the views
 def test_module_level_names_are_views_of_the_registry() -> None:
     assert {w.name: w.spec for _, w in WEBHOOKS} == ENDPOINTS
-    assert secret_groups() == SECRET_GROUPS
-    assert tuple(sorted({e.secret_group for e in REGISTRY if e.secret_group})) == SECRET_GROUP_NAMES
+    # plus the deployment's id key, which belongs to no provider
+    assert {**secret_groups(), ID_KEY_SECRET: ID_KEY_GROUP} == SECRET_GROUPS
+    assert tuple(sorted({ID_KEY_GROUP} | {e.secret_group for e in REGISTRY if e.secret_group})) == SECRET_GROUP_NAMES
     assert PROVIDERS == sending_providers() == tuple(e.name for e in REGISTRY if e.sender)
     assert {e.name: e.api_base for e in REGISTRY if e.api_base} == DEFAULT_API_BASES
     assert {e.name for e in REGISTRY if e.retry_safe} == RETRY_SAFE_PROVIDERS

@@ -1,6 +1,6 @@
 """Twilio Messaging: signatures checked against the official SDK and its published test vectors.
 
-Vectors from twilio/twilio-python ``tests/unit/test_request_validator.py`` (token ``12345``).
+Vectors from ``twilio/twilio-python/tests/unit/test_request_validator.py`` (token ``12345``).
 The SDK's ``RequestValidator`` is a test-only oracle; the hub's code never imports it.
 """
 
@@ -44,7 +44,7 @@ STATUS_URL = BASE_URL + "/webhooks/twilio/status"
 RECEIVED_AT = "2026-03-01T10:00:00.000Z"
 NOW = 1_772_359_200.0
 
-# Published vectors (twilio-python tests/unit/test_request_validator.py)
+# Published vectors (twilio/twilio-python/tests/unit/test_request_validator.py)
 SDK_TOKEN = "12345"
 SDK_URI = "https://mycompany.com/myapp.php?foo=1&bar=2"
 SDK_PARAMS = {

@@ -31,7 +31,7 @@ from devstack.simulators.viber import (
 )
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "viber"
-# viber-bot-python tests/api/test_api.py
+# Viber/viber-bot-python/tests/api/test_api.py
 SDK_TOKEN = "44dafb7e0f40021e-61a47a1e6778d187-f2c5a676a07050b3"
 SDK_BODY = b'{"event":"webhook","timestamp":4977069964384421269,"message_token":1478683725125}'
 SDK_SIGNATURE = "d21b343448c8aee33b8e93768ef6ceb64a6ba6163099973a2b8bd028fea510ef"
