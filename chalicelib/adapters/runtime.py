@@ -36,7 +36,14 @@ def repositories() -> Repositories:
         payloads=S3PayloadArchive(aws_client("s3"), settings.bucket_name),
         inline_payload_limit=settings.inline_payload_limit,
         retention_days=settings.inbox_retention_days,
+        cursor_key=_cursor_key,
     )
+
+
+def _cursor_key() -> bytes:
+    from chalicelib.adapters.id_keys import id_key
+
+    return id_key()
 
 
 def table() -> Table:

@@ -260,3 +260,54 @@ def test_a_safe_attachment_is_accepted(hub: Hub) -> None:
         headers=SUPPORT,
     )
     assert response.status_code == 202, response.body
+
+
+# ------------------------------------------------------------------ 9: cursors
+def _encoded(state: Any) -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(json.dumps(state).encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        _encoded({"s": "x"}),
+        _encoded({"s": None}),
+        _encoded({"s": [1]}),
+        _encoded({"offset": "x"}),
+        _encoded({"s": 0, "k": "str"}),
+        _encoded({"s": 0}) + ".AAAAAAAAAAAAAAAAAAAAAA",
+        "not a cursor",
+        "x" * 5000,
+    ],
+)
+def test_a_cursor_the_hub_did_not_issue_is_400_invalid_cursor(hub: Hub, cursor: str) -> None:
+    from urllib.parse import quote
+
+    for query in (f"cursor={quote(cursor)}", f"customer_id=cus_x&cursor={quote(cursor)}"):
+        response = hub.client.http.get(f"/conversations?{query}", headers=SUPPORT)
+        assert response.status_code == 400, response.body
+        body = json.loads(response.body)
+        assert body["error"] == "invalid_cursor"
+        assert "Parameter validation" not in body["reason"]
+
+
+def test_issued_cursors_page_and_cannot_be_moved_to_another_listing(hub: Hub) -> None:
+    from urllib.parse import quote
+
+    for index in range(3):
+        assert post_api(hub.client, api_event(sender=f"pager-{index}", text="hi")).status_code == 200
+    hub.pump.drain()
+    seen: list[str] = []
+    cursor = None
+    while True:
+        path = "/conversations?limit=1" + (f"&cursor={quote(cursor)}" if cursor else "")
+        page = json.loads(hub.client.http.get(path, headers=SUPPORT).body)
+        seen += [c["id"] for c in page["conversations"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+        moved = hub.client.http.get(f"/conversations?status=resolved&cursor={quote(cursor)}", headers=SUPPORT)
+        assert moved.status_code == 400 and json.loads(moved.body)["error"] == "invalid_cursor"
+    assert len(seen) == len(set(seen)) == 3

@@ -6,15 +6,18 @@ read only by :mod:`chalicelib.adapters.dynamo.stream`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from chalicelib.adapters.dynamo.claims import DynamoDeliveryClaims, DynamoIdempotencyKeys
 from chalicelib.adapters.dynamo.conversations import DynamoConversations
+from chalicelib.adapters.dynamo.cursors import CursorCodec
 from chalicelib.adapters.dynamo.customers import DynamoCustomers
 from chalicelib.adapters.dynamo.inbox import DynamoInbox
 from chalicelib.adapters.dynamo.messages import DynamoMessages
 from chalicelib.adapters.dynamo.references import DynamoReferences
 from chalicelib.adapters.dynamo.table import Table
+from chalicelib.core.errors import StoreUnavailable
 from chalicelib.core.ports import PayloadArchive, Repositories
 
 
@@ -25,7 +28,9 @@ def dynamo_repositories(
     payloads: PayloadArchive | None = None,
     inline_payload_limit: int = 256 * 1024,
     retention_days: int = 30,
+    cursor_key: Callable[[], bytes] | None = None,
 ) -> Repositories:
+    """``cursor_key`` signs listing cursors; read only when a listing pages (a deployment secret)."""
     table = Table(client, table_name)
     return Repositories(
         inbox=DynamoInbox(
@@ -33,11 +38,15 @@ def dynamo_repositories(
         ),
         customers=DynamoCustomers(table),
         references=DynamoReferences(table),
-        conversations=DynamoConversations(table),
+        conversations=DynamoConversations(table, CursorCodec(cursor_key or _no_cursor_key)),
         messages=DynamoMessages(table, retention_days=retention_days),
         deliveries=DynamoDeliveryClaims(table, retention_days=retention_days),
         idempotency=DynamoIdempotencyKeys(table, retention_days=retention_days),
     )
+
+
+def _no_cursor_key() -> bytes:
+    raise StoreUnavailable("no key to sign listing cursors is configured")
 
 
 __all__ = ["Table", "dynamo_repositories"]

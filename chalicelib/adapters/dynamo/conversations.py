@@ -7,7 +7,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from chalicelib.adapters.dynamo import keys
-from chalicelib.adapters.dynamo.cursors import decode_cursor, encode_cursor
+from chalicelib.adapters.dynamo.cursors import CursorCodec, start_key, whole_number
 from chalicelib.adapters.dynamo.items import conversation_attributes, conversation_from_item, message_from_item
 from chalicelib.adapters.dynamo.table import Table, from_item, to_item
 from chalicelib.core.errors import NotFound
@@ -17,9 +17,14 @@ from chalicelib.core.records import Page
 MAX_PAGE = 200
 
 
+MAX_CUSTOMER_CONVERSATIONS = 100_000
+_INDEX_KEY_NAMES = ("pk", "sk", "gsi1pk", "gsi1sk")
+
+
 class DynamoConversations:
-    def __init__(self, table: Table) -> None:
+    def __init__(self, table: Table, cursors: CursorCodec) -> None:
         self._table = table
+        self._cursors = cursors
 
     def create(self, conversation: Conversation) -> bool:
         created = self._table.put_if_absent(
@@ -105,9 +110,10 @@ class DynamoConversations:
         if customer_id:
             return self._list_for_customer(customer_id, status, route, limit, cursor)
         statuses = [status] if status else list(ConversationStatus)
-        state = decode_cursor(cursor) if cursor else {"s": 0}
-        index = int(state.get("s", 0))
-        exclusive = state.get("k")
+        query = f"status={status or ''}&route={route or ''}"
+        state = self._cursors.decode(query, cursor) if cursor else {"s": 0}
+        index = whole_number(state, "s", low=0, high=len(statuses) - 1)
+        exclusive = start_key(state, _INDEX_KEY_NAMES)
         found: list[dict[str, Any]] = []
         while index < len(statuses) and len(found) < limit:
             kwargs: dict[str, Any] = {
@@ -129,13 +135,18 @@ class DynamoConversations:
             if not exclusive:
                 index += 1
         more = index < len(statuses)
-        return Page(found, encode_cursor({"s": index, "k": exclusive}) if more else None)
+        return Page(found, self._cursors.encode(query, {"s": index, "k": exclusive}) if more else None)
 
     def _list_for_customer(
         self, customer_id: str, status: ConversationStatus | None, route: str | None, limit: int, cursor: str | None
     ) -> Page:
         ids = self.customer_conversation_ids(customer_id)
-        start = int(decode_cursor(cursor).get("offset", 0)) if cursor else 0
+        query = f"customer={customer_id}&status={status or ''}&route={route or ''}"
+        start = (
+            whole_number(self._cursors.decode(query, cursor), "offset", low=0, high=MAX_CUSTOMER_CONVERSATIONS)
+            if cursor
+            else 0
+        )
         found: list[dict[str, Any]] = []
         position = start
         for position, conversation_id in enumerate(ids[start:], start):  # noqa: B007
@@ -150,4 +161,4 @@ class DynamoConversations:
             if len(found) == limit:
                 break
         more = position + 1 < len(ids) and len(found) == limit
-        return Page(found, encode_cursor({"offset": position + 1}) if more else None)
+        return Page(found, self._cursors.encode(query, {"offset": position + 1}) if more else None)
