@@ -185,16 +185,19 @@ REGISTRY: tuple[ProviderEntry, ...] = (
                               "Viber; --from is a user id"),),
     ),
     ProviderEntry(
-        # Direct messages are sent; the Account Activity webhook arrives with its issue.
+        # Account Activity webhook (CRC GET, signed POSTs); DMs and reply posts are sent.
         name="x",
         channels=frozenset({Channel.X}),
         secret_group="x",
         verify_secrets=("X_CONSUMER_SECRET",),
         send_secrets=("X_BEARER_TOKEN",),
+        webhooks=(WebhookEndpoint("x", "/webhooks/x", ("GET", "POST"), "chalicelib.providers.x:CHANNEL"),),
         sender="chalicelib.outbound.senders.x:build_sender",
         sends_on=frozenset({Channel.X}),
         default_sender_for=frozenset({Channel.X}),
         api_base="https://api.x.com",
+        simulators=(Simulator("x", "devstack.simulators.x:simulate_x_message",
+                              "X; --from is a user id; -o kind=dm|mention|reply"),),
     ),
     ProviderEntry(
         name="vonage",
