@@ -27,6 +27,7 @@ TEST_SECRETS = {
     "LINE_CHANNEL_SECRET": "test-line-secret",
     "VIBER_AUTH_TOKEN": "test-viber-token",
     "VONAGE_SIGNATURE_SECRET": "test-vonage-signature-secret",
+    "X_CONSUMER_SECRET": "test-x-consumer-secret",
 }
 
 

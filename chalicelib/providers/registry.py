@@ -136,8 +136,14 @@ REGISTRY: tuple[ProviderEntry, ...] = (
         sends_on=frozenset({Channel.WHATSAPP, Channel.MESSENGER, Channel.INSTAGRAM}),
         default_sender_for=frozenset({Channel.MESSENGER, Channel.INSTAGRAM}),
         api_base="https://graph.facebook.com",
-        simulators=(Simulator("whatsapp", "devstack.simulators.meta:simulate_meta_message",
-                              "WhatsApp Cloud API; --from is a phone"),),
+        simulators=(
+            Simulator("whatsapp", "devstack.simulators.meta:simulate_meta_message",
+                      "WhatsApp Cloud API; --from is a phone"),
+            Simulator("messenger", "devstack.simulators.meta:simulate_meta_social",
+                      "Messenger; --from is a PSID; -o kind=dm|comment", (("channel", "messenger"),)),
+            Simulator("instagram", "devstack.simulators.meta:simulate_meta_social",
+                      "Instagram; --from is an IGSID; -o kind=dm|comment|mention", (("channel", "instagram"),)),
+        ),
     ),
     ProviderEntry(
         name="telegram",

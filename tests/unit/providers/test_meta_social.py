@@ -15,6 +15,7 @@ from chalicelib.core.model import Channel, DeliveryStatus, EventKind, InboundEve
 from chalicelib.providers.base import SignatureError, WebhookRequest
 from chalicelib.providers.meta import CHANNEL, parse_meta_event
 from chalicelib.providers.meta.signature import sign_meta_payload, verify_meta_signature
+from devstack.simulators.meta import simulate_meta_social
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "meta"
 APP_SECRET = "a3f5c1e9d7b24f6a8c0e2d4b6f8a1c3e"
@@ -316,3 +317,30 @@ def test_a_comment_time_that_is_no_date_falls_back_to_reception() -> None:
     body = fixture_bytes("page_feed_comment_add.json").replace(b'"created_time": 1749416408', b'"created_time": "soon"')
     [event] = parse_meta_event(signed_request(body))
     assert event.kind is EventKind.MESSAGE and event.occurred_at == RECEIVED_AT
+
+
+# --- simulator ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("channel", "kind", "expected"), [
+    ("messenger", "dm", EventKind.MESSAGE), ("messenger", "comment", EventKind.MESSAGE),
+    ("instagram", "dm", EventKind.MESSAGE), ("instagram", "comment", EventKind.MESSAGE),
+    ("instagram", "mention", EventKind.UNKNOWN),
+])
+def test_simulated_social_requests_verify_and_parse(channel: str, kind: str, expected: EventKind) -> None:
+    simulated = simulate_meta_social(SECRETS, "7418529630147258", "my parcel is late", channel=channel, kind=kind,
+                                     name="Giulia")
+    request = WebhookRequest(method=simulated.method, path=simulated.path, body=simulated.body, received_at=RECEIVED_AT,
+                             headers={k.lower(): v for k, v in simulated.headers.items()})
+    verify_meta_signature(request, SECRETS, NOW)
+    [event] = parse_meta_event(request)
+    assert event.kind is expected and event.channel is Channel(channel)
+    assert (event.metadata.get("public") == "true") is (kind != "dm")
+    if expected is EventKind.MESSAGE:
+        assert event.text == "my parcel is late"
+        assert event.sender is not None and event.sender.identity.address == "7418529630147258"
+
+
+def test_the_simulator_refuses_a_kind_the_channel_has_not() -> None:
+    with pytest.raises(ValueError, match="not 'mention'"):
+        simulate_meta_social(SECRETS, "7418529630147258", "hi", channel="messenger", kind="mention")
