@@ -107,6 +107,11 @@ def webhook_viber() -> Any:
     return _webhook("viber")
 
 
+@app.route("/webhooks/x", methods=["GET", "POST"], content_types=WEBHOOK_CONTENT_TYPES)
+def webhook_x() -> Any:
+    return _webhook("x")
+
+
 @app.route("/webhooks/vonage/messages", methods=["POST"], content_types=WEBHOOK_CONTENT_TYPES)
 def webhook_vonage_messages() -> Any:
     return _webhook("vonage_messages")

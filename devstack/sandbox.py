@@ -46,9 +46,11 @@ ROUTES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("twilio", re.compile(r"^/2010-04-01/Accounts/(?P<sid>[^/]+)/Messages\.json$")),
     ("line", re.compile(r"^/v2/bot/message/(?P<method>reply|push)$")),
     ("meta", re.compile(r"^/v\d+\.\d+/(?P<node>[^/]+)/messages$")),
+    ("meta", re.compile(r"^/v\d+\.\d+/(?P<comment>[^/]+)/(?P<edge>comments|replies)$")),  # comment replies
     ("telegram", re.compile(r"^/bot(?P<token>[^/]+)/(?P<method>sendMessage)$")),
     ("viber", re.compile(r"^/pa/send_message$")),
     ("x", re.compile(r"^/2/dm_conversations/with/(?P<participant>[^/]+)/messages$")),
+    ("x", re.compile(r"^/2/(?P<tweets>tweets)$")),
     ("vonage", re.compile(r"^/v1/messages$")),
 )
 
@@ -335,12 +337,17 @@ class Sandbox:
         if not _bearer(headers) and "access_token" not in parse_qs(query):
             return 401, {}, _meta_error(190, "Invalid OAuth access token - Cannot parse access token")
         data = body if isinstance(body, dict) else {}
-        if match["node"] == "me":
-            raw_recipient = data.get("recipient")
+        if match.groupdict().get("edge"):  # a public reply to a comment: {"message"} → the new comment's id
+            if not data.get("message") and not data.get("attachment_url"):
+                return 400, {}, _meta_error(100, "(#100) The parameter message is required")
+            return 200, {}, {"id": f"{match['comment'].split('_')[0]}_{secrets.randbelow(10**15) + 10**15}"}
+        raw_recipient = data.get("recipient")
+        if match["node"] == "me" or isinstance(raw_recipient, dict):  # Messenger / Instagram (private replies too)
             recipient = raw_recipient if isinstance(raw_recipient, dict) else {}
-            if not recipient.get("id") or not isinstance(data.get("message"), dict):
+            if not (recipient.get("id") or recipient.get("comment_id")) or not isinstance(data.get("message"), dict):
                 return 400, {}, _meta_error(100, "(#100) The parameter recipient is required")
-            return 200, {}, {"recipient_id": recipient["id"], "message_id": "m_" + secrets.token_urlsafe(30)}
+            psid = recipient.get("id") or str(secrets.randbelow(10**15) + 10**15)  # a private reply finds its author
+            return 200, {}, {"recipient_id": psid, "message_id": "m_" + secrets.token_urlsafe(30)}
         if data.get("messaging_product") != "whatsapp" or not data.get("to"):
             return 400, {}, _meta_error(100, "(#100) The parameter messaging_product is required.")
         wamid = "wamid." + base64.b64encode(b"\x15\x02\x00\x11\x18\x12" + secrets.token_bytes(18)).decode()
@@ -425,6 +432,14 @@ class Sandbox:
         if not data.get("text") and not data.get("attachments"):
             return 400, {}, {"title": "Invalid Request", "detail": "text or attachments is required",
                              "type": "https://api.twitter.com/2/problems/invalid-request"}
+        if match.groupdict().get("tweets"):  # POST /2/tweets: a reply names the post it answers
+            reply = data.get("reply")
+            if reply is not None and not (isinstance(reply, dict) and reply.get("in_reply_to_tweet_id")):
+                return 400, {}, {"title": "Invalid Request", "detail": "reply.in_reply_to_tweet_id is required",
+                                 "type": "https://api.twitter.com/2/problems/invalid-request"}
+            post_id = str(secrets.randbelow(9 * 10**18) + 10**18)
+            return 201, {}, {"data": {"id": post_id, "text": data.get("text") or "",
+                                      "edit_history_tweet_ids": [post_id]}}
         participant = match["participant"]
         return 201, {}, {"data": {"dm_conversation_id": f"1000000000000000001-{participant}",
                                   "dm_event_id": str(secrets.randbelow(9 * 10**18) + 10**18)}}

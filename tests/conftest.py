@@ -28,6 +28,7 @@ TEST_SECRETS = {
     "VIBER_AUTH_TOKEN": "test-viber-token",
     "VONAGE_SIGNATURE_SECRET": "test-vonage-signature-secret-of-32b",
     "OMNIHUB_ID_KEY": "test-id-key-0123456789abcdef0123456789",
+    "X_CONSUMER_SECRET": "test-x-consumer-secret",
 }
 
 

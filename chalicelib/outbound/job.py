@@ -81,6 +81,41 @@ class EmailThreading:
         )
 
 
+class ReplyKind(StrEnum):
+    PUBLIC = "public"  # a reply everyone sees: a comment reply (Meta), a reply post (X)
+    PRIVATE = "private"  # a private reply to a comment: opens the customer's direct conversation
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyTarget:
+    """The comment or post a reply answers, when it answers one rather than the customer's inbox.
+
+    ``created_at`` is when that comment was written: Meta's private replies close 7 days after it.
+    """
+
+    kind: ReplyKind
+    id: str  # the comment id (Page feed, Instagram) or post id (X) answered
+    created_at: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", ReplyKind(self.kind))
+        if not isinstance(self.id, str) or not self.id or len(self.id) > 200:
+            raise ModelError("reply_to.id must be a non-empty string of at most 200 characters")
+        if self.created_at is not None:
+            object.__setattr__(self, "created_at", normalize_timestamp(self.created_at))
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"kind": self.kind.value, "id": self.id}
+        if self.created_at:
+            data["created_at"] = self.created_at
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ReplyTarget:
+        return cls(kind=ReplyKind(str(data.get("kind"))), id=str(data.get("id") or ""),
+                   created_at=data.get("created_at"))
+
+
 @dataclass(frozen=True, slots=True)
 class OutboundJob:
     outbound_id: str
@@ -100,6 +135,7 @@ class OutboundJob:
     email: EmailThreading | None = None
     sender_hints: dict[str, str] = field(default_factory=dict)
     created_at: str = field(default_factory=utc_now)
+    reply_to: ReplyTarget | None = None  # a public or private reply to a comment / post; None: the inbox
 
     def __post_init__(self) -> None:
         if not isinstance(self.outbound_id, str) or not self.outbound_id or len(self.outbound_id) > 200:
@@ -127,6 +163,12 @@ class OutboundJob:
         return replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
+        data = self._fields()
+        if self.reply_to is not None:  # only when set: every other job serializes as before
+            data["reply_to"] = self.reply_to.to_dict()
+        return data
+
+    def _fields(self) -> dict[str, Any]:
         return {
             "schema": OUTBOUND_SCHEMA,
             "outbound_id": self.outbound_id,
@@ -156,6 +198,7 @@ class OutboundJob:
         try:
             template = data.get("template")
             email = data.get("email")
+            reply_to = data.get("reply_to")
             return cls(
                 outbound_id=data["outbound_id"],
                 conversation_id=data["conversation_id"],
@@ -174,6 +217,7 @@ class OutboundJob:
                 email=EmailThreading.from_dict(email) if email else None,
                 sender_hints={str(k): str(v) for k, v in (data.get("sender_hints") or {}).items()},
                 created_at=data.get("created_at") or utc_now(),
+                reply_to=ReplyTarget.from_dict(reply_to) if isinstance(reply_to, dict) else None,
             )
         except KeyError as err:
             raise ModelError(f"outbound job misses {err.args[0]!r}") from err

@@ -4,7 +4,9 @@
 - WhatsApp: free text only within 24 h of the customer's last message; after that only an
   approved template, configured per language, may be sent; without one the job is refused.
 - Messenger and Instagram: the standard 24 h window; an agent's reply may use the HUMAN_AGENT
-  tag up to 7 days after the customer's last message; nothing after that.
+  tag up to 7 days after the customer's last message; nothing after that. A reply to a comment
+  (``job.reply_to``) is outside the messaging windows: a public comment reply may be sent at any
+  time; a private reply (one per comment, no tag) only within 7 days of the comment.
 - LINE: a reply token is used only while fresh (otherwise the message is pushed).
 """
 
@@ -20,11 +22,12 @@ from chalicelib.core.consent import opted_out
 from chalicelib.core.model import Channel, ModelError
 from chalicelib.core.timestamps import parse_timestamp
 from chalicelib.outbound.errors import OptedOut, WindowClosed
-from chalicelib.outbound.job import OutboundJob, OutboundKind, Template
+from chalicelib.outbound.job import OutboundJob, OutboundKind, ReplyKind, Template
 
 CUSTOMER_SERVICE_WINDOW = timedelta(hours=24)
 HUMAN_AGENT_WINDOW = timedelta(days=7)
 HUMAN_AGENT_TAG = "HUMAN_AGENT"
+PRIVATE_REPLY_WINDOW = timedelta(days=7)
 TEMPLATE_PARAM_SOURCES = frozenset({"text", "reference"})
 
 
@@ -146,6 +149,8 @@ def _whatsapp(job: OutboundJob, now: datetime, config: ChannelRulesConfig) -> Ou
 
 
 def _messenger(job: OutboundJob, now: datetime) -> OutboundJob:
+    if job.reply_to is not None:
+        return _comment_reply(job, now)
     elapsed = time_since_last_inbound(job, now)
     if elapsed is not None and elapsed < CUSTOMER_SERVICE_WINDOW:
         return job.with_changes(messaging_tag=None)
@@ -160,6 +165,19 @@ def _messenger(job: OutboundJob, now: datetime) -> OutboundJob:
         f"{job.channel.value}: messages outside the 24 h standard window need a message tag, and only "
         "agent replies may use HUMAN_AGENT"
     )
+
+
+def _comment_reply(job: OutboundJob, now: datetime) -> OutboundJob:
+    assert job.reply_to is not None
+    if job.reply_to.kind is ReplyKind.PUBLIC:
+        return job.with_changes(messaging_tag=None)  # a comment reply is no message: no window, no tag
+    # Meta's Private Replies: within 7 days of the comment, measured from the comment itself (the
+    # customer's last message only when the comment's time is unknown); message tags do not apply.
+    written = job.reply_to.created_at or job.customer_last_inbound_at
+    if written is None or now - parse_timestamp(written) >= PRIVATE_REPLY_WINDOW:
+        raise WindowClosed(f"{job.channel.value}: a private reply to a comment may be sent only within 7 days "
+                           "of the comment")
+    return job.with_changes(messaging_tag=None)
 
 
 def _line(job: OutboundJob, now: datetime, config: ChannelRulesConfig) -> OutboundJob:

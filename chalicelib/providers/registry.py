@@ -136,8 +136,14 @@ REGISTRY: tuple[ProviderEntry, ...] = (
         sends_on=frozenset({Channel.WHATSAPP, Channel.MESSENGER, Channel.INSTAGRAM}),
         default_sender_for=frozenset({Channel.MESSENGER, Channel.INSTAGRAM}),
         api_base="https://graph.facebook.com",
-        simulators=(Simulator("whatsapp", "devstack.simulators.meta:simulate_meta_message",
-                              "WhatsApp Cloud API; --from is a phone"),),
+        simulators=(
+            Simulator("whatsapp", "devstack.simulators.meta:simulate_meta_message",
+                      "WhatsApp Cloud API; --from is a phone"),
+            Simulator("messenger", "devstack.simulators.meta:simulate_meta_social",
+                      "Messenger; --from is a PSID; -o kind=dm|comment", (("channel", "messenger"),)),
+            Simulator("instagram", "devstack.simulators.meta:simulate_meta_social",
+                      "Instagram; --from is an IGSID; -o kind=dm|comment|mention", (("channel", "instagram"),)),
+        ),
     ),
     ProviderEntry(
         name="telegram",
@@ -185,16 +191,19 @@ REGISTRY: tuple[ProviderEntry, ...] = (
                               "Viber; --from is a user id"),),
     ),
     ProviderEntry(
-        # Direct messages are sent; the Account Activity webhook arrives with its issue.
+        # Account Activity webhook (CRC GET, signed POSTs); DMs and reply posts are sent.
         name="x",
         channels=frozenset({Channel.X}),
         secret_group="x",
         verify_secrets=("X_CONSUMER_SECRET",),
         send_secrets=("X_BEARER_TOKEN",),
+        webhooks=(WebhookEndpoint("x", "/webhooks/x", ("GET", "POST"), "chalicelib.providers.x:CHANNEL"),),
         sender="chalicelib.outbound.senders.x:build_sender",
         sends_on=frozenset({Channel.X}),
         default_sender_for=frozenset({Channel.X}),
         api_base="https://api.x.com",
+        simulators=(Simulator("x", "devstack.simulators.x:simulate_x_message",
+                              "X; --from is a user id; -o kind=dm|mention|reply"),),
     ),
     ProviderEntry(
         name="vonage",

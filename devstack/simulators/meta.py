@@ -131,3 +131,76 @@ def simulate_meta_verification_get(
         "hub.verify_token": secrets[VERIFY_TOKEN_NAME] if verify_token is None else verify_token,
     })
     return SimulatedRequest(method="GET", path=f"{PATH}?{query}")
+
+
+# --- Messenger and Instagram: direct messages, comments, mentions ---------------------------------
+
+DEFAULT_PAGE_ID = "106445795700891"
+DEFAULT_IG_ACCOUNT_ID = "17841405822304914"
+DEFAULT_POST_ID = "122103456789012345"
+_SOCIAL_KINDS = {"messenger": ("dm", "comment"), "instagram": ("dm", "comment", "mention")}
+
+
+def _signed_object(secrets: Mapping[str, str], object_name: str, entry: dict[str, Any]) -> SimulatedRequest:
+    body = json.dumps({"object": object_name, "entry": [entry]}).encode()
+    return SimulatedRequest(method="POST", path=PATH, body=body, headers={
+        "Content-Type": "application/json",
+        "X-Hub-Signature-256": sign_meta_payload(secrets[APP_SECRET_NAME], body),
+    })
+
+
+def simulate_meta_social(
+    secrets: Mapping[str, str],
+    sender: str,
+    text: str,
+    *,
+    channel: str = "messenger",
+    kind: str = "dm",
+    name: str | None = None,
+    language: str | None = None,  # Meta sends no language hint; accepted for a uniform signature
+    public_base_url: str = "http://127.0.0.1:8000",  # Meta signs the body only
+    event_id: str | None = None,
+    timestamp_ms: int | None = None,
+    account_id: str | None = None,
+    post_id: str | None = None,
+    parent_id: str | None = None,
+) -> SimulatedRequest:
+    """What ``sender`` (a PSID / IGSID) does on the Page or Instagram account.
+
+    ``kind``: ``dm`` (a direct message), ``comment`` (a comment on a post: Page ``feed`` or Instagram
+    ``comments``; ``parent_id`` makes it a reply to another comment), ``mention`` (Instagram: an
+    @mention in a comment, which Meta sends as ids only).
+    """
+    if kind not in _SOCIAL_KINDS.get(channel, ()):
+        raise ValueError(f"{channel} simulates {', '.join(_SOCIAL_KINDS.get(channel, ()))}, not {kind!r}")
+    stamp = int(time.time() * 1000) if timestamp_ms is None else timestamp_ms
+    object_name = "page" if channel == "messenger" else "instagram"
+    account = account_id or (DEFAULT_PAGE_ID if channel == "messenger" else DEFAULT_IG_ACCOUNT_ID)
+    entry: dict[str, Any] = {"id": account, "time": stamp}
+    if kind == "dm":
+        mid = event_id or ("m_" if channel == "messenger" else "aWdfZAG1faXRlbTox") + uuid.uuid4().hex
+        entry["messaging"] = [{"sender": {"id": sender}, "recipient": {"id": account}, "timestamp": stamp,
+                               "message": {"mid": mid, "text": text}}]
+        return _signed_object(secrets, object_name, entry)
+    comment_id = event_id or str(17_800_000_000_000_000 + uuid.uuid4().int % 10**15)
+    if channel == "messenger":
+        post = f"{account}_{post_id or DEFAULT_POST_ID}"
+        entry["changes"] = [{"field": "feed", "value": {
+            "from": {"id": sender, "name": name or sender}, "item": "comment", "verb": "add",
+            "post_id": post, "comment_id": f"{post_id or DEFAULT_POST_ID}_{comment_id}",
+            "parent_id": parent_id or post, "created_time": stamp // 1000, "message": text,
+            "post": {"id": post, "status_type": "added_photos", "is_published": True,
+                     "permalink_url": f"https://www.facebook.com/{account}/posts/{post_id or DEFAULT_POST_ID}"},
+        }}]
+    elif kind == "comment":
+        value: dict[str, Any] = {"from": {"id": sender, "username": name or f"user{sender[-4:]}"}, "id": comment_id,
+                                 "text": text, "media": {"id": post_id or "17887498072083520",
+                                                         "media_product_type": "FEED"}}
+        if parent_id:
+            value["parent_id"] = parent_id
+        entry["changes"] = [{"field": "comments", "value": value}]
+    else:
+        entry["changes"] = [{"field": "mentions", "value": {"media_id": post_id or "17918195224117851",
+                                                            "comment_id": comment_id}}]
+    entry["time"] = stamp // 1000
+    return _signed_object(secrets, object_name, entry)

@@ -19,6 +19,7 @@ PROVIDERS = {  # simulator → a sender address it takes
     "api": "hub-user", "twilio-sms": "+393330000001", "twilio-whatsapp": "+393330000002",
     "whatsapp": "393330000003", "telegram": "9007199254740993", "line": "U4af4980629a1b2c3d4e5f607182930ab",
     "viber": "01234567890A=", "vonage-sms": "447700900011", "vonage-whatsapp": "447700900012",
+    "messenger": "6543210987654321", "instagram": "1254459154682919", "x": "1497230178432225283",
 }
 
 

@@ -4,6 +4,10 @@
   a ``text`` message inside the 24 h window or a ``template`` outside it.
 - Messenger / Instagram: ``POST /{version}/me/messages`` with ``recipient.id`` (the PSID / IGSID)
   and ``messaging_type`` ``RESPONSE``, or ``MESSAGE_TAG`` + ``tag: HUMAN_AGENT`` after 24 h.
+- Replies to a comment (``job.reply_to``): in public, ``POST /{comment-id}/comments`` (Page feed) or
+  ``POST /{ig-comment-id}/replies`` (Instagram) with ``{"message"}``, answered ``{"id"}``; in private,
+  ``POST /{page-id}/messages`` with ``recipient: {"comment_id"}`` (Messenger and Instagram Private
+  Replies: one per comment, within 7 days), answered like any message.
 
 Errors are ``{"error": {"code", "message", "error_subcode", ...}}``; Meta answers some rate limits
 with HTTP 400, so the class comes from ``code``, not from the status.
@@ -17,7 +21,7 @@ from urllib.parse import quote
 from chalicelib.core.model import Channel, DeliveryStatus
 from chalicelib.outbound.errors import PermanentSendError
 from chalicelib.outbound.http import HttpClient, HttpResponse, ProviderErrorDetail, bearer_auth
-from chalicelib.outbound.job import OutboundJob
+from chalicelib.outbound.job import OutboundJob, ReplyKind
 from chalicelib.outbound.senders.base import SenderContext, SendResult, digits_only, text_with_links
 
 PROVIDER = "meta"
@@ -78,6 +82,8 @@ class MetaSender:
                                          provider=PROVIDER, error_code="sender_not_configured")
             return f"{self._root}/{quote(phone_number_id, safe='')}/messages", whatsapp_body(job)
         if job.channel in (Channel.MESSENGER, Channel.INSTAGRAM):
+            if job.reply_to is not None:
+                return comment_reply_request(self._root, job)
             return f"{self._root}/me/messages", messenger_body(job)
         raise PermanentSendError(f"Meta does not send on {job.channel.value}",
                                  provider=PROVIDER, error_code="unsupported_channel")
@@ -93,7 +99,7 @@ class MetaSender:
             # "accepted": the "sent" / "delivered" / "read" statuses follow as webhooks.
             status = DeliveryStatus.QUEUED
         else:
-            message_id = answer.get("message_id")
+            message_id = answer.get("message_id") or answer.get("id")  # a comment reply answers its comment id
             status = DeliveryStatus.SENT
         if not message_id:
             raise PermanentSendError("Meta answered without a message id", provider=PROVIDER, error_code="no_id")
@@ -134,6 +140,18 @@ def messenger_body(job: OutboundJob) -> dict[str, Any]:
         body["messaging_type"] = "RESPONSE"
     body["message"] = {"text": text_with_links(job)}
     return body
+
+
+def comment_reply_request(root: str, job: OutboundJob) -> tuple[str, dict[str, Any]]:
+    """(URL, JSON body) of a public or private reply to the comment ``job.reply_to`` names."""
+    assert job.reply_to is not None
+    comment = quote(job.reply_to.id, safe="")
+    if job.reply_to.kind is ReplyKind.PRIVATE:
+        page = quote(job.hint("page_id") or "me", safe="")  # "me" is the Page of the Page access token
+        return f"{root}/{page}/messages", {"recipient": {"comment_id": job.reply_to.id},
+                                           "message": {"text": text_with_links(job)}}
+    edge = "replies" if job.channel is Channel.INSTAGRAM else "comments"
+    return f"{root}/{comment}/{edge}", {"message": text_with_links(job)}
 
 
 def build_sender(context: SenderContext) -> MetaSender:

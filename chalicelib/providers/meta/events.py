@@ -10,12 +10,13 @@ from collections.abc import Callable
 from typing import Any
 
 from chalicelib.core.media import is_provider_media_url
-from chalicelib.core.model import Channel, EventKind, InboundEvent, ModelError
+from chalicelib.core.model import Channel, EventKind, InboundEvent, ModelError, Sender
 from chalicelib.providers.base import (
     PayloadError,
     WebhookRequest,
     canonical_id,
     epoch_to_timestamp,
+    identity_or_error,
     unreadable_reason,
 )
 
@@ -69,6 +70,34 @@ def unknown_event(channel: Channel, event_id: str, occurred_at: str, event_type:
                   metadata: dict[str, str] | None = None) -> InboundEvent:
     return build_event(event_id=event_id, kind=EventKind.UNKNOWN, channel=channel, occurred_at=occurred_at,
                        metadata={**(metadata or {}), "type": event_type})
+
+
+def epoch_event_time(epoch: Any, request: WebhookRequest) -> str:
+    """Seconds or milliseconds, told apart by size: Meta's ``changes`` date some values in one, some in the other."""
+    millis = isinstance(epoch, int | float) and not isinstance(epoch, bool) and epoch > 10**11
+    return event_time(epoch, request, millis=millis)
+
+
+def sender_or_reason(channel: Channel, sender_id: str | None, metadata: dict[str, str],
+                     name: str | None = None) -> Sender | None:
+    """The customer who acted, or None with the reason in ``metadata`` when the id does not fit the model."""
+    if not sender_id:
+        return None
+    try:
+        return Sender(identity=identity_or_error(channel, sender_id), name=name)
+    except PayloadError as err:
+        metadata.update(unreadable_reason(err))
+        return None
+
+
+def guarded_many(channel: Channel, base: dict[str, str], item: Any, request: WebhookRequest,
+                 build: Callable[..., list[InboundEvent]], *args: Any) -> list[InboundEvent]:
+    """Like :func:`guarded` for an item that yields several events (a delivery receipt names many messages)."""
+    try:
+        return build(*args)
+    except PayloadError as err:
+        return [unknown_event(channel, canonical_id([base, item]), request.received_at, "invalid_event",
+                              {**base, **unreadable_reason(err)})]
 
 
 def guarded(channel: Channel, base: dict[str, str], item: Any, request: WebhookRequest,

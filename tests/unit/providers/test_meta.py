@@ -467,7 +467,7 @@ def test_unknown_events_of_different_content_get_different_ids() -> None:
 def test_messenger_messages_postbacks_echoes_and_reads() -> None:
     events = parse_fixture("messenger_message.json")
     assert [e.kind for e in events] == [EventKind.MESSAGE, EventKind.MESSAGE, EventKind.MESSAGE,
-                                        EventKind.UNKNOWN]
+                                        EventKind.LIFECYCLE]
     text, image, postback, read = events
     assert all(e.channel is Channel.MESSENGER for e in events)
     assert text.text == "hello, world!"
@@ -478,7 +478,7 @@ def test_messenger_messages_postbacks_echoes_and_reads() -> None:
     assert image.metadata["dropped_media_url"] == "true"
     assert postback.text == "Talk to an agent"
     assert postback.metadata["postback_payload"] == "AGENT"
-    assert read.metadata["type"] == "read"
+    assert read.metadata["lifecycle"] == "read_watermark"  # see test_meta_social.py
 
 
 def test_instagram_message() -> None:
