@@ -7,7 +7,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from chalicelib.adapters.dynamo import keys
-from chalicelib.adapters.dynamo.cursors import decode_cursor, encode_cursor
+from chalicelib.adapters.dynamo.cursors import cursor_number, cursor_start_key, decode_cursor, encode_cursor
 from chalicelib.adapters.dynamo.items import conversation_attributes, conversation_from_item, message_from_item
 from chalicelib.adapters.dynamo.table import Table, from_item, to_item
 from chalicelib.core.errors import NotFound
@@ -15,6 +15,7 @@ from chalicelib.core.model import Conversation, ConversationStatus, Message
 from chalicelib.core.records import Page
 
 MAX_PAGE = 200
+_STATUS_INDEX_KEY = frozenset({"pk", "sk", "gsi1pk", "gsi1sk"})  # what a query on gsi1 stops at
 
 
 class DynamoConversations:
@@ -106,8 +107,8 @@ class DynamoConversations:
             return self._list_for_customer(customer_id, status, route, limit, cursor)
         statuses = [status] if status else list(ConversationStatus)
         state = decode_cursor(cursor) if cursor else {"s": 0}
-        index = int(state.get("s", 0))
-        exclusive = state.get("k")
+        index = cursor_number(state, "s")
+        exclusive = cursor_start_key(state, _STATUS_INDEX_KEY)
         found: list[dict[str, Any]] = []
         while index < len(statuses) and len(found) < limit:
             kwargs: dict[str, Any] = {
@@ -135,7 +136,7 @@ class DynamoConversations:
         self, customer_id: str, status: ConversationStatus | None, route: str | None, limit: int, cursor: str | None
     ) -> Page:
         ids = self.customer_conversation_ids(customer_id)
-        start = int(decode_cursor(cursor).get("offset", 0)) if cursor else 0
+        start = cursor_number(decode_cursor(cursor), "offset") if cursor else 0
         found: list[dict[str, Any]] = []
         position = start
         for position, conversation_id in enumerate(ids[start:], start):  # noqa: B007
