@@ -205,6 +205,8 @@ def test_identities_added_later_follow_those_of_the_creation(repos: Repositories
         repos.customers.add_identity("cus_1", identity)
     found = repos.customers.get("cus_1")
     assert found is not None and found.identities == (PHONE, email, telegram)
+    repos.customers.add_identity("cus_unknown", telegram)  # e.g. a customer erased meanwhile
+    assert repos.customers.get("cus_unknown") is None
 
 
 def test_the_profile_is_filled_only_where_unset(repos: Repositories) -> None:
@@ -333,6 +335,10 @@ def test_inbound_activity_only_moves_forward(repos: Repositories) -> None:
     assert found is not None and (found.last_inbound_at, found.updated_at) == ("2026-11-18T10:00:00.000Z",) * 2
     repos.conversations.record_inbound_activity("cnv_unknown", "2026-11-18T10:00:00.000Z")
     assert repos.conversations.get("cnv_unknown") is None
+    repos.conversations.create(conversation("cnv_2", last_inbound_at=None))  # opened by us, not by the customer
+    repos.conversations.record_inbound_activity("cnv_2", "2026-11-18T09:10:00.000Z")
+    found = repos.conversations.get("cnv_2")
+    assert found is not None and found.last_inbound_at == "2026-11-18T09:10:00.000Z"
 
 
 def test_status_changes_and_resolution_time(repos: Repositories) -> None:
