@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.core.errors import BadRequest, NotFound, StoreUnavailable
+from chalicelib.core.errors import BadRequest, NotFound, PayloadTooLarge, StoreUnavailable
 from chalicelib.core.model import (
     Attachment,
     Channel,
@@ -155,6 +155,16 @@ def test_the_raw_payload_inline_or_archived(backend: Backend) -> None:
     assert repos.inbox.raw_payload(inline.inbox_key) == b"\x00\xffraw"
     assert repos.inbox.raw_payload(archived.inbox_key) == body
     assert repos.inbox.raw_payload("meta#unknown") is None
+
+
+def test_an_item_the_table_cannot_hold_is_refused(repos: Repositories) -> None:
+    with pytest.raises(PayloadTooLarge):
+        put(repos, event("big"), raw_body=b"x" * 410_000)
+    assert repos.inbox.get(event("big").inbox_key) is None
+    assert put(repos, event("fits"), raw_body=b"x" * 300_000) is True
+    with pytest.raises(PayloadTooLarge):
+        repos.messages.put(message(text="y" * 410_000))
+    assert repos.messages.find("cnv_1", "msg_1") is None
 
 
 def test_archiving_without_an_archive_is_unavailable(backend: Backend) -> None:

@@ -6,9 +6,9 @@ import hashlib
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import asdict, replace
 
-from chalicelib.adapters.memory.store import InboxEntry, InboxWritten, MemoryStore
+from chalicelib.adapters.memory.store import InboxEntry, InboxWritten, MemoryStore, check_item_size
 from chalicelib.core.errors import StoreUnavailable
 from chalicelib.core.model import InboundEvent
 from chalicelib.core.ports import PayloadArchive
@@ -55,6 +55,7 @@ class MemoryInbox:
             if acknowledgment
             else None,
         )
+        check_item_size(key=event.inbox_key, **asdict(entry))
         with self.store.lock:
             existing = self.store.inbox.get(event.inbox_key)
             if existing is not None and not existing.expires_at < moment:

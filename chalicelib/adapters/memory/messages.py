@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import asdict, replace
 from typing import Any
 
 from chalicelib.adapters.memory.store import (
@@ -19,6 +19,7 @@ from chalicelib.adapters.memory.store import (
     MemoryStore,
     MessageEntry,
     ProviderMessageEntry,
+    check_item_size,
     message_key,
 )
 from chalicelib.core.model import Channel, DeliveryStatus, Direction, Message
@@ -41,6 +42,7 @@ class MemoryMessages:
     ) -> bool:
         job_json = json.dumps(dict(job), ensure_ascii=False) if job is not None else None
         key = (message.conversation_id, message_key(message.created_at, message.id))
+        check_item_size(key=key, message=asdict(message), kind=kind, delivered_in=delivered_in, job=job_json)
         with self.store.lock:
             written = key not in self.store.messages
             if written:

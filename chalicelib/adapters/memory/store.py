@@ -12,7 +12,10 @@ import threading
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from chalicelib.core.errors import PayloadTooLarge
 from chalicelib.core.model import Conversation, Message
+
+ITEM_LIMIT_BYTES = 400 * 1024  # DynamoDB's limit for one item, attribute names and values together
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +126,23 @@ class Stored:
     aggregate: str
     key: tuple[str, ...]
     record: Any
+
+
+def check_item_size(**attributes: Any) -> None:
+    """Refuse what the table would refuse: an item over 400 KB (sizes counted as DynamoDB does,
+    closely enough: UTF-8 strings, raw bytes, and nested values by their JSON)."""
+    size = 0
+    for name, value in attributes.items():
+        if value is None:
+            continue
+        if isinstance(value, bytes):
+            size += len(name) + len(value)
+        elif isinstance(value, str):
+            size += len(name) + len(value.encode())
+        else:
+            size += len(name) + len(json.dumps(value, default=str).encode())
+    if size > ITEM_LIMIT_BYTES:
+        raise PayloadTooLarge("the event is too large to store")
 
 
 def message_key(created_at: str, message_id: str) -> str:
