@@ -47,9 +47,4 @@ class MemorySecrets:
         return self.values.get(name) or None
 
     def get_many(self, names: Iterable[str]) -> Mapping[str, str]:
-        found: dict[str, str] = {}
-        for name in names:
-            value = self.get(name)
-            if value:
-                found[name] = value
-        return found
+        return {name: value for name in names if (value := self.get(name))}
