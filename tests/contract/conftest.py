@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +28,30 @@ class Backend:
 
     def repositories(self, **options: Any) -> Repositories:
         return self.build(payloads=self.payloads, **options)
+
+
+class OneRequestAtATime:
+    """A client whose requests reach moto one at a time.
+
+    DynamoDB applies each request atomically (a conditional write is checked and written as one);
+    moto in-process does not when threads race, so the racing tests would test moto. Serialized,
+    they still catch a repository that reads, decides and then writes without a condition.
+    """
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._client, name)
+        if not callable(attribute):
+            return attribute
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with self._lock:
+                return attribute(*args, **kwargs)
+
+        return call
 
 
 def create_table(client: Any, name: str) -> None:
@@ -81,8 +106,9 @@ def backend(request: pytest.FixtureRequest) -> Backend:
     table, bucket = f"omnihub-contract-{next(_NUMBERS)}", f"omnihub-contract-{next(_NUMBERS)}"
     create_table(dynamodb, table)
     s3.create_bucket(Bucket=bucket)
+    atomic = OneRequestAtATime(dynamodb)
     return Backend("dynamo", S3PayloadArchive(s3, bucket),
-                   lambda **options: dynamo_repositories(dynamodb, table, **options))
+                   lambda **options: dynamo_repositories(atomic, table, **options))
 
 
 @pytest.fixture
