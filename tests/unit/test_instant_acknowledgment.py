@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from chalicelib.acknowledgments import load_policy
+from chalicelib.adapters.memory import MemoryStore, memory_repositories
 from chalicelib.core.ids import conversation_id_for
 from chalicelib.core.model import (
     Channel,
@@ -28,34 +29,34 @@ NOW = datetime(2026, 11, 18, 9, 0, tzinfo=UTC)  # a Wednesday, 10:00 in Rome
 IDENTITY = Identity(Channel.WHATSAPP, "+393331234567")
 
 
-class FakeReader:
+class Twins:
+    """Maria on WhatsApp, known to the in-memory twins, with ``conversation`` behind her open pointer."""
+
     def __init__(self, conversation: Conversation | None) -> None:
-        self.conversation = conversation
-        self.reserved: list[tuple[str, str]] = []
-
-    def identity_owner(self, identity: Identity) -> str | None:
-        return "cus_1"
-
-    def identity_owners(self, identities: list[Identity]) -> dict[Identity, str]:
-        return dict.fromkeys(identities, "cus_1")
-
-    def get(self, customer_id: str, *, consistent: bool = False) -> Customer | None:
-        return Customer(
-            id=customer_id, name="Maria", language="en", tier="standard", identities=(IDENTITY,),
+        self.store = MemoryStore()
+        self.repos = memory_repositories(self.store)
+        self.repos.customers.create(Customer(
+            id="cus_1", name="Maria", language="en", tier="standard", identities=(IDENTITY,),
             created_at="2026-11-01T00:00:00Z",
-            open_conversation_id=self.conversation.id if self.conversation else None,
-        )
+        ))
+        self.repos.customers.claim_identity(IDENTITY, "cus_1")
+        if conversation is not None:
+            self.repos.conversations.create(conversation)
+            self.repos.references.reserve(conversation.reference, conversation.id)
+            assert self.repos.customers.claim_open_conversation("cus_1", conversation.id, None)
+        self.set_up = self.store.scan()
 
-    def reserve(self, reference: str, conversation_id: str) -> bool:
-        self.reserved.append((reference, conversation_id))
-        return True
+    @property
+    def reserved(self) -> list[tuple[str, str]]:
+        """(reference, conversation) reserved since the set-up: the webhook path's only write."""
+        before = {stored.key[0] for stored in self.set_up if stored.aggregate == "references"}
+        return [(r, c) for r, c in self.store.references.items() if r not in before]
 
-    def repositories(self) -> Any:
-        """Only the reads the webhook path may make: a customer, a conversation, a reservation."""
-        conversations = type("Conversations", (), {"get": lambda _, cid, consistent=False: self.conversation})()
+    def repositories(self) -> Repositories:
+        """Only what the webhook path may use: customers, conversations, references (reads, one reservation)."""
         return Repositories(
-            inbox=None, customers=self, references=self, conversations=conversations,  # type: ignore[arg-type]
-            messages=None, deliveries=None, idempotency=None,  # type: ignore[arg-type]
+            inbox=None, customers=self.repos.customers, references=self.repos.references,  # type: ignore[arg-type]
+            conversations=self.repos.conversations, messages=None, deliveries=None, idempotency=None,  # type: ignore[arg-type]
         )
 
 
@@ -89,10 +90,11 @@ def contexts(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
 
 def test_an_open_conversation_keeps_its_reference_and_reserves_none(contexts: list[dict[str, Any]]) -> None:
     open_one = conversation(ConversationStatus.OPEN)
-    reader = FakeReader(open_one)
+    reader = Twins(open_one)
     instant_acknowledgment(reader.repositories(), event(), load_policy(), NOW)
     [seen] = contexts
     assert reader.reserved == []
+    assert reader.store.scan() == reader.set_up  # nothing written at all
     assert seen["reference"] == "OH-OPEN1" and seen["opens"] is False
     assert seen["conversation"] is open_one and seen["previous_inbound_at"] == "2026-11-10T00:00:00Z"
 
@@ -101,7 +103,7 @@ def test_an_open_conversation_keeps_its_reference_and_reserves_none(contexts: li
 def test_no_or_a_resolved_conversation_opens_one_with_a_reserved_reference(
     contexts: list[dict[str, Any]], existing: ConversationStatus | None
 ) -> None:
-    reader = FakeReader(conversation(existing) if existing else None)
+    reader = Twins(conversation(existing) if existing else None)
     carried = instant_acknowledgment(reader.repositories(), event(), load_policy(), NOW)
     [seen] = contexts
     [(reference, conversation_id)] = reader.reserved

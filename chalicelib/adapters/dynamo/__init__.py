@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from chalicelib.adapters.cursors import CursorCodec
 from chalicelib.adapters.dynamo.claims import DynamoDeliveryClaims, DynamoIdempotencyKeys
 from chalicelib.adapters.dynamo.conversations import DynamoConversations
-from chalicelib.adapters.dynamo.cursors import CursorCodec
 from chalicelib.adapters.dynamo.customers import DynamoCustomers
 from chalicelib.adapters.dynamo.inbox import DynamoInbox
 from chalicelib.adapters.dynamo.messages import DynamoMessages

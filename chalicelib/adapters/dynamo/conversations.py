@@ -6,8 +6,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from chalicelib.adapters.cursors import CursorCodec, start_key, whole_number
 from chalicelib.adapters.dynamo import keys
-from chalicelib.adapters.dynamo.cursors import CursorCodec, start_key, whole_number
 from chalicelib.adapters.dynamo.items import conversation_attributes, conversation_from_item, message_from_item
 from chalicelib.adapters.dynamo.table import Table, from_item, to_item
 from chalicelib.core.errors import NotFound

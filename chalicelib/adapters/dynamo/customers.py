@@ -65,10 +65,11 @@ class DynamoCustomers:
         )
 
     def add_identity(self, customer_id: str, identity: Identity) -> None:
-        self._table.call(
-            "update_item",
-            Key=to_item(keys.customer(customer_id)),
+        """Only on an existing profile: an unconditional ADD would create an item without one."""
+        self._table.update(
+            keys.customer(customer_id),
             UpdateExpression="ADD identity_set :i",
+            ConditionExpression="attribute_exists(pk)",
             ExpressionAttributeValues={":i": {"SS": [identity.key]}},
         )
 
