@@ -17,7 +17,7 @@ import pytest
 
 from chalicelib.providers.api import sign_api_payload
 from chalicelib.providers.line import sign_line_body
-from chalicelib.providers.meta import sign_meta_payload
+from chalicelib.providers.meta.signature import sign_meta_payload
 from chalicelib.providers.twilio import sign_twilio_request
 from chalicelib.providers.viber import sign_viber_body
 from chalicelib.providers.vonage import sign_vonage_webhook

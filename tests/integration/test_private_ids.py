@@ -215,7 +215,7 @@ def test_a_missing_or_weak_id_key_fails_closed_without_naming_its_value(
     with pytest.raises(IdKeyUnavailable) as raised:
         id_key()
     assert isinstance(raised.value, RetryableError)  # 503 / batch item failure, never an unkeyed hash
-    [logged] = [record for record in caplog.records if record.levelname == "ERROR"]
+    [logged] = [r for r in caplog.records if r.levelname == "ERROR" and r.getMessage() == "id key unavailable"]
     assert getattr(logged, "secret", None) == "OMNIHUB_ID_KEY"
     if stored:
         assert stored not in str(logged.__dict__) and stored not in str(raised.value)
