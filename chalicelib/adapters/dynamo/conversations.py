@@ -10,14 +10,11 @@ from chalicelib.adapters.cursors import CursorCodec, start_key, whole_number
 from chalicelib.adapters.dynamo import keys
 from chalicelib.adapters.dynamo.items import conversation_attributes, conversation_from_item, message_from_item
 from chalicelib.adapters.dynamo.table import Table, from_item, to_item
+from chalicelib.adapters.listing import MAX_PAGE, customer_listing
 from chalicelib.core.errors import NotFound
 from chalicelib.core.model import Conversation, ConversationStatus, Message
 from chalicelib.core.records import Page
 
-MAX_PAGE = 200
-
-
-MAX_CUSTOMER_CONVERSATIONS = 100_000
 _INDEX_KEY_NAMES = ("pk", "sk", "gsi1pk", "gsi1sk")
 
 
@@ -140,25 +137,7 @@ class DynamoConversations:
     def _list_for_customer(
         self, customer_id: str, status: ConversationStatus | None, route: str | None, limit: int, cursor: str | None
     ) -> Page:
-        ids = self.customer_conversation_ids(customer_id)
-        query = f"customer={customer_id}&status={status or ''}&route={route or ''}"
-        start = (
-            whole_number(self._cursors.decode(query, cursor), "offset", low=0, high=MAX_CUSTOMER_CONVERSATIONS)
-            if cursor
-            else 0
+        return customer_listing(
+            customer_id, self.customer_conversation_ids(customer_id), self.get,
+            status=status, route=route, limit=limit, cursor=cursor, cursors=self._cursors,
         )
-        found: list[dict[str, Any]] = []
-        position = start
-        for position, conversation_id in enumerate(ids[start:], start):  # noqa: B007
-            conversation = self.get(conversation_id)
-            if conversation is None:
-                continue
-            if status and conversation.status is not status:
-                continue
-            if route and conversation.route != route:
-                continue
-            found.append(conversation.to_api())
-            if len(found) == limit:
-                break
-        more = position + 1 < len(ids) and len(found) == limit
-        return Page(found, self._cursors.encode(query, {"offset": position + 1}) if more else None)

@@ -12,13 +12,11 @@ from dataclasses import replace
 from typing import Any
 
 from chalicelib.adapters.cursors import CursorCodec, whole_number
+from chalicelib.adapters.listing import MAX_PAGE, customer_listing
 from chalicelib.adapters.memory.store import MemoryStore
 from chalicelib.core.errors import InvalidCursor, NotFound
 from chalicelib.core.model import Conversation, ConversationStatus, Message
 from chalicelib.core.records import Page
-
-MAX_PAGE = 200
-
 
 # The twins sign cursors as the table's repository does, with a key of their own.
 TWIN_CURSOR_KEY = b"memory-twin-cursor-key-0123456789abcdef"
@@ -112,24 +110,10 @@ class MemoryConversations:
     def _list_for_customer(
         self, customer_id: str, status: ConversationStatus | None, route: str | None, limit: int, cursor: str | None
     ) -> Page:
-        ids = self.customer_conversation_ids(customer_id)
-        query = f"customer={customer_id}&status={status or ''}&route={route or ''}"
-        start = whole_number(self._cursors.decode(query, cursor), "offset", low=0, high=100_000) if cursor else 0
-        found: list[dict[str, Any]] = []
-        position = start
-        for position, conversation_id in enumerate(ids[start:], start):  # noqa: B007
-            conversation = self.get(conversation_id)
-            if conversation is None:
-                continue
-            if status and conversation.status is not status:
-                continue
-            if route and conversation.route != route:
-                continue
-            found.append(conversation.to_api())
-            if len(found) == limit:
-                break
-        more = position + 1 < len(ids) and len(found) == limit
-        return Page(found, self._cursors.encode(query, {"offset": position + 1}) if more else None)
+        return customer_listing(
+            customer_id, self.customer_conversation_ids(customer_id), self.get,
+            status=status, route=route, limit=limit, cursor=cursor, cursors=self._cursors,
+        )
 
 
 def _by_activity(store: MemoryStore, status: ConversationStatus, after: str | None) -> list[Conversation]:
