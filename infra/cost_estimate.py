@@ -14,9 +14,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo: run as ``python infra/cost_estimate.py``
+
+from chalicelib.adapters.secrets import SECRET_GROUP_NAMES
 
 # ------------------------------------------------------------------ list prices (USD, us-east-1)
 LAMBDA_PER_REQUEST = 0.20 / 1e6
@@ -63,7 +68,7 @@ FUNCTION_MB = {"api": 512, "worker": 512, "relay": 256, "outbound": 512, "sweep"
 AVG_MS = {"api": 120, "worker": 250, "relay": 60, "outbound": 400, "sweep": 200}  # per invocation
 BATCH = 10  # SQS records per worker invocation (resources.py batch_size)
 STREAM_BATCH = 100
-SECRETS = 12  # 11 provider groups + the id key (chalicelib/adapters/secrets.py)
+SECRETS = len(SECRET_GROUP_NAMES)  # the provider secrets, split by reader, + the id key (adapters/secrets.py)
 ALARMS = 27  # DLQs 6 + queue ages 4 + webhook routes ~11 + functions 5 (+1 margin)
 API_DETAILED_METRICS = 11 * 7  # webhook+REST routes × API Gateway's 7 per-route metrics
 SQS_IDLE_POLL_REQUESTS = 3 * 2 * 60 * 24 * 30 * 5  # 2 consumer queues × 5 pollers × 20 s long polls

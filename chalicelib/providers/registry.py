@@ -53,7 +53,7 @@ class Simulator:
 class ProviderEntry:
     name: str  # as jobs, inbound events and OMNIHUB_<NAME>_API_BASE spell it
     channels: frozenset[Channel]  # the channels whose messages it carries, in or out
-    secret_group: str | None = None  # the Secrets Manager secret omnihub/{stage}/{group}; None: no secret
+    secret_group: str | None = None  # omnihub/{stage}/{group} (+ "-send": adapters/secrets.py); None: no secret
     verify_secrets: tuple[str, ...] = ()  # what checks inbound traffic (the API Lambda)
     send_secrets: tuple[str, ...] = ()  # what sends: access tokens, private keys (the outbound Lambda)
     webhooks: tuple[WebhookEndpoint, ...] = ()
@@ -258,7 +258,7 @@ def webhook_endpoints(entries: Iterable[ProviderEntry] = REGISTRY) -> dict[str, 
 
 
 def secret_groups(entries: Iterable[ProviderEntry] = REGISTRY) -> dict[str, str]:
-    """secret name → the group (Secrets Manager secret) that holds it."""
+    """secret name → its provider's group (chalicelib/adapters/secrets.py splits a group by reader)."""
     return {name: entry.secret_group for entry in entries if entry.secret_group for name in entry.secrets}
 
 

@@ -18,8 +18,9 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from chalicelib.adapters import resources
+from chalicelib.adapters.dynamo.keys import Prefix
 from chalicelib.adapters.resources import QueueSpec
-from chalicelib.adapters.secrets import ID_KEY_GROUP
+from chalicelib.adapters.secrets import ID_KEY_GROUP, SEND, VERIFY, groups_read_by
 from infra.stacks.chalice_app import API_HANDLER_NAME
 
 RAW_PAYLOAD_PREFIX = "raw/"  # chalicelib/adapters/dynamo/inbox.py: archive_payload keys
@@ -35,10 +36,12 @@ class FunctionAccess:
     stream_read: bool = False
     consumes: QueueSpec | None = None
     sends_to: tuple[QueueSpec, ...] = ()
+    deletes_under: tuple[str, ...] = ()  # DeleteItem, only on items whose partition key starts so
     payload_put: bool = False  # s3:PutObject under RAW_PAYLOAD_PREFIX
     payload_get: bool = False
-    reads_secrets: bool = False  # the provider secrets (every group but the id key)
-    reads_id_key: bool = False  # omnihub/{stage}/ids: customer ids and inbound FIFO groups
+    payload_delete: bool = False
+    reads_secrets_for: str | None = None  # VERIFY | SEND: that half of the provider secrets (adapters/secrets.py)
+    reads_id_key: bool = False  # omnihub/{stage}/ids: customer ids, inbound FIFO groups, cursor keys
     sends_email: bool = False  # SES v2 SendEmail (the email sender)
     failure_queue: str | None = None  # "relay" | "sweep": may send its failures there
 
@@ -51,7 +54,14 @@ ACCESS: dict[str, FunctionAccess] = {
             "dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:UpdateItem",
         ),
         payload_put=True,
-        reads_secrets=True,
+        # A large body archived for a request whose every event was a duplicate (or that failed) is
+        # discarded: no stored event points at it (ingest/webhook.py, InboxRepository.discard_payload).
+        payload_delete=True,
+        # Only what checks inbound traffic and the REST keys: never a sending credential.
+        reads_secrets_for=VERIFY,
+        # REST listing cursors are signed with a key derived from OMNIHUB_ID_KEY (read only when a
+        # listing pages); tests/infra/test_access_covers_usage.py pages a listing to prove it.
+        reads_id_key=True,
     ),
     # The outbox relay: table stream → inbound.fifo (and outbound.fifo for API-written replies).
     resources.STREAM_CONSUMER: FunctionAccess(
@@ -69,11 +79,12 @@ ACCESS: dict[str, FunctionAccess] = {
         reads_id_key=True,  # a new customer's id
     ),
     # The sender: its delivery ledger releases a claim (a conditional DeleteItem) when a send fails
-    # transiently, so the retry can claim it again.
+    # transiently, so the retry can claim it again; it may delete nothing but those claims.
     str(resources.OUTBOUND_QUEUE.consumer): FunctionAccess(
-        table_actions=(*_READ_WRITE, "dynamodb:DeleteItem"),
+        table_actions=_READ_WRITE,
+        deletes_under=(Prefix.OUTBOX,),
         consumes=resources.OUTBOUND_QUEUE,
-        reads_secrets=True,
+        reads_secrets_for=SEND,  # the sending credentials, never the REST keys or a webhook-only secret
         sends_email=True,
     ),
     # The SLA sweeper runs every minute and touches nothing yet (its escalation ladder arrives with
@@ -101,7 +112,15 @@ class Grant:
 
     sid: str
     actions: tuple[str, ...]
-    scope: str  # logs | table | stream | any | consumed_queue | sent_queues | payloads | secrets | id_key | email
+    # logs | table | items | stream | any | consumed_queue | sent_queues | payloads | secrets | id_key | email
+    scope: str
+    leading_keys: tuple[str, ...] = ()  # partition key prefixes the actions are limited to (dynamodb:LeadingKeys)
+
+    def condition(self) -> dict[str, dict[str, list[str]]] | None:
+        if not self.leading_keys:
+            return None
+        # ForAllValues: every partition key the request names must match one prefix.
+        return {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{p}*" for p in self.leading_keys]}}
 
 
 _LOGS = ("logs:CreateLogStream", "logs:PutLogEvents")
@@ -112,6 +131,8 @@ def grants(access: FunctionAccess) -> list[Grant]:
     out = [Grant("WriteOwnLogs", _LOGS, "logs")]
     if access.table_actions:
         out.append(Grant("Table", access.table_actions, "table"))
+    if access.deletes_under:
+        out.append(Grant("DeleteItems", ("dynamodb:DeleteItem",), "items", access.deletes_under))
     if access.stream_read:
         out.append(Grant("TableStream", _STREAM, "stream"))
         # Lambda's stream poller lists streams before reading; ListStreams has no resource scope.
@@ -124,7 +145,9 @@ def grants(access: FunctionAccess) -> list[Grant]:
         out.append(Grant("PayloadPut", ("s3:PutObject",), "payloads"))
     if access.payload_get:
         out.append(Grant("PayloadGet", ("s3:GetObject",), "payloads"))
-    if access.reads_secrets:
+    if access.payload_delete:
+        out.append(Grant("PayloadDelete", ("s3:DeleteObject",), "payloads"))
+    if access.reads_secrets_for:
         out.append(Grant("Secrets", ("secretsmanager:GetSecretValue",), "secrets"))
     if access.reads_id_key:
         out.append(Grant("IdKey", ("secretsmanager:GetSecretValue",), "id_key"))
@@ -138,11 +161,19 @@ def allowed_actions(access: FunctionAccess) -> frozenset[str]:
     return frozenset(action for grant in grants(access) for action in grant.actions)
 
 
+def secret_groups_of(access: FunctionAccess) -> tuple[str, ...]:
+    """The secrets (groups) the role built from ``access`` may read: its half of the provider secrets, the id key."""
+    provider = groups_read_by(access.reads_secrets_for) if access.reads_secrets_for else ()
+    return (*provider, *((ID_KEY_GROUP,) if access.reads_id_key else ()))
+
+
 def _grant_resources(scope: str, access: FunctionAccess, res: Resources, log_group_arn: str) -> list[str]:
     if scope == "logs":
         return [f"{log_group_arn}:*"]
     if scope == "table":
         return _table_arns(res.table)
+    if scope == "items":
+        return [res.table.table_arn]  # items live in the table; an index is never written to
     if scope == "stream":
         stream_arn = res.table.table_stream_arn
         assert stream_arn is not None
@@ -160,7 +191,8 @@ def _grant_resources(scope: str, access: FunctionAccess, res: Resources, log_gro
     if scope == "payloads":
         return [f"{res.bucket.bucket_arn}/{RAW_PAYLOAD_PREFIX}*"]
     if scope == "secrets":
-        return [secret.secret_arn for group, secret in sorted(res.secrets.items()) if group != ID_KEY_GROUP]
+        assert access.reads_secrets_for is not None
+        return [res.secrets[group].secret_arn for group in groups_read_by(access.reads_secrets_for)]
     if scope == "id_key":
         return [res.secrets[ID_KEY_GROUP].secret_arn]
     if scope == "email":
@@ -179,6 +211,7 @@ def statements(access: FunctionAccess, res: Resources, log_group_arn: str) -> li
             sid=grant.sid,
             actions=list(grant.actions),
             resources=_grant_resources(grant.scope, access, res, log_group_arn),
+            conditions=grant.condition(),
         )
         for grant in grants(access)
     ]

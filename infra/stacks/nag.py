@@ -143,7 +143,7 @@ def _acknowledge(stack: OmnihubStack) -> None:
         log_arn = f"arn:<AWS::Partition>:logs:{settings.region}:{account}:log-group:/aws/lambda/{name}:*"
         _ack(role, f"AwsSolutions-IAM5[Resource::{log_arn}]", "log-streams")
         access = stack.access_of(handler)
-        if access.payload_put or access.payload_get:
+        if access.payload_put or access.payload_get or access.payload_delete:
             _ack(role, f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/{RAW_PAYLOAD_PREFIX}*]", "payload-prefix")
         if access.stream_read:
             _ack(role, "AwsSolutions-IAM5[Resource::*]", "list-streams")

@@ -1,10 +1,14 @@
-"""One Secrets Manager secret per provider group of the provider registry, created with empty values.
+"""The provider secrets of the registry, split by reader, created with empty values; and the id key.
 
-A provider's secret is created with empty values. Empty, not a placeholder word:
-``SecretSource.get`` treats an empty value as missing, so an unfilled secret can never be used to
-sign a forged webhook. Values are set once with ``aws secretsmanager put-secret-value`` (README,
-"Deploying to AWS"); CloudFormation never rewrites them, because ``GenerateSecretString`` only
-applies when the secret is created.
+``chalicelib/adapters/secrets.py`` (``STORED_SECRETS``) says which secrets there are: per provider,
+``omnihub/{stage}/{group}`` with what checks inbound traffic (read by the API function) and
+``omnihub/{stage}/{group}-send`` with the sending credentials (read by the outbound function); a
+name both use is stored once, where both functions may read it. Each is created with empty values.
+Empty, not a placeholder word: ``SecretSource.get`` treats an empty value as missing, so an
+unfilled secret can never be used to sign a forged webhook. Values are set with ``aws
+secretsmanager put-secret-value`` (README, "Deploying to AWS"). ``GenerateSecretString`` applies
+when a secret is created, and again only if the template changes it (then CloudFormation
+generates a new value): a secret keeps its values across deploys as long as its names stay.
 
 The id key (``omnihub/{stage}/ids``, chalicelib/adapters/id_keys.py) is the exception: nobody has to
 choose it, so Secrets Manager generates it when the stack is first deployed; the template only
@@ -19,30 +23,33 @@ from aws_cdk import RemovalPolicy
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from chalicelib.adapters.secrets import ID_KEY_GROUP, ID_KEY_SECRET, SECRET_GROUP_NAMES, secret_id
-from chalicelib.providers.registry import group_secrets
+from chalicelib.adapters.secrets import ID_KEY_GROUP, ID_KEY_SECRET, SEND, STORED_SECRETS, VERIFY, secret_id
 from infra.stacks.settings import DeploySettings
 
 ID_KEY_LENGTH = 64  # alphanumeric characters: ~380 bits, twice chalicelib.core.ids.MIN_ID_KEY_BYTES
 
+_PURPOSE = {
+    frozenset({VERIFY}): "checks inbound traffic (the API function reads it)",
+    frozenset({SEND}): "sends (the outbound function reads it)",
+    frozenset({VERIFY, SEND}): "checks inbound traffic and sends (both functions read it)",
+}
 
-def secret_keys(group: str) -> list[str]:
-    """The keys of one group's secret: every name the registry's entries of that group read."""
-    return list(group_secrets(group))
+
+def construct_id(group: str) -> str:
+    """``SecretMeta``, ``SecretMetaSend``: the ids of the secrets that predate the split stay as they were."""
+    return "Secret" + "".join(part.capitalize() for part in group.split("-"))
 
 
 def build_secrets(scope: Construct, settings: DeploySettings) -> dict[str, secretsmanager.Secret]:
-    secrets: dict[str, secretsmanager.Secret] = {}
-    for group in SECRET_GROUP_NAMES:
-        if group == ID_KEY_GROUP:
-            secrets[group] = build_id_key_secret(scope, settings)
-            continue
-        template = {name: "" for name in secret_keys(group)}
+    secrets: dict[str, secretsmanager.Secret] = {ID_KEY_GROUP: build_id_key_secret(scope, settings)}
+    for stored in STORED_SECRETS:
+        group = stored.group
+        template = {name: "" for name in stored.names}
         secret = secretsmanager.Secret(
             scope,
-            f"Secret{group.capitalize()}",
+            construct_id(group),
             secret_name=secret_id(settings.stage, group),
-            description=f"Omnihub {settings.stage}: {group} credentials ({', '.join(template)})",
+            description=f"Omnihub {settings.stage}: {group}, {_PURPOSE[stored.readers]} ({', '.join(template)})",
             generate_secret_string=secretsmanager.SecretStringGenerator(
                 secret_string_template=json.dumps(template, sort_keys=True),
                 generate_string_key="_created",  # required by the API; ignored by the app

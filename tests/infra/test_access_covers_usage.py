@@ -3,13 +3,15 @@
 Realistic flows run through the app on moto in-process (webhooks and REST through the Chalice test
 client as ``api_handler``, the pump driving the stream relay, the workers and the schedule), while
 every botocore call is recorded under the handler that made it. Each call is mapped to its IAM
-action and resource and checked against ``ACCESS``: on AWS a missing grant is an AccessDenied at
-run time, which no synth test sees. The API function's role is also checked the other way round:
-every action it grants was used ("no permission it does not use").
+action, resource and (for DynamoDB) partition key, and checked against ``ACCESS``: on AWS a missing
+grant is an AccessDenied at run time, which no synth test sees. The roles are also checked the
+other way round: every action the API function's role grants was used, and each function can read
+only its half of the provider secrets ("no permission it does not use").
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import sys
@@ -20,19 +22,49 @@ from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import pytest
 
 from chalicelib.adapters import resources
-from chalicelib.adapters.secrets import ID_KEY_GROUP, SECRET_GROUP_NAMES, secret_id
-from infra.stacks.access import ACCESS, RAW_PAYLOAD_PREFIX, FunctionAccess, allowed_actions, grants
+from chalicelib.adapters.secrets import (
+    ID_KEY_GROUP,
+    ID_KEY_SECRET,
+    SECRET_GROUPS,
+    SEND,
+    STORED_SECRETS,
+    VERIFY,
+    secret_id,
+    stored_secret,
+)
+from chalicelib.providers.registry import REGISTRY
+from infra.stacks.access import (
+    ACCESS,
+    RAW_PAYLOAD_PREFIX,
+    FunctionAccess,
+    Grant,
+    allowed_actions,
+    grants,
+    secret_groups_of,
+)
 from infra.stacks.chalice_app import API_HANDLER_NAME
 from tests.conftest import TEST_SECRETS, TEST_STAGE, Hub
 from tests.helpers import api_event, post_api
 
 BASE = "https://hub.example.com"  # PUBLIC_BASE_URL in tests/conftest.py
 SUPPORT = {"x-api-key": "support-key"}
+API = API_HANDLER_NAME
+OUTBOUND = str(resources.OUTBOUND_QUEUE.consumer)
+# Read from Secrets Manager in the flows, as on AWS (elsewhere the environment wins): one name of
+# each half of Meta, Twilio's sending name and the auth token both of its halves use, the REST keys.
+IN_SECRETS_MANAGER = {
+    "OMNIHUB_API_KEYS": TEST_SECRETS["OMNIHUB_API_KEYS"],
+    "META_APP_SECRET": TEST_SECRETS["META_APP_SECRET"],
+    "META_ACCESS_TOKEN": "test-meta-access",
+    "TWILIO_AUTH_TOKEN": TEST_SECRETS["TWILIO_AUTH_TOKEN"],
+    "TWILIO_ACCOUNT_SID": TEST_SECRETS["TWILIO_ACCOUNT_SID"],
+    ID_KEY_SECRET: TEST_SECRETS[ID_KEY_SECRET],
+}
 
 # Operations whose IAM action is not ``<service>:<OperationName>``.
 _ACTION_OF = {
@@ -52,6 +84,7 @@ class Call:
     action: str  # the IAM action, e.g. "dynamodb:UpdateItem"
     operation: str  # the botocore operation, e.g. "UpdateItem"
     resource: str  # table[/index/name], queue name, bucket/key, secret id, or "" when the call names none
+    leading_key: str = ""  # the partition key of a single-item DynamoDB call (dynamodb:LeadingKeys)
 
 
 def _resource_of(service: str, params: dict[str, Any]) -> str:
@@ -71,7 +104,9 @@ def call_of(service_model: Any, operation: str, params: dict[str, Any]) -> Call:
     # The signing name is the IAM prefix (sesv2 signs as "ses", dynamodbstreams as "dynamodb").
     prefix = service_model.signing_name
     action = f"{prefix}:{operation}"
-    return Call(_ACTION_OF.get(action, action), operation, _resource_of(prefix, params))
+    item = params.get("Key") or params.get("Item") or {}
+    leading_key = str(item.get("pk", {}).get("S", "")) if prefix == "dynamodb" else ""
+    return Call(_ACTION_OF.get(action, action), operation, _resource_of(prefix, params), leading_key)
 
 
 @dataclass
@@ -145,17 +180,14 @@ def recorded(
 
     some_url = next(iter(hub.provisioned.queue_urls.values()))
     monkeypatch.setenv("OMNIHUB_QUEUE_URL_PREFIX", some_url.rsplit("/", 1)[0] + "/")
-    # The API keys and the Cloud API token come from Secrets Manager, as on AWS (the environment wins).
+    # Some secrets come from Secrets Manager, each from the secret that holds it (the environment wins).
     secretsmanager = hub.session.client("secretsmanager")
-    monkeypatch.delenv("OMNIHUB_API_KEYS")
-    secretsmanager.create_secret(Name=secret_id(TEST_STAGE, "api"),
-                                 SecretString=json.dumps({"OMNIHUB_API_KEYS": TEST_SECRETS["OMNIHUB_API_KEYS"]}))
-    secretsmanager.create_secret(Name=secret_id(TEST_STAGE, "meta"),
-                                 SecretString=json.dumps({"META_ACCESS_TOKEN": "test-meta-access"}))
-    monkeypatch.delenv("META_ACCESS_TOKEN", raising=False)
-    secretsmanager.create_secret(Name=secret_id(TEST_STAGE, ID_KEY_GROUP),
-                                 SecretString=json.dumps({"OMNIHUB_ID_KEY": TEST_SECRETS["OMNIHUB_ID_KEY"]}))
-    monkeypatch.delenv("OMNIHUB_ID_KEY")
+    by_group: dict[str, dict[str, str]] = defaultdict(dict)
+    for name, value in IN_SECRETS_MANAGER.items():
+        by_group[SECRET_GROUPS[name]][name] = value
+        monkeypatch.delenv(name, raising=False)
+    for group, values in by_group.items():
+        secretsmanager.create_secret(Name=secret_id(TEST_STAGE, group), SecretString=json.dumps(values))
     parameters.clear_caches()
     runtime.reset()
     hub.app_module._outbound_ports.cache_clear()
@@ -248,6 +280,8 @@ def run_flows(hub: Hub, api: Any, sandbox: str) -> None:
         for i in range(150)])
     assert len(json.dumps(large)) > 256 * 1024
     assert post_api(api, large).status_code == 200
+    # Delivered again: its body is archived before the put finds the event stored, then discarded.
+    assert post_api(api, large).status_code == 200
     pump.drain()
 
     # WhatsApp Cloud: acknowledged through the outbound worker and the Cloud API (the sandbox).
@@ -291,10 +325,19 @@ def run_flows(hub: Hub, api: Any, sandbox: str) -> None:
     _conversation_of(api, "webchat", "wendy")
     _conversation_of(api, "sms", "%2B393331234567")
     _get(api, "/conversations?status=open")
+    page = _get(api, "/conversations?status=open&limit=1")
+    assert page["next_cursor"], "more than one open conversation: the listing pages"
+    _get(api, f"/conversations?status=open&limit=1&cursor={quote(page['next_cursor'], safe='')}")
     _get(api, f"/conversations?customer_id={conversation['customer_id']}")
     _get(api, "/conversations?route=default")
     assert api.http.get("/customers/lookup?channel=sms&address=%2B15550000000", headers=SUPPORT).status_code == 404
+    # A reply on SMS goes out through Twilio: its account SID and the auth token the webhook checks too.
+    sms = _conversation_of(api, "sms", "%2B393401112233")
+    reply = api.http.post(f"/conversations/{sms['id']}/messages", body=json.dumps({"text": "Arriva domani"}),
+                          headers={**SUPPORT, "Content-Type": "application/json", "Idempotency-Key": "k2"})
+    assert reply.status_code == 202, reply.body
     pump.drain()
+    assert any(e["provider"] == "twilio" for e in _outbox(sandbox)), "the SMS reply reached Twilio"
 
     # The SLA sweep: the pump ran it on its first pass; once more now that there is data to sweep.
     pump._next_schedule = {name: 0.0 for name in pump._next_schedule}
@@ -308,26 +351,31 @@ def _queue_names(specs: tuple[resources.QueueSpec, ...]) -> set[str]:
     return {resources.queue_name(TEST_STAGE, spec) for spec in specs}
 
 
-def refusals(handler: str, access: FunctionAccess, calls: set[Call]) -> list[str]:
-    """The calls of ``handler`` the role built from ``access`` would refuse (action or resource)."""
-    allowed = allowed_actions(access)
+def _table_call_allowed(grant: Grant, call: Call) -> bool:
     table = resources.table_name(TEST_STAGE)
-    tables = {table, *(f"{table}/index/{index.name}" for index in resources.TABLE.indexes)}
+    indexes = {f"{table}/index/{index.name}" for index in resources.TABLE.indexes}
+    tables = {table} if grant.scope == "items" else {table, *indexes}  # items: DeleteItem, never on an index
+    if call.resource not in tables:
+        return False
+    return not grant.leading_keys or call.leading_key.startswith(grant.leading_keys)
+
+
+def refusals(handler: str, access: FunctionAccess, calls: set[Call]) -> list[str]:
+    """The calls of ``handler`` the role built from ``access`` would refuse (action, resource or key)."""
+    allowed = allowed_actions(access)
     sent = _queue_names(access.sends_to)
     if access.failure_queue:
         sent.add(f"omnihub-{TEST_STAGE}-{access.failure_queue}-failures")
     consumed = _queue_names((access.consumes,)) if access.consumes else set()
-    secrets = {secret_id(TEST_STAGE, g) for g in SECRET_GROUP_NAMES if g != ID_KEY_GROUP and access.reads_secrets}
-    if access.reads_id_key:
-        secrets.add(secret_id(TEST_STAGE, ID_KEY_GROUP))
+    secrets = {secret_id(TEST_STAGE, group) for group in secret_groups_of(access)}
     refused = []
-    for call in sorted(calls, key=lambda c: (c.action, c.resource)):
+    for call in sorted(calls, key=lambda c: (c.action, c.resource, c.leading_key)):
         service, _ = call.action.split(":")
         if call.action not in allowed:
             refused.append(f"{handler}: {call.action} ({call.operation} on {call.resource!r}) is not granted")
             continue
         if service == "dynamodb":
-            ok = call.resource in tables
+            ok = any(_table_call_allowed(g, call) for g in grants(access) if call.action in g.actions)
         elif call.action == "sqs:SendMessage":
             ok = call.resource in sent
         elif service == "sqs":
@@ -339,7 +387,8 @@ def refusals(handler: str, access: FunctionAccess, calls: set[Call]) -> list[str
         else:
             ok = True  # SES: any verified identity of the account
         if not ok:
-            refused.append(f"{handler}: {call.action} on {call.resource!r} is outside the granted resources")
+            where = f"{call.resource!r}" + (f" key {call.leading_key!r}" if call.leading_key else "")
+            refused.append(f"{handler}: {call.action} on {where} is outside the granted resources")
     return refused
 
 
@@ -361,18 +410,84 @@ def test_every_aws_call_of_every_handler_is_allowed_by_its_role(recorded: tuple[
 
     # The flows reach the paths that matter (a claim released, a retry delayed, a secret read, a relay).
     used_by = {handler: {call.action for call in calls} for handler, calls in recorder.calls.items()}
-    assert {"dynamodb:DeleteItem", "sqs:ChangeMessageVisibility", "secretsmanager:GetSecretValue"} <= used_by[
-        str(resources.OUTBOUND_QUEUE.consumer)]
+    assert {"dynamodb:DeleteItem", "sqs:ChangeMessageVisibility", "secretsmanager:GetSecretValue"} <= used_by[OUTBOUND]
     assert "sqs:SendMessage" in used_by[resources.STREAM_CONSUMER]
     assert "sqs:SendMessage" in used_by[str(resources.INBOUND_QUEUE.consumer)]
     for reader in (resources.STREAM_CONSUMER, str(resources.INBOUND_QUEUE.consumer)):  # the id key
         assert "secretsmanager:GetSecretValue" in used_by[reader]
+    # The duplicate large body: archived, then discarded by the API function under the raw prefix.
+    deleted = [c for c in recorder.calls[API] if c.action == "s3:DeleteObject"]
+    assert deleted and all(c.resource.split("/", 1)[1].startswith(RAW_PAYLOAD_PREFIX) for c in deleted)
+
+    # Each function read its half of the secrets: Meta's verify half by the API and its send half by
+    # the sender; Twilio's auth token (both halves use it, stored once) by both, its SID by the sender.
+    read = {h: {c.resource for c in calls if c.action == "secretsmanager:GetSecretValue"}
+            for h, calls in recorder.calls.items()}
+    groups = {name: secret_id(TEST_STAGE, SECRET_GROUPS[name]) for name in IN_SECRETS_MANAGER}
+    assert {groups["OMNIHUB_API_KEYS"], groups["META_APP_SECRET"], groups["TWILIO_AUTH_TOKEN"]} <= read[API]
+    assert {groups["META_ACCESS_TOKEN"], groups["TWILIO_ACCOUNT_SID"], groups["TWILIO_AUTH_TOKEN"]} <= read[OUTBOUND]
+    # REST listing cursors are signed with a key derived from the id key: the listing that paged read it.
+    from chalicelib.adapters.dynamo import dynamo_repositories
+
+    if "cursor_key" in inspect.signature(dynamo_repositories).parameters:
+        assert groups[ID_KEY_SECRET] in read[API]
+    # else: the cursor signing is not wired on this branch yet; ACCESS grants the API the id key already.
 
     # Least privilege for the API function: every action its role grants was used by the flows.
-    api_access = ACCESS[API_HANDLER_NAME]
-    granted = {a for grant in grants(api_access) if grant.scope not in _RUNTIME_SCOPES for a in grant.actions}
-    used = {call.action for call in recorder.calls[API_HANDLER_NAME]}
-    assert granted - used == set(), f"granted to {API_HANDLER_NAME} but never used"
+    granted = {a for grant in grants(ACCESS[API]) if grant.scope not in _RUNTIME_SCOPES for a in grant.actions}
+    used = {call.action for call in recorder.calls[API]}
+    assert granted - used == set(), f"granted to {API} but never used"
     # Worth seeing when the roles change: ``pytest -s`` shows what each handler really called.
     for handler in sorted(ACCESS):
         print(f"\nAWS usage of {handler}:", sorted({c.action for c in recorder.calls.get(handler, set())}))
+
+
+# ---------------------------------------------------------------- each function's half of the secrets
+def _names_readable_by(access: FunctionAccess) -> set[str]:
+    return {name for group in secret_groups_of(access) if group != ID_KEY_GROUP for name in stored_secret(group).names}
+
+
+def test_the_api_function_reads_what_checks_inbound_traffic_and_no_sending_credential() -> None:
+    access = ACCESS[API]
+    verify = {name for entry in REGISTRY for name in entry.verify_secrets}
+    readable = _names_readable_by(access)
+    assert verify <= readable, "every webhook secret and the REST keys"
+    send_only = {name for entry in REGISTRY for name in entry.send_secrets} - verify
+    assert readable & send_only == set(), "a sending credential is readable by the internet-facing function"
+    assert readable <= verify
+    assert {"META_ACCESS_TOKEN", "VONAGE_PRIVATE_KEY", "TELEGRAM_BOT_TOKEN", "X_BEARER_TOKEN"}.isdisjoint(readable)
+    assert ID_KEY_GROUP in secret_groups_of(access)  # listing cursors (see the usage test)
+
+
+def test_the_sender_reads_the_sending_credentials_and_nothing_it_does_not_use() -> None:
+    access = ACCESS[OUTBOUND]
+    send = {name for entry in REGISTRY for name in entry.send_secrets}
+    readable = _names_readable_by(access)
+    assert send <= readable, "every sender's credentials"
+    assert readable <= send, f"readable by the sender but never sent with: {sorted(readable - send)}"
+    assert "api" not in secret_groups_of(access) and ID_KEY_GROUP not in secret_groups_of(access)
+    assert {"OMNIHUB_API_KEYS", "META_APP_SECRET", "VONAGE_SIGNATURE_SECRET"}.isdisjoint(readable)
+
+
+def test_a_name_both_halves_use_is_stored_once_where_both_functions_read_it() -> None:
+    names = [name for secret in STORED_SECRETS for name in secret.names]
+    assert len(names) == len(set(names))
+    assert stored_secret(SECRET_GROUPS["TWILIO_AUTH_TOKEN"]).readers == {VERIFY, SEND}
+    assert stored_secret(SECRET_GROUPS["TWILIO_ACCOUNT_SID"]).readers == {SEND}
+    assert stored_secret(SECRET_GROUPS["VIBER_AUTH_TOKEN"]).readers == {VERIFY, SEND}
+    for secret in STORED_SECRETS:  # a secret is read by exactly the functions that use its names
+        for name in secret.names:
+            uses = {VERIFY for e in REGISTRY if name in e.verify_secrets}
+            uses |= {SEND for e in REGISTRY if name in e.send_secrets}
+            assert uses == secret.readers, (secret.group, name)
+
+
+def test_the_sender_deletes_only_delivery_claims() -> None:
+    from chalicelib.adapters.dynamo import keys
+
+    [delete] = [g for g in grants(ACCESS[OUTBOUND]) if "dynamodb:DeleteItem" in g.actions]
+    assert delete.leading_keys == (keys.Prefix.OUTBOX,) and delete.scope == "items"
+    assert keys.outbox_claim("o-1")["pk"].startswith(delete.leading_keys)
+    call = Call("dynamodb:DeleteItem", "DeleteItem", resources.table_name(TEST_STAGE), keys.conversation("c-1")["pk"])
+    assert refusals(OUTBOUND, ACCESS[OUTBOUND], {call}), "a conversation's item must not be deletable"
+    assert not [g for h, a in ACCESS.items() if h != OUTBOUND for g in grants(a) if "dynamodb:DeleteItem" in g.actions]

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
 from chalicelib.adapters import resources
-from chalicelib.adapters.secrets import SECRET_GROUP_NAMES, secret_id
+from chalicelib.adapters.secrets import SECRET_GROUP_NAMES, STORED_SECRETS, secret_id
 
 STAGE = "dev"
 
@@ -124,6 +125,7 @@ def test_api_function_role_has_exactly_the_permissions_it_uses(synthesized: Any,
         "dynamodb:Query",
         "dynamodb:UpdateItem",  # POST /conversations/{id}/resolve
         "s3:PutObject",
+        "s3:DeleteObject",  # a large body archived for a duplicate delivery is discarded
         "secretsmanager:GetSecretValue",
         "logs:CreateLogStream",
         "logs:PutLogEvents",
@@ -137,6 +139,59 @@ def test_api_function_role_has_exactly_the_permissions_it_uses(synthesized: Any,
         if s["Action"] == "s3:PutObject"
     ]
     assert put[0]["Resource"] == {"Fn::Join": ["", [{"Fn::GetAtt": [bucket_id, "Arn"]}, "/raw/*"]]}
+    [delete] = [s for s in _role_statements(raw, role_id) if s["Action"] == "s3:DeleteObject"]
+    assert delete["Resource"] == put[0]["Resource"]
+
+
+def _role_statements(raw: dict[str, Any], role_id: str) -> list[dict[str, Any]]:
+    return [
+        statement
+        for policy in _by_type(raw, "AWS::IAM::Policy").values()
+        if {"Ref": role_id} in policy["Properties"]["Roles"]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
+def _role_of(synthesized: Any, raw: dict[str, Any], handler: str) -> str:
+    return str(raw["Resources"][_function_id(synthesized, handler)]["Properties"]["Role"]["Fn::GetAtt"][0])
+
+
+def test_only_the_sender_deletes_items_and_only_its_delivery_claims(synthesized: Any, raw: dict[str, Any]) -> None:
+    from chalicelib.adapters.dynamo.keys import Prefix
+
+    table_id = next(iter(_by_type(raw, "AWS::DynamoDB::Table")))
+    deleting = {}
+    for handler in synthesized.stack.roles:
+        for statement in _role_statements(raw, _role_of(synthesized, raw, handler)):
+            actions = [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
+            if "dynamodb:DeleteItem" in actions:
+                deleting[handler] = statement
+    assert set(deleting) == {str(resources.OUTBOUND_QUEUE.consumer)}
+    [statement] = deleting.values()
+    assert statement["Action"] == "dynamodb:DeleteItem"
+    assert statement["Resource"] == {"Fn::GetAtt": [table_id, "Arn"]}
+    assert statement["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{Prefix.OUTBOX}*"]}}
+
+
+def _secret_ids_readable(synthesized: Any, raw: dict[str, Any], handler: str) -> set[str]:
+    names = {key: r["Properties"]["Name"] for key, r in _by_type(raw, "AWS::SecretsManager::Secret").items()}
+    found = set()
+    for statement in _role_statements(raw, _role_of(synthesized, raw, handler)):
+        if statement["Action"] == "secretsmanager:GetSecretValue":
+            resource = statement["Resource"]
+            found |= {names[r["Ref"]] for r in (resource if isinstance(resource, list) else [resource])}
+    return found
+
+
+def test_the_api_function_and_the_sender_each_read_their_half_of_the_provider_secrets(
+    synthesized: Any, raw: dict[str, Any]
+) -> None:
+    api = _secret_ids_readable(synthesized, raw, "api_handler")
+    sender = _secret_ids_readable(synthesized, raw, str(resources.OUTBOUND_QUEUE.consumer))
+    assert {secret_id(STAGE, g) for g in ("api", "meta", "twilio", "vonage", "ids")} <= api
+    assert {secret_id(STAGE, g) for g in ("meta-send", "twilio-send", "vonage-send", "telegram-send")}.isdisjoint(api)
+    assert {secret_id(STAGE, g) for g in ("meta-send", "twilio", "twilio-send", "vonage-send", "viber")} <= sender
+    assert {secret_id(STAGE, g) for g in ("api", "meta", "vonage", "telegram", "ids")}.isdisjoint(sender)
 
 
 def test_every_function_has_its_own_role_and_no_wildcard_action(synthesized: Any, raw: dict[str, Any]) -> None:
@@ -246,9 +301,18 @@ def test_bucket_is_private_encrypted_ssl_only_and_expires_payloads(synthesized: 
     )
 
 
-def test_one_secret_per_provider_group(raw: dict[str, Any]) -> None:
-    names = {s["Properties"]["Name"] for s in _by_type(raw, "AWS::SecretsManager::Secret").values()}
-    assert names == {secret_id(STAGE, group) for group in SECRET_GROUP_NAMES}
+def test_one_secret_per_provider_group_and_reader(raw: dict[str, Any]) -> None:
+    found = _by_type(raw, "AWS::SecretsManager::Secret")
+    secrets = {s["Properties"]["Name"]: (key, s["Properties"]) for key, s in found.items()}
+    assert set(secrets) == {secret_id(STAGE, group) for group in SECRET_GROUP_NAMES}
+    for stored in STORED_SECRETS:  # each created with exactly its names, empty
+        _, properties = secrets[secret_id(STAGE, stored.group)]
+        template = json.loads(properties["GenerateSecretString"]["SecretStringTemplate"])
+        assert template == {name: "" for name in stored.names}, stored.group
+    # The secrets that predate the split keep their logical ids (a new id would replace the secret).
+    assert secrets[secret_id(STAGE, "meta")][0].startswith("SecretMeta")
+    assert not secrets[secret_id(STAGE, "meta")][0].startswith("SecretMetaSend")
+    assert secrets[secret_id(STAGE, "meta-send")][0].startswith("SecretMetaSend")
 
 
 def test_cdk_nag_reports_no_unacknowledged_error(synthesized: Any) -> None:

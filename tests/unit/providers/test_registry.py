@@ -171,9 +171,12 @@ def test_every_registered_webhook_has_exactly_one_app_route_and_every_app_webhoo
 # ---------------------------------------------------------------- the views
 def test_module_level_names_are_views_of_the_registry() -> None:
     assert {w.name: w.spec for _, w in WEBHOOKS} == ENDPOINTS
-    # plus the deployment's id key, which belongs to no provider
-    assert {**secret_groups(), ID_KEY_SECRET: ID_KEY_GROUP} == SECRET_GROUPS
-    assert tuple(sorted({ID_KEY_GROUP} | {e.secret_group for e in REGISTRY if e.secret_group})) == SECRET_GROUP_NAMES
+    # every provider's names, each in its group or the group's "-send" half, plus the deployment's id key
+    assert set(SECRET_GROUPS) == set(secret_groups()) | {ID_KEY_SECRET}
+    for name, group in secret_groups().items():
+        assert SECRET_GROUPS[name] in (group, f"{group}-send", f"{group}-shared")
+    assert SECRET_GROUPS[ID_KEY_SECRET] == ID_KEY_GROUP
+    assert tuple(sorted(set(SECRET_GROUPS.values()))) == SECRET_GROUP_NAMES
     assert PROVIDERS == sending_providers() == tuple(e.name for e in REGISTRY if e.sender)
     assert {e.name: e.api_base for e in REGISTRY if e.api_base} == DEFAULT_API_BASES
     assert {e.name for e in REGISTRY if e.retry_safe} == RETRY_SAFE_PROVIDERS
@@ -186,6 +189,7 @@ def test_module_level_names_are_views_of_the_registry() -> None:
 
 def test_the_contract_secret_groups_are_unchanged() -> None:
     # Secret names and groups are part of the external contract (DESIGN.md): the registry must not move one.
+    # (Where each is stored, split by the function that reads it: tests/infra/test_access_covers_usage.py.)
     assert secret_groups() == {
         "OMNIHUB_API_SIGNING_SECRET": "api", "OMNIHUB_API_KEYS": "api",
         "TWILIO_AUTH_TOKEN": "twilio", "TWILIO_ACCOUNT_SID": "twilio",
@@ -198,6 +202,34 @@ def test_the_contract_secret_groups_are_unchanged() -> None:
         "POSTMARK_INBOUND_USER": "postmark", "POSTMARK_INBOUND_PASSWORD": "postmark",
     }
     assert group_secrets("twilio") == ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN")
+
+
+def test_each_provider_secret_is_stored_in_the_half_of_the_function_that_reads_it() -> None:
+    assert {name: group for name, group in SECRET_GROUPS.items() if group != ID_KEY_GROUP} == {
+        "OMNIHUB_API_SIGNING_SECRET": "api", "OMNIHUB_API_KEYS": "api",
+        "TWILIO_AUTH_TOKEN": "twilio", "TWILIO_ACCOUNT_SID": "twilio-send",  # the auth token: both read it
+        "META_APP_SECRET": "meta", "META_VERIFY_TOKEN": "meta", "META_ACCESS_TOKEN": "meta-send",
+        "TELEGRAM_SECRET_TOKEN": "telegram", "TELEGRAM_BOT_TOKEN": "telegram-send",
+        "LINE_CHANNEL_SECRET": "line", "LINE_CHANNEL_ACCESS_TOKEN": "line-send",
+        "VIBER_AUTH_TOKEN": "viber",  # signs callbacks and sends: both read it
+        "X_CONSUMER_SECRET": "x", "X_BEARER_TOKEN": "x-send", "VONAGE_SIGNATURE_SECRET": "vonage",
+        "VONAGE_API_KEY": "vonage-send", "VONAGE_API_SECRET": "vonage-send", "VONAGE_APPLICATION_ID": "vonage-send",
+        "VONAGE_PRIVATE_KEY": "vonage-send", "SENDGRID_INBOUND_TOKEN": "sendgrid", "MAILGUN_SIGNING_KEY": "mailgun",
+        "POSTMARK_INBOUND_USER": "postmark", "POSTMARK_INBOUND_PASSWORD": "postmark",
+    }
+
+
+def test_a_provider_with_verify_only_names_and_a_shared_one_gets_a_third_secret() -> None:
+    from chalicelib.adapters.secrets import SEND, VERIFY, stored_secrets
+
+    both = replace(PIGEON, verify_secrets=("PIGEON_SIGNING_KEY", "PIGEON_TOKEN"),
+                   send_secrets=("PIGEON_API_TOKEN", "PIGEON_TOKEN"))
+    assert {(s.group, s.names, s.readers) for s in stored_secrets(both)} == {
+        ("pigeon", ("PIGEON_SIGNING_KEY",), frozenset({VERIFY})),
+        ("pigeon-shared", ("PIGEON_TOKEN",), frozenset({VERIFY, SEND})),
+        ("pigeon-send", ("PIGEON_API_TOKEN",), frozenset({SEND})),
+    }
+    assert [s.group for s in stored_secrets(replace(PIGEON, verify_secrets=("PIGEON_API_TOKEN",)))] == ["pigeon"]
 
 
 def test_every_webhook_secret_has_a_development_value_so_make_run_accepts_every_simulator() -> None:
