@@ -195,12 +195,12 @@ def parse_vonage_voice_event(request: WebhookRequest) -> list[InboundEvent]:
         return [_event(request, data, call_id, f"transcription#{recording}", CallStage.TRANSCRIPTION, metadata,
                        with_sender=False)]
     if "recording_url" in data or "recording_uuid" in data:
-        recording = text_value(data.get("recording_uuid"))
-        if not recording:
+        recording_id = text_value(data.get("recording_uuid"))
+        if not recording_id:
             raise PayloadError("recording_uuid is required")
-        metadata[calls.RECORDING_ID] = recording
+        metadata[calls.RECORDING_ID] = recording_id
         _kept_url(text_value(data.get("recording_url")), calls.RECORDING_URL, metadata)
-        return [_event(request, data, call_id, f"recording#{recording}", CallStage.RECORDING, metadata,
+        return [_event(request, data, call_id, f"recording#{recording_id}", CallStage.RECORDING, metadata,
                        with_sender=False)]
     status = (text_value(data.get("status")) or "").lower()
     if status:
