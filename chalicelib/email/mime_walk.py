@@ -195,29 +195,29 @@ def _inner_subject(part: Message) -> str | None:
 
 def _decode_text(part: Message) -> str:
     try:
-        charset = part.get_content_charset() or "utf-8"
+        charset = part.get_content_charset()
     except Exception:
-        charset = "utf-8"
+        charset = None
     return decode_bytes(_payload_bytes(part), charset)
 
 
 def decode_bytes(data: bytes, charset: str | None) -> str:
-    """Bytes in a declared charset as clean text: unknown or unsafe charsets read as UTF-8, else
-    Windows-1252 (what mislabelled mail nearly always is); undecodable bytes replaced."""
+    """Bytes in a declared charset as clean text; undecodable bytes replaced.
+
+    A missing, unknown, non-text (``rot13``, ``zlib``) or unsafe (``idna``, ``punycode``,
+    ``unicode_escape``) charset, or plain ``us-ascii`` with 8-bit data, is read as UTF-8 when the bytes
+    are UTF-8, else as Windows-1252: what mislabelled mail nearly always is.
+    """
     try:
-        codec = codecs.lookup((charset or "utf-8").strip()).name
+        codec = codecs.lookup(charset.strip()).name.replace("-", "_") if charset and charset.strip() else None
     except (LookupError, ValueError, TypeError):
         codec = None
-    if codec in _UNSAFE_CODECS:
-        codec = None
-    if codec in (None, "ascii"):
+    if codec is not None and codec not in _UNSAFE_CODECS and codec != "ascii":
         try:
-            return clean_text(data.decode("utf-8"))
-        except UnicodeDecodeError:
-            return clean_text(data.decode("cp1252", "replace"))
+            return clean_text(data.decode(codec, "replace"))
+        except (LookupError, ValueError, TypeError):
+            pass  # a bytes-to-bytes codec: not a text encoding at all
     try:
-        return clean_text(data.decode(codec, "replace"))
-    except (LookupError, ValueError, TypeError):
-        return clean_text(data.decode("utf-8", "replace"))
-
-
+        return clean_text(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        return clean_text(data.decode("cp1252", "replace"))
