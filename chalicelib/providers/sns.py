@@ -127,7 +127,11 @@ def _hash_for(version: Any) -> Any:
 
 def verify_sns_message(message: Mapping[str, Any], *, trust: SnsTrust, certificates: Callable[[str], Any],
                        now: float) -> None:
-    """Raise :class:`SignatureError` unless SNS signed ``message`` for a configured topic."""
+    """Raise :class:`SignatureError` unless SNS signed ``message`` for a configured topic.
+
+    ``certificates`` is a :class:`CertificateCache` or a bare :data:`CertificateSource`; a certificate
+    that cannot be had raises :class:`CertificateUnavailable` (retryable: answer 503).
+    """
     if not trust.topic_arns:
         raise PermanentError("no SNS topic is configured (OMNIHUB_SES_TOPIC_ARNS)", status=401)
     if message.get("TopicArn") not in trust.topic_arns:
@@ -159,7 +163,14 @@ def _certificate(url: str, trust: SnsTrust, certificates: Callable[[str], Any]) 
         return load_certificate(trust.local_certificate_pem)
     if not CERTIFICATE_URL.match(url):
         raise SignatureError("SigningCertURL is not an Amazon SNS certificate URL")
-    return certificates(url)
+    try:
+        found = certificates(url)
+    except (SignatureError, CertificateUnavailable):
+        raise
+    except Exception as err:  # a bare fetcher's own error text never reaches a response
+        raise CertificateUnavailable("the SNS signing certificate could not be fetched") from err
+    # A CertificateCache returns the loaded certificate; a bare CertificateSource, its PEM.
+    return load_certificate(found) if isinstance(found, bytes) else found
 
 
 def _check_validity(certificate: Any, now: float) -> None:
