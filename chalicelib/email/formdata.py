@@ -19,6 +19,7 @@ from email.parser import BytesParser
 from urllib.parse import parse_qsl
 
 from chalicelib.email.headers import one_line
+from chalicelib.email.mime_walk import decode_bytes
 from chalicelib.providers.base import PayloadError
 
 MAX_FORM_FIELDS = 300
@@ -33,8 +34,6 @@ class FormField:
     content_type: str | None = None
 
     def text(self, charset: str = "utf-8") -> str:
-        from chalicelib.email.mime_walk import decode_bytes
-
         return decode_bytes(self.value, charset)
 
 

@@ -25,14 +25,16 @@ Bad charsets and undecodable bytes are replaced (U+FFFD); no lone surrogate reac
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from email import policy
 from email.message import Message
 from email.parser import BytesParser
+from typing import ParamSpec
 
 from chalicelib.email.headers import (
     MailAddress,
@@ -68,6 +70,7 @@ class MimeLimits:
 
 
 DEFAULT_LIMITS = MimeLimits()
+P = ParamSpec("P")
 
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
 _CONTAINER = re.compile(rb"(?i)content-type:\s*(?:multipart|message)/")
@@ -85,6 +88,22 @@ class PartAttachment:
     inline: bool = False
 
 
+def _only_payload_errors(function: Callable[P, ParsedEmail]) -> Callable[P, ParsedEmail]:
+    """The module's promise: nothing but PayloadError leaves it, whatever the input."""
+
+    @functools.wraps(function)
+    def guarded(*args: P.args, **kwargs: P.kwargs) -> ParsedEmail:
+        try:
+            return function(*args, **kwargs)
+        except PayloadError:
+            raise
+        except Exception as err:  # RecursionError, MemoryError excluded (BaseException), parser bugs
+            raise PayloadError(f"the message could not be read ({type(err).__name__})") from err
+
+    return guarded
+
+
+@_only_payload_errors
 def parse_email(raw: bytes, *, envelope_recipients: Iterable[str] = (), envelope_sender: str | None = None,
                 limits: MimeLimits = DEFAULT_LIMITS) -> ParsedEmail:
     """Parse a raw message (``envelope_*``: the SMTP envelope, when the provider gives it)."""
@@ -106,6 +125,7 @@ def parse_email(raw: bytes, *, envelope_recipients: Iterable[str] = (), envelope
                      envelope_recipients=envelope_recipients, envelope_sender=envelope_sender, limits=limits)
 
 
+@_only_payload_errors
 def parse_email_parts(*, headers: Sequence[tuple[str, str]] | bytes, text: str | None, html: str | None,
                       attachments: Sequence[PartAttachment] = (), envelope_recipients: Iterable[str] = (),
                       envelope_sender: str | None = None, limits: MimeLimits = DEFAULT_LIMITS) -> ParsedEmail:

@@ -15,6 +15,10 @@ is not used: the hub cuts quotes and signatures the same way for every provider.
 Verification: basic auth in the webhook URL (``https://user:password@hub.example/webhooks/email/
 postmark``) checked against ``POSTMARK_INBOUND_USER``/``POSTMARK_INBOUND_PASSWORD`` in constant time.
 Wrong or missing → 403, the status on which Postmark stops retrying an inbound post.
+
+Size: Postmark posts mail up to 35 MB (attachments base64 in the JSON), but a Lambda behind API
+Gateway receives at most ~6 MB: :data:`MAX_BODY_BYTES` refuses more with 413. Large mail belongs on
+Amazon SES with the S3 action, which never passes through a webhook.
 """
 
 from __future__ import annotations

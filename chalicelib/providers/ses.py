@@ -118,7 +118,7 @@ def parse_ses_events(request: WebhookRequest) -> list[InboundEvent]:
         metadata = {"lifecycle": "sns_subscription_confirmation" if kind == "SubscriptionConfirmation"
                     else "sns_unsubscribe_confirmation",
                     "topic_arn": one_line(json_string(envelope.get("TopicArn")) or "", limit=300)}
-        if SNS_API_URL.match(url) and len(url) <= 2_000:
+        if SNS_API_URL.match(url) and len(url) <= 2_000 and url.isascii() and url.isprintable():
             metadata["subscribe_url"] = url  # only ever an SNS API URL: the worker may GET it
         return [InboundEvent(event_id=f"sns#{sns_id}", kind=EventKind.LIFECYCLE, metadata=metadata, **base)]
     notification = load_json(json_string(envelope.get("Message")) or "")
