@@ -39,6 +39,7 @@ from datetime import timedelta
 from typing import Any
 
 from chalicelib.core.model import (
+    EMAIL_INBOX_NAMESPACE,
     Attachment,
     Channel,
     DeliveryStatus,
@@ -46,14 +47,13 @@ from chalicelib.core.model import (
     InboundEvent,
     ModelError,
     Sender,
-    format_timestamp,
-    parse_timestamp,
 )
+from chalicelib.core.timestamps import format_timestamp, parse_timestamp
 from chalicelib.email.headers import one_line
 from chalicelib.email.parsed import EmailAttachment, ParsedEmail, mailbox_tag
 from chalicelib.providers.base import AddressError, identity_or_error
 
-EMAIL_DEDUPE_NAMESPACE = "email"
+EMAIL_DEDUPE_NAMESPACE = EMAIL_INBOX_NAMESPACE
 MAX_EVENT_TEXT_CHARS = 20_000
 MAX_FULL_TEXT_CHARS = 4_000
 MAX_LIST_CHARS = 1_000
@@ -77,8 +77,9 @@ class EmailDelivery:
 
 
 def inbox_namespace(event: InboundEvent) -> str:
-    """The inbox dedupe namespace: ``email`` for every email event (cross-provider), else the provider."""
-    return EMAIL_DEDUPE_NAMESPACE if event.channel is Channel.EMAIL else event.provider
+    """The inbox dedupe namespace: ``email`` for every email event (cross-provider), else the provider
+    (the rule lives on the model: :attr:`InboundEvent.inbox_namespace`)."""
+    return event.inbox_namespace
 
 
 def attachment_object_key(event_id: str, sha256: str) -> str:

@@ -23,7 +23,7 @@ from datetime import UTC
 from email import policy
 from email.utils import getaddresses, parsedate_to_datetime
 
-from chalicelib.core.model import format_timestamp
+from chalicelib.core.timestamps import format_timestamp
 
 MAX_MESSAGE_ID_BYTES = 255
 MAX_REFERENCES = 50

@@ -36,7 +36,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.core.model import InboundEvent, utc_now
+from chalicelib.core.model import InboundEvent
+from chalicelib.core.timestamps import utc_now
 from chalicelib.email.events import EmailDelivery, email_events
 from chalicelib.email.formdata import Form, read_form
 from chalicelib.email.headers import normalize_address

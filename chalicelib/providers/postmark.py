@@ -28,7 +28,8 @@ import binascii
 from email.utils import formataddr
 from typing import Any
 
-from chalicelib.core.model import InboundEvent, utc_now
+from chalicelib.core.model import InboundEvent
+from chalicelib.core.timestamps import utc_now
 from chalicelib.email.events import EmailDelivery, email_events
 from chalicelib.email.headers import normalize_address
 from chalicelib.email.mime import PartAttachment, parse_email, parse_email_parts

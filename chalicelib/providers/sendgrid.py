@@ -33,7 +33,8 @@ import binascii
 import json
 from typing import Any
 
-from chalicelib.core.model import InboundEvent, utc_now
+from chalicelib.core.model import InboundEvent
+from chalicelib.core.timestamps import utc_now
 from chalicelib.email.events import EmailDelivery, email_events
 from chalicelib.email.formdata import Form, read_form
 from chalicelib.email.headers import normalize_address, one_line

@@ -38,9 +38,8 @@ from chalicelib.core.model import (
     EventKind,
     InboundEvent,
     ModelError,
-    normalize_timestamp,
-    utc_now,
 )
+from chalicelib.core.timestamps import normalize_timestamp, utc_now
 from chalicelib.email.events import EmailDelivery, email_events
 from chalicelib.email.headers import normalize_address, one_line
 from chalicelib.email.mime import parse_email
@@ -58,6 +57,7 @@ from chalicelib.providers.sns import (
     SNS_API_URL,
     CertificateCache,
     CertificateSource,
+    CertificateUnavailable,
     SnsTrust,
     verify_sns_message,
 )
@@ -224,3 +224,13 @@ def _timestamp(value: Any, fallback: str) -> str:
         return normalize_timestamp(text) if text else (fallback or utc_now())
     except ModelError:
         return fallback or utc_now()
+
+
+def _no_certificate_source(url: str) -> bytes:
+    raise CertificateUnavailable("no SNS certificate fetcher is bound to this endpoint")
+
+
+# The registry's spec, bound to nothing: it refuses every message until a deployment binds its own
+# (app.py: ``ses_channel(<HTTPS fetcher>, sns_trust_from_environ(...))``), as an unconfigured topic
+# list refuses every message (misconfigured, 503: SNS keeps retrying until an operator fixes it).
+CHANNEL = ses_channel(_no_certificate_source, SnsTrust(topic_arns=frozenset()))

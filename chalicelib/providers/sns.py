@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from chalicelib.core.errors import PermanentError, RetryableError
+from chalicelib.core.errors import ConfigError, RetryableError
 from chalicelib.providers.base import SignatureError
 
 SIGNED_FIELDS: Mapping[str, tuple[str, ...]] = {
@@ -133,7 +133,7 @@ def verify_sns_message(message: Mapping[str, Any], *, trust: SnsTrust, certifica
     that cannot be had raises :class:`CertificateUnavailable` (retryable: answer 503).
     """
     if not trust.topic_arns:
-        raise PermanentError("no SNS topic is configured (OMNIHUB_SES_TOPIC_ARNS)", status=401)
+        raise ConfigError("no SNS topic is configured for this endpoint")
     if message.get("TopicArn") not in trust.topic_arns:
         raise SignatureError("SNS topic not configured for this endpoint")
     signed = string_to_sign(message)

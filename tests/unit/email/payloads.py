@@ -6,6 +6,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+from chalicelib.adapters.memory.inbox import MemoryInbox as TwinInbox
+from chalicelib.adapters.memory.store import MemoryStore
+from chalicelib.core.model import InboundEvent
+
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "email"
 BOUNDARY = "xYzZY0f1e2d3c4b5a6"  # a boundary like SendGrid's and Mailgun's form posts
 RECEIVED_AT = "2024-06-03T08:12:35.000Z"
@@ -54,26 +58,15 @@ def provider_form(name: str, **overrides: str) -> tuple[Fields, Files]:
 # --- the webhook use case with an in-memory inbox -------------------------------------------------
 
 
-class MemoryInbox:
-    """The ingest use case's store, in memory, keyed as the email namespace proposes (``email#<id>``)."""
+class MemoryInbox(TwinInbox):
+    """The in-memory inbox twin with a view of what it holds: inbox key → stored event."""
 
     def __init__(self) -> None:
-        self.items: dict[str, Any] = {}
+        super().__init__(MemoryStore())
 
-    def put_inbox_event(self, event: Any, **_: Any) -> bool:
-        from chalicelib.email.events import inbox_namespace
-
-        key = f"{inbox_namespace(event)}#{event.event_id}"
-        if key in self.items:
-            return False
-        self.items[key] = event
-        return True
-
-    def needs_payload_pointer(self, raw_body: bytes, events: list[Any]) -> bool:
-        return False
-
-    def archive_payload(self, provider: str, received_at: str, raw_body: bytes) -> str:
-        raise AssertionError("not used")
+    @property
+    def items(self) -> dict[str, InboundEvent]:
+        return {key: InboundEvent.from_dict(json.loads(entry.event_json)) for key, entry in self.store.inbox.items()}
 
 
 class StaticSecrets:
@@ -86,8 +79,8 @@ class StaticSecrets:
 
 def ingest(monkeypatch: Any, spec: Any, request: Any, *, secrets: dict[str, str], store: MemoryInbox,
            now: float) -> Any:
-    """Run the real webhook use case for ``spec`` (not yet in the provider registry)."""
+    """Run the real webhook use case with ``spec`` (e.g. an SES spec bound to a test certificate)."""
     from chalicelib.ingest import webhook
 
-    monkeypatch.setattr(webhook, "channel_spec", lambda endpoint: spec)
-    return webhook.ingest_webhook(spec.provider, request, store=store, secrets=StaticSecrets(secrets), now=now)
+    return webhook.ingest_webhook(spec.provider, request, inbox=store, secrets=StaticSecrets(secrets), now=now,
+                                  spec=spec)

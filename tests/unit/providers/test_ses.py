@@ -174,7 +174,7 @@ def test_unconfigured_topic_is_refused_before_any_fetch(signer: Any) -> None:
         verify_sns_message(message, trust=TRUST, certificates=fetcher, now=NOW)
     with pytest.raises(PermanentError) as raised:  # nothing configured: nothing accepted, like a missing secret
         verify_sns_message(message, trust=SnsTrust(frozenset()), certificates=fetcher, now=NOW)
-    assert raised.value.status == 401
+    assert raised.value.code == "misconfigured"
     assert fetcher.calls == []
 
 
