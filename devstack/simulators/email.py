@@ -70,7 +70,9 @@ def simulated_mail(sender: str, text: str, *, name: str | None = None, language:
 def _message_id(event_id: str | None) -> str:
     if not event_id:
         return make_msgid(domain="mail.example.com")
-    return event_id if event_id.startswith("<") else f"<{event_id}@mail.example.com>"
+    if event_id.startswith("<"):
+        return event_id
+    return f"<{event_id}>" if "@" in event_id else f"<{event_id}@mail.example.com>"
 
 
 def _multipart(fields: list[tuple[str, str | bytes]]) -> tuple[str, bytes]:
