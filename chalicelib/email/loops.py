@@ -23,9 +23,8 @@ mail: consent may be withdrawn) except ``5.2.2`` mailbox full and ``5.3.4`` mess
 are ``soft`` like every ``4.x.x`` and every ``Action: delayed``. A bounce the hub cannot read (no DSN
 part, no status) is ``soft``: consent is never withdrawn on a guess.
 
-:func:`looks_like_auto_reply` keeps the signature of the old helper in
-``chalicelib/acknowledgments/policy.py`` so that it (now moving to ``chalicelib/core/auto_reply.py``)
-can delegate here.
+:func:`looks_like_auto_reply` is the headers-only form (headers by name, an optional sender) for
+callers that hold no parsed mail; it is the hub's one auto-reply check.
 """
 
 from __future__ import annotations
