@@ -31,13 +31,30 @@ def _current_request() -> Request:
     return request
 
 
-def _webhook(endpoint: str) -> Any:
+def _webhook(endpoint: str, spec: Any = None) -> Any:
     request = webhook_request(_current_request(), runtime.settings().public_base_url)
     result = ingest_webhook(
         endpoint, request, inbox=runtime.repositories().inbox, secrets=runtime.secrets(),
-        acknowledger=_instant_acknowledger() if _WEBHOOKS[endpoint].instant_ack else None,
+        acknowledger=_instant_acknowledger() if _WEBHOOKS[endpoint].instant_ack else None, spec=spec,
     )
     return chalice_response(result.response)
+
+
+def _ses_channel() -> Any:
+    """The SES (SNS) endpoint's spec, bound to this deployment's topics and certificate fetcher."""
+    from chalicelib.providers.ses import sns_trust_from_environ
+
+    settings = runtime.settings()
+    return _ses_channel_for(sns_trust_from_environ(settings.environ, settings.stage))
+
+
+@lru_cache(maxsize=2)
+def _ses_channel_for(trust: Any) -> Any:
+    # Built on the first SNS post, cached with its certificates for the container's life.
+    from chalicelib.adapters.sns_certificates import fetch_sns_certificate
+    from chalicelib.providers.ses import ses_channel
+
+    return ses_channel(fetch_sns_certificate, trust)
 
 
 def _instant_acknowledger() -> Any:
@@ -115,6 +132,28 @@ def webhook_x() -> Any:
 @app.route("/webhooks/vonage/messages", methods=["POST"], content_types=WEBHOOK_CONTENT_TYPES)
 def webhook_vonage_messages() -> Any:
     return _webhook("vonage_messages")
+
+
+# Email: SendGrid posts multipart/form-data, Mailgun a form (multipart with attachments), Postmark JSON,
+# SNS text/plain; multipart is a binary type, so Chalice hands over its bytes untouched.
+@app.route("/webhooks/email/sendgrid", methods=["POST"], content_types=WEBHOOK_CONTENT_TYPES)
+def webhook_email_sendgrid() -> Any:
+    return _webhook("sendgrid")
+
+
+@app.route("/webhooks/email/mailgun", methods=["POST"], content_types=WEBHOOK_CONTENT_TYPES)
+def webhook_email_mailgun() -> Any:
+    return _webhook("mailgun")
+
+
+@app.route("/webhooks/email/postmark", methods=["POST"], content_types=WEBHOOK_CONTENT_TYPES)
+def webhook_email_postmark() -> Any:
+    return _webhook("postmark")
+
+
+@app.route("/webhooks/email/ses", methods=["POST"], content_types=WEBHOOK_CONTENT_TYPES)
+def webhook_email_ses() -> Any:
+    return _webhook("ses", _ses_channel())
 
 
 # ---------------------------------------------------------------- REST API for support tools

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from chalicelib.providers.registry import webhook_endpoints
+from devstack.simulators.email import local_sns_environment
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -71,6 +72,9 @@ def local_environment(api_port: int, aws_port: int, base: Mapping[str, str] | No
         "POWERTOOLS_METRICS_DISABLED": "true",  # EMF lines would drown the console locally
         "POWERTOOLS_LOG_LEVEL": "INFO",
         **DEV_SECRETS,
+        # The SES endpoint's topic and the local certificate `./hub simulate ses` signs with (trusted
+        # on the local stage only).
+        **local_sns_environment(),
     }
     for key, value in defaults.items():
         env.setdefault(key, value)

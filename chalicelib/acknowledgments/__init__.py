@@ -4,7 +4,7 @@ Inside: ``config`` (the versioned wording file composed with the shared service 
 ``decision`` (the rules and the decision), ``wording`` (greeting, name, expected time, crisis line),
 ``templates`` (a language's templates, checked on load), ``flow`` (the decision in the message flow).
 Language tags live in :mod:`chalicelib.core.language`, email auto-reply detection in
-:mod:`chalicelib.core.auto_reply`, business hours and SLA targets in :mod:`chalicelib.sla`.
+:mod:`chalicelib.email.loops`, business hours and SLA targets in :mod:`chalicelib.sla`.
 """
 
 from __future__ import annotations

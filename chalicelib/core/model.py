@@ -42,6 +42,7 @@ PHONE_CHANNELS = frozenset({Channel.SMS, Channel.WHATSAPP, Channel.VOICE})
 # partition keys over 2,048 bytes) and end as a poison message.
 MAX_ADDRESS_BYTES = 320  # an email address is at most 254; provider user ids are far shorter
 MAX_ID_BYTES = 512  # a provider's event or message id
+EMAIL_INBOX_NAMESPACE = "email"  # the dedupe namespace of every email event (InboundEvent.inbox_namespace)
 
 
 def _within(value: str, limit: int) -> bool:
@@ -97,14 +98,7 @@ class DeliveryStatus(StrEnum):
         return new.rank > self.rank
 
 
-_STATUS_RANK = {
-    DeliveryStatus.RECEIVED: 0,
-    DeliveryStatus.QUEUED: 1,
-    DeliveryStatus.SENT: 2,
-    DeliveryStatus.DELIVERED: 3,
-    DeliveryStatus.READ: 4,
-    DeliveryStatus.FAILED: 5,
-}
+_STATUS_RANK = {status: rank for rank, status in enumerate(DeliveryStatus)}  # in declaration order
 
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 
@@ -222,8 +216,8 @@ class Sender:
 class InboundEvent:
     """One normalized event from a provider webhook (a POST may carry several).
 
-    ``event_id`` is the provider's own id for this event and, prefixed by ``provider``, the
-    dedupe key of the inbox: the same event delivered again is recognized however it arrives.
+    ``event_id`` is the provider's own id for this event (a mail's: its Message-ID) and, prefixed by
+    ``inbox_namespace``, the inbox's dedupe key: the same event delivered again is recognized however it arrives.
     """
 
     provider: str
@@ -266,8 +260,14 @@ class InboundEvent:
             raise ModelError("metadata values must be strings")
 
     @property
+    def inbox_namespace(self) -> str:
+        """The provider, except on email, whose event id is the mail's own (Message-ID, else a hash of
+        it): the same mail through two providers, or to two mailboxes, is one inbox item."""
+        return EMAIL_INBOX_NAMESPACE if self.channel is Channel.EMAIL else self.provider
+
+    @property
     def inbox_key(self) -> str:
-        return f"{self.provider}#{self.event_id}"
+        return f"{self.inbox_namespace}#{self.event_id}"
 
     @property
     def ordering_key(self) -> str:

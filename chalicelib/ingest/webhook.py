@@ -48,8 +48,11 @@ def ingest_webhook(
     secrets: SecretReader,
     now: float | None = None,
     acknowledger: InstantAcknowledger | None = None,
+    spec: ChannelSpec | None = None,
 ) -> IngestResult:
-    spec = channel_spec(endpoint)
+    """``spec``: the endpoint's spec when the route binds one to its deployment (SES: the certificate
+    fetcher and the trusted topics); otherwise the registry's."""
+    spec = channel_spec(endpoint) if spec is None else spec
     moment = time.time() if now is None else now
     if len(request.body) > spec.max_body_bytes:
         count("WebhookRejected", channel=spec.provider)
@@ -118,6 +121,10 @@ def _verify(
             if answer is not None:
                 return answer
         spec.verify(request, secrets, moment)
+    except RetryableError as err:  # e.g. a signing certificate that could not be fetched: not a forgery
+        count("WebhookVerifyUnavailable", channel=spec.provider)
+        logger.error("webhook not verifiable now", extra={"endpoint": endpoint, "reason": err.reason})
+        return error_response("unavailable")
     except PermanentError as err:
         count("WebhookForged", channel=spec.provider)
         logger.warning("webhook rejected", extra={"endpoint": endpoint, "reason": err.reason})

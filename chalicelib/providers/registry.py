@@ -224,21 +224,50 @@ REGISTRY: tuple[ProviderEntry, ...] = (
         ),
     ),
     ProviderEntry(
-        # Amazon SES v2 through boto3 and the Lambda's role: no secret, no HTTP API base.
+        # Amazon SES v2 through boto3 and the Lambda's role: no secret, no HTTP API base. Inbound: SNS
+        # notifications, verified against Amazon's signing certificate and the configured topics (no
+        # secret either); app.py binds the spec to its certificate fetcher and topics.
         name="ses",
         channels=frozenset({Channel.EMAIL}),
+        webhooks=(WebhookEndpoint("ses", "/webhooks/email/ses", ("POST",), "chalicelib.providers.ses:CHANNEL"),),
         sender="chalicelib.outbound.senders.ses:build_sender",
         sends_on=frozenset({Channel.EMAIL}),
         default_sender_for=frozenset({Channel.EMAIL}),
+        simulators=(Simulator("ses", "devstack.simulators.email:simulate_ses_message",
+                              "Amazon SES via SNS, signed with the local certificate; --from is an email address"),),
     ),
-    # Inbound email providers: their secrets are provisioned today, their webhooks arrive with the
-    # email issue (each then gains its WebhookEndpoint here).
-    ProviderEntry(name="sendgrid", channels=frozenset({Channel.EMAIL}), secret_group="sendgrid",
-                  verify_secrets=("SENDGRID_INBOUND_TOKEN",)),
-    ProviderEntry(name="mailgun", channels=frozenset({Channel.EMAIL}), secret_group="mailgun",
-                  verify_secrets=("MAILGUN_SIGNING_KEY",)),
-    ProviderEntry(name="postmark", channels=frozenset({Channel.EMAIL}), secret_group="postmark",
-                  verify_secrets=("POSTMARK_INBOUND_USER", "POSTMARK_INBOUND_PASSWORD")),
+    # Inbound email providers (one MIME path: chalicelib/email); the same mail through two of them is
+    # one inbox item (InboundEvent.inbox_namespace).
+    ProviderEntry(
+        name="sendgrid",
+        channels=frozenset({Channel.EMAIL}),
+        secret_group="sendgrid",
+        verify_secrets=("SENDGRID_INBOUND_TOKEN",),
+        webhooks=(WebhookEndpoint("sendgrid", "/webhooks/email/sendgrid", ("POST",),
+                                  "chalicelib.providers.sendgrid:CHANNEL"),),
+        simulators=(Simulator("sendgrid", "devstack.simulators.email:simulate_sendgrid_message",
+                              "SendGrid Inbound Parse; --from is an email address; -o mode=raw|parsed"),),
+    ),
+    ProviderEntry(
+        name="mailgun",
+        channels=frozenset({Channel.EMAIL}),
+        secret_group="mailgun",
+        verify_secrets=("MAILGUN_SIGNING_KEY",),
+        webhooks=(WebhookEndpoint("mailgun", "/webhooks/email/mailgun", ("POST",),
+                                  "chalicelib.providers.mailgun:CHANNEL"),),
+        simulators=(Simulator("mailgun", "devstack.simulators.email:simulate_mailgun_message",
+                              "Mailgun route forward(); --from is an email address; -o mode=parsed|mime"),),
+    ),
+    ProviderEntry(
+        name="postmark",
+        channels=frozenset({Channel.EMAIL}),
+        secret_group="postmark",
+        verify_secrets=("POSTMARK_INBOUND_USER", "POSTMARK_INBOUND_PASSWORD"),
+        webhooks=(WebhookEndpoint("postmark", "/webhooks/email/postmark", ("POST",),
+                                  "chalicelib.providers.postmark:CHANNEL"),),
+        simulators=(Simulator("postmark", "devstack.simulators.email:simulate_postmark_message",
+                              "Postmark inbound; --from is an email address"),),
+    ),
 )
 
 

@@ -1,7 +1,8 @@
 """The layout's rules (DESIGN.md, "one room per concern"), read from the imports with ``ast``, not run.
 
-- providers/ are pure: they read bytes and secrets and return events, so they import only core/ and
-  each other from chalicelib, and no AWS, web-framework or network library;
+- providers/ are pure: they read bytes and secrets and return events, so they import only core/,
+  each other and the one MIME path (email/) from chalicelib, and no AWS, web-framework or network library;
+- email/ is pure too: the MIME path imports only core/, itself and the providers' base (its errors);
 - core/ is the vocabulary everything else shares: it imports nothing from chalicelib outside core/
   and no AWS or HTTP library;
 - the dev stack never reaches production code: nothing in chalicelib/ or app.py imports devstack;
@@ -87,7 +88,13 @@ def violations(paths: list[Path], forbidden: tuple[str, ...] = (), *,
 
 def test_providers_are_pure() -> None:
     found = violations(python_files("chalicelib/providers"), (*AWS_AND_NETWORK, "devstack"),
-                       chalicelib_allowed=("chalicelib.core", "chalicelib.providers"))
+                       chalicelib_allowed=("chalicelib.core", "chalicelib.providers", "chalicelib.email"))
+    assert not found, "\n".join(found)
+
+
+def test_the_mime_path_is_pure() -> None:
+    found = violations(python_files("chalicelib/email"), (*AWS_AND_NETWORK, "devstack"),
+                       chalicelib_allowed=("chalicelib.core", "chalicelib.email", "chalicelib.providers.base"))
     assert not found, "\n".join(found)
 
 

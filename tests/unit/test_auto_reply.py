@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.core.auto_reply import looks_like_auto_reply
+from chalicelib.email.loops import looks_like_auto_reply
 
 
 @pytest.mark.parametrize(

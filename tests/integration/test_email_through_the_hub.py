@@ -1,0 +1,137 @@
+"""The four email providers through the app, as their simulators post: accepted and stored once,
+forged refused with each provider's status and nothing stored, one mail through two providers one item."""
+
+from __future__ import annotations
+
+import json
+from argparse import Namespace
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from devstack.cli import SIMULATORS
+from devstack.simulators.email import local_sns_environment
+from tests.conftest import Hub
+
+EMAIL_SECRETS = {
+    "SENDGRID_INBOUND_TOKEN": "test-sendgrid-token",
+    "MAILGUN_SIGNING_KEY": "test-mailgun-signing-key",
+    "POSTMARK_INBOUND_USER": "test-postmark-user",
+    "POSTMARK_INBOUND_PASSWORD": "test-postmark-password",
+}
+# (simulator, its options) → the status a forged request gets: what stops each provider's retries.
+DELIVERIES = [
+    ("sendgrid", ("mode=raw",), 403),
+    ("sendgrid", ("mode=parsed",), 403),
+    ("mailgun", ("mode=parsed",), 406),
+    ("mailgun", ("mode=mime",), 406),
+    ("postmark", (), 403),
+    ("postmark", ("raw_email=1",), 403),
+    ("ses", (), 403),
+    ("ses", ("signature_version=1",), 403),
+]
+IDS = [f"{name}-{'-'.join(options) or 'default'}" for name, options, _ in DELIVERIES]
+
+
+@pytest.fixture(autouse=True)
+def email_environment(hub: Hub, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    from chalicelib.adapters import runtime
+
+    for key, value in {**EMAIL_SECRETS, **local_sns_environment()}.items():
+        monkeypatch.setenv(key, value)
+    runtime.reset()
+    hub.app_module._ses_channel_for.cache_clear()
+    # Inbound only: acknowledgments go out through the outbound worker (tested with the sandbox elsewhere).
+    hub.pump._handlers = {k: v for k, v in hub.pump._handlers.items() if k != "handle_outbound"}
+    yield
+    hub.app_module._ses_channel_for.cache_clear()
+
+
+def build(name: str, options: tuple[str, ...], secrets: dict[str, str], *, event_id: str | None = None,
+          sender: str = "ada.lovelace@example.com") -> Any:
+    builder, _ = SIMULATORS[name]
+    args = Namespace(sender=sender, text="My order 1182 has not arrived.", name="Ada Lovelace", language="en",
+                     event_id=event_id, option=list(options))
+    return builder(args, secrets)
+
+
+def post(hub: Hub, request: Any) -> Any:
+    return hub.client.http.post(request.path, body=request.body, headers=request.headers)
+
+
+def inbox(hub: Hub) -> list[dict[str, Any]]:
+    return [item for item in hub.table_items() if item["sk"] == "INBOX"]
+
+
+def inbound_messages(hub: Hub) -> list[dict[str, Any]]:
+    return [i for i in hub.table_items() if i["sk"].startswith("MSG#") and i.get("direction") == "inbound"]
+
+
+@pytest.mark.parametrize(("name", "options", "forged_status"), DELIVERIES, ids=IDS)
+def test_each_simulated_delivery_is_accepted_and_stored_once(hub: Hub, name: str, options: tuple[str, ...],
+                                                             forged_status: int) -> None:
+    request = build(name, options, EMAIL_SECRETS)
+    for _ in range(2):  # the provider retrying the same post
+        response = post(hub, request)
+        assert 200 <= response.status_code < 300, (name, response.status_code, response.body)
+    [item] = inbox(hub)
+    assert item["pk"].startswith("INBOX#email#")
+    hub.pump.drain()
+    [message] = inbound_messages(hub)
+    assert message["channel"] == "email" and "My order 1182 has not arrived." in message["text"]
+
+
+@pytest.mark.parametrize(("name", "options", "forged_status"), DELIVERIES, ids=IDS)
+def test_a_forged_delivery_is_refused_with_the_providers_status_and_stores_nothing(
+    hub: Hub, name: str, options: tuple[str, ...], forged_status: int
+) -> None:
+    if name == "ses":  # signed by the local certificate, then altered: the signature no longer holds
+        signed = build(name, options, EMAIL_SECRETS)
+        envelope = json.loads(signed.body)
+        envelope["Message"] = envelope["Message"].replace("My order 1182", "Wire 5000 EUR to")
+        forged = type(signed)(signed.method, signed.path, signed.headers, json.dumps(envelope).encode())
+    else:
+        forged = build(name, options, {k: v + "-forged" for k, v in EMAIL_SECRETS.items()})
+    response = post(hub, forged)
+    assert response.status_code == forged_status, (name, response.body)
+    assert set(json.loads(response.body)) == {"error", "reason"}
+    assert hub.table_items() == []
+
+
+def test_the_same_mail_through_sendgrid_raw_and_postmark_is_one_inbox_item_and_one_message(hub: Hub) -> None:
+    first = post(hub, build("sendgrid", ("mode=raw",), EMAIL_SECRETS, event_id="order-1182-q@mail.example.com"))
+    second = post(hub, build("postmark", (), EMAIL_SECRETS, event_id="order-1182-q@mail.example.com"))
+    assert first.status_code == 200 and second.status_code == 200
+    [item] = inbox(hub)
+    assert item["pk"] == "INBOX#email#order-1182-q@mail.example.com"  # the Message-ID, whoever delivered it
+    hub.pump.drain()
+    assert len(inbound_messages(hub)) == 1
+
+
+def test_an_ses_topic_the_deployment_did_not_configure_is_refused(hub: Hub) -> None:
+    request = build("ses", ("topic_arn=arn:aws:sns:us-east-1:000000000000:someone-elses",), EMAIL_SECRETS)
+    assert post(hub, request).status_code == 403
+    assert hub.table_items() == []
+
+
+def test_an_unreachable_signing_certificate_is_503_so_sns_retries(hub: Hub, monkeypatch: pytest.MonkeyPatch) -> None:
+    from chalicelib.adapters import runtime, sns_certificates
+
+    calls: list[str] = []
+
+    def unreachable(url: str) -> bytes:
+        calls.append(url)
+        raise OSError("connection refused")
+
+    monkeypatch.setattr(sns_certificates, "fetch_sns_certificate", unreachable)
+    monkeypatch.delenv("OMNIHUB_SNS_TRUSTED_CERT_URL")  # no local certificate: an Amazon URL is fetched
+    runtime.reset()
+    signed = build("ses", (), EMAIL_SECRETS)
+    envelope = json.loads(signed.body)
+    envelope["SigningCertURL"] = "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-abc.pem"
+    request = type(signed)(signed.method, signed.path, signed.headers, json.dumps(envelope).encode())
+    response = post(hub, request)
+    assert response.status_code == 503 and json.loads(response.body)["error"] == "unavailable"
+    assert calls == ["https://sns.us-east-1.amazonaws.com/SimpleNotificationService-abc.pem"]
+    assert hub.table_items() == []
