@@ -34,6 +34,9 @@ from chalicelib.providers.meta.signature import (
     answer_meta_verification,
     verify_meta_signature,
 )
+from chalicelib.providers.meta.signature import (
+    sign_meta_payload as sign_meta_payload,  # re-exported: callers sign bodies as Meta does
+)
 from chalicelib.providers.meta.whatsapp import parse_whatsapp_entry
 
 MAX_BODY_BYTES = 3 * 1024 * 1024  # WhatsApp webhook payloads can be up to 3 MB

@@ -41,14 +41,14 @@ FORGED_STATUS = 401
 
 
 def _numeric_date(claims: dict[str, Any], name: str) -> float | None:
-    """A time claim as seconds, None when absent; SignatureError for any other type or an absurd value.
+    """A time claim as seconds, None when absent; SignatureError for any other type (null included) or an absurd value.
 
     Compared before any arithmetic: ``-10**400`` or ``1e400`` must be refused, never overflow a float,
     and NaN (which compares false with everything) fails the range check like any other absurdity.
     """
-    value = claims.get(name)
-    if value is None:
+    if name not in claims:
         return None
+    value = claims[name]  # present but null is a claim of the wrong type, like any other non-number
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise SignatureError(f"JWT claim {name} is not a number of seconds")
     if not -MAX_NUMERIC_DATE <= value <= MAX_NUMERIC_DATE:

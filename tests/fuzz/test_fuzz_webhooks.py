@@ -1,0 +1,277 @@
+"""The in-process fuzz of every webhook endpoint (issue 9's "Done when").
+
+Forged requests (random bytes, JSON and forms with a missing, wrong, stale or replayed signature) are
+refused with a 4xx of the error-code table and store nothing. Signed requests built from each
+provider's real-shaped fixtures, mutated by hypothesis and signed with the test secrets exactly as
+the provider signs, answer 2xx or a declared 4xx, never a 5xx; a 4xx stores nothing and a 2xx stores
+only inbox items of the endpoint it called.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tests.conftest import TEST_SECRETS
+from tests.fuzz import signers
+from tests.fuzz.conftest import FuzzHub, assert_error_body, assert_no_leak, examples
+from tests.fuzz.strategies import fixture_documents as _fixture_documents
+from tests.fuzz.strategies import (
+    hostile_text,
+    mutated,
+    mutated_form,
+    mutated_json_body,
+    random_json,
+    render,
+)
+
+API_DOCUMENTS: list[Any] = [
+    {"event_id": "e0a1b2c3d4", "type": "message", "from": {"id": "alice"}, "text": "Hello"},
+    {"event_id": "e0a1b2c3d5", "type": "message", "text": "Ciao",
+     "from": {"id": "bob", "name": "Bob", "language": "it", "email": "bob@example.com", "phone": "+393331234567"},
+     "attachments": [{"url": "https://cdn.example.com/a.png", "content_type": "image/png", "name": "a.png"}],
+     "sent_at": "2026-11-22T20:08:29.123Z"},
+    {"event_id": "e0a1b2c3d6", "type": "message", "from": {"id": 42}, "text": "a numeric sender id"},
+]
+
+
+def fixture_documents(endpoint: str) -> list[Any]:
+    directory = signers.FIXTURE_DIR[endpoint]
+    return API_DOCUMENTS if directory is None else _fixture_documents(directory)
+
+
+def _endpoint_names() -> list[str]:
+    from chalicelib.providers.registry import webhook_endpoints
+
+    return list(webhook_endpoints())
+
+
+def test_the_fuzz_covers_every_webhook_endpoint_of_the_registry() -> None:
+    """A provider added to the registry without a signer here fails this test, not silently unfuzzed."""
+    assert set(_endpoint_names()) == set(signers.JSON_SIGNERS) | set(signers.FORM_ENDPOINTS)
+
+
+def instant_ack(endpoint: str) -> bool:
+    from chalicelib.providers.registry import webhook_endpoints
+
+    return webhook_endpoints()[endpoint].instant_ack
+
+
+def check_refused_or_accepted(hub: FuzzHub, endpoint: str, response: Any, *, forged: bool) -> None:
+    """The rules every answer keeps: no 5xx, a table error body for a 4xx, nothing stored when refused."""
+    items, keys = stored = hub.stored()
+    try:
+        status = response.status_code
+        body = response.body if isinstance(response.body, bytes) else str(response.body).encode()
+        assert status < 500, (status, body[:300])
+        assert_no_leak(body.decode("utf-8", "replace"))
+        if status >= 400:
+            assert_error_body(status, body)
+            assert items == [] and keys == [], f"{endpoint} answered {status} but stored {len(items)} items"
+        elif forged:
+            pytest.fail(f"{endpoint} accepted a forged request: {status} {body[:200]!r}")
+        else:
+            assert 200 <= status < 300, status
+            inbox = [item for item in items if item["sk"] == "INBOX"]
+            references = [item for item in items if item["sk"] == "REF"]  # an instant acknowledgment's reference
+            assert len(inbox) + len(references) == len(items), items
+            assert all(item["endpoint"] == endpoint for item in inbox), inbox
+            assert len(references) <= (1 if instant_ack(endpoint) else 0), references
+            assert len(keys) <= 1, keys  # at most the one raw payload of this request
+    finally:
+        hub.clear(stored)
+
+
+# ------------------------------------------------------------------ forged
+def _garbled(signature: str) -> st.SearchStrategy[str]:
+    return st.one_of(
+        st.text(alphabet="abcdef0123456789=v:,Bearer .", max_size=80),
+        st.just(signature[:-1] + ("0" if signature[-1:] != "0" else "1")),
+        st.just(signature[: len(signature) // 2]),
+        st.just(signature + "0"),
+        st.just("sha256=" + "0" * 64),
+        st.just("Bearer e30.e30."),
+        st.just("Bearer eyJhbGciOiJub25lIn0.eyJpYXQiOjB9."),
+    )
+
+
+@st.composite
+def forged_request(draw: st.DrawFn, endpoint: str) -> signers.FuzzRequest:
+    """A request whose signature does not match its body: missing, garbled, another body's (replayed),
+    the wrong secret's, or stale (only where the provider signs a time)."""
+    if endpoint in signers.FORM_ENDPOINTS:
+        path = signers.FORM_ENDPOINTS[endpoint]
+        pairs = draw(mutated_form("twilio"))
+        honest = signers.sign_twilio(path, pairs)
+        other = signers.sign_twilio(path, [*pairs, ("Extra", "1")])
+        wrong_secret = signers.sign_twilio(path, pairs, secret="not-the-token")
+    else:
+        body = draw(st.one_of(mutated_json_body(signers.FIXTURE_DIR[endpoint] or "meta"),
+                              st.builds(render, random_json), st.binary(max_size=200)))
+        sign = signers.JSON_SIGNERS[endpoint]
+        honest = sign(body)
+        other = sign(body + b" ")
+        wrong_secret = sign(body, secret="not-the-secret-but-32-bytes-long!!")
+    header = signers.SIGNATURE_HEADER[endpoint]
+    kind = draw(st.sampled_from(["missing", "garbled", "replayed", "wrong_secret", "stale", "empty"]))
+    headers = {k: v for k, v in honest.headers.items() if k.lower() != header.lower()}
+    if kind == "garbled":
+        headers[header] = draw(_garbled(honest.headers[header]))
+    elif kind == "replayed":
+        headers[header] = other.headers[header]
+        if endpoint == "api":  # the timestamp goes with its signature
+            headers["X-Omnihub-Timestamp"] = other.headers["X-Omnihub-Timestamp"]
+    elif kind == "wrong_secret":
+        headers = dict(wrong_secret.headers)
+    elif kind == "empty":
+        headers[header] = ""
+    elif kind == "stale":
+        if endpoint == "api":
+            stale = signers.sign_api(honest.body, timestamp=int(time.time()) - draw(st.integers(301, 10**9)))
+            headers = dict(stale.headers)
+        elif endpoint == "vonage_messages":
+            # Vonage's iat is checked for age; a stale or absurd one (-10**400 is issue 9's #4) is refused.
+            stale_iat = draw(st.sampled_from([int(time.time()) - 86_400 * 30, int(time.time()) + 86_400 * 30]))
+            headers = dict(signers.sign_vonage(honest.body, issued_at=stale_iat).headers)
+        else:  # providers that sign no time: a stale request is a replay of another body
+            headers[header] = other.headers[header]
+    if endpoint == "telegram" and kind in ("replayed", "stale"):
+        headers[header] = draw(st.text(alphabet="abcdefXYZ_-0123456789", max_size=64).filter(
+            lambda token: token != TEST_SECRETS["TELEGRAM_SECRET_TOKEN"]))
+    if endpoint == "vonage_messages" and kind == "stale" and headers == honest.headers:
+        headers.pop(header)
+    return signers.FuzzRequest(honest.method, honest.path, honest.body, headers)
+
+
+@pytest.mark.parametrize("endpoint", _endpoint_names())
+def test_forged_requests_are_refused_and_store_nothing(fuzz_hub: FuzzHub, endpoint: str) -> None:
+    @examples(40)
+    @given(request=forged_request(endpoint))
+    def run(request: signers.FuzzRequest) -> None:
+        response = signers.send(fuzz_hub.client, request)
+        check_refused_or_accepted(fuzz_hub, endpoint, response, forged=True)
+        assert 400 <= response.status_code < 500
+
+    run()
+
+
+def test_vonage_absurd_claims_are_401(fuzz_hub: FuzzHub) -> None:
+    """Issue 9 #4: a JWT signed with the right secret but an iat/nbf/exp of any wrong type or range."""
+    import hashlib
+
+    import jwt
+
+    body = render(fixture_documents("vonage_messages")[0])
+
+    @examples(30)
+    @given(claim=st.sampled_from(["iat", "nbf", "exp"]),
+           value=st.one_of(st.sampled_from([-(10**400), 10**400, "now", None, [], {}, 1e308, -1e308, True]),
+                           # past 2**53 seconds a time claim is absurd (a far but representable exp is fine)
+                           st.integers(min_value=-(10**30), max_value=10**30).filter(lambda v: abs(v) > 2**53)))
+    def run(claim: str, value: Any) -> None:
+        claims: dict[str, Any] = {"iat": int(time.time()), "jti": "j", "iss": "Vonage",
+                                  "payload_hash": hashlib.sha256(body).hexdigest()}
+        claims[claim] = value
+        try:
+            token = jwt.api_jws.encode(json.dumps(claims).encode() if not isinstance(value, float)
+                                       else json.dumps(claims, allow_nan=True).encode(),
+                                       TEST_SECRETS["VONAGE_SIGNATURE_SECRET"], algorithm="HS256")
+        except (OverflowError, ValueError):
+            return
+        request = signers.FuzzRequest("POST", "/webhooks/vonage/messages", body,
+                                      {"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
+        response = signers.send(fuzz_hub.client, request)
+        check_refused_or_accepted(fuzz_hub, "vonage_messages", response, forged=True)
+        assert response.status_code == 401
+
+    run()
+
+
+# ------------------------------------------------------------------ signed
+@st.composite
+def signed_request(draw: st.DrawFn, endpoint: str) -> signers.FuzzRequest:
+    if endpoint in signers.FORM_ENDPOINTS:
+        path = signers.FORM_ENDPOINTS[endpoint]
+        if draw(st.integers(0, 4)) == 0:  # raw bytes: percent-escapes of invalid UTF-8, raw junk
+            raw = draw(st.one_of(
+                st.binary(max_size=200),
+                st.builds(lambda p, junk: signers.form_body(p) + b"&Body=" + junk,
+                          mutated_form("twilio"), st.sampled_from([b"%ED%A0%80", b"%FF%FE", b"\xed\xa0\x80",
+                                                                   b"\xff", b"%", b"%%%", b"=&=&"])),
+            ))
+            return signers.sign_twilio_raw(path, raw)
+        return signers.sign_twilio(path, draw(mutated_form("twilio")))
+    documents = fixture_documents(endpoint)
+    body = draw(st.one_of(
+        st.builds(lambda doc, ascii_: render(doc, ensure_ascii=ascii_), mutated(documents), st.booleans()),
+        mutated_json_body(signers.FIXTURE_DIR[endpoint]) if signers.FIXTURE_DIR[endpoint] else st.nothing(),
+        st.just(b""),
+    ))
+    if endpoint == "telegram":
+        bot = draw(st.sampled_from(["support_bot", "b", "x" * 200, "%F0%9F%99%82", "bot-1"]))
+        return signers.sign_telegram(body, bot=bot)
+    return signers.JSON_SIGNERS[endpoint](body)
+
+
+SIGNED_EXAMPLES = {"meta": 90, "line": 80, "telegram": 80, "viber": 70, "vonage_messages": 70, "api": 80,
+                   "twilio_messaging": 80, "twilio_status": 60}
+
+
+@pytest.mark.parametrize("endpoint", _endpoint_names())
+def test_signed_mutated_requests_never_5xx(fuzz_hub: FuzzHub, endpoint: str) -> None:
+    @examples(SIGNED_EXAMPLES.get(endpoint, 60))
+    @given(request=signed_request(endpoint))
+    def run(request: signers.FuzzRequest) -> None:
+        response = signers.send(fuzz_hub.client, request)
+        check_refused_or_accepted(fuzz_hub, endpoint, response, forged=False)
+
+    run()
+
+
+@pytest.mark.parametrize("endpoint", _endpoint_names())
+def test_every_unmutated_fixture_is_accepted(fuzz_hub: FuzzHub, endpoint: str) -> None:
+    """The oracle for the mutated runs: the fixtures themselves, signed, answer 2xx (the signer works)."""
+    if endpoint in signers.FORM_ENDPOINTS:
+        from tests.fuzz.strategies import fixture_forms
+
+        wanted = "status" if endpoint == "twilio_status" else "sms"
+        forms = [f for f in fixture_forms("twilio") if any(n == "MessageStatus" for n, _ in f) == (wanted == "status")]
+        requests = [signers.sign_twilio(signers.FORM_ENDPOINTS[endpoint], form) for form in forms]
+    else:
+        requests = [signers.JSON_SIGNERS[endpoint](render(doc)) for doc in fixture_documents(endpoint)]
+    assert requests
+    for request in requests:
+        response = signers.send(fuzz_hub.client, request)
+        check_refused_or_accepted(fuzz_hub, endpoint, response, forged=False)
+        assert 200 <= response.status_code < 300, (request.body[:200], response.body[:300])
+
+
+# ------------------------------------------------------------------ Meta's subscription handshake
+def test_meta_handshake_answers_only_the_verify_token(fuzz_hub: FuzzHub) -> None:
+    @examples(60)
+    @given(mode=st.sampled_from(["subscribe", "unsubscribe", "", "SUBSCRIBE"]) | hostile_text,
+           token=st.sampled_from([TEST_SECRETS["META_VERIFY_TOKEN"], "wrong", ""]) | hostile_text,
+           challenge=st.sampled_from(["1158201444", "", "<script>", "9" * 5000]) | hostile_text,
+           drop=st.sets(st.sampled_from(["hub.mode", "hub.verify_token", "hub.challenge"])))
+    def run(mode: str, token: str, challenge: str, drop: set[str]) -> None:
+        params = {"hub.mode": mode, "hub.verify_token": token, "hub.challenge": challenge}
+        query = urlencode({k: v.encode("utf-8", "surrogatepass") for k, v in params.items() if k not in drop})
+        response = fuzz_hub.client.http.get("/webhooks/meta" + ("?" + query if query else ""))
+        items, keys = fuzz_hub.stored()
+        assert items == [] and keys == []
+        genuine = ("hub.verify_token" not in drop and token == TEST_SECRETS["META_VERIFY_TOKEN"]
+                   and "hub.mode" not in drop and mode == "subscribe")
+        assert response.status_code < 500, response.body
+        if response.status_code >= 400:
+            assert_error_body(response.status_code, response.body)
+            assert not genuine or "hub.challenge" in drop or not challenge.isascii() or len(challenge) > 1000
+        else:
+            assert genuine, (params, drop, response.status_code)
+
+    run()
