@@ -169,7 +169,6 @@ def encode(state: Any, padded: bool) -> str:
     return raw if padded else raw.rstrip("=")
 
 
-@pytest.mark.xfail(strict=False, reason="cursor fix pending")
 def test_forged_cursors_are_invalid_cursor(fuzz_hub: FuzzHub) -> None:
     @examples(60)
     # An empty cursor is no cursor (the first page), not a forged one.
