@@ -93,7 +93,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- queues
 def _all_queue_names() -> list[str]:
     names = []
-    for spec in resources.QUEUES:
+    for spec in resources.all_queues():
         names += [resources.queue_name(_stage(), spec), resources.dlq_name(_stage(), spec)]
     return names
 
@@ -154,7 +154,7 @@ def cmd_tail(args: argparse.Namespace) -> int:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     dlq = _resolve_queue(args.dlq)
-    spec = next((s for s in resources.QUEUES if resources.dlq_name(_stage(), s) == dlq), None)
+    spec = next((s for s in resources.all_queues() if resources.dlq_name(_stage(), s) == dlq), None)
     if spec is None:
         raise SystemExit(f"{dlq} is not a dead-letter queue")
     sqs = _sqs()

@@ -18,6 +18,7 @@ from enum import StrEnum
 from typing import Any
 
 from chalicelib.core.errors import ModelError
+from chalicelib.core.routing_record import ConversationRouting
 from chalicelib.core.timestamps import ISO_UTC, normalize_timestamp
 
 
@@ -73,6 +74,10 @@ class Priority(StrEnum):
     HIGH = "high"
     URGENT = "urgent"
 
+    @property
+    def rank(self) -> int:  # declaration order: low < normal < high < urgent
+        return tuple(Priority).index(self)
+
 
 class DeliveryStatus(StrEnum):
     """Delivery states of a message; ``rank`` makes updates monotonic."""
@@ -97,15 +102,7 @@ class DeliveryStatus(StrEnum):
         return new.rank > self.rank
 
 
-_STATUS_RANK = {
-    DeliveryStatus.RECEIVED: 0,
-    DeliveryStatus.QUEUED: 1,
-    DeliveryStatus.SENT: 2,
-    DeliveryStatus.DELIVERED: 3,
-    DeliveryStatus.READ: 4,
-    DeliveryStatus.FAILED: 5,
-}
-
+_STATUS_RANK = {status: rank for rank, status in enumerate(DeliveryStatus)}  # declaration order
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 
 
@@ -334,6 +331,7 @@ class Customer:
     open_conversation_id: str | None = None
     consent: dict[str, str] = field(default_factory=dict)  # channel → "granted" | "withdrawn"
     open_claimed_at: str | None = None  # when open_conversation_id was last claimed
+    tags: tuple[str, ...] = ()  # set by a CRM (loyalty, segments); routing rules read them
 
 
 @dataclass(frozen=True, slots=True)
@@ -379,6 +377,7 @@ class Conversation:
     tags: tuple[str, ...] = ()
     last_inbound_at: str | None = None
     resolved_at: str | None = None
+    routing: ConversationRouting | None = None  # None until the worker routed it
 
     def to_api(self, messages: list[Message] | None = None) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -394,6 +393,7 @@ class Conversation:
             "updated_at": self.updated_at,
             "last_inbound_at": self.last_inbound_at,
             "resolved_at": self.resolved_at,
+            "routing": self.routing.to_api() if self.routing else None,
         }
         if messages is not None:
             data["messages"] = [m.to_api() for m in messages]

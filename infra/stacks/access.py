@@ -65,7 +65,7 @@ ACCESS: dict[str, FunctionAccess] = {
     str(resources.INBOUND_QUEUE.consumer): FunctionAccess(
         table_actions=(*_READ_WRITE, "dynamodb:BatchGetItem"),
         consumes=resources.INBOUND_QUEUE,
-        sends_to=(resources.ROUTE_DEFAULT_QUEUE,),
+        sends_to=(*resources.route_queue_specs(), resources.ESCALATION_QUEUE),  # routed; escalated at once
         reads_id_key=True,  # a new customer's id
     ),
     # The sender: its delivery ledger releases a claim (a conditional DeleteItem) when a send fails
