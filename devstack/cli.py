@@ -5,6 +5,7 @@
   ./hub tail route-default                            print envelopes as they arrive
   ./hub replay inbound-dlq                            move dead letters back to their queue
   ./hub conversation cnv_...                          a conversation and its messages (REST API)
+  ./hub rules test --channel whatsapp --text "..."    which routing rule matches, and why
 
 It talks to the hub at OMNIHUB_URL (default http://127.0.0.1:8000) and to the embedded AWS at
 AWS_ENDPOINT_URL (default http://127.0.0.1:4566), stage OMNIHUB_STAGE (default local), with the
@@ -26,6 +27,7 @@ from typing import Any
 
 from chalicelib.adapters import resources
 from chalicelib.providers.registry import Simulator, load, simulators
+from devstack.rules_cli import add_rules_parser
 from devstack.run import DEV_SECRETS
 from devstack.simulators.base import SimulatedRequest, send
 
@@ -93,7 +95,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- queues
 def _all_queue_names() -> list[str]:
     names = []
-    for spec in resources.QUEUES:
+    for spec in resources.all_queues():
         names += [resources.queue_name(_stage(), spec), resources.dlq_name(_stage(), spec)]
     return names
 
@@ -154,7 +156,7 @@ def cmd_tail(args: argparse.Namespace) -> int:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     dlq = _resolve_queue(args.dlq)
-    spec = next((s for s in resources.QUEUES if resources.dlq_name(_stage(), s) == dlq), None)
+    spec = next((s for s in resources.all_queues() if resources.dlq_name(_stage(), s) == dlq), None)
     if spec is None:
         raise SystemExit(f"{dlq} is not a dead-letter queue")
     sqs = _sqs()
@@ -254,6 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
     lookup.add_argument("channel")
     lookup.add_argument("address")
     lookup.set_defaults(func=cmd_lookup)
+    add_rules_parser(commands)
     return parser
 
 

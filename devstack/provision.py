@@ -31,7 +31,7 @@ def provision(session: Any, stage: str, *, bucket_name: str | None = None) -> Pr
     table = resources.table_name(stage)
     stream_arn = _create_table(dynamodb, table)
     queue_urls = {}
-    for spec in resources.QUEUES:
+    for spec in resources.all_queues():
         dlq_url = _create_queue(sqs, resources.dlq_name(stage, spec), spec.fifo, {
             "MessageRetentionPeriod": str(spec.dlq_retention_seconds),
         })

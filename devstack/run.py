@@ -123,6 +123,8 @@ def configuration_problems(env: dict[str, str]) -> list[str]:
     from chalicelib.acknowledgments import load_policy
     from chalicelib.api.auth import SETTING, parse_api_keys
     from chalicelib.core.errors import ConfigError
+    from chalicelib.routing import CONFIG_PATH_ENV as ROUTING_CONFIG_ENV
+    from chalicelib.routing import load_routing_config
 
     problems = []
     try:
@@ -133,6 +135,10 @@ def configuration_problems(env: dict[str, str]) -> list[str]:
         load_policy(env.get("OMNIHUB_ACK_CONFIG") or None)
     except (ConfigError, ValueError) as err:
         problems.append(str(err))
+    try:  # the routes are queues: an invalid file would leave messages nowhere to go
+        load_routing_config(env.get(ROUTING_CONFIG_ENV) or None)
+    except (ConfigError, ValueError) as err:
+        problems.append(str(err))  # names the file, the rule and the field
     return problems
 
 

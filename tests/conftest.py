@@ -62,7 +62,7 @@ class Hub:
     def queue_url(self, logical: str, *, dlq: bool = False) -> str:
         from chalicelib.adapters import resources
 
-        spec = next(s for s in resources.QUEUES if s.logical_name == logical)
+        spec = next(s for s in resources.all_queues() if s.logical_name == logical)
         name = resources.dlq_name(TEST_STAGE, spec) if dlq else resources.queue_name(TEST_STAGE, spec)
         return self.provisioned.queue_urls[name]
 

@@ -6,6 +6,10 @@ Names carry the stage (``omnihub-{stage}-...``) so dev, prod and local never col
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from chalicelib.routing.config import RoutingConfig
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,8 +92,30 @@ def bucket_name(stage: str, account_suffix: str = "") -> str:
     return f"omnihub-{stage}-{PAYLOAD_BUCKET.logical_name}{suffix}"
 
 
-def route_queue_spec(route: str) -> QueueSpec:
-    """Routed envelopes go to one queue per route; only ``default`` exists until routing grows."""
-    if route != "default":
-        raise KeyError(f"unknown route {route!r}")
-    return ROUTE_DEFAULT_QUEUE
+def route_queue_specs(config: RoutingConfig | None = None) -> tuple[QueueSpec, ...]:
+    """One queue per configured route (``route-{route}``; ``route-default`` keeps its name), from
+    ``config`` or the routing configuration in force (``$OMNIHUB_ROUTING_CONFIG`` honoured).
+
+    Consumed by support tools, not by the hub. Provisioning, the tests and infra/ all ask here."""
+    if config is None:
+        from chalicelib.routing.config import load_routing_config  # lazy: the API's cold start skips it
+
+        config = load_routing_config()
+    return tuple(ROUTE_DEFAULT_QUEUE if name == "default" else QueueSpec(f"route-{name}") for name in config.routes)
+
+
+def all_queues(config: RoutingConfig | None = None) -> tuple[QueueSpec, ...]:
+    """Every queue to provision: the hub's own (:data:`QUEUES`) and one per configured route."""
+    fixed = {spec.logical_name for spec in QUEUES}
+    return (*QUEUES, *(spec for spec in route_queue_specs(config) if spec.logical_name not in fixed))
+
+
+def route_queue_spec(route: str, config: RoutingConfig | None = None) -> QueueSpec:
+    """The queue routed envelopes of ``route`` go to; KeyError for a route the configuration lacks
+    (``default`` always exists: conversations routed before a configuration change keep a queue)."""
+    for spec in route_queue_specs(config):
+        if spec.logical_name == f"route-{route}":
+            return spec
+    if route == "default":
+        return ROUTE_DEFAULT_QUEUE
+    raise KeyError(f"unknown route {route!r}")

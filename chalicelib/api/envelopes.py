@@ -12,6 +12,7 @@ from chalicelib.core.timestamps import utc_now
 
 ROUTED_V1 = "omnihub.routed.v1"
 INBOUND_V1 = "omnihub.inbound.v1"
+ESCALATION_V1 = "omnihub.escalation.v1"
 
 
 def routed_envelope(
@@ -23,22 +24,8 @@ def routed_envelope(
         "envelope_id": message.id,
         "published_at": utc_now(),
         "route": conversation.route,
-        "conversation": {
-            "id": conversation.id,
-            "reference": conversation.reference,
-            "status": conversation.status.value,
-            "priority": conversation.priority.value,
-            "channel": conversation.channel.value,
-            "tags": list(conversation.tags),
-            "opened": opened,
-            "created_at": conversation.created_at,
-        },
-        "customer": {
-            "id": customer.id,
-            "name": customer.name,
-            "language": customer.language,
-            "tier": customer.tier,
-        },
+        "conversation": {**conversation_part(conversation), "opened": opened},
+        "customer": customer_part(customer),
         "message": {
             "id": message.id,
             "direction": message.direction.value,
@@ -49,6 +36,47 @@ def routed_envelope(
             "provider": message.provider,
             "provider_message_id": message.provider_message_id,
         },
+    }
+
+
+def escalation_envelope(
+    envelope_id: str, reason: str, level: int, conversation: Conversation, customer: Customer
+) -> dict[str, Any]:
+    """What supervisors' tools read from the escalation queue; ``reason`` is the rule's name (or an
+    SLA breach). ``envelope_id`` derives from the conversation, the reason and the level."""
+    return {
+        "schema": ESCALATION_V1,
+        "envelope_id": envelope_id,
+        "published_at": utc_now(),
+        "reason": reason,
+        "level": level,
+        "route": conversation.route,
+        "conversation": conversation_part(conversation),
+        "customer": customer_part(customer),
+    }
+
+
+def conversation_part(conversation: Conversation) -> dict[str, Any]:
+    """The conversation as every envelope shows it."""
+    return {
+        "id": conversation.id,
+        "reference": conversation.reference,
+        "status": conversation.status.value,
+        "priority": conversation.priority.value,
+        "channel": conversation.channel.value,
+        "tags": list(conversation.tags),
+        "routing": conversation.routing.to_api() if conversation.routing else None,
+        "created_at": conversation.created_at,
+    }
+
+
+def customer_part(customer: Customer) -> dict[str, Any]:
+    return {
+        "id": customer.id,
+        "name": customer.name,
+        "language": customer.language,
+        "tier": customer.tier,
+        "tags": list(customer.tags),
     }
 
 

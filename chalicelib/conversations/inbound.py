@@ -7,15 +7,14 @@ outbound message forward; a lifecycle event (follow, block, ...) records consent
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from chalicelib.acknowledgments import Policy
 from chalicelib.acknowledgments.flow import acknowledge_threaded
 from chalicelib.adapters.observability import count, logger
-from chalicelib.adapters.resources import route_queue_spec
-from chalicelib.adapters.sqs import Outgoing, SqsBus
-from chalicelib.api.envelopes import routed_envelope
+from chalicelib.adapters.sqs import SqsBus
 from chalicelib.conversations.identities import resolve_customer
+from chalicelib.conversations.routing import route_threaded
 from chalicelib.conversations.threading import is_threadable, thread_message
 from chalicelib.core.consent import lifecycle_consent
 from chalicelib.core.errors import PermanentError
@@ -23,6 +22,7 @@ from chalicelib.core.ids import event_reference
 from chalicelib.core.model import EventKind, InboundEvent
 from chalicelib.core.ports import Repositories
 from chalicelib.core.records import InboxRecord
+from chalicelib.routing import RoutingConfig, load_routing_config
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +31,7 @@ class WorkerPorts:
     bus: SqsBus
     environ: Mapping[str, str] = field(default_factory=dict)  # configuration (providers, templates)
     ack_policy: Policy | None = None  # None: acknowledgments off (tests of the spine alone)
+    routing: RoutingConfig | None = None  # None: the configuration in force ($OMNIHUB_ROUTING_CONFIG)
 
 
 def handle_inbound_event(inbox_key: str, ports: WorkerPorts) -> str:
@@ -55,13 +56,10 @@ def handle_inbound_event(inbox_key: str, ports: WorkerPorts) -> str:
 def _thread_route_acknowledge(record: InboxRecord, ports: WorkerPorts) -> str:
     threaded = thread_message(ports.repos, record)
     logger.append_keys(conversation_id=threaded.conversation.id)
-    envelope = routed_envelope(threaded.conversation, threaded.customer, threaded.message, opened=threaded.opened)
-    ports.bus.publish(
-        route_queue_spec(threaded.conversation.route),
-        Outgoing(envelope, group_id=threaded.conversation.id, dedupe_id=threaded.message.id),
-    )
+    routed = route_threaded(threaded, ports.repos.conversations, ports.bus, ports.routing or load_routing_config())
+    threaded = replace(threaded, conversation=routed.conversation)
     count("MessagesRouted", channel=record.event.channel.value)
-    logger.info("message threaded and routed", extra={"opened": threaded.opened})
+    logger.info("message threaded and routed", extra={"opened": threaded.opened, "route": routed.conversation.route})
     acknowledged = acknowledge_threaded(
         threaded, record.acknowledgment, messages=ports.repos.messages, policy=ports.ack_policy, environ=ports.environ
     )

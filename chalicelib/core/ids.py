@@ -91,6 +91,11 @@ def acknowledgment_id_for(inbox_key: str) -> str:
     return "out_ack_" + hashlib.sha256(f"ack\x1f{inbox_key}".encode()).hexdigest()[:20]
 
 
+def escalation_id_for(conversation_id: str, reason: str, level: int = 1) -> str:
+    """One escalation of a conversation per reason and level: a redelivery or a re-run republishes the same id."""
+    return "esc_" + _base32(_digest("escalation", conversation_id, reason, str(level)), 20).lower()
+
+
 def agent_reply_id_for(conversation_id: str, idempotency_key: str | None) -> str:
     """A retried POST with the same Idempotency-Key names the same reply; without one, a new id."""
     if idempotency_key is None:

@@ -14,28 +14,20 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field
-from enum import StrEnum
 from typing import Any
 
 from chalicelib.core.errors import ModelError
+from chalicelib.core.routing_record import ConversationRouting
 from chalicelib.core.timestamps import ISO_UTC, normalize_timestamp
-
-
-class Channel(StrEnum):
-    SMS = "sms"
-    WHATSAPP = "whatsapp"
-    MESSENGER = "messenger"
-    INSTAGRAM = "instagram"
-    TELEGRAM = "telegram"
-    LINE = "line"
-    VIBER = "viber"
-    X = "x"
-    EMAIL = "email"
-    VOICE = "voice"
-    WEBCHAT = "webchat"
-
-
-PHONE_CHANNELS = frozenset({Channel.SMS, Channel.WHATSAPP, Channel.VOICE})
+from chalicelib.core.vocabulary import (
+    PHONE_CHANNELS,
+    Channel,
+    ConversationStatus,
+    DeliveryStatus,
+    Direction,
+    EventKind,
+    Priority,
+)
 
 # Bounds on everything that becomes part of a DynamoDB key or a queue attribute, checked at the
 # door: an unbounded id would be stored, then fail every retry of the worker (DynamoDB refuses
@@ -48,57 +40,6 @@ EMAIL_INBOX_NAMESPACE = "email"  # the dedupe namespace of every email event (In
 def _within(value: str, limit: int) -> bool:
     return len(value.encode("utf-8", "surrogatepass")) <= limit
 
-
-class EventKind(StrEnum):
-    MESSAGE = "message"  # a customer wrote something
-    DELIVERY_STATUS = "delivery_status"  # a provider reports on a message we sent
-    CALL = "call"  # a telephony event (ringing, completed, recording, transcription)
-    LIFECYCLE = "lifecycle"  # follow/unfollow, subscribed, conversation_started, ...
-    UNKNOWN = "unknown"  # a kind the hub does not know: stored raw, never fails the webhook
-
-
-class Direction(StrEnum):
-    INBOUND = "inbound"
-    OUTBOUND = "outbound"
-
-
-class ConversationStatus(StrEnum):
-    OPEN = "open"
-    PENDING = "pending"
-    RESOLVED = "resolved"
-
-
-class Priority(StrEnum):
-    LOW = "low"
-    NORMAL = "normal"
-    HIGH = "high"
-    URGENT = "urgent"
-
-
-class DeliveryStatus(StrEnum):
-    """Delivery states of a message; ``rank`` makes updates monotonic."""
-
-    RECEIVED = "received"  # inbound messages
-    QUEUED = "queued"
-    SENT = "sent"
-    DELIVERED = "delivered"
-    READ = "read"
-    FAILED = "failed"
-
-    @property
-    def rank(self) -> int:
-        return _STATUS_RANK[self]
-
-    def can_become(self, new: DeliveryStatus) -> bool:
-        """``failed`` is terminal; otherwise a status only moves forward."""
-        if self is DeliveryStatus.FAILED:
-            return False
-        if new is DeliveryStatus.FAILED:
-            return self is not DeliveryStatus.READ
-        return new.rank > self.rank
-
-
-_STATUS_RANK = {status: rank for rank, status in enumerate(DeliveryStatus)}  # in declaration order
 
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 
@@ -334,6 +275,7 @@ class Customer:
     open_conversation_id: str | None = None
     consent: dict[str, str] = field(default_factory=dict)  # channel → "granted" | "withdrawn"
     open_claimed_at: str | None = None  # when open_conversation_id was last claimed
+    tags: tuple[str, ...] = ()  # set by a CRM (loyalty, segments); routing rules read them
 
 
 @dataclass(frozen=True, slots=True)
@@ -379,6 +321,7 @@ class Conversation:
     tags: tuple[str, ...] = ()
     last_inbound_at: str | None = None
     resolved_at: str | None = None
+    routing: ConversationRouting | None = None  # None until the worker routed it
 
     def to_api(self, messages: list[Message] | None = None) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -394,6 +337,7 @@ class Conversation:
             "updated_at": self.updated_at,
             "last_inbound_at": self.last_inbound_at,
             "resolved_at": self.resolved_at,
+            "routing": self.routing.to_api() if self.routing else None,
         }
         if messages is not None:
             data["messages"] = [m.to_api() for m in messages]

@@ -21,6 +21,7 @@ from chalicelib.core.model import (
     Identity,
     InboundEvent,
     Message,
+    Priority,
 )
 from chalicelib.core.records import (
     CarriedAcknowledgment,
@@ -30,6 +31,7 @@ from chalicelib.core.records import (
     Page,
     ThreadDecision,
 )
+from chalicelib.core.routing_record import ConversationRouting
 
 
 class InboxRepository(Protocol):
@@ -104,6 +106,22 @@ class ConversationRepository(Protocol):
     def get_with_messages(self, conversation_id: str) -> tuple[Conversation, list[Message]] | None: ...
     def record_inbound_activity(self, conversation_id: str, at: str) -> None: ...
     def set_status(self, conversation_id: str, status: ConversationStatus, at: str) -> Conversation: ...
+
+    def record_routing(
+        self,
+        conversation_id: str,
+        *,
+        route: str,
+        priority: Priority,
+        tags: Sequence[str],
+        routing: ConversationRouting,
+    ) -> Conversation | None:
+        """Route a conversation never routed, or re-route one whose priority ``priority`` outranks.
+
+        Conditional: a conversation routed meanwhile (or again, by a redelivery of the same message)
+        is left as it stands and None is returned; otherwise the conversation as now stored."""
+        ...
+
     def customer_conversation_ids(self, customer_id: str) -> list[str]: ...
 
     def list(

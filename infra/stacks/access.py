@@ -73,9 +73,10 @@ ACCESS: dict[str, FunctionAccess] = {
     # The conversation worker: identities (a phone's three in one BatchGetItem), threading, the
     # routed envelope. Its acknowledgment jobs are stored, and the relay queues them.
     str(resources.INBOUND_QUEUE.consumer): FunctionAccess(
-        table_actions=(*_READ_WRITE, "dynamodb:BatchGetItem"),
+        # Query: the customer's conversations, when a rule asks about repeat contact
+        table_actions=(*_READ_WRITE, "dynamodb:BatchGetItem", "dynamodb:Query"),
         consumes=resources.INBOUND_QUEUE,
-        sends_to=(resources.ROUTE_DEFAULT_QUEUE,),
+        sends_to=(*resources.route_queue_specs(), resources.ESCALATION_QUEUE),  # routed; escalated at once
         reads_id_key=True,  # a new customer's id
     ),
     # The sender: its delivery ledger releases a claim (a conditional DeleteItem) when a send fails

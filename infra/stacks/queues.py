@@ -68,4 +68,4 @@ def build_failure_queue(scope: Construct, settings: DeploySettings, spec: QueueS
 
 
 def build_queues(scope: Construct, settings: DeploySettings) -> dict[str, QueuePair]:
-    return {spec.logical_name: build_queue(scope, settings, spec) for spec in resources.QUEUES}
+    return {spec.logical_name: build_queue(scope, settings, spec) for spec in resources.all_queues()}

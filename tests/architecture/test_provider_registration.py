@@ -23,7 +23,7 @@ from chalicelib.providers.registry import REGISTRY, ProviderEntry
 ROOT = Path(__file__).resolve().parents[2]
 SCANNED = ("chalicelib", "devstack", "infra")
 REGISTRY_MODULE = "chalicelib/providers/registry.py"
-CHANNEL_MODULE = "chalicelib/core/model.py"  # defines the Channel enum, whose values some providers share
+CHANNEL_MODULE = "chalicelib/core/vocabulary.py"  # defines the Channel enum, whose values some providers share
 
 # The hub's own API (generic signed channel, REST keys) is not a third-party provider: "api" is also
 # the word for the API stage, the API Lambda and the REST package, so it is not scanned for.

@@ -39,7 +39,7 @@ def test_functions_and_api_are_plain_cloudformation(raw: dict[str, Any]) -> None
     assert _by_type(raw, "AWS::ApiGateway::RestApi")
 
 
-@pytest.mark.parametrize("spec", resources.QUEUES, ids=lambda spec: spec.logical_name)
+@pytest.mark.parametrize("spec", resources.all_queues(), ids=lambda spec: spec.logical_name)
 def test_every_queue_has_its_dlq_with_the_receive_count_of_resources(raw: dict[str, Any], spec: Any) -> None:
     queue = raw["Resources"][_logical_id_of_queue(raw, resources.queue_name(STAGE, spec))]["Properties"]
     dlq_id = _logical_id_of_queue(raw, resources.dlq_name(STAGE, spec))
@@ -223,10 +223,10 @@ def test_alarms_on_every_dlq_depth_and_every_queue_age(raw: dict[str, Any]) -> N
             if a["MetricName"] == metric and a["Namespace"] == "AWS/SQS"
         }
 
-    dlqs = {_logical_id_of_queue(raw, resources.dlq_name(STAGE, s)) for s in resources.QUEUES}
+    dlqs = {_logical_id_of_queue(raw, resources.dlq_name(STAGE, s)) for s in resources.all_queues()}
     dlqs |= {_logical_id_of_queue(raw, f"omnihub-{STAGE}-{n}-failures") for n in ("relay", "sweep")}
     assert watched("ApproximateNumberOfMessagesVisible") == dlqs
-    queues = {_logical_id_of_queue(raw, resources.queue_name(STAGE, s)) for s in resources.QUEUES}
+    queues = {_logical_id_of_queue(raw, resources.queue_name(STAGE, s)) for s in resources.all_queues()}
     assert watched("ApproximateAgeOfOldestMessage") == queues
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -12,8 +13,9 @@ from chalicelib.adapters.dynamo.items import conversation_attributes, conversati
 from chalicelib.adapters.dynamo.table import Table, from_item, to_item
 from chalicelib.adapters.listing import MAX_PAGE, customer_listing
 from chalicelib.core.errors import NotFound
-from chalicelib.core.model import Conversation, ConversationStatus, Message
+from chalicelib.core.model import Conversation, ConversationStatus, Message, Priority
 from chalicelib.core.records import Page
+from chalicelib.core.routing_record import ConversationRouting
 
 _INDEX_KEY_NAMES = ("pk", "sk", "gsi1pk", "gsi1sk")
 
@@ -82,6 +84,44 @@ class DynamoConversations:
             )
         except ClientError as err:  # only a failed condition gets here: the table re-raises nothing else
             raise NotFound(f"no conversation {conversation_id}") from err
+        return conversation_from_item(from_item(response["Attributes"]))
+
+    def record_routing(
+        self,
+        conversation_id: str,
+        *,
+        route: str,
+        priority: Priority,
+        tags: Sequence[str],
+        routing: ConversationRouting,
+    ) -> Conversation | None:
+        """First routing: none recorded yet. A re-route: a strictly higher priority rank than the stored
+        one, so the same decision (a redelivery) never applies twice and racing ones apply once each way up."""
+        values: dict[str, Any] = {
+            ":route": route, ":priority": priority.value, ":rank": priority.rank, ":rule": routing.rule,
+            ":reason": routing.reason, ":by": routing.message_id, ":escalate": routing.escalate,
+        }
+        update = ("SET #route = :route, #priority = :priority, priority_rank = :rank, routing_reason = :reason, "
+                  "routed_by = :by, routing_escalate = :escalate")
+        update += ", routing_rule = :rule" if routing.rule is not None else ""
+        update += ", #tags = :tags" if tags else ""
+        removed = [name for name, absent in (("routing_rule", routing.rule is None), ("#tags", not tags)) if absent]
+        update += f" REMOVE {', '.join(removed)}" if removed else ""
+        if tags:
+            values[":tags"] = list(tags)
+        try:
+            response = self._table.call(
+                "update_item",
+                Key=to_item(keys.conversation(conversation_id)),
+                UpdateExpression=update,
+                ConditionExpression="attribute_exists(pk) AND "
+                "(attribute_not_exists(routed_by) OR priority_rank < :rank)",
+                ExpressionAttributeNames={"#route": "route", "#priority": "priority", "#tags": "tags"},
+                ExpressionAttributeValues=to_item(values),
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError:  # only a failed condition gets here: the table re-raises nothing else
+            return None
         return conversation_from_item(from_item(response["Attributes"]))
 
     def customer_conversation_ids(self, customer_id: str) -> list[str]:

@@ -59,6 +59,7 @@ class DynamoCustomers:
                 "name": customer.name,
                 "language": customer.language,
                 "tier": customer.tier,
+                "tags": list(customer.tags) or None,
                 "identities": [i.key for i in customer.identities],
                 "created_at": customer.created_at,
             }
@@ -144,6 +145,7 @@ def customer_from_item(item: dict[str, Any]) -> Customer:
         name=item.get("name"),
         language=item.get("language"),
         tier=item.get("tier", "standard"),
+        tags=tuple(item.get("tags") or ()),
         identities=tuple(identities),
         created_at=item["created_at"],
         open_conversation_id=item.get("open_conversation_id"),

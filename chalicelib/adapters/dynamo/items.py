@@ -16,6 +16,7 @@ from chalicelib.core.model import (
     Message,
     Priority,
 )
+from chalicelib.core.routing_record import ConversationRouting
 
 
 def conversation_attributes(conversation: Conversation) -> dict[str, Any]:
@@ -32,6 +33,7 @@ def conversation_attributes(conversation: Conversation) -> dict[str, Any]:
         "updated_at": conversation.updated_at,
         "last_inbound_at": conversation.last_inbound_at,
         "resolved_at": conversation.resolved_at,
+        **_routing_attributes(conversation),
         **keys.status_index(conversation.status.value, conversation.updated_at, conversation.id),
     }
 
@@ -50,6 +52,27 @@ def conversation_from_item(item: dict[str, Any]) -> Conversation:
         tags=tuple(item.get("tags") or ()),
         last_inbound_at=item.get("last_inbound_at"),
         resolved_at=item.get("resolved_at"),
+        routing=_routing_from_item(item),
+    )
+
+
+def _routing_attributes(conversation: Conversation) -> dict[str, Any]:
+    routing = conversation.routing
+    if routing is None:
+        return {}
+    return {"routing_rule": routing.rule, "routing_reason": routing.reason, "routed_by": routing.message_id,
+            "routing_escalate": routing.escalate, "priority_rank": conversation.priority.rank}
+
+
+def _routing_from_item(item: dict[str, Any]) -> ConversationRouting | None:
+    """Written by ``DynamoConversations.record_routing`` only, never by ``create``."""
+    if "routed_by" not in item:
+        return None
+    return ConversationRouting(
+        rule=item.get("routing_rule"),
+        reason=item.get("routing_reason", ""),
+        message_id=item["routed_by"],
+        escalate=bool(item.get("routing_escalate", False)),
     )
 
 

@@ -1,9 +1,9 @@
 """The queues in memory, with :class:`chalicelib.adapters.sqs.SqsBus`'s public methods.
 
-Only the queues it was given exist (``resources.QUEUES`` by default), as only provisioned queues
-exist in SQS. A FIFO queue drops a message whose deduplication id it took in the last five minutes;
-ids become tokens the way SqsBus sends them. Bodies are kept as the JSON a consumer would read, so a
-body SQS could not carry fails here too.
+Only the queues it was given exist (``resources.all_queues()`` by default: the hub's and the
+routes'), as only provisioned queues exist in SQS. A FIFO queue drops a message whose deduplication
+id it took in the last five minutes; ids become tokens the way SqsBus sends them. Bodies are kept as
+the JSON a consumer would read, so a body SQS could not carry fails here too.
 """
 
 from __future__ import annotations
@@ -44,13 +44,15 @@ class MemoryBus:
         self,
         stage: str = "local",
         *,
-        queues: Iterable[QueueSpec] = resources.QUEUES,
+        queues: Iterable[QueueSpec] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._stage = stage
         self._clock = clock
         self._lock = threading.Lock()
-        self._queues: dict[str, list[Queued]] = {spec.logical_name: [] for spec in queues}
+        self._queues: dict[str, list[Queued]] = {
+            spec.logical_name: [] for spec in (resources.all_queues() if queues is None else queues)
+        }
         self._taken: dict[str, dict[str, float]] = {name: {} for name in self._queues}  # dedupe token → when
         self._handles: set[tuple[str, str]] = set()  # (queue, receipt handle) of every message it held
         self._sent = 0

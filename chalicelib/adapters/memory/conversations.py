@@ -8,6 +8,7 @@ first. Cursors are opaque and decoded defensively: a client echoes them back.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -15,8 +16,9 @@ from chalicelib.adapters.cursors import CursorCodec, whole_number
 from chalicelib.adapters.listing import MAX_PAGE, customer_listing
 from chalicelib.adapters.memory.store import MemoryStore
 from chalicelib.core.errors import InvalidCursor, NotFound
-from chalicelib.core.model import Conversation, ConversationStatus, Message
+from chalicelib.core.model import Conversation, ConversationStatus, Message, Priority
 from chalicelib.core.records import Page
+from chalicelib.core.routing_record import ConversationRouting
 
 # The twins sign cursors as the table's repository does, with a key of their own.
 TWIN_CURSOR_KEY = b"memory-twin-cursor-key-0123456789abcdef"
@@ -68,6 +70,24 @@ class MemoryConversations:
                 current, status=status, updated_at=at,
                 resolved_at=at if status is ConversationStatus.RESOLVED else None,
             )
+            self.store.conversations[conversation_id] = changed
+            return changed
+
+    def record_routing(
+        self,
+        conversation_id: str,
+        *,
+        route: str,
+        priority: Priority,
+        tags: Sequence[str],
+        routing: ConversationRouting,
+    ) -> Conversation | None:
+        """Never routed, or a strictly higher priority than the stored one: the table's condition."""
+        with self.store.lock:
+            current = self.store.conversations.get(conversation_id)
+            if current is None or (current.routing is not None and not current.priority.rank < priority.rank):
+                return None
+            changed = replace(current, route=route, priority=priority, tags=tuple(tags), routing=routing)
             self.store.conversations[conversation_id] = changed
             return changed
 

@@ -42,6 +42,7 @@ class MemoryCustomers:
                 name=customer.name,
                 language=customer.language,
                 tier=customer.tier,
+                tags=customer.tags,
                 identities=tuple(i.key for i in customer.identities),
                 created_at=customer.created_at,
             )
@@ -115,6 +116,7 @@ def _customer(entry: CustomerEntry) -> Customer:
         name=entry.name,
         language=entry.language,
         tier=entry.tier,
+        tags=entry.tags,
         identities=tuple(identities),
         created_at=entry.created_at,
         open_conversation_id=entry.open_conversation_id,

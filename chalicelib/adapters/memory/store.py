@@ -49,6 +49,7 @@ class CustomerEntry:
     open_conversation_id: str | None = None
     open_claimed_at: str | None = None
     consent: tuple[tuple[str, str, str], ...] = ()  # (channel, state, decided at)
+    tags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

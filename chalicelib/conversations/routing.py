@@ -1,0 +1,147 @@
+"""The conversation worker's routing step: where a threaded message's conversation goes, recorded once.
+
+A conversation that opens takes the decision of its first message (route, priority, tags); a later
+message moves it only when it matches a rule of higher priority (:func:`should_reroute`). The
+decision is recorded with a conditional write naming the message that took it, so a redelivery
+recognises its own routing and publishes again what it may not have published (the same envelope
+ids: SQS drops them within five minutes, consumers dedupe on ``envelope_id`` beyond).
+
+Every message goes to its conversation's route queue (group = conversation id); a rule with
+``"escalate": true`` also puts the conversation on the escalation queue, once per conversation and rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from chalicelib.adapters.observability import count, logger
+from chalicelib.adapters.resources import ESCALATION_QUEUE, QueueSpec, route_queue_spec
+from chalicelib.adapters.sqs import Outgoing, SqsBus
+from chalicelib.api.envelopes import escalation_envelope, routed_envelope
+from chalicelib.conversations.threading import Threaded
+from chalicelib.core.errors import RetryableError
+from chalicelib.core.ids import escalation_id_for
+from chalicelib.core.model import Channel, Conversation
+from chalicelib.core.ports import ConversationRepository
+from chalicelib.core.routing_record import ConversationRouting
+from chalicelib.core.timestamps import format_timestamp, parse_timestamp
+from chalicelib.routing import RoutingConfig, RoutingDecision, RoutingFacts, decide_route, should_reroute
+from chalicelib.sla import load_service_levels
+
+IMMEDIATE_ESCALATION_LEVEL = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Routed:
+    conversation: Conversation  # as it stands after this message
+    applied: bool  # this message's decision is the conversation's routing (now, or by an earlier attempt)
+    escalated: bool  # an escalation envelope was published
+
+
+def route_threaded(
+    threaded: Threaded, conversations: ConversationRepository, bus: SqsBus, config: RoutingConfig
+) -> Routed:
+    """Decide, record (once), publish the routed envelope and, for an escalating rule, the escalation."""
+    conversation, message = threaded.conversation, threaded.message
+    applied = conversation.routing is not None and conversation.routing.message_id == message.id
+    if not applied:
+        decision = decide_route(config, routing_facts(threaded, conversations))
+        if conversation.routing is None or should_reroute(conversation.priority, decision):
+            recorded = conversations.record_routing(
+                conversation.id,
+                route=decision.route,
+                priority=decision.priority,
+                tags=_merged(conversation.tags if conversation.routing else (), decision.tags),
+                routing=ConversationRouting(decision.rule, decision.reason, message.id, decision.escalate),
+            )
+            conversation = recorded or _reread(conversations, conversation.id)
+            applied = recorded is not None
+            _log_decision(decision, rerouted=threaded.conversation.routing is not None, applied=applied)
+    bus.publish(
+        _queue_of(conversation.route, config),
+        Outgoing(routed_envelope(conversation, threaded.customer, message, opened=threaded.opened),
+                 group_id=conversation.id, dedupe_id=message.id),
+    )
+    routing = conversation.routing
+    escalated = applied and routing is not None and routing.escalate and routing.rule is not None
+    if escalated:
+        assert routing is not None and routing.rule is not None
+        envelope_id = escalation_id_for(conversation.id, routing.rule, IMMEDIATE_ESCALATION_LEVEL)
+        bus.publish(
+            ESCALATION_QUEUE,
+            Outgoing(escalation_envelope(envelope_id, routing.rule, IMMEDIATE_ESCALATION_LEVEL, conversation,
+                                         threaded.customer),
+                     group_id=conversation.id, dedupe_id=envelope_id),
+        )
+        count("ConversationsEscalated", channel=conversation.channel.value)
+    return Routed(conversation, applied, escalated)
+
+
+def routing_facts(threaded: Threaded, conversations: ConversationRepository) -> RoutingFacts:
+    """What the rules may look at, from what threading read: the event, the customer, the clock of the
+    message's arrival (a redelivery an hour later decides as the first attempt would have)."""
+    event, customer = threaded.event, threaded.customer
+    metadata = event.metadata
+    received = parse_timestamp(threaded.message.created_at)
+    sender_language = event.sender.language if event.sender else None
+    return RoutingFacts(
+        channel=event.channel,
+        text=event.text,
+        subject=metadata.get("subject"),
+        public=metadata.get("public") == "true",
+        language=customer.language or sender_language,
+        tier=customer.tier,
+        customer_tags=customer.tags,
+        mailbox=(metadata.get("mailbox") or metadata.get("to")) if event.channel is Channel.EMAIL else None,
+        business_hours=load_service_levels().calendar.is_open(received),
+        recent_conversations=_recent_conversations(conversations, customer.id, threaded.message.created_at),
+        consent=customer.consent.get(event.channel.value),
+    )
+
+
+def _recent_conversations(conversations: ConversationRepository, customer_id: str, now: str) -> Callable[[int], int]:
+    """The customer's conversations opened within ``days`` before ``now``, this one included; asked only
+    when a rule gets as far as ``repeat_contact``. Newest first, stopping at the first older one."""
+
+    def within(days: int) -> int:
+        since = format_timestamp(parse_timestamp(now) - timedelta(days=days))
+        found = 0
+        for conversation_id in reversed(conversations.customer_conversation_ids(customer_id)):
+            conversation = conversations.get(conversation_id)
+            if conversation is None:
+                continue
+            if conversation.created_at < since:
+                break
+            found += 1
+        return found
+
+    return within
+
+
+def _queue_of(route: str, config: RoutingConfig) -> QueueSpec:
+    try:
+        return route_queue_spec(route, config)
+    except KeyError:  # a route the configuration no longer has: its conversations still reach someone
+        logger.warning("route not configured; publishing on the default route", extra={"route": route})
+        return route_queue_spec(config.default.route, config)
+
+
+def _merged(kept: tuple[str, ...], added: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys((*kept, *added)))
+
+
+def _reread(conversations: ConversationRepository, conversation_id: str) -> Conversation:
+    conversation = conversations.get(conversation_id, consistent=True)
+    if conversation is None:
+        raise RetryableError(f"conversation {conversation_id} is not readable yet")
+    return conversation
+
+
+def _log_decision(decision: RoutingDecision, *, rerouted: bool, applied: bool) -> None:
+    logger.info(
+        "conversation rerouted" if rerouted else "conversation routed",
+        extra={"route": decision.route, "priority": decision.priority.value, "rule": decision.rule,
+               "applied": applied, "escalate": decision.escalate},
+    )
