@@ -30,6 +30,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from chalicelib.core.error_codes import error_body
 from chalicelib.core.media import is_provider_media_url
 from chalicelib.core.model import Attachment, Channel, DeliveryStatus, EventKind, InboundEvent, ModelError, Sender
 from chalicelib.providers.base import (
@@ -85,7 +86,7 @@ def answer_x_crc(request: WebhookRequest, secrets: Secrets, now: float) -> Webho
         return None
     token = request.query.get("crc_token")
     if not token or len(token) > MAX_CRC_TOKEN:
-        return WebhookResponse(400, json.dumps({"error": "crc_token is required"}))
+        return WebhookResponse(400, error_body("bad_request", "crc_token is required (at most 512 characters)"))
     response_token = sign_x_payload(require_secret(secrets, CONSUMER_SECRET_NAME), token.encode("utf-8"))
     return WebhookResponse(200, json.dumps({"response_token": response_token}))
 

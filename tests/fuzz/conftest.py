@@ -86,7 +86,10 @@ def fuzz_hub() -> Iterator[FuzzHub]:
         for key in list(os.environ):
             if key.startswith(("AWS_", "OMNIHUB_")) or key in TEST_SECRETS:
                 monkeypatch.delenv(key, raising=False)
+        from tests.fuzz.signers import email_environment
+
         for key, value in {
+            **email_environment(),  # the email providers' secrets and the local stage's SNS trust
             "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
             "OMNIHUB_STAGE": TEST_STAGE, "POWERTOOLS_METRICS_DISABLED": "true",
             "PUBLIC_BASE_URL": "https://hub.example.com", **TEST_SECRETS,
@@ -108,10 +111,12 @@ def fuzz_hub() -> Iterator[FuzzHub]:
             import app as app_module
 
             app_module._outbound_ports.cache_clear()
+            app_module._ses_channel_for.cache_clear()
             with Client(app_module.app, stage_name=TEST_STAGE, project_dir=str(ROOT)) as client:
                 yield FuzzHub(session, client, app_module)
             runtime.reset()
             app_module._outbound_ports.cache_clear()
+            app_module._ses_channel_for.cache_clear()
 
 
 def error_codes() -> set[str]:

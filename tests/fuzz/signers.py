@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import cache
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from tests.conftest import TEST_SECRETS
 
@@ -20,6 +22,9 @@ class FuzzRequest:
     path: str
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
+    # A form whose signature travels in its own fields (Mailgun): the fields and whether multipart.
+    form: tuple[tuple[str, str | bytes], ...] | None = None
+    multipart: bool = False
 
 
 def sign_api(body: bytes, *, secret: str | None = None, timestamp: int | None = None) -> FuzzRequest:
@@ -98,6 +103,134 @@ def sign_vonage(body: bytes, *, secret: str | None = None, issued_at: int | None
                        {"Content-Type": "application/json", "Authorization": authorization})
 
 
+def sign_x(body: bytes, *, secret: str | None = None) -> FuzzRequest:
+    from chalicelib.providers.x import SIGNATURE_HEADER as X_HEADER
+    from chalicelib.providers.x import sign_x_payload
+
+    return FuzzRequest("POST", "/webhooks/x", body, {
+        "Content-Type": "application/json; charset=utf-8",
+        X_HEADER: sign_x_payload(secret or TEST_SECRETS["X_CONSUMER_SECRET"], body),
+    })
+
+
+# ------------------------------------------------------------------ email
+# The email providers' secrets (not in the shared TEST_SECRETS); conftest sets them with the SES trust.
+EMAIL_SECRETS = {
+    "SENDGRID_INBOUND_TOKEN": "fuzz-sendgrid-token",
+    "MAILGUN_SIGNING_KEY": "fuzz-mailgun-signing-key",
+    "POSTMARK_INBOUND_USER": "fuzz-postmark-user",
+    "POSTMARK_INBOUND_PASSWORD": "fuzz-postmark-password",
+}
+
+
+def email_environment() -> dict[str, str]:
+    """The secrets and, for SES, the local stage's topic and trusted certificate (as ``make run`` sets)."""
+    from devstack.simulators.email import local_sns_environment
+
+    return {**EMAIL_SECRETS, **local_sns_environment()}
+
+
+def sign_postmark(body: bytes, *, secret: str | None = None) -> FuzzRequest:
+    from chalicelib.providers.postmark import basic_auth_header
+
+    password = secret or EMAIL_SECRETS["POSTMARK_INBOUND_PASSWORD"]
+    return FuzzRequest("POST", "/webhooks/email/postmark", body, {
+        "Content-Type": "application/json",
+        "Authorization": basic_auth_header(EMAIL_SECRETS["POSTMARK_INBOUND_USER"], password),
+    })
+
+
+def multipart(fields: list[tuple[str, str | bytes]], boundary: str = "xYzZY0f1e2d3c4b5a6") -> tuple[str, bytes]:
+    from tests.unit.email.payloads import form_data
+
+    # A lone surrogate goes out as its UTF-8-ish bytes, as a careless client would send it.
+    return form_data([(k, v if isinstance(v, bytes) else v.encode("utf-8", "surrogatepass")) for k, v in fields],
+                     boundary=boundary)
+
+
+def sign_sendgrid(fields: list[tuple[str, str | bytes]], *, secret: str | None = None,
+                  via: str = "query") -> FuzzRequest:
+    """SendGrid signs nothing: its token goes in ``?token=`` or as the basic-auth password."""
+    from chalicelib.providers.postmark import basic_auth_header
+
+    token = secret or EMAIL_SECRETS["SENDGRID_INBOUND_TOKEN"]
+    content_type, body = multipart(fields)
+    headers = {"Content-Type": content_type}
+    path = "/webhooks/email/sendgrid"
+    if via == "query":
+        path += "?token=" + quote(token, safe="")
+    else:
+        headers["Authorization"] = basic_auth_header("sendgrid", token)
+    return FuzzRequest("POST", path, body, headers, form=tuple(fields), multipart=True)
+
+
+def sign_mailgun_form(fields: list[tuple[str, str | bytes]], *, secret: str | None = None,
+                      multipart_form: bool = False, timestamp: int | None = None,
+                      token: str | None = None) -> FuzzRequest:
+    """Mailgun's forward(): ``timestamp``/``token``/``signature`` fields, signed by the provider's rule."""
+    from chalicelib.providers.mailgun import sign_mailgun
+
+    stamp = str(int(time.time()) if timestamp is None else timestamp)
+    token = token or uuid.uuid4().hex + uuid.uuid4().hex[:18]  # 50 characters, as Mailgun's
+    signature = sign_mailgun(secret or EMAIL_SECRETS["MAILGUN_SIGNING_KEY"], stamp, token)
+    unsigned = [(k, v) for k, v in fields if k not in ("timestamp", "token", "signature")]
+    return mailgun_request([*unsigned, ("timestamp", stamp), ("token", token), ("signature", signature)],
+                           multipart_form)
+
+
+def mailgun_request(fields: list[tuple[str, str | bytes]], multipart_form: bool) -> FuzzRequest:
+    if multipart_form:
+        content_type, body = multipart(fields)
+    else:
+        content_type = "application/x-www-form-urlencoded"
+        body = urlencode([(k, v if isinstance(v, bytes) else v.encode("utf-8", "surrogatepass"))
+                          for k, v in fields]).encode()
+    return FuzzRequest("POST", "/webhooks/email/mailgun", body, {"Content-Type": content_type},
+                       form=tuple(fields), multipart=multipart_form)
+
+
+@cache
+def _sns_keys() -> tuple[Any, Any]:
+    """The local stack's SNS signing key (the one the local stage trusts) and a stranger's."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    from devstack.simulators.email import _SNS_LOCAL
+
+    local = load_pem_private_key((_SNS_LOCAL / "private_key.pem").read_bytes(), password=None)
+    return local, rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def sns_envelope(message: str, **fields: str) -> dict[str, Any]:
+    from devstack.simulators.email import LOCAL_SES_TOPIC_ARN
+
+    return {"Type": "Notification", "MessageId": str(uuid.uuid4()), "TopicArn": LOCAL_SES_TOPIC_ARN,
+            "Subject": "Amazon SES Email Receipt Notification", "Message": message,
+            "Timestamp": "2026-11-22T20:08:29.123Z",
+            "UnsubscribeURL": "https://sns.us-east-1.amazonaws.com/?Action=Unsubscribe", **fields}
+
+
+def sign_sns(envelope: dict[str, Any], *, secret: str | None = None, version: str = "2") -> FuzzRequest:
+    """An SNS envelope signed by the provider's own rule with the local key (``secret``: a stranger's key)."""
+    from chalicelib.providers.sns import sign_sns_message
+    from devstack.simulators.email import LOCAL_SNS_CERTIFICATE_URL
+
+    local, stranger = _sns_keys()
+    signed = sign_sns_message(envelope, stranger if secret else local, certificate_url=LOCAL_SNS_CERTIFICATE_URL,
+                              version=version)
+    return ses_request(json.dumps(signed).encode())
+
+
+def ses_request(body: bytes) -> FuzzRequest:
+    return FuzzRequest("POST", "/webhooks/email/ses", body, {
+        "Content-Type": "text/plain; charset=UTF-8", "x-amz-sns-message-type": "Notification"})
+
+
+def sign_ses(body: bytes, *, secret: str | None = None) -> FuzzRequest:
+    """``body`` is the SES notification (the SNS ``Message``), however mutated; the envelope is signed."""
+    return sign_sns(sns_envelope(body.decode("utf-8", "replace")), secret=secret)
+
+
 # endpoint name (the registry's) → how its JSON body is signed; Twilio's forms are signed separately.
 JSON_SIGNERS: dict[str, Callable[..., FuzzRequest]] = {
     "api": sign_api,
@@ -106,16 +239,59 @@ JSON_SIGNERS: dict[str, Callable[..., FuzzRequest]] = {
     "line": sign_line,
     "viber": sign_viber,
     "vonage_messages": sign_vonage,
+    "x": sign_x,
+    "postmark": sign_postmark,
+    "ses": sign_ses,
 }
+# Multipart or urlencoded email forms, signed from their fields.
+EMAIL_FORM_SIGNERS: dict[str, Callable[..., FuzzRequest]] = {"sendgrid": sign_sendgrid, "mailgun": sign_mailgun_form}
 FORM_ENDPOINTS = {"twilio_messaging": "/webhooks/twilio/messaging", "twilio_status": "/webhooks/twilio/status"}
 FIXTURE_DIR = {"api": None, "meta": "meta", "telegram": "telegram", "line": "line", "viber": "viber",
-               "vonage_messages": "vonage", "twilio_messaging": "twilio", "twilio_status": "twilio"}
+               "vonage_messages": "vonage", "twilio_messaging": "twilio", "twilio_status": "twilio",
+               "x": "x", "postmark": "email/postmark_*.json", "ses": "email/ses_*.json",
+               "sendgrid": "email/sendgrid_parsed.json", "mailgun": "email/mailgun_parsed.json"}
 # The signature header each endpoint checks (the forged strategies drop, garble or replay it).
 SIGNATURE_HEADER = {
     "api": "X-Omnihub-Signature", "meta": "X-Hub-Signature-256", "telegram": "X-Telegram-Bot-Api-Secret-Token",
     "line": "x-line-signature", "viber": "X-Viber-Content-Signature", "vonage_messages": "Authorization",
     "twilio_messaging": "X-Twilio-Signature", "twilio_status": "X-Twilio-Signature",
+    "x": "x-twitter-webhooks-signature", "postmark": "Authorization",
+    # Carried elsewhere (see credential/with_credential): SendGrid's token in the query or basic auth,
+    # Mailgun's signature field of the form, the SNS envelope's Signature.
+    "sendgrid": "Authorization", "mailgun": "signature", "ses": "Signature",
 }
+# The status a forged request gets (each provider's "stop retrying" answer); 401 unless listed.
+FORGED_STATUS = {"sendgrid": 403, "mailgun": 406, "postmark": 403, "ses": 403}
+
+
+def credential(endpoint: str, request: FuzzRequest) -> str:
+    """The signature or token as the request carries it."""
+    if endpoint == "sendgrid" and "?" in request.path:
+        return dict(parse_qsl(urlsplit(request.path).query)).get("token", "")
+    if endpoint == "mailgun":
+        return str(dict(request.form or ()).get("signature", ""))
+    if endpoint == "ses":
+        return str(json.loads(request.body).get("Signature", ""))
+    return request.headers.get(SIGNATURE_HEADER[endpoint], "")
+
+
+def with_credential(endpoint: str, request: FuzzRequest, value: str | None) -> FuzzRequest:
+    """The same request carrying ``value`` where its signature or token goes (``None``: none at all)."""
+    if endpoint == "sendgrid" and "?" in request.path:
+        path = urlsplit(request.path).path + ("" if value is None else "?token=" + quote(value, safe=""))
+        return replace(request, path=path)
+    if endpoint == "mailgun":
+        fields = [(k, v) for k, v in request.form or () if k != "signature"]
+        return mailgun_request(fields + ([] if value is None else [("signature", value)]), request.multipart)
+    if endpoint == "ses":
+        envelope = json.loads(request.body)
+        envelope.pop("Signature", None)
+        return ses_request(json.dumps(envelope if value is None else {**envelope, "Signature": value}).encode())
+    header = SIGNATURE_HEADER[endpoint]
+    headers = {k: v for k, v in request.headers.items() if k.lower() != header.lower()}
+    if value is not None:
+        headers[header] = value
+    return replace(request, headers=headers)
 
 
 def send(client: Any, request: FuzzRequest) -> Any:

@@ -31,7 +31,9 @@ _RAW = {
 
 
 def fixture_documents(provider: str) -> list[Any]:
-    return [json.loads(p.read_text()) for p in sorted((FIXTURES / provider).glob("*.json"))]
+    """The JSON fixtures of a folder, or of a pattern in it (``email/postmark_*.json``)."""
+    pattern = provider if provider.endswith(".json") else f"{provider}/*.json"
+    return [json.loads(p.read_text()) for p in sorted(FIXTURES.glob(pattern))]
 
 
 def fixture_forms(provider: str) -> list[list[tuple[str, str]]]:
@@ -174,3 +176,75 @@ def mutated_form(draw: st.DrawFn, provider: str) -> list[tuple[str, str]]:
                                                 "Latitude", "ButtonPayload", "ProfileName", "WaId"])),
                           draw(hostile_text)))
     return pairs
+
+
+# ------------------------------------------------------------------ email forms (SendGrid, Mailgun)
+Fields = list[tuple[str, str | bytes]]
+_RAW_MAILS = ("multipart_pdf.eml", "reply_gmail.eml", "non_ascii_names.eml", "header_injection.eml",
+              "bounce_dsn.eml", "no_message_id.eml")
+
+
+def email_forms(endpoint: str) -> list[Fields]:
+    """The provider's parsed-mode fixture (its files as fields) and raw-mode forms of real-shaped mails."""
+    from tests.unit.email.payloads import eml, provider_form
+
+    fields, files = provider_form(f"{endpoint}_parsed.json")
+    parsed: Fields = [*fields, *((name, data) for name, _, _, data in files)]
+    envelope: Fields = ([("envelope", '{"to":["support@omnihub.example"],"from":"a@example.com"}'),
+                         ("charsets", '{"to":"UTF-8","from":"UTF-8","subject":"UTF-8"}'), ("SPF", "pass")]
+                        if endpoint == "sendgrid" else
+                        [("recipient", "support@omnihub.example"), ("sender", "a@example.com")])
+    raw_field = "email" if endpoint == "sendgrid" else "body-mime"
+    return [parsed, *([*envelope, (raw_field, eml(name))] for name in _RAW_MAILS)]
+
+
+_EMAIL_FIELDS = ("email", "headers", "envelope", "charsets", "attachment-info", "attachments", "attachment1",
+                 "text", "html", "from", "to", "subject", "message-headers", "body-mime", "body-plain",
+                 "content-id-map", "attachment-count", "attachment-1", "recipient", "sender", "Message-Id")
+hostile_bytes = st.one_of(
+    st.binary(max_size=200),
+    st.sampled_from([b"\xff\xfe", b"\xed\xa0\x80", b"\r\n\r\n", b"--xYzZY0f1e2d3c4b5a6--", b"=?utf-8?b?////?=",
+                     b"Content-Type: multipart/mixed; boundary=\r\n\r\n", b"\x00" * 50, b"a" * 5000]),
+)
+hostile_json_text = st.one_of(
+    st.builds(lambda v: render(v).decode("utf-8", "replace"), random_json),
+    st.sampled_from(["{", "[]", "null", '{"attachment1":{"filename":null}}', '[["From"]]', '[[1,2]]',
+                     '{"to":"x"}', '{"to":[null]}', '{"attachment1":{"type":"../../x"}}', '{"a":' * 3000]),
+)
+
+
+def _mutated_mail(raw: bytes, draw: st.DrawFn) -> bytes:
+    action = draw(st.sampled_from(["truncate", "header", "splice", "charset"]))
+    if action == "truncate":
+        return raw[: draw(st.integers(0, len(raw)))]
+    if action == "header":
+        return draw(hostile_bytes) + b"\r\n" + raw
+    if action == "charset":
+        return raw.replace(b"utf-8", b"x-unknown", 1).replace(b"UTF-8", b"utf-7", 1)
+    at = draw(st.integers(0, len(raw)))
+    return raw[:at] + draw(hostile_bytes) + raw[at:]
+
+
+@st.composite
+def mutated_email_form(draw: st.DrawFn, endpoint: str) -> Fields:
+    """An email form fixture with fields dropped, replaced (text, bytes, JSON), repeated or added, or
+    its raw mail damaged."""
+    fields = list(draw(st.sampled_from(email_forms(endpoint))))
+    for _ in range(draw(st.integers(min_value=0, max_value=3))):
+        if not fields:
+            break
+        action = draw(st.sampled_from(["drop", "replace", "replace", "repeat", "add", "mail"]))
+        index = draw(st.integers(min_value=0, max_value=len(fields) - 1))
+        name, value = fields[index]
+        new_value: str | bytes = draw(st.one_of(hostile_text, hostile_bytes, hostile_json_text))
+        if action == "drop":
+            del fields[index]
+        elif action == "replace":
+            fields[index] = (name, new_value)
+        elif action == "repeat":
+            fields.append((name, new_value))
+        elif action == "add":
+            fields.append((draw(st.sampled_from(_EMAIL_FIELDS)), new_value))
+        elif isinstance(value, bytes):
+            fields[index] = (name, _mutated_mail(value, draw))
+    return fields

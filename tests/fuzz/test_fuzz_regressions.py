@@ -61,3 +61,14 @@ def test_an_undecodable_cursor_says_invalid_cursor(fuzz_hub: FuzzHub, cursor: st
     response = fuzz_hub.client.http.get(f"/conversations?cursor={cursor}", headers=SUPPORT)
     assert response.status_code == 400
     assert json.loads(response.body)["error"] == "invalid_cursor"
+
+
+# ------------------------------------------------------------------ X: the CRC's refusal body
+@pytest.mark.parametrize("query", ["", "?crc_token=", "?crc_token=" + "x" * 513])
+def test_an_x_crc_without_a_usable_token_is_a_table_error(fuzz_hub: FuzzHub, query: str) -> None:
+    """Found by test_x_crc_answers_the_token_signed_and_stores_nothing: ``GET /webhooks/x`` without a
+    crc_token answered 400 ``{"error": "crc_token is required"}``, a code outside the error table."""
+    response = fuzz_hub.client.http.get("/webhooks/x" + query)
+    assert response.status_code == 400
+    assert_error_body(400, response.body)
+    assert fuzz_hub.stored() == ([], [])

@@ -21,15 +21,17 @@ from hypothesis import strategies as st
 from tests.conftest import TEST_SECRETS
 from tests.fuzz import signers
 from tests.fuzz.conftest import FuzzHub, assert_error_body, assert_no_leak, examples
-from tests.fuzz.strategies import fixture_documents as _fixture_documents
 from tests.fuzz.strategies import (
+    email_forms,
     hostile_text,
     mutated,
+    mutated_email_form,
     mutated_form,
     mutated_json_body,
     random_json,
     render,
 )
+from tests.fuzz.strategies import fixture_documents as _fixture_documents
 
 API_DOCUMENTS: list[Any] = [
     {"event_id": "e0a1b2c3d4", "type": "message", "from": {"id": "alice"}, "text": "Hello"},
@@ -54,7 +56,8 @@ def _endpoint_names() -> list[str]:
 
 def test_the_fuzz_covers_every_webhook_endpoint_of_the_registry() -> None:
     """A provider added to the registry without a signer here fails this test, not silently unfuzzed."""
-    assert set(_endpoint_names()) == set(signers.JSON_SIGNERS) | set(signers.FORM_ENDPOINTS)
+    assert set(_endpoint_names()) == (set(signers.JSON_SIGNERS) | set(signers.FORM_ENDPOINTS)
+                                      | set(signers.EMAIL_FORM_SIGNERS))
 
 
 def instant_ack(endpoint: str) -> bool:
@@ -101,6 +104,13 @@ def _garbled(signature: str) -> st.SearchStrategy[str]:
     )
 
 
+def _email_form_signed(draw: st.DrawFn, endpoint: str, fields: list[tuple[str, str | bytes]],
+                       **options: Any) -> signers.FuzzRequest:
+    if endpoint == "sendgrid":
+        return signers.sign_sendgrid(fields, via=draw(st.sampled_from(["query", "basic"])), **options)
+    return signers.sign_mailgun_form(fields, multipart_form=draw(st.booleans()), **options)
+
+
 @st.composite
 def forged_request(draw: st.DrawFn, endpoint: str) -> signers.FuzzRequest:
     """A request whose signature does not match its body: missing, garbled, another body's (replayed),
@@ -111,42 +121,62 @@ def forged_request(draw: st.DrawFn, endpoint: str) -> signers.FuzzRequest:
         honest = signers.sign_twilio(path, pairs)
         other = signers.sign_twilio(path, [*pairs, ("Extra", "1")])
         wrong_secret = signers.sign_twilio(path, pairs, secret="not-the-token")
+    elif endpoint in signers.EMAIL_FORM_SIGNERS:
+        fields = draw(mutated_email_form(endpoint))
+        via = draw(st.sampled_from(["query", "basic"]))
+        multipart_form = draw(st.booleans())
+
+        def sign(form: list[tuple[str, str | bytes]], **options: Any) -> signers.FuzzRequest:
+            if endpoint == "sendgrid":
+                return signers.sign_sendgrid(form, via=via, **options)
+            return signers.sign_mailgun_form(form, multipart_form=multipart_form, **options)
+
+        honest = sign(fields)
+        other = sign([*fields, ("extra", "1")])
+        wrong_secret = sign(fields, secret="not-the-secret-but-32-bytes-long!!")
     else:
         body = draw(st.one_of(mutated_json_body(signers.FIXTURE_DIR[endpoint] or "meta"),
                               st.builds(render, random_json), st.binary(max_size=200)))
-        sign = signers.JSON_SIGNERS[endpoint]
-        honest = sign(body)
-        other = sign(body + b" ")
-        wrong_secret = sign(body, secret="not-the-secret-but-32-bytes-long!!")
-    header = signers.SIGNATURE_HEADER[endpoint]
+        sign_json = signers.JSON_SIGNERS[endpoint]
+        honest = sign_json(body)
+        other = sign_json(body + b" ")
+        wrong_secret = sign_json(body, secret="not-the-secret-but-32-bytes-long!!")
+    signature = signers.credential(endpoint, honest)
     kind = draw(st.sampled_from(["missing", "garbled", "replayed", "wrong_secret", "stale", "empty"]))
-    headers = {k: v for k, v in honest.headers.items() if k.lower() != header.lower()}
+    forged = signers.with_credential(endpoint, honest, None)
     if kind == "garbled":
-        headers[header] = draw(_garbled(honest.headers[header]))
+        forged = signers.with_credential(endpoint, honest, draw(_garbled(signature)))
     elif kind == "replayed":
-        headers[header] = other.headers[header]
+        forged = signers.with_credential(endpoint, honest, signers.credential(endpoint, other))
         if endpoint == "api":  # the timestamp goes with its signature
-            headers["X-Omnihub-Timestamp"] = other.headers["X-Omnihub-Timestamp"]
+            forged.headers["X-Omnihub-Timestamp"] = other.headers["X-Omnihub-Timestamp"]
     elif kind == "wrong_secret":
-        headers = dict(wrong_secret.headers)
+        forged = wrong_secret
     elif kind == "empty":
-        headers[header] = ""
+        forged = signers.with_credential(endpoint, honest, "")
     elif kind == "stale":
         if endpoint == "api":
-            stale = signers.sign_api(honest.body, timestamp=int(time.time()) - draw(st.integers(301, 10**9)))
-            headers = dict(stale.headers)
+            forged = signers.sign_api(honest.body, timestamp=int(time.time()) - draw(st.integers(301, 10**9)))
         elif endpoint == "vonage_messages":
             # Vonage's iat is checked for age; a stale or absurd one (-10**400 is issue 9's #4) is refused.
             stale_iat = draw(st.sampled_from([int(time.time()) - 86_400 * 30, int(time.time()) + 86_400 * 30]))
-            headers = dict(signers.sign_vonage(honest.body, issued_at=stale_iat).headers)
+            forged = signers.sign_vonage(honest.body, issued_at=stale_iat)
+        elif endpoint == "mailgun":  # rightly signed, but outside the tolerance either way
+            stale = int(time.time()) + draw(st.sampled_from([-1, 1])) * draw(st.integers(301, 10**9))
+            forged = signers.sign_mailgun_form(list(honest.form or ()), multipart_form=honest.multipart,
+                                               timestamp=stale)
         else:  # providers that sign no time: a stale request is a replay of another body
-            headers[header] = other.headers[header]
-    if endpoint == "telegram" and kind in ("replayed", "stale"):
-        headers[header] = draw(st.text(alphabet="abcdefXYZ_-0123456789", max_size=64).filter(
-            lambda token: token != TEST_SECRETS["TELEGRAM_SECRET_TOKEN"]))
-    if endpoint == "vonage_messages" and kind == "stale" and headers == honest.headers:
-        headers.pop(header)
-    return signers.FuzzRequest(honest.method, honest.path, honest.body, headers)
+            forged = signers.with_credential(endpoint, honest, signers.credential(endpoint, other))
+    if endpoint in ("telegram", "sendgrid", "postmark") and kind in ("replayed", "stale"):
+        # A token or a password is the same for every body: "another body's" is any other value.
+        token = draw(st.text(alphabet="abcdefXYZ_-0123456789", min_size=1, max_size=64).filter(
+            lambda value: value not in (TEST_SECRETS["TELEGRAM_SECRET_TOKEN"], *signers.EMAIL_SECRETS.values())))
+        forged = (signers.sign_postmark(honest.body, secret=token) if endpoint == "postmark"
+                  else signers.sign_sendgrid(list(honest.form or ()), secret=token, via=via) if endpoint == "sendgrid"
+                  else signers.with_credential(endpoint, honest, token))
+    if endpoint == "vonage_messages" and kind == "stale" and forged.headers == honest.headers:
+        forged = signers.with_credential(endpoint, honest, None)
+    return forged
 
 
 @pytest.mark.parametrize("endpoint", _endpoint_names())
@@ -157,6 +187,8 @@ def test_forged_requests_are_refused_and_store_nothing(fuzz_hub: FuzzHub, endpoi
         response = signers.send(fuzz_hub.client, request)
         check_refused_or_accepted(fuzz_hub, endpoint, response, forged=True)
         assert 400 <= response.status_code < 500
+        if endpoint in signers.FORGED_STATUS:  # the provider's "stop retrying" answer, or too large at the door
+            assert response.status_code in (signers.FORGED_STATUS[endpoint], 413), response.body
 
     run()
 
@@ -207,6 +239,8 @@ def signed_request(draw: st.DrawFn, endpoint: str) -> signers.FuzzRequest:
             ))
             return signers.sign_twilio_raw(path, raw)
         return signers.sign_twilio(path, draw(mutated_form("twilio")))
+    if endpoint in signers.EMAIL_FORM_SIGNERS:
+        return _email_form_signed(draw, endpoint, draw(mutated_email_form(endpoint)))
     documents = fixture_documents(endpoint)
     body = draw(st.one_of(
         st.builds(lambda doc, ascii_: render(doc, ensure_ascii=ascii_), mutated(documents), st.booleans()),
@@ -220,7 +254,9 @@ def signed_request(draw: st.DrawFn, endpoint: str) -> signers.FuzzRequest:
 
 
 SIGNED_EXAMPLES = {"meta": 90, "line": 80, "telegram": 80, "viber": 70, "vonage_messages": 70, "api": 80,
-                   "twilio_messaging": 80, "twilio_status": 60}
+                   "twilio_messaging": 80, "twilio_status": 60,
+                   # the newer endpoints, kept small: email parsing costs more per example
+                   "x": 60, "postmark": 40, "ses": 40, "sendgrid": 40, "mailgun": 40}
 
 
 @pytest.mark.parametrize("endpoint", _endpoint_names())
@@ -243,6 +279,12 @@ def test_every_unmutated_fixture_is_accepted(fuzz_hub: FuzzHub, endpoint: str) -
         wanted = "status" if endpoint == "twilio_status" else "sms"
         forms = [f for f in fixture_forms("twilio") if any(n == "MessageStatus" for n, _ in f) == (wanted == "status")]
         requests = [signers.sign_twilio(signers.FORM_ENDPOINTS[endpoint], form) for form in forms]
+    elif endpoint == "sendgrid":
+        requests = [signers.sign_sendgrid(form, via=via)
+                    for form in email_forms(endpoint) for via in ("query", "basic")]
+    elif endpoint == "mailgun":
+        requests = [signers.sign_mailgun_form(form, multipart_form=multipart_form)
+                    for form in email_forms(endpoint) for multipart_form in (False, True)]
     else:
         requests = [signers.JSON_SIGNERS[endpoint](render(doc)) for doc in fixture_documents(endpoint)]
     assert requests
@@ -273,5 +315,29 @@ def test_meta_handshake_answers_only_the_verify_token(fuzz_hub: FuzzHub) -> None
             assert not genuine or "hub.challenge" in drop or not challenge.isascii() or len(challenge) > 1000
         else:
             assert genuine, (params, drop, response.status_code)
+
+    run()
+
+
+# ------------------------------------------------------------------ X's Challenge-Response Check
+def test_x_crc_answers_the_token_signed_and_stores_nothing(fuzz_hub: FuzzHub) -> None:
+    from chalicelib.providers.x import sign_x_payload
+
+    @examples(40)
+    @given(token=st.sampled_from(["9b4507b3-9040-4669-9ca3-6b94edb50553", "", "x" * 512, "x" * 513]) | hostile_text,
+           drop=st.booleans())
+    def run(token: str, drop: bool) -> None:
+        query = "" if drop else "?" + urlencode({"crc_token": token.encode("utf-8", "surrogatepass")})
+        response = fuzz_hub.client.http.get("/webhooks/x" + query)
+        items, keys = fuzz_hub.stored()
+        assert items == [] and keys == []
+        assert response.status_code < 500, response.body
+        if response.status_code >= 400:
+            assert_error_body(response.status_code, response.body)
+            assert drop or not token or len(token.encode("utf-8", "surrogatepass")) > 512 or not token.isprintable()
+        else:
+            sent = token.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+            expected = sign_x_payload(TEST_SECRETS["X_CONSUMER_SECRET"], sent.encode("utf-8"))
+            assert json.loads(response.body) == {"response_token": expected}
 
     run()
