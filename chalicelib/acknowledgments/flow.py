@@ -21,6 +21,7 @@ from chalicelib.core.ports import MessageRepository
 from chalicelib.core.records import CarriedAcknowledgment
 from chalicelib.outbound.job import OutboundKind
 from chalicelib.outbound.outbox import DELIVERED_IN_WEBHOOK_RESPONSE, OutboundDraft, place_outbound, record_delivered
+from chalicelib.outbound.registry import NoOutboundProvider
 
 
 def acknowledgment_context(
@@ -117,7 +118,13 @@ def acknowledge_threaded(
     logger.info("acknowledgment decision", extra={"send": decision.send, "reason": str(decision.reason)})
     if not decision.send or not decision.text:
         return f"not_acknowledged:{decision.reason}"
-    placed = place_outbound(messages, acknowledgment_draft(threaded, decision.text, decision.language), environ)
+    try:
+        placed = place_outbound(messages, acknowledgment_draft(threaded, decision.text, decision.language), environ)
+    except NoOutboundProvider as err:
+        # Nothing can carry it (voice, or a misconfigured provider): say so, never record it as sent.
+        logger.warning("acknowledgment not sendable", extra={"channel": threaded.event.channel.value,
+                                                              "reason": err.reason})
+        return "not_acknowledged:no_sender"
     if not placed.queued:
         return "acknowledged_in_conversation"
     count("AcknowledgmentsQueued", channel=threaded.event.channel.value)

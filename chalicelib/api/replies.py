@@ -13,6 +13,7 @@ from chalicelib.core.ports import Repositories
 from chalicelib.core.timestamps import utc_now
 from chalicelib.outbound.job import OutboundKind
 from chalicelib.outbound.outbox import OutboundDraft, place_outbound
+from chalicelib.outbound.registry import NoOutboundProvider
 
 
 def reply_to_conversation(
@@ -49,26 +50,30 @@ def reply_to_conversation(
         if first.fingerprint != reply.fingerprint:
             raise IdempotencyKeyReused("this Idempotency-Key was used for a different reply")
         now = first.created_at
-    placed = place_outbound(
-        repos.messages,
-        OutboundDraft(
-            outbound_id=outbound_id,
-            conversation_id=conversation_id,
-            kind=OutboundKind.AGENT_REPLY,
-            channel=channel,
-            to=address,
-            created_at=now,
-            text=reply.text,
-            attachments=reply.attachments,
-            language=customer.language,
-            reference=conversation.reference,
-            customer_last_inbound_at=last_inbound_at,
-            reply_token=reply_token,
-            inbound_provider=inbound_provider,
-            inbound_metadata=inbound_metadata,
-        ),
-        environ,
-    )
+    try:
+        placed = place_outbound(
+            repos.messages,
+            OutboundDraft(
+                outbound_id=outbound_id,
+                conversation_id=conversation_id,
+                kind=OutboundKind.AGENT_REPLY,
+                channel=channel,
+                to=address,
+                created_at=now,
+                text=reply.text,
+                attachments=reply.attachments,
+                language=customer.language,
+                reference=conversation.reference,
+                customer_last_inbound_at=last_inbound_at,
+                reply_token=reply_token,
+                inbound_provider=inbound_provider,
+                inbound_metadata=inbound_metadata,
+            ),
+            environ,
+        )
+    except NoOutboundProvider as err:
+        # Nothing can reach the customer on this channel (voice, or a misconfigured provider).
+        raise Conflict(f"no sender can reach the customer on {channel.value}: {err.reason}") from err
     if not placed.stored:
         existing = repos.messages.find(conversation_id, outbound_id)
         if existing is not None:

@@ -15,12 +15,14 @@ from dataclasses import dataclass, field
 from chalicelib.core.model import Attachment, Channel, DeliveryStatus, Direction, Message
 from chalicelib.core.ports import MessageRepository
 from chalicelib.outbound.job import OutboundJob, OutboundKind
-from chalicelib.outbound.registry import NoOutboundProvider, provider_for
+from chalicelib.outbound.registry import NoSenderForChannel, provider_for
 
 # channel metadata → the sender hint the outbound senders read
 _HINTS_FROM_METADATA = {"to": "from", "phone_number_id": "phone_number_id", "bot": "bot"}
 
 DELIVERED_IN_CONVERSATION = "conversation"  # web chat: the widget reads it from the conversation
+# The channels whose customer reads our messages from the conversation itself (no push API).
+READ_FROM_CONVERSATION = frozenset({Channel.WEBCHAT})
 DELIVERED_IN_WEBHOOK_RESPONSE = "webhook_response"  # TwiML, Telegram's method reply
 
 
@@ -92,10 +94,18 @@ def outbound_message(
 
 
 def place_outbound(messages: MessageRepository, draft: OutboundDraft, environ: Mapping[str, str]) -> Placed:
-    """Store the message with its job (the relay queues it), or as sent where no sender serves the channel."""
+    """Store the message with its job (the relay queues it), or as sent where the customer reads it
+    from the conversation (web chat).
+
+    Raises :class:`~chalicelib.outbound.registry.NoOutboundProvider` when nothing can deliver it (a
+    channel without a sender, such as voice, or a misconfigured provider): such a message is never
+    recorded as sent.
+    """
     try:
         provider = provider_for(draft.channel, environ, inbound_provider=draft.inbound_provider)
-    except NoOutboundProvider:
+    except NoSenderForChannel:
+        if draft.channel not in READ_FROM_CONVERSATION:
+            raise
         return record_delivered(messages, draft, provider=None, delivered_in=DELIVERED_IN_CONVERSATION)
     job = draft.job(provider)
     stored = messages.put(outbound_message(job), kind=job.kind.value, job=job.to_dict())

@@ -33,6 +33,10 @@ class NoOutboundProvider(SenderNotConfigured):
     """The channel has no outbound sender (voice, webchat) or the configured provider cannot serve it."""
 
 
+class NoSenderForChannel(NoOutboundProvider):
+    """No provider sends on the channel at all (web chat, voice), as opposed to a misconfiguration."""
+
+
 def api_base(provider: str, environ: Mapping[str, str]) -> str:
     """``OMNIHUB_<PROVIDER>_API_BASE`` or the provider's public API base URL."""
     configured = environ.get(f"OMNIHUB_{provider.upper()}_API_BASE")
@@ -50,7 +54,7 @@ def provider_for(channel: Channel | str, hints: Mapping[str, str], inbound_provi
     channel = Channel(channel)
     senders = _CHANNEL_SENDERS.get(channel)
     if senders is None:
-        raise NoOutboundProvider(f"no outbound provider sends on {channel.value}")
+        raise NoSenderForChannel(f"no outbound provider sends on {channel.value}")
     if inbound_provider in senders.allowed:
         return str(inbound_provider)
     variable = senders.variable

@@ -120,8 +120,18 @@ def test_a_ready_job_is_enqueued_once(repos: Repositories, store: MemoryStore, m
     assert only_message(store).message.status is DeliveryStatus.QUEUED
 
 
-@pytest.mark.xfail(strict=True, reason="place_outbound treats a misconfigured provider like a channel without "
-                                       "a sender: the message is stored 'sent' and never leaves")
 def test_a_misconfigured_provider_never_records_the_message_as_sent(repos: Repositories) -> None:
-    placed = place_outbound(repos.messages, draft(inbound_provider=None), {"OMNIHUB_SMS_PROVIDER": "meta"})
-    assert placed.message.status is not DeliveryStatus.SENT
+    from chalicelib.outbound.registry import NoOutboundProvider
+
+    with pytest.raises(NoOutboundProvider):
+        place_outbound(repos.messages, draft(inbound_provider=None), {"OMNIHUB_SMS_PROVIDER": "meta"})
+    assert repos.messages.find(draft().conversation_id, draft().outbound_id) is None
+
+
+def test_a_channel_without_a_sender_is_refused_not_recorded_as_sent(repos: Repositories, store: MemoryStore) -> None:
+    """Voice has no push sender: only web chat's customer reads our messages from the conversation."""
+    from chalicelib.outbound.registry import NoOutboundProvider
+
+    with pytest.raises(NoOutboundProvider):
+        place_outbound(repos.messages, draft(Channel.VOICE, inbound_provider=None), environ={})
+    assert store.records("messages") == []
