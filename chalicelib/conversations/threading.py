@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from chalicelib.adapters.observability import logger
 from chalicelib.adapters.resources import INBOUND_QUEUE
 from chalicelib.conversations.identities import owner_of, resolve_customer
-from chalicelib.core.consent import ConsentKeyword, ConsentState, event_consent_keyword
+from chalicelib.core.consent import event_consent_keyword, keyword_consent
 from chalicelib.core.errors import RetryableError
 from chalicelib.core.ids import allocate_reference, conversation_id_for, event_reference, message_id_for
 from chalicelib.core.language import language_hint
@@ -216,8 +216,8 @@ def _update_customer(repos: Repositories, customer_id: str, event: InboundEvent)
         or language_hint(event.sender.identity.address, event.metadata.get("country")),
     )
     keyword = event_consent_keyword(event.channel.value, event.text, event.metadata.get("consent"))
-    if keyword in (ConsentKeyword.OPT_OUT, ConsentKeyword.OPT_IN):
-        state = ConsentState.WITHDRAWN if keyword is ConsentKeyword.OPT_OUT else ConsentState.GRANTED
+    state = keyword_consent(keyword)
+    if state is not None:
         repos.customers.set_consent(customer_id, event.channel, state, event.occurred_at)
 
 

@@ -106,11 +106,6 @@ def split_reply(text: str) -> ReplyParts:
     )
 
 
-def new_text_of(text: str) -> str:
-    """Just the new text (the whole text when nothing was recognized as quote or signature)."""
-    return split_reply(text).new_text
-
-
 def _quote_start(lines: list[str]) -> int | None:
     for index, line in enumerate(lines):
         if _FORWARDED.match(line):

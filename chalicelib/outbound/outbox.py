@@ -108,8 +108,7 @@ def place_outbound(messages: MessageRepository, draft: OutboundDraft, environ: M
             raise
         return record_delivered(messages, draft, provider=None, delivered_in=DELIVERED_IN_CONVERSATION)
     job = draft.job(provider)
-    stored = messages.put(outbound_message(job), kind=job.kind.value, job=job.to_dict())
-    return Placed(outbound_message(job), stored, queued=True)
+    return Placed(outbound_message(job), enqueue_job(messages, job), queued=True)
 
 
 def enqueue_job(messages: MessageRepository, job: OutboundJob) -> bool:

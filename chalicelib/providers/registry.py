@@ -291,11 +291,6 @@ def secret_groups(entries: Iterable[ProviderEntry] = REGISTRY) -> dict[str, str]
     return {name: entry.secret_group for entry in entries if entry.secret_group for name in entry.secrets}
 
 
-def group_secrets(group: str, entries: Iterable[ProviderEntry] = REGISTRY) -> tuple[str, ...]:
-    """The secret names one group holds, sorted."""
-    return tuple(sorted(name for name, owner in secret_groups(entries).items() if owner == group))
-
-
 def sending_providers(entries: Iterable[ProviderEntry] = REGISTRY) -> tuple[str, ...]:
     """The providers that have a sender, in registry order."""
     return tuple(entry.name for entry in entries if entry.sender)

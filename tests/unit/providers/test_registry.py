@@ -28,7 +28,6 @@ from chalicelib.providers.registry import (
     Simulator,
     WebhookEndpoint,
     check_registry,
-    group_secrets,
     load,
     provider,
     secret_groups,
@@ -217,7 +216,6 @@ def test_the_contract_secret_groups_are_unchanged() -> None:
         "VONAGE_PRIVATE_KEY": "vonage", "SENDGRID_INBOUND_TOKEN": "sendgrid", "MAILGUN_SIGNING_KEY": "mailgun",
         "POSTMARK_INBOUND_USER": "postmark", "POSTMARK_INBOUND_PASSWORD": "postmark",
     }
-    assert group_secrets("twilio") == ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN")
 
 
 def test_each_provider_secret_is_stored_in_the_half_of_the_function_that_reads_it() -> None:
@@ -303,7 +301,6 @@ def test_one_new_entry_reaches_every_view() -> None:
     check_registry(entries)
     assert webhook_endpoints(entries)["pigeon"].path == "/webhooks/pigeon"
     assert secret_groups(entries)["PIGEON_API_TOKEN"] == "pigeon"
-    assert group_secrets("pigeon", entries) == ("PIGEON_API_TOKEN", "PIGEON_SIGNING_KEY")
     assert sending_providers(entries)[-1] == "pigeon"
     assert "pigeon" in senders_by_channel(entries)[Channel.SMS].allowed
     assert simulators(entries)["pigeon"].target.startswith("devstack.simulators.pigeon:")
