@@ -1,8 +1,8 @@
-"""Acknowledgments in the flow: the decision's inputs gathered from an event and what was read, and
-the worker's side (store what the webhook response said, or decide and place one).
+"""Acknowledgments in the worker: store what the webhook response said, or decide one and place it.
 
-The policy itself is pure (:func:`chalicelib.acknowledgments.decide_acknowledgment`); the webhook
-side lives in :mod:`chalicelib.ingest.instant_ack`.
+The policy itself is pure (:func:`chalicelib.acknowledgments.decide_acknowledgment`), its inputs are
+gathered by :mod:`chalicelib.acknowledgments.context`, and the webhook side lives in
+:mod:`chalicelib.ingest.instant_ack`.
 """
 
 from __future__ import annotations
@@ -10,53 +10,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
-from chalicelib.acknowledgments import AckContext, AckDecision, Policy, decide_acknowledgment
+from chalicelib.acknowledgments import AckDecision, Policy, decide_acknowledgment
+from chalicelib.acknowledgments.context import acknowledgment_context
 from chalicelib.adapters.observability import count, logger
 from chalicelib.conversations.threading import Threaded
-from chalicelib.core.consent import event_consent_keyword
 from chalicelib.core.ids import acknowledgment_id_for
-from chalicelib.core.language import language_hint
-from chalicelib.core.model import Conversation, Customer, InboundEvent, Priority
 from chalicelib.core.ports import MessageRepository
 from chalicelib.core.records import CarriedAcknowledgment
 from chalicelib.outbound.job import OutboundKind
 from chalicelib.outbound.outbox import DELIVERED_IN_WEBHOOK_RESPONSE, OutboundDraft, place_outbound, record_delivered
 from chalicelib.outbound.registry import NoOutboundProvider
-
-
-def acknowledgment_context(
-    event: InboundEvent,
-    *,
-    customer: Customer | None,
-    reference: str,
-    opens: bool,
-    previous_inbound_at: str | None,
-    now: datetime,
-    conversation: Conversation | None = None,
-    crisis_status_line: str | None = None,
-) -> AckContext:
-    sender = event.sender
-    return AckContext(
-        kind=event.kind,
-        channel=event.channel,
-        occurred_at=event.occurred_at,
-        now=now,
-        reference=reference,
-        text=event.text,
-        is_auto_reply=event.metadata.get("auto_reply") == "true",
-        reply_not_ours=event.metadata.get("mode") == "standby",
-        consent_state=(customer.consent.get(event.channel.value) if customer else None),
-        consent_keyword=event_consent_keyword(event.channel.value, event.text, event.metadata.get("consent")),
-        opens_conversation=opens,
-        previous_inbound_at=previous_inbound_at,
-        customer_name=(customer.name if customer and customer.name else (sender.name if sender else None)),
-        language=customer.language if customer else None,
-        language_hint=(sender.language or language_hint(sender.identity.address, event.metadata.get("country")))
-        if sender
-        else None,
-        priority=conversation.priority if conversation else Priority.NORMAL,
-        crisis_status_line=crisis_status_line,
-    )
 
 
 def decide_for_threaded(threaded: Threaded, policy: Policy, now: datetime | None = None) -> AckDecision:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from chalicelib.acknowledgments import Policy, decide_acknowledgment
-from chalicelib.acknowledgments.flow import acknowledgment_context
+from chalicelib.acknowledgments.context import acknowledgment_context
 from chalicelib.adapters.observability import logger
 from chalicelib.conversations.threading import preview_thread
 from chalicelib.core.errors import OmnihubError

@@ -138,3 +138,17 @@ def test_the_oversized_list_only_shrinks(path: str) -> None:
     counts = line_counts()
     assert path in counts, f"{path} is gone: remove it from OVERSIZED"
     assert counts[path] > MAX_LINES, f"{path} has {counts[path]} lines now: remove it from OVERSIZED"
+
+
+def test_the_webhook_path_loads_no_sender() -> None:
+    """The instant acknowledgment decides on the webhook path; sending (and its imports) is the worker's."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, app, chalicelib.ingest.instant_ack\n"
+        "loaded = [m for m in sys.modules if m.startswith('chalicelib.outbound')]\n"
+        "print(','.join(loaded))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert result.stdout.strip() == ""
