@@ -203,10 +203,12 @@ def conversation_resolve(conversation_id: str) -> Any:
 # ---------------------------------------------------------------- event handlers (the pump calls these locally)
 def _worker_ports() -> Any:
     from chalicelib.acknowledgments import load_policy
+    from chalicelib.adapters.id_keys import id_key
     from chalicelib.conversations.inbound import WorkerPorts
 
     return WorkerPorts(
-        repos=runtime.repositories(), bus=runtime.bus(), environ=runtime.settings().environ, ack_policy=load_policy()
+        repos=runtime.repositories(), bus=runtime.bus(), environ=runtime.settings().environ, ack_policy=load_policy(),
+        id_key=id_key,
     )
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from chalicelib.adapters.id_keys import id_key
 from chalicelib.core.ids import customer_id_for
 from chalicelib.core.model import PHONE_CHANNELS, Customer, Identity, Sender
 from chalicelib.core.ports import CustomerRepository
@@ -27,7 +26,7 @@ def owner_of(customers: CustomerRepository, identity: Identity) -> tuple[str | N
 
 
 def resolve_customer(
-    customers: CustomerRepository, sender: Sender, at: str, *, key: Callable[[], bytes] = id_key
+    customers: CustomerRepository, sender: Sender, at: str, *, key: Callable[[], bytes]
 ) -> str:
     """The customer behind an identity, created once whatever the races (claims are conditional).
 

@@ -6,7 +6,7 @@ outbound message forward; a lifecycle event (follow, block, ...) records consent
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
 from chalicelib.acknowledgments import Policy
@@ -17,12 +17,20 @@ from chalicelib.conversations.identities import resolve_customer
 from chalicelib.conversations.routing import route_threaded
 from chalicelib.conversations.threading import is_threadable, thread_message
 from chalicelib.core.consent import lifecycle_consent
-from chalicelib.core.errors import PermanentError
+from chalicelib.core.errors import PermanentError, RetryableError
 from chalicelib.core.ids import event_reference
 from chalicelib.core.model import EventKind, InboundEvent
 from chalicelib.core.ports import Repositories
 from chalicelib.core.records import InboxRecord
 from chalicelib.routing import RoutingConfig, load_routing_config
+
+
+def _no_id_key() -> bytes:
+    raise IdKeyMissing("no id key was given to the worker")
+
+
+class IdKeyMissing(RetryableError):
+    """The worker was wired without the deployment's id key: retry once it is (never an unkeyed id)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +40,8 @@ class WorkerPorts:
     environ: Mapping[str, str] = field(default_factory=dict)  # configuration (providers, templates)
     ack_policy: Policy | None = None  # None: acknowledgments off (tests of the spine alone)
     routing: RoutingConfig | None = None  # None: the configuration in force ($OMNIHUB_ROUTING_CONFIG)
+    # The deployment's id key (new customers' ids); read only when a customer is created.
+    id_key: Callable[[], bytes] = field(default=_no_id_key)
 
 
 def handle_inbound_event(inbox_key: str, ports: WorkerPorts) -> str:
@@ -47,14 +57,14 @@ def handle_inbound_event(inbox_key: str, ports: WorkerPorts) -> str:
         if event.kind is EventKind.DELIVERY_STATUS:
             return "status_applied" if apply_status(ports.repos, event) else "status_ignored"
         if event.kind is EventKind.LIFECYCLE and event.sender is not None:
-            return _apply_lifecycle(record, ports.repos)
+            return _apply_lifecycle(record, ports.repos, ports.id_key)
         return "ignored"
     finally:
         logger.remove_keys(["event_ref", "conversation_id"])
 
 
 def _thread_route_acknowledge(record: InboxRecord, ports: WorkerPorts) -> str:
-    threaded = thread_message(ports.repos, record)
+    threaded = thread_message(ports.repos, record, id_key=ports.id_key)
     logger.append_keys(conversation_id=threaded.conversation.id)
     routed = route_threaded(threaded, ports.repos.conversations, ports.bus, ports.routing or load_routing_config())
     threaded = replace(threaded, conversation=routed.conversation)
@@ -79,12 +89,12 @@ def apply_status(repos: Repositories, event: InboundEvent) -> bool:
     return applied
 
 
-def _apply_lifecycle(record: InboxRecord, repos: Repositories) -> str:
+def _apply_lifecycle(record: InboxRecord, repos: Repositories, id_key: Callable[[], bytes]) -> str:
     event = record.event
     assert event.sender is not None
     state = lifecycle_consent(event.metadata.get("lifecycle"))
     if not state:
         return "ignored"
-    customer_id = resolve_customer(repos.customers, event.sender, record.received_at)
+    customer_id = resolve_customer(repos.customers, event.sender, record.received_at, key=id_key)
     repos.customers.set_consent(customer_id, event.channel, state, event.occurred_at)
     return f"consent_{state}"

@@ -9,6 +9,7 @@ same way by the redelivery.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from chalicelib.adapters.observability import logger
@@ -107,10 +108,12 @@ class Threaded:
     previous_inbound_at: str | None  # the conversation's last inbound before this message
 
 
-def decide_thread(repos: Repositories, inbox_key: str, event: InboundEvent, received_at: str) -> ThreadDecision:
+def decide_thread(
+    repos: Repositories, inbox_key: str, event: InboundEvent, received_at: str, *, id_key: Callable[[], bytes]
+) -> ThreadDecision:
     """Resolve the customer and take the decision; opening claims the customer's pointer (conditional)."""
     assert event.sender is not None
-    customer_id = resolve_customer(repos.customers, event.sender, received_at)
+    customer_id = resolve_customer(repos.customers, event.sender, received_at, key=id_key)
     while True:
         customer = repos.customers.get(customer_id, consistent=True)
         if customer is None:
@@ -134,12 +137,12 @@ def decide_thread(repos: Repositories, inbox_key: str, event: InboundEvent, rece
         )
 
 
-def thread_message(repos: Repositories, record: InboxRecord) -> Threaded:
+def thread_message(repos: Repositories, record: InboxRecord, *, id_key: Callable[[], bytes]) -> Threaded:
     """Resolve, decide (once), apply. Safe to call again for the same inbox record."""
     event, inbox_key, received_at = record.event, record.inbox_key, record.received_at
     assert event.sender is not None  # InboundEvent guarantees it for messages
     decision = record.thread or repos.inbox.record_thread_decision(
-        inbox_key, decide_thread(repos, inbox_key, event, received_at)
+        inbox_key, decide_thread(repos, inbox_key, event, received_at, id_key=id_key)
     )
     if decision.opens:
         _open_conversation(repos, decision, event, received_at, _announced_reference(record.acknowledgment, decision))

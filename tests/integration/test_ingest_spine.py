@@ -143,12 +143,12 @@ def test_a_failing_record_is_retried_alone_and_then_succeeds(hub: Hub, monkeypat
     real = conversations.thread_message
     calls: dict[str, int] = {}
 
-    def flaky(store: Any, record: Any) -> Any:
+    def flaky(store: Any, record: Any, **kwargs: Any) -> Any:
         address = record.event.sender.identity.address
         calls[address] = calls.get(address, 0) + 1
         if address == "erin" and calls["erin"] == 1:
             raise conversations.RetryableError("DynamoDB throttled")
-        return real(store, record)
+        return real(store, record, **kwargs)
 
     monkeypatch.setattr("chalicelib.conversations.inbound.thread_message", flaky)
     hub.pump.drain(timeout=20)
@@ -162,6 +162,7 @@ def test_a_failing_record_is_retried_alone_and_then_succeeds(hub: Hub, monkeypat
 # ------------------------------------------------------------------ threading
 def test_two_customers_writing_at_once_never_share_a_conversation(hub: Hub) -> None:
     from chalicelib.adapters import runtime
+    from chalicelib.adapters.id_keys import id_key
     from chalicelib.conversations.inbound import WorkerPorts, handle_inbound_event
 
     for index in range(6):
@@ -172,7 +173,7 @@ def test_two_customers_writing_at_once_never_share_a_conversation(hub: Hub) -> N
     hub.pump.drain()
     hub.pump._handlers = handlers
     bodies = hub.receive_all("inbound")
-    ports = WorkerPorts(runtime.repositories(), runtime.bus())
+    ports = WorkerPorts(runtime.repositories(), runtime.bus(), id_key=id_key)
     by_sender: dict[str, list[dict[str, Any]]] = {}
     for body in bodies:
         record = runtime.repositories().inbox.get(body["inbox_key"])
@@ -203,6 +204,7 @@ def test_two_customers_writing_at_once_never_share_a_conversation(hub: Hub) -> N
 def test_one_customer_racing_on_two_workers_gets_one_conversation(hub: Hub) -> None:
     """Same identity processed concurrently (a redelivery overlapping the first try)."""
     from chalicelib.adapters import runtime
+    from chalicelib.adapters.id_keys import id_key
     from chalicelib.conversations.inbound import WorkerPorts, handle_inbound_event
 
     post_api(hub.client, api_event(sender="rita", text="one"))
@@ -211,7 +213,7 @@ def test_one_customer_racing_on_two_workers_gets_one_conversation(hub: Hub) -> N
     hub.pump.drain()
     hub.pump._handlers = handlers
     [body] = hub.receive_all("inbound")
-    ports = WorkerPorts(runtime.repositories(), runtime.bus())
+    ports = WorkerPorts(runtime.repositories(), runtime.bus(), id_key=id_key)
     threads = [threading.Thread(target=handle_inbound_event, args=(body["inbox_key"], ports)) for _ in range(4)]
     for thread in threads:
         thread.start()

@@ -1,19 +1,13 @@
-"""Unit tests run without AWS: the deployment's id key comes from the environment, as in `make run`."""
+"""Unit tests run without AWS: the use cases take the deployment's id key as a port."""
 
 from __future__ import annotations
-
-from collections.abc import Iterator
-
-import pytest
 
 from tests.conftest import TEST_SECRETS
 
 
-@pytest.fixture(autouse=True)
-def id_key_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    from chalicelib.adapters import runtime
+def test_id_key() -> bytes:
+    """The id key the unit tests give the worker's use cases (the one `make run` and the moto tests use)."""
+    return TEST_SECRETS["OMNIHUB_ID_KEY"].encode()
 
-    monkeypatch.setenv("OMNIHUB_ID_KEY", TEST_SECRETS["OMNIHUB_ID_KEY"])
-    runtime.reset()
-    yield
-    runtime.reset()
+
+test_id_key.__test__ = False  # type: ignore[attr-defined]  # a key provider, not a test

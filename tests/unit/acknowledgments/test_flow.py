@@ -16,6 +16,7 @@ from chalicelib.core.model import Channel, DeliveryStatus, Direction, EventKind,
 from chalicelib.core.ports import Repositories
 from chalicelib.core.records import CarriedAcknowledgment
 from chalicelib.core.timestamps import format_timestamp, parse_timestamp, utc_now
+from tests.unit.conftest import test_id_key
 
 PHONE = "+393331234567"
 
@@ -47,7 +48,7 @@ def threaded(repos: Repositories, event_id: str, *, channel: Channel = Channel.W
                     acknowledgment=carried)
     record = repos.inbox.get(event.inbox_key)
     assert record is not None
-    return thread_message(repos, record)
+    return thread_message(repos, record, id_key=test_id_key)
 
 
 def outbound_entries(store: MemoryStore) -> list[MessageEntry]:

@@ -24,6 +24,7 @@ from chalicelib.core.model import (
 from chalicelib.core.ports import Repositories
 from chalicelib.core.timestamps import utc_now
 from tests.conftest import load_schema
+from tests.unit.conftest import test_id_key
 
 PHONE = Identity(Channel.WHATSAPP, "+393331234567")
 LINE_USER = Identity(Channel.LINE, "U4af4980629")
@@ -46,7 +47,7 @@ def bus() -> MemoryBus:
 
 @pytest.fixture
 def ports(repos: Repositories, bus: MemoryBus) -> WorkerPorts:
-    return WorkerPorts(repos=repos, bus=bus)  # type: ignore[arg-type]  # MemoryBus: SqsBus in memory
+    return WorkerPorts(repos=repos, bus=bus, id_key=test_id_key)  # type: ignore[arg-type]  # MemoryBus: SqsBus in memory
 
 
 def stored(repos: Repositories, event: InboundEvent, received_at: str = "2026-11-18T09:00:00.000Z") -> str:
@@ -98,7 +99,7 @@ def test_each_message_of_a_conversation_is_routed_in_its_group(repos: Repositori
 
 def test_an_acknowledgment_is_placed_when_a_policy_is_given(repos: Repositories, store: MemoryStore,
                                                             bus: MemoryBus) -> None:
-    ports = WorkerPorts(repos=repos, bus=bus, ack_policy=load_policy())  # type: ignore[arg-type]
+    ports = WorkerPorts(repos=repos, bus=bus, id_key=test_id_key, ack_policy=load_policy())  # type: ignore[arg-type]
     event = InboundEvent(provider="meta", event_id="wamid.now", kind=EventKind.MESSAGE, channel=Channel.WHATSAPP,
                          occurred_at=utc_now(), sender=Sender(PHONE, name="Maria"), text="Hello")
     assert handle_inbound_event(stored(repos, event, utc_now()), ports) == "routed+acknowledgment_queued"

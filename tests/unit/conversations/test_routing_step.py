@@ -20,6 +20,7 @@ from chalicelib.core.model import Channel, Conversation, Customer, EventKind, Id
 from chalicelib.core.ports import Repositories
 from chalicelib.routing import RoutingConfig, parse_routing_config
 from tests.conftest import load_schema
+from tests.unit.conftest import test_id_key
 
 PHONE = Identity(Channel.WHATSAPP, "+393331234567")
 CONFIG = parse_routing_config({
@@ -69,7 +70,7 @@ def bus() -> MemoryBus:
 
 @pytest.fixture
 def ports(repos: Repositories, bus: MemoryBus) -> WorkerPorts:
-    return WorkerPorts(repos=repos, bus=bus, routing=CONFIG)  # type: ignore[arg-type]  # MemoryBus: SqsBus in memory
+    return WorkerPorts(repos=repos, bus=bus, id_key=test_id_key, routing=CONFIG)  # type: ignore[arg-type]  # MemoryBus: SqsBus in memory
 
 
 def vip(repos: Repositories) -> None:
@@ -185,7 +186,7 @@ def test_a_crash_before_publishing_is_finished_by_the_redelivery(repos: Reposito
 def facts_of(repos: Repositories, key: str) -> Any:
     record = repos.inbox.get(key)
     assert record is not None
-    return routing_facts(thread_message(repos, record), repos.conversations)
+    return routing_facts(thread_message(repos, record, id_key=test_id_key), repos.conversations)
 
 
 def test_the_facts_come_from_the_event_the_customer_and_the_calendar(repos: Repositories) -> None:
