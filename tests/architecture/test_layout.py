@@ -27,9 +27,7 @@ AWS_AND_NETWORK = ("boto3", "botocore", "aws_lambda_powertools", "chalice", "url
 
 # Modules over MAX_LINES today. The lead is splitting each of them (issue 8); remove a line as its
 # file is split. The list only shrinks: a file that is back under the limit must leave it.
-OVERSIZED = {
-    "devstack/sandbox.py",
-}
+OVERSIZED: set[str] = set()
 
 
 def python_files(*tops: str) -> list[Path]:

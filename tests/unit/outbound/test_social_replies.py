@@ -1,6 +1,6 @@
 """Replies to comments and posts: the job's ``reply_to``, Meta's windows for it, and the exact requests.
 
-The requests go to the provider sandbox (devstack/sandbox.py) on loopback, which answers like the
+The requests go to the provider sandbox (devstack/sandbox/) on loopback, which answers like the
 Graph API and the X API v2 and records what it received.
 """
 
