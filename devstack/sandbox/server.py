@@ -103,7 +103,8 @@ def sandbox_environment(base_url: str) -> dict[str, str]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0] if __doc__ else None)
+    summary = __doc__.split("\n", 1)[0] if __doc__ else None
+    parser = argparse.ArgumentParser(prog="python -m devstack.sandbox", description=summary)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=4580)
     parser.add_argument("--quiet", action="store_true", help="do not log each request")
