@@ -264,4 +264,4 @@ def handle_outbound(event: Any) -> Any:
 def sweep_sla(event: Any) -> Any:
     from chalicelib.handlers.schedules import sweep_sla as sweep
 
-    return sweep()
+    return sweep(event.to_dict())

@@ -57,6 +57,8 @@ TABLE = TableSpec(
     indexes=(
         # Conversations by status (and route, filtered), newest activity first.
         GlobalIndex(name="gsi1", partition_key="gsi1pk", sort_key="gsi1sk"),
+        # Sparse: only conversations with an SLA level still to fall due, earliest first (the sweeper's query).
+        GlobalIndex(name="gsi_sla", partition_key="sla_pk", sort_key="sla_sk"),
     ),
 )
 

@@ -40,10 +40,18 @@ def routed_envelope(
 
 
 def escalation_envelope(
-    envelope_id: str, reason: str, level: int, conversation: Conversation, customer: Customer
+    envelope_id: str,
+    reason: str,
+    level: int,
+    conversation: Conversation,
+    customer: Customer,
+    *,
+    action: str = "notify",
+    deadline: str | None = None,
 ) -> dict[str, Any]:
     """What supervisors' tools read from the escalation queue; ``reason`` is the rule's name (or an
-    SLA breach). ``envelope_id`` derives from the conversation, the reason and the level."""
+    SLA breach, or ``repeat_contact``). ``envelope_id`` derives from the conversation, the reason and the
+    level; ``action`` is what the ladder's level did, ``deadline`` the SLA due time that was missed."""
     return {
         "schema": ESCALATION_V1,
         "envelope_id": envelope_id,
@@ -51,6 +59,8 @@ def escalation_envelope(
         "reason": reason,
         "level": level,
         "route": conversation.route,
+        "action": action,
+        "deadline": deadline,
         "conversation": conversation_part(conversation),
         "customer": customer_part(customer),
     }
@@ -66,6 +76,7 @@ def conversation_part(conversation: Conversation) -> dict[str, Any]:
         "channel": conversation.channel.value,
         "tags": list(conversation.tags),
         "routing": conversation.routing.to_api() if conversation.routing else None,
+        "sla": conversation.sla.to_api() if conversation.sla else None,
         "created_at": conversation.created_at,
     }
 

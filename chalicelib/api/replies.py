@@ -14,6 +14,7 @@ from chalicelib.core.timestamps import utc_now
 from chalicelib.outbound.job import OutboundKind
 from chalicelib.outbound.outbox import OutboundDraft, place_outbound
 from chalicelib.outbound.registry import NoOutboundProvider
+from chalicelib.sla.timers import SlaSetup, after_agent_reply, after_status_change, sla_setup
 
 
 def reply_to_conversation(
@@ -74,11 +75,19 @@ def reply_to_conversation(
     except NoOutboundProvider as err:
         # Nothing can reach the customer on this channel (voice, or a misconfigured provider).
         raise Conflict(f"no sender can reach the customer on {channel.value}: {err.reason}") from err
+    # The reply fulfils the response clocks (a retried POST again: the same time, nothing changes).
+    after_agent_reply(repos.conversations, conversation_id, now, _sla_setup())
     if not placed.stored:
         existing = repos.messages.find(conversation_id, outbound_id)
         if existing is not None:
             return _accepted(existing)  # a retried POST: what the first one created, in its current state
     return _accepted(placed.message)
+
+
+def _sla_setup() -> SlaSetup:
+    from chalicelib.routing.config import load_routing_config  # lazy: only the write paths need it
+
+    return sla_setup(load_routing_config())
 
 
 def _last_inbound(
@@ -102,4 +111,5 @@ def resolve_conversation(repos: Repositories, conversation_id: str) -> dict[str,
     """Resolve a case: the customer's next message opens a new conversation with a new reference."""
     conversation = repos.conversations.set_status(conversation_id, ConversationStatus.RESOLVED, utc_now())
     repos.customers.release_open_conversation(conversation.customer_id, conversation_id)
-    return conversation.to_api()
+    timed = after_status_change(repos.conversations, conversation_id, _sla_setup())  # the clocks stop
+    return (timed.conversation if timed is not None else conversation).to_api()

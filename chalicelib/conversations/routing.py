@@ -8,6 +8,9 @@ ids: SQS drops them within five minutes, consumers dedupe on ``envelope_id`` bey
 
 Every message goes to its conversation's route queue (group = conversation id); a rule with
 ``"escalate": true`` also puts the conversation on the escalation queue, once per conversation and rule.
+Every message also moves the conversation's SLA timers (:mod:`chalicelib.sla.timers`) before its envelope
+is published, so the envelope carries the due times; the customer's third contact on the same case within
+24 hours escalates with the reason ``repeat_contact``, once per case.
 """
 
 from __future__ import annotations
@@ -16,19 +19,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from chalicelib.adapters.observability import count, logger
-from chalicelib.adapters.resources import ESCALATION_QUEUE, QueueSpec, route_queue_spec
+from chalicelib.adapters.observability import logger
+from chalicelib.adapters.resources import QueueSpec, route_queue_spec
 from chalicelib.adapters.sqs import Outgoing, SqsBus
-from chalicelib.api.envelopes import escalation_envelope, routed_envelope
+from chalicelib.api.envelopes import routed_envelope
+from chalicelib.conversations.escalation import REPEAT_CONTACT_REASON, escalate
 from chalicelib.conversations.threading import Threaded
 from chalicelib.core.errors import RetryableError
-from chalicelib.core.ids import escalation_id_for
 from chalicelib.core.model import Channel, Conversation
 from chalicelib.core.ports import ConversationRepository
 from chalicelib.core.routing_record import ConversationRouting
 from chalicelib.core.timestamps import format_timestamp, parse_timestamp
 from chalicelib.routing import RoutingConfig, RoutingDecision, RoutingFacts, decide_route, should_reroute
 from chalicelib.sla import load_service_levels
+from chalicelib.sla.timers import after_customer_message, mark_repeat_escalated, repeat_contact_due, sla_setup
 
 IMMEDIATE_ESCALATION_LEVEL = 1
 
@@ -59,6 +63,8 @@ def route_threaded(
             conversation = recorded or _reread(conversations, conversation.id)
             applied = recorded is not None
             _log_decision(decision, rerouted=threaded.conversation.routing is not None, applied=applied)
+    timed = after_customer_message(conversations, conversation.id, message.created_at, sla_setup(config))
+    conversation = timed.conversation if timed is not None else conversation
     bus.publish(
         _queue_of(conversation.route, config),
         Outgoing(routed_envelope(conversation, threaded.customer, message, opened=threaded.opened),
@@ -68,14 +74,12 @@ def route_threaded(
     escalated = applied and routing is not None and routing.escalate and routing.rule is not None
     if escalated:
         assert routing is not None and routing.rule is not None
-        envelope_id = escalation_id_for(conversation.id, routing.rule, IMMEDIATE_ESCALATION_LEVEL)
-        bus.publish(
-            ESCALATION_QUEUE,
-            Outgoing(escalation_envelope(envelope_id, routing.rule, IMMEDIATE_ESCALATION_LEVEL, conversation,
-                                         threaded.customer),
-                     group_id=conversation.id, dedupe_id=envelope_id),
-        )
-        count("ConversationsEscalated", channel=conversation.channel.value)
+        escalate(bus, conversation, threaded.customer, reason=routing.rule, level=IMMEDIATE_ESCALATION_LEVEL)
+    if timed is not None and repeat_contact_due(timed.after):
+        # Published before it is marked: a crash in between republishes the same envelope id on redelivery.
+        escalate(bus, conversation, threaded.customer, reason=REPEAT_CONTACT_REASON, level=IMMEDIATE_ESCALATION_LEVEL)
+        mark_repeat_escalated(conversations, conversation.id, sla_setup(config))
+        escalated = True
     return Routed(conversation, applied, escalated)
 
 

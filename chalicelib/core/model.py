@@ -18,6 +18,7 @@ from typing import Any
 
 from chalicelib.core.errors import ModelError
 from chalicelib.core.routing_record import ConversationRouting
+from chalicelib.core.sla_record import StoredSla
 from chalicelib.core.timestamps import ISO_UTC, normalize_timestamp
 from chalicelib.core.vocabulary import (
     PHONE_CHANNELS,
@@ -322,6 +323,7 @@ class Conversation:
     last_inbound_at: str | None = None
     resolved_at: str | None = None
     routing: ConversationRouting | None = None  # None until the worker routed it
+    sla: StoredSla | None = None  # None until the worker routed it (SLA timers start with routing)
 
     def to_api(self, messages: list[Message] | None = None) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -338,6 +340,7 @@ class Conversation:
             "last_inbound_at": self.last_inbound_at,
             "resolved_at": self.resolved_at,
             "routing": self.routing.to_api() if self.routing else None,
+            "sla": self.sla.to_api() if self.sla else None,
         }
         if messages is not None:
             data["messages"] = [m.to_api() for m in messages]

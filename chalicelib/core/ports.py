@@ -32,6 +32,7 @@ from chalicelib.core.records import (
     ThreadDecision,
 )
 from chalicelib.core.routing_record import ConversationRouting
+from chalicelib.core.sla_record import StoredSla
 
 
 class InboxRepository(Protocol):
@@ -120,6 +121,19 @@ class ConversationRepository(Protocol):
 
         Conditional: a conversation routed meanwhile (or again, by a redelivery of the same message)
         is left as it stands and None is returned; otherwise the conversation as now stored."""
+        ...
+
+    def record_sla(
+        self, conversation_id: str, sla: StoredSla, *, route: str | None = None, priority: Priority | None = None
+    ) -> Conversation | None:
+        """Store the SLA timers (with a ladder's re-route: the route and priority too), conditional on the
+        stored revision being ``sla.revision - 1``: None when another writer came first (or no conversation).
+        While ``sla.attention_at`` is set the conversation is on the sweeper's sparse index, else off it."""
+        ...
+
+    def sla_attention_due(self, now: str, limit: int) -> list[str]:
+        """Ids of conversations whose next SLA level falls due at or before ``now``, earliest first (an
+        index query, never a scan)."""
         ...
 
     def customer_conversation_ids(self, customer_id: str) -> list[str]: ...

@@ -88,9 +88,14 @@ ACCESS: dict[str, FunctionAccess] = {
         reads_secrets_for=SEND,  # the sending credentials, never the REST keys or a webhook-only secret
         sends_email=True,
     ),
-    # The SLA sweeper runs every minute and touches nothing yet (its escalation ladder arrives with
-    # the escalation issue, which grants what it needs): only its failure queue.
-    resources.SCHEDULE_HANDLERS[0][0]: FunctionAccess(failure_queue="sweep"),
+    # The SLA sweeper, every minute: a Query of the sparse index gsi_sla, consistent reads and conditional
+    # updates of the conversations it escalates, their customer and standing message; escalation envelopes,
+    # and a ladder's re-route publishes on the new route's queue.
+    resources.SCHEDULE_HANDLERS[0][0]: FunctionAccess(
+        table_actions=("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"),
+        sends_to=(*resources.route_queue_specs(), resources.ESCALATION_QUEUE),
+        failure_queue="sweep",
+    ),
 }
 
 

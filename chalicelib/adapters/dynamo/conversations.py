@@ -9,13 +9,19 @@ from botocore.exceptions import ClientError
 
 from chalicelib.adapters.cursors import CursorCodec, start_key, whole_number
 from chalicelib.adapters.dynamo import keys
-from chalicelib.adapters.dynamo.items import conversation_attributes, conversation_from_item, message_from_item
+from chalicelib.adapters.dynamo.items import (
+    conversation_attributes,
+    conversation_from_item,
+    message_from_item,
+    sla_attributes,
+)
 from chalicelib.adapters.dynamo.table import Table, from_item, to_item
 from chalicelib.adapters.listing import MAX_PAGE, customer_listing
 from chalicelib.core.errors import NotFound
 from chalicelib.core.model import Conversation, ConversationStatus, Message, Priority
 from chalicelib.core.records import Page
 from chalicelib.core.routing_record import ConversationRouting
+from chalicelib.core.sla_record import StoredSla
 
 _INDEX_KEY_NAMES = ("pk", "sk", "gsi1pk", "gsi1sk")
 
@@ -123,6 +129,58 @@ class DynamoConversations:
         except ClientError:  # only a failed condition gets here: the table re-raises nothing else
             return None
         return conversation_from_item(from_item(response["Attributes"]))
+
+    def record_sla(
+        self, conversation_id: str, sla: StoredSla, *, route: str | None = None, priority: Priority | None = None
+    ) -> Conversation | None:
+        """Write the timers (and, for a ladder's re-route, the route and priority) if the stored revision is
+        still ``sla.revision - 1``; None when it is not (another writer came first) or the conversation is gone."""
+        written = sla_attributes(conversation_id, sla)
+        values = {name: value for name, value in written.items() if value is not None}
+        cleared = [name for name in (*written, *keys.SLA_INDEX_ATTRIBUTES) if name not in values]
+        names = {"#" + name: name for name in (*values, *cleared)}
+        update = "SET " + ", ".join(f"#{name} = :{name}" for name in values)
+        if route is not None:
+            names["#route"], values["route"] = "route", route
+            update += ", #route = :route"
+        if priority is not None:
+            names["#priority"], values["priority"] = "priority", priority.value
+            values["priority_rank"] = priority.rank
+            update += ", #priority = :priority, priority_rank = :priority_rank"
+        update += f" REMOVE {', '.join('#' + name for name in dict.fromkeys(cleared))}" if cleared else ""
+        expected = sla.revision - 1
+        condition = "attribute_exists(pk) AND " + (
+            "attribute_not_exists(sla_rev)" if expected == 0 else "sla_rev = :expected_rev"
+        )
+        if expected:
+            values["expected_rev"] = expected
+        try:
+            response = self._table.call(
+                "update_item",
+                Key=to_item(keys.conversation(conversation_id)),
+                UpdateExpression=update,
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=to_item({f":{name}": value for name, value in values.items()}),
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError:  # only a failed condition gets here: the table re-raises nothing else
+            return None
+        return conversation_from_item(from_item(response["Attributes"]))
+
+    def sla_attention_due(self, now: str, limit: int) -> list[str]:
+        """Conversations with an SLA level due at or before ``now``, earliest first (the sparse index)."""
+        response = self._table.call(
+            "query",
+            IndexName="gsi_sla",
+            KeyConditionExpression="sla_pk = :pk AND sla_sk <= :through",
+            ExpressionAttributeValues=to_item(
+                {":pk": keys.SLA_INDEX_PARTITION, ":through": keys.sla_index_through(now)}
+            ),
+            ProjectionExpression="sla_sk",
+            Limit=max(1, limit),
+        )
+        return [keys.conversation_id_of_sla_key(from_item(item)["sla_sk"]) for item in response.get("Items", [])]
 
     def customer_conversation_ids(self, customer_id: str) -> list[str]:
         items = self._table.query(

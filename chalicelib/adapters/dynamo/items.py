@@ -17,6 +17,7 @@ from chalicelib.core.model import (
     Priority,
 )
 from chalicelib.core.routing_record import ConversationRouting
+from chalicelib.core.sla_record import StoredSla
 
 
 def conversation_attributes(conversation: Conversation) -> dict[str, Any]:
@@ -34,6 +35,7 @@ def conversation_attributes(conversation: Conversation) -> dict[str, Any]:
         "last_inbound_at": conversation.last_inbound_at,
         "resolved_at": conversation.resolved_at,
         **_routing_attributes(conversation),
+        **(sla_attributes(conversation.id, conversation.sla) if conversation.sla else {}),
         **keys.status_index(conversation.status.value, conversation.updated_at, conversation.id),
     }
 
@@ -53,6 +55,29 @@ def conversation_from_item(item: dict[str, Any]) -> Conversation:
         last_inbound_at=item.get("last_inbound_at"),
         resolved_at=item.get("resolved_at"),
         routing=_routing_from_item(item),
+        sla=_sla_from_item(item),
+    )
+
+
+def sla_attributes(conversation_id: str, sla: StoredSla) -> dict[str, Any]:
+    """The timers' attributes; the sparse index's keys only while a level can fall due (``sla_sk``
+    removed otherwise: see :data:`keys.SLA_INDEX_ATTRIBUTES`)."""
+    return {
+        "sla_record": dict(sla.record), "sla_rev": sla.revision, "sla_due": dict(sla.due),
+        "sla_paused": sla.paused, "sla_attention_at": sla.attention_at,
+        **(keys.sla_index(sla.attention_at, conversation_id) if sla.attention_at else {}),
+    }
+
+
+def _sla_from_item(item: dict[str, Any]) -> StoredSla | None:
+    if "sla_rev" not in item:
+        return None
+    return StoredSla(
+        record=item.get("sla_record") or {},
+        revision=int(item["sla_rev"]),
+        due={str(kind): str(at) for kind, at in (item.get("sla_due") or {}).items()},
+        paused=bool(item.get("sla_paused", False)),
+        attention_at=item.get("sla_attention_at"),
     )
 
 

@@ -5,7 +5,8 @@ Item layout (pk / sk):
   IDENTITY#{channel}#{address} / IDENTITY      owner customer of an address (claimed once, race-free)
   CUSTOMER#{id} / PROFILE                      the customer; open_conversation_id points at the open case
   CUSTOMER#{id} / CONV#{created_at}#{id}       the customer's conversations, oldest first
-  CONV#{id} / META                             the conversation (gsi1: CONVSTATUS#{status} / {updated}#{id})
+  CONV#{id} / META                             the conversation (gsi1: CONVSTATUS#{status} / {updated}#{id};
+                                               gsi_sla, only while an SLA level can fall due: SLA / {due}#{id})
   CONV#{id} / MSG#{created_at}#{message id}    its messages, in order
   REF#{reference} / REF                        a reference number, reserved once
   PMSG#{provider}#{provider message id} / PMSG where a provider's message id lives (delivery statuses)
@@ -30,6 +31,9 @@ class Prefix(StrEnum):
     OUTBOX = "OUTBOX#"
     IDEMPOTENCY = "IDEMPOTENCY#"
     CONVERSATION_STATUS = "CONVSTATUS#"
+
+
+SLA_INDEX_PARTITION = "SLA"  # the sparse index's one partition: only conversations whose timers run
 
 
 class SortKey(StrEnum):
@@ -120,3 +124,20 @@ def status_index(status: str, updated_at: str, conversation_id: str) -> dict[str
 
 def status_partition(status: str) -> str:
     return f"{Prefix.CONVERSATION_STATUS}{status}"
+
+
+def sla_index(attention_at: str, conversation_id: str) -> dict[str, str]:
+    """gsi_sla, a sparse index: set only while an SLA level can fall due, earliest first (the sweeper's query)."""
+    return {"sla_pk": SLA_INDEX_PARTITION, "sla_sk": f"{attention_at}#{conversation_id}"}
+
+
+SLA_INDEX_ATTRIBUTES = ("sla_pk", "sla_sk")
+
+
+def sla_index_through(now: str) -> str:
+    """The largest ``sla_sk`` of a level due at or before ``now`` (ids sort below ``~``)."""
+    return f"{now}#~"
+
+
+def conversation_id_of_sla_key(sort_key: str) -> str:
+    return sort_key.rpartition("#")[2]

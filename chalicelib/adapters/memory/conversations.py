@@ -19,6 +19,7 @@ from chalicelib.core.errors import InvalidCursor, NotFound
 from chalicelib.core.model import Conversation, ConversationStatus, Message, Priority
 from chalicelib.core.records import Page
 from chalicelib.core.routing_record import ConversationRouting
+from chalicelib.core.sla_record import StoredSla
 
 # The twins sign cursors as the table's repository does, with a key of their own.
 TWIN_CURSOR_KEY = b"memory-twin-cursor-key-0123456789abcdef"
@@ -90,6 +91,28 @@ class MemoryConversations:
             changed = replace(current, route=route, priority=priority, tags=tuple(tags), routing=routing)
             self.store.conversations[conversation_id] = changed
             return changed
+
+    def record_sla(
+        self, conversation_id: str, sla: StoredSla, *, route: str | None = None, priority: Priority | None = None
+    ) -> Conversation | None:
+        """The table's condition: the stored revision is ``sla.revision - 1`` (none stored for the first)."""
+        with self.store.lock:
+            current = self.store.conversations.get(conversation_id)
+            stored_revision = current.sla.revision if current is not None and current.sla is not None else 0
+            if current is None or stored_revision != sla.revision - 1:
+                return None
+            changed = replace(current, sla=sla, route=route or current.route, priority=priority or current.priority)
+            self.store.conversations[conversation_id] = changed
+            return changed
+
+    def sla_attention_due(self, now: str, limit: int) -> list[str]:
+        """Conversations with an SLA level due at or before ``now``, earliest first (the sparse index's order)."""
+        with self.store.lock:
+            due = sorted(
+                (c.sla.attention_at, c.id) for c in self.store.conversations.values()
+                if c.sla is not None and c.sla.attention_at is not None and c.sla.attention_at <= now
+            )
+        return [conversation_id for _, conversation_id in due[: max(1, limit)]]
 
     def customer_conversation_ids(self, customer_id: str) -> list[str]:
         with self.store.lock:

@@ -1,0 +1,174 @@
+"""The SLA sweeper: finds breached clocks on the sparse index and climbs the escalation ladder.
+
+Every minute (and every tick of the local pump) :func:`sweep` asks the index for the conversations whose
+next ladder level is due (a query, never a scan) and, for each, carries out the levels reached, in order,
+one at a time. Each level is first recorded with a write conditional on the timers' revision
+(:meth:`ConversationRepository.record_sla`): whoever records it carries it out, a concurrent sweeper or a
+re-run finds it done. A level whose publication then fails is taken back (again conditionally), so the
+next sweep tries it again; its envelope id is stable, so a queue that did take it drops the repeat.
+
+The levels (``escalation.levels`` in the routing configuration, else the default ladder):
+
+- ``notify``: the escalation queue, reason ``sla:<clock>``, the level's number;
+- ``reroute``: the conversation moves to the level's route (default: its own) at its priority (never
+  lower), in the same write as the level; a routed envelope goes to that route's queue and the
+  escalation envelope (action ``reroute``) to the escalation queue;
+- ``notify_supervisors``: the escalation queue, action ``notify_supervisors``.
+
+An agent reply fulfils the response clocks and so cancels their pending levels; ``pending`` pauses every
+clock; resolve stops them (:mod:`chalicelib.sla.timers`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from chalicelib.adapters.observability import logger
+from chalicelib.adapters.resources import route_queue_spec
+from chalicelib.adapters.sqs import Outgoing, SqsBus
+from chalicelib.api.envelopes import routed_envelope
+from chalicelib.conversations.escalation import escalate
+from chalicelib.core.errors import RetryableError
+from chalicelib.core.ids import escalation_id_for
+from chalicelib.core.model import Conversation, Customer, Priority
+from chalicelib.core.ports import Repositories
+from chalicelib.core.timestamps import format_timestamp
+from chalicelib.routing.config import RoutingConfig
+from chalicelib.sla import ladder
+from chalicelib.sla.ladder import DueLevel, EscalationAction
+from chalicelib.sla.timers import SlaSetup, Timers, decode, encode, follow_status
+
+SWEEP_BATCH = 100  # conversations looked at per sweep; the rest wait for the next minute
+MAX_LEVELS_PER_CONVERSATION = 20  # a late sweep may find several levels due; never loop for ever
+
+
+@dataclass(frozen=True, slots=True)
+class ClimbedLevel:
+    conversation_id: str
+    reason: str
+    level: int
+    action: str
+
+
+@dataclass(slots=True)
+class SweepReport:
+    looked_at: int = 0
+    climbed: list[ClimbedLevel] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, object]:
+        return {"swept": self.looked_at, "levels": len(self.climbed)}
+
+
+@dataclass(frozen=True, slots=True)
+class SweepPorts:
+    repos: Repositories
+    bus: SqsBus
+    setup: SlaSetup
+    config: RoutingConfig  # the route queues (a ladder re-routes only to a configured route)
+
+
+def sweep(ports: SweepPorts, now: datetime, *, batch: int = SWEEP_BATCH) -> SweepReport:
+    """One pass: every conversation due by ``now`` climbs the levels it reached."""
+    report = SweepReport()
+    for conversation_id in ports.repos.conversations.sla_attention_due(format_timestamp(now), batch):
+        report.looked_at += 1
+        try:
+            report.climbed += climb(ports, conversation_id, now)
+        except RetryableError:  # this one waits for the next sweep; the others go on
+            logger.warning("sla sweep: conversation left for the next sweep",
+                           extra={"conversation_id": conversation_id})
+    if report.climbed:
+        logger.info("sla sweep", extra=report.to_dict())
+    return report
+
+
+def climb(ports: SweepPorts, conversation_id: str, now: datetime) -> list[ClimbedLevel]:
+    """Carry out, in order, every level of ``conversation_id`` due by ``now`` that nobody carried out."""
+    climbed: list[ClimbedLevel] = []
+    conversations, setup = ports.repos.conversations, ports.setup
+    for _ in range(MAX_LEVELS_PER_CONVERSATION):
+        conversation = conversations.get(conversation_id, consistent=True)
+        stored = decode(conversation) if conversation is not None else None
+        if conversation is None or stored is None or conversation.sla is None:
+            return climbed
+        timers = follow_status(stored, conversation, setup)
+        due = ladder.due_levels(timers.state, setup.ladder, now, setup.policies, setup.calendar)
+        revision = conversation.sla.revision
+        if not due:  # nothing (more) to do: keep the index true (a status followed, a stale entry)
+            settled = encode(timers, revision + 1, setup)
+            if settled.record != conversation.sla.record or settled.attention_at != conversation.sla.attention_at:
+                conversations.record_sla(conversation_id, settled)
+            return climbed
+        level = due[0]
+        after = replace(timers, state=ladder.record_level(timers.state, level))
+        route, priority = _reroute_target(conversation, level, ports)
+        if priority is not None:
+            after = replace(after, state=ladder.reprioritise(after.state, priority, setup.policies, setup.calendar))
+        written = conversations.record_sla(
+            conversation_id, encode(after, revision + 1, setup), route=route, priority=priority
+        )
+        if written is None:
+            continue  # someone else moved the timers: look again
+        try:
+            _carry_out(ports, written, level)
+        except Exception:
+            _take_back(ports, written, timers)
+            raise
+        climbed.append(ClimbedLevel(conversation_id, level.reason, level.level, level.step.action.value))
+    return climbed
+
+
+def _reroute_target(
+    conversation: Conversation, level: DueLevel, ports: SweepPorts
+) -> tuple[str | None, Priority | None]:
+    step = level.step
+    if step.action is not EscalationAction.REROUTE:
+        return None, None
+    route = step.route or conversation.route
+    if route not in ports.config.routes:  # a route the configuration no longer has
+        route = ports.config.default.route
+    wanted = step.priority or conversation.priority
+    return route, max(wanted, conversation.priority, key=lambda p: p.rank)
+
+
+def _carry_out(ports: SweepPorts, conversation: Conversation, level: DueLevel) -> None:
+    customer = ports.repos.customers.get(conversation.customer_id)
+    if customer is None:
+        raise RetryableError(f"the customer of {conversation.id} is not readable")
+    cycle = format_timestamp(level.clock_started_at)
+    deadline = _missed_deadline(conversation, level)
+    if level.step.action is EscalationAction.REROUTE:
+        _publish_rerouted(ports, conversation, customer, escalation_id_for(conversation.id, f"{level.reason}@{cycle}",
+                                                                           level.level))
+    escalate(ports.bus, conversation, customer, reason=level.reason, level=level.level,
+             action=level.step.action.value, deadline=deadline, cycle=cycle)
+
+
+def _missed_deadline(conversation: Conversation, level: DueLevel) -> str | None:
+    stored = conversation.sla
+    return stored.due.get(level.kind.value) if stored is not None else None
+
+
+def _publish_rerouted(ports: SweepPorts, conversation: Conversation, customer: Customer, dedupe_id: str) -> None:
+    """The conversation's standing message, on the new route's queue: that route's support tool sees the
+    case (deduplicated on the level's escalation id, not the message's: the old route already had that)."""
+    routing = conversation.routing
+    message = ports.repos.messages.find(conversation.id, routing.message_id) if routing is not None else None
+    if message is None:
+        logger.warning("sla reroute: no message to show on the new route", extra={"conversation_id": conversation.id})
+        return
+    ports.bus.publish(
+        route_queue_spec(conversation.route, ports.config),
+        Outgoing(routed_envelope(conversation, customer, message, opened=False), group_id=conversation.id,
+                 dedupe_id=dedupe_id),
+    )
+
+
+def _take_back(ports: SweepPorts, written: Conversation, before: Timers) -> None:
+    """The level's publication failed: record it as not done, unless someone moved the timers since."""
+    assert written.sla is not None
+    restored = encode(before, written.sla.revision + 1, ports.setup)
+    if ports.repos.conversations.record_sla(written.id, restored) is None:
+        logger.error("sla sweep: a level whose publication failed could not be taken back",
+                     extra={"conversation_id": written.id})
