@@ -19,7 +19,7 @@ from botocore.config import Config
 
 from chalicelib.adapters import resources
 from chalicelib.adapters.observability import logger
-from chalicelib.core.timestamps import utc_now
+from devstack.schedule_clock import schedule_period, schedule_time
 
 Handler = Callable[[dict[str, Any], Any], Any]
 LOCAL_RETRY_VISIBILITY_SECONDS = 2  # on AWS a failed message waits out the visibility timeout
@@ -229,14 +229,14 @@ class LocalPump:
             handler = self._handlers.get(name)
             if handler is None or now < self._next_schedule[name]:
                 continue
-            self._next_schedule[name] = now + every_seconds
+            self._next_schedule[name] = now + schedule_period(every_seconds)
             event = {
                 "version": "0",
                 "id": f"local-{name}-{int(time.time())}",
                 "detail-type": "Scheduled Event",
                 "source": "aws.events",
                 "account": "123456789012",
-                "time": utc_now(),
+                "time": schedule_time(),  # now, unless a local clock file moves it (devstack.schedule_clock)
                 "region": "us-east-1",
                 "resources": [f"arn:aws:events:us-east-1:123456789012:rule/{name}"],
                 "detail": {},
