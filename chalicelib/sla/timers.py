@@ -232,9 +232,14 @@ def after_agent_reply(
 
 
 def after_status_change(conversations: ConversationRepository, conversation_id: str, setup: SlaSetup) -> Written | None:
-    """Call after every status change (resolve, pending, reopen): the timers follow it at once, so a
-    pending conversation leaves the sweeper's index and a reopened one comes back."""
-    return change_timers(
-        conversations, conversation_id, setup,
-        lambda conversation, timers: None if timers is None else follow_status(timers, conversation, setup),
-    )
+    """Call after every status or priority change (resolve, pending, reopen, assign): the timers follow it
+    at once, so a pending conversation leaves the sweeper's index, a reopened one comes back and a new
+    priority re-targets the clocks not yet breached."""
+    return change_timers(conversations, conversation_id, setup,
+                         lambda conversation, timers: None if timers is None else _follow(conversation, timers, setup))
+
+
+def _follow(conversation: Conversation, timers: Timers, setup: SlaSetup) -> Timers:
+    followed = follow_status(timers, conversation, setup)
+    state = ladder.reprioritise(followed.state, conversation.priority, setup.policies, setup.calendar)
+    return replace(followed, state=state)

@@ -12,6 +12,7 @@ from chalicelib.adapters import resources
 from chalicelib.adapters.memory import memory_repositories
 from chalicelib.core.model import ConversationStatus, Priority
 from chalicelib.core.ports import Repositories
+from chalicelib.core.routing_record import ConversationRouting
 from chalicelib.core.timestamps import format_timestamp
 from chalicelib.handlers.schedules import sweep_time
 from chalicelib.routing.config import parse_routing_config
@@ -191,3 +192,13 @@ def test_the_sweep_time_is_the_scheduled_events() -> None:
     assert format_timestamp(sweep_time({"time": "2026-03-02T09:01:00Z"})) == "2026-03-02T09:01:00.000Z"
     for event in (None, {}, {"time": "yesterday"}, {"time": 5}, {"time": "9" * 100}):
         assert sweep_time(event).tzinfo is not None  # the clock
+
+
+def test_a_new_priority_retargets_the_clocks_not_yet_breached(repos: Repositories, bus: CountingBus) -> None:
+    routed_conversation(repos, SETUP)
+    repos.conversations.record_routing("cnv_1", route="vip", priority=Priority.URGENT, tags=(),
+                                       routing=ConversationRouting("assign", "assigned by an agent", "msg_2"))
+    written = after_status_change(repos.conversations, "cnv_1", SETUP)
+    assert written is not None and written.conversation.sla is not None
+    # urgent resolves within 30 minutes of the opening instead of normal's 60
+    assert written.conversation.sla.due["resolution"] == format_timestamp(OPENED + 30 * MINUTE)
