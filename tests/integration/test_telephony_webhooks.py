@@ -1,0 +1,109 @@
+"""Twilio Voice and Vonage Voice through the app: the answer personalised from storage, forged calls
+refused with nothing stored, and a caller answered even when the store fails."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from argparse import Namespace
+from typing import Any
+
+import pytest
+
+from devstack.cli import SIMULATORS
+from devstack.simulators.voice import simulate_twilio_voice_call, simulate_vonage_voice_call
+from tests.conftest import TEST_SECRETS, Hub
+
+CALLER = "+393331234567"
+
+
+@pytest.fixture(autouse=True)
+def inbound_only(hub: Hub, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OMNIHUB_URL", "https://hub.example.com")  # the URL ./hub's simulators sign
+    hub.pump._handlers = {k: v for k, v in hub.pump._handlers.items() if k != "handle_outbound"}
+
+
+def send(hub: Hub, request: Any) -> Any:
+    if request.method == "GET":
+        return hub.client.http.get(request.path, headers=request.headers)
+    return hub.client.http.post(request.path, body=request.body, headers=request.headers)
+
+
+def inbox(hub: Hub) -> list[dict[str, Any]]:
+    return [item for item in hub.table_items() if item["sk"] == "INBOX"]
+
+
+def known_by_sms(hub: Hub) -> str:
+    """Anna wrote by SMS from the number that now calls: the worker made her a customer with a case."""
+    builder, _ = SIMULATORS["twilio-sms"]
+    request = builder(Namespace(sender=CALLER, text="my invoice is wrong", name="Anna", language="it",
+                                event_id=None, option=None), dict(TEST_SECRETS))
+    assert send(hub, request).status_code == 200
+    hub.pump.drain()
+    [conversation] = [item for item in hub.table_items() if item["sk"] == "META"]
+    return str(conversation["reference"])
+
+
+def test_a_known_caller_hears_their_language_and_case_reference_and_the_call_is_stored(hub: Hub) -> None:
+    reference = known_by_sms(hub)
+    call = simulate_twilio_voice_call(dict(TEST_SECRETS), CALLER, public_base_url="https://hub.example.com")[0]
+    response = send(hub, call)
+    headers = {k.lower(): v for k, v in response.headers.items()}
+    assert response.status_code == 200 and headers["content-type"].startswith("text/xml")
+    root = ET.fromstring(response.body)  # noqa: S314 - the hub's own answer
+    says = " ".join(s.text or "" for s in root.iter("Say"))
+    assert ", ".join(ch for ch in reference if ch.isalnum()) in says
+    assert {s.get("language") for s in root.iter("Say")} == {"it-IT"}
+    assert [item["endpoint"] for item in inbox(hub) if item["endpoint"].startswith("twilio_voice")] == ["twilio_voice"]
+
+
+def test_the_vonage_answer_url_get_is_verified_and_answered_with_an_ncco(hub: Hub) -> None:
+    answer = simulate_vonage_voice_call(dict(TEST_SECRETS), CALLER, public_base_url="https://hub.example.com")[0]
+    assert answer.method == "GET"
+    response = send(hub, answer)
+    assert response.status_code == 200, response.body
+    ncco = json.loads(response.body)
+    assert ncco[0]["action"] == "talk" and ncco[-1]["action"] in ("record", "connect")
+    assert [item["endpoint"] for item in inbox(hub)] == ["vonage_voice_answer"]
+
+
+@pytest.mark.parametrize("forgery", ["unsigned", "wrong secret", "stale", "body changed"])
+def test_forged_call_webhooks_are_refused_and_store_nothing(hub: Hub, forgery: str) -> None:
+    secrets = dict(TEST_SECRETS)
+    if forgery == "wrong secret":
+        secrets = {**secrets, "TWILIO_AUTH_TOKEN": "not-the-token",
+                   "VONAGE_SIGNATURE_SECRET": "not-the-signature-secret-of-32-bytes"}
+    twilio = simulate_twilio_voice_call(secrets, CALLER, public_base_url="https://hub.example.com")
+    vonage = simulate_vonage_voice_call(secrets, CALLER, public_base_url="https://hub.example.com",
+                                        issued_at=1_700_000_000 if forgery == "stale" else None)
+    for request in [*twilio, *vonage]:
+        headers = dict(request.headers)
+        body = request.body
+        if forgery == "unsigned":
+            headers.pop("X-Twilio-Signature", None)
+            headers.pop("Authorization", None)
+        if forgery == "body changed":
+            body = body.replace(b"393331234567", b"393330000000") if body else body
+        if forgery == "stale" and "X-Twilio-Signature" in headers:
+            continue  # Twilio signs no time
+        if forgery == "body changed" and body == request.body:
+            continue  # nothing to change (a GET's query is not covered by Vonage's token, its age is)
+        response = send(hub, type(request)(request.method, request.path, headers, body))
+        assert response.status_code in (401, 403), (request.path, response.status_code, response.body)
+    assert hub.table_items() == []
+
+
+def test_a_call_is_answered_even_when_its_event_cannot_be_stored(hub: Hub, monkeypatch: pytest.MonkeyPatch) -> None:
+    from chalicelib.adapters import runtime
+    from chalicelib.core.errors import RetryableError
+
+    def unavailable(*args: Any, **kwargs: Any) -> bool:
+        raise RetryableError("throttled")
+
+    monkeypatch.setattr(runtime.repositories().inbox, "put", unavailable)
+    call = simulate_twilio_voice_call(dict(TEST_SECRETS), CALLER, public_base_url="https://hub.example.com")[0]
+    response = send(hub, call)
+    assert response.status_code == 200
+    root = ET.fromstring(response.body)  # noqa: S314
+    assert [e.tag for e in root] == ["Say", "Say", "Record", "Hangup"]
+    assert inbox(hub) == []
