@@ -61,6 +61,16 @@ class CallState(StrEnum):
         return self not in (CallState.RINGING, CallState.IN_PROGRESS)
 
 
+@dataclass(frozen=True, slots=True)
+class CallLog:
+    """What the store keeps per call: the inbox keys of its callbacks so far, and where its one message
+    lives once the caller's conversation is known (set once: the message's key never moves)."""
+
+    inbox_keys: frozenset[str]
+    conversation_id: str | None = None
+    message_created_at: str | None = None
+
+
 # ---- the first answer: what the hub says to a caller --------------------------------------------------
 
 # The customer's language → the text-to-speech locale both Twilio <Say> and Vonage talk accept.

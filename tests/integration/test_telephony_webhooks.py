@@ -107,3 +107,39 @@ def test_a_call_is_answered_even_when_its_event_cannot_be_stored(hub: Hub, monke
     root = ET.fromstring(response.body)  # noqa: S314
     assert [e.tag for e in root] == ["Say", "Say", "Record", "Hangup"]
     assert inbox(hub) == []
+
+
+def conversation_of(hub: Hub) -> dict[str, Any]:
+    [meta] = [item for item in hub.table_items() if item["sk"] == "META"]
+    response = hub.client.http.get(f"/conversations/{meta['id']}", headers={"x-api-key": "support-key"})
+    assert response.status_code == 200, response.body
+    return dict(json.loads(response.body))
+
+
+@pytest.mark.parametrize("order", ["as sent", "reversed and repeated"])
+def test_a_whole_twilio_call_becomes_one_voicemail_message_in_the_callers_conversation(hub: Hub, order: str) -> None:
+    requests = simulate_twilio_voice_call(dict(TEST_SECRETS), CALLER, "Please call me about the invoice",
+                                          public_base_url="https://hub.example.com")
+    if order != "as sent":
+        requests = [*reversed(requests), *requests]
+    for request in requests:
+        assert send(hub, request).status_code == 200
+        hub.pump.drain()
+    conversation = conversation_of(hub)
+    [message] = conversation["messages"]
+    assert message["channel"] == "voice" and message["direction"] == "inbound"
+    assert message["text"] == "Please call me about the invoice"
+    assert message["call"]["outcome"] == "voicemail" and message["call"]["duration_seconds"] == "42"
+    assert message["attachments"][0]["url"].startswith("https://api.twilio.com/")
+
+
+def test_a_vonage_call_nobody_answered_is_a_missed_call_tagged_callback(hub: Hub) -> None:
+    requests = simulate_vonage_voice_call(dict(TEST_SECRETS), CALLER, public_base_url="https://hub.example.com")
+    without_voicemail = [r for r in requests if b"recording_uuid" not in r.body]
+    for request in without_voicemail:
+        assert send(hub, request).status_code == 200
+        hub.pump.drain()
+    conversation = conversation_of(hub)
+    [message] = conversation["messages"]
+    assert message["text"] == "missed call, no voicemail" and message["call"]["outcome"] == "missed"
+    assert "callback" in conversation["tags"]

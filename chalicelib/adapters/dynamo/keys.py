@@ -11,6 +11,7 @@ Item layout (pk / sk):
   PMSG#{provider}#{provider message id} / PMSG where a provider's message id lives (delivery statuses)
   OUTBOX#{outbound id} / OUTBOX                the leased claim to send one outbound message
   IDEMPOTENCY#{scope}#{key} / IDEMPOTENCY      an Idempotency-Key seen on the REST API
+  CALL#{provider}#{call id} / CALL             a phone call's log: its callbacks, where its one message lives
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ class Prefix(StrEnum):
     OUTBOX = "OUTBOX#"
     IDEMPOTENCY = "IDEMPOTENCY#"
     CONVERSATION_STATUS = "CONVSTATUS#"
+    CALL = "CALL#"
 
 
 class SortKey(StrEnum):
@@ -41,6 +43,7 @@ class SortKey(StrEnum):
     PROVIDER_MESSAGE = "PMSG"
     OUTBOX = "OUTBOX"
     IDEMPOTENCY = "IDEMPOTENCY"
+    CALL = "CALL"
 
 
 class Key(TypedDict):
@@ -120,3 +123,7 @@ def status_index(status: str, updated_at: str, conversation_id: str) -> dict[str
 
 def status_partition(status: str) -> str:
     return f"{Prefix.CONVERSATION_STATUS}{status}"
+
+
+def call(provider: str, call_id: str) -> Key:
+    return _key(f"{Prefix.CALL}{provider}#{call_id}", SortKey.CALL)
