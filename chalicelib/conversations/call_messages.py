@@ -57,7 +57,8 @@ def fold_call_callback(
         decision = join_or_open(repos, anchor, id_key=id_key)
         log = repos.calls.place(event.provider, call_id, decision.conversation_id, anchor.received_at)
     assert log.conversation_id is not None and log.message_created_at is not None
-    message = call_message(folded, log.conversation_id, log.message_created_at)
+    message = call_message(folded, log.conversation_id, log.message_created_at,
+                           inbox_key=anchor.inbox_key if anchor is not None else None)
     if not repos.calls.write_message(message, version=len(records)):
         return "call_unchanged"  # a fold of as many callbacks or more is already written
     repos.conversations.record_inbound_activity(log.conversation_id, record.received_at)

@@ -192,7 +192,7 @@ def fold_call_events(events: Iterable[InboundEvent]) -> CallRecord:
     )
 
 
-def call_message(record: CallRecord, conversation_id: str, created_at: str) -> Message:
+def call_message(record: CallRecord, conversation_id: str, created_at: str, inbox_key: str | None = None) -> Message:
     """The call's one message: its id derives from the call, so every fold writes the same message."""
     return Message(
         id=message_id_for(f"{record.provider}#call#{record.call_id}"),
@@ -205,5 +205,6 @@ def call_message(record: CallRecord, conversation_id: str, created_at: str) -> M
         status=DeliveryStatus.RECEIVED,
         provider=record.provider,
         provider_message_id=record.call_id,
+        inbox_key=inbox_key,  # the callback that names the caller: what a reply reads (the number called)
         call=record.details,
     )

@@ -143,3 +143,38 @@ def test_a_vonage_call_nobody_answered_is_a_missed_call_tagged_callback(hub: Hub
     [message] = conversation["messages"]
     assert message["text"] == "missed call, no voicemail" and message["call"]["outcome"] == "missed"
     assert "callback" in conversation["tags"]
+
+
+def missed_call(hub: Hub) -> dict[str, Any]:
+    requests = simulate_twilio_voice_call(dict(TEST_SECRETS), CALLER, public_base_url="https://hub.example.com")
+    for request in (requests[0], requests[1], requests[5]):  # ringing, nobody answered, completed
+        assert send(hub, request).status_code == 200
+        hub.pump.drain()
+    return conversation_of(hub)
+
+
+def reply(hub: Hub, conversation_id: str, body: dict[str, Any]) -> Any:
+    return hub.client.http.post(f"/conversations/{conversation_id}/messages", body=json.dumps(body),
+                                headers={"x-api-key": "support-key", "Content-Type": "application/json"})
+
+
+def test_a_reply_to_a_call_goes_by_sms_to_the_same_number_from_the_number_called(hub: Hub) -> None:
+    conversation = missed_call(hub)
+    response = reply(hub, conversation["id"], {"text": "Sorry we missed you, how can we help?"})
+    assert response.status_code == 202, response.body
+    assert json.loads(response.body)["channel"] == "sms"
+    [job] = [json.loads(item["job"]) for item in hub.table_items() if item.get("job")]
+    assert job["channel"] == "sms" and job["to"] == CALLER and job["provider"] == "twilio"
+    assert job["sender_hints"] == {"from": "+15017122661"}  # the number the customer called
+
+
+def test_a_reply_to_a_call_is_refused_with_the_reason_without_sms_consent(hub: Hub) -> None:
+    from chalicelib.adapters import runtime
+    from chalicelib.core.model import Channel
+
+    conversation = missed_call(hub)
+    runtime.repositories().customers.set_consent(conversation["customer_id"], Channel.SMS, "withdrawn",
+                                                 "2026-01-01T00:00:00.000Z")
+    refused = reply(hub, conversation["id"], {"text": "hello"})
+    assert refused.status_code == 409 and "consent" in json.loads(refused.body)["reason"]
+    assert not [item for item in hub.table_items() if item.get("job")]
