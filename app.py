@@ -311,6 +311,25 @@ def handle_outbound(event: Any) -> Any:
     return handle_outbound_batch(event.to_dict(), _outbound_ports(), runtime.bus(), event.context)
 
 
+# Amazon Connect: a contact flow invokes this function (IAM: infra/ grants connect.amazonaws.com) and
+# gets a flat map of strings back; EventBridge contact events complete the call's message.
+@app.lambda_function(name=resources.CONTACT_FLOW_FUNCTION)
+def connect_contact_flow(event: Any, context: Any) -> Any:
+    from chalicelib.ingest.contact_flow import answer_contact_flow
+    from chalicelib.routing import load_routing_config
+    from chalicelib.sla import load_service_levels
+
+    return answer_contact_flow(event, runtime.repositories(), load_routing_config,
+                               lambda: load_service_levels().calendar)
+
+
+@app.on_cw_event(resources.CONTACT_EVENT_PATTERN, name=resources.CONTACT_EVENTS_CONSUMER)
+def connect_contact_events(event: Any) -> Any:
+    from chalicelib.ingest.contact_flow import store_contact_event
+
+    return {"stored": store_contact_event(event.to_dict(), runtime.repositories())}
+
+
 @app.schedule(Rate(1, unit=Rate.MINUTES), name="sweep_sla")
 def sweep_sla(event: Any) -> Any:
     from chalicelib.handlers.schedules import sweep_sla as sweep
