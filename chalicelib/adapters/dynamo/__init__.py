@@ -43,7 +43,7 @@ def dynamo_repositories(
         messages=DynamoMessages(table, retention_days=retention_days),
         deliveries=DynamoDeliveryClaims(table, retention_days=retention_days),
         idempotency=DynamoIdempotencyKeys(table, retention_days=retention_days),
-        calls=DynamoCalls(table),
+        calls=DynamoCalls(table, retention_days=retention_days),
     )
 
 

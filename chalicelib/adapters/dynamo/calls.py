@@ -8,6 +8,7 @@ fewer callbacks can never overwrite what one that read more has written.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -28,19 +29,23 @@ def _log(item: dict[str, Any] | None) -> CallLog:
 
 
 class DynamoCalls:
-    def __init__(self, table: Table) -> None:
+    def __init__(self, table: Table, *, retention_days: int = 30) -> None:
         self._table = table
+        self._retention_seconds = retention_days * 86400
 
     def record_event(self, provider: str, call_id: str, inbox_key: str) -> CallLog:
         key = keys.call(provider, call_id)
         try:
             response = self._table.call(
-                "update_item", Key=to_item(key), UpdateExpression="ADD inbox_keys :key SET #type = :type",
+                # Expires with the callbacks it lists (the inbox's retention), counted from the last one.
+                "update_item", Key=to_item(key),
+                UpdateExpression="ADD inbox_keys :key SET #type = :type, expires_at = :expires",
                 ConditionExpression="attribute_not_exists(inbox_keys) OR size(inbox_keys) < :max "
                                     "OR contains(inbox_keys, :one)",
                 ExpressionAttributeNames={"#type": "type"},
                 ExpressionAttributeValues={":key": {"SS": [inbox_key]}, ":one": {"S": inbox_key},
-                                           ":type": {"S": "call"}, ":max": {"N": str(MAX_CALLBACKS)}},
+                                           ":type": {"S": "call"}, ":max": {"N": str(MAX_CALLBACKS)},
+                                           ":expires": {"N": str(int(time.time()) + self._retention_seconds)}},
                 ReturnValues="ALL_NEW",
             )
         except ClientError:  # the log is full: the fold goes on with what it lists

@@ -145,3 +145,18 @@ def test_settings_are_bounded_and_a_bad_support_number_means_no_dial() -> None:
                                           "OMNIHUB_VOICE_DIAL_TIMEOUT_SECONDS": "999",
                                           "OMNIHUB_VOICE_VOICEMAIL_MAX_SECONDS": "-3"})
     assert settings == CallSettings(support_number=None, dial_timeout_seconds=120, voicemail_max_seconds=120)
+
+
+def test_the_call_answer_path_loads_no_sender() -> None:
+    """The webhook path stays free of chalicelib.outbound (and its senders) on a cold start."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import sys; import chalicelib.ingest.call_answer, chalicelib.providers.twilio.voice, "
+            "chalicelib.providers.vonage.voice; print('\\n'.join(sorted(sys.modules)))")
+    root = Path(__file__).resolve().parents[3]
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)
+    loaded = set(out.stdout.split())
+    assert not {m for m in loaded if m.startswith("chalicelib.outbound")}
+    assert "chalicelib.ingest.call_answer" in loaded
