@@ -1,6 +1,7 @@
 """``./hub``: the command line a new user runs beside ``make run``.
 
   ./hub simulate api --from alice --text "Hello"     a webhook signed as the provider would sign it
+  ./hub simulate voice twilio --from +393331234567   a whole phone call (also: voice vonage, connect)
   ./hub queues                                        depth of every queue and DLQ
   ./hub tail route-default                            print envelopes as they arrive
   ./hub replay inbound-dlq                            move dead letters back to their queue
