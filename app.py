@@ -33,9 +33,24 @@ def _current_request() -> Request:
 
 def _webhook(endpoint: str, spec: Any = None) -> Any:
     request = webhook_request(_current_request(), runtime.settings().public_base_url)
+    if _WEBHOOKS[endpoint].answers_call:
+        return _call_webhook(endpoint, request)
     result = ingest_webhook(
         endpoint, request, inbox=runtime.repositories().inbox, secrets=runtime.secrets(),
         acknowledger=_instant_acknowledger() if _WEBHOOKS[endpoint].instant_ack else None, spec=spec,
+    )
+    return chalice_response(result.response)
+
+
+def _call_webhook(endpoint: str, request: Any) -> Any:
+    """A call webhook answers with what the caller hears, decided from stored data (never silence)."""
+    from chalicelib.ingest.call_answer import CallSettings, answer_call, ingest_call
+    from chalicelib.sla import load_service_levels
+
+    repos, settings = runtime.repositories(), CallSettings.from_environ(runtime.settings().environ)
+    result = ingest_call(
+        endpoint, request, inbox=repos.inbox, secrets=runtime.secrets(),
+        answerer=lambda events: answer_call(repos, events, settings, lambda: load_service_levels().calendar),
     )
     return chalice_response(result.response)
 
@@ -132,6 +147,42 @@ def webhook_x() -> Any:
 @app.route("/webhooks/vonage/messages", methods=["POST"], content_types=WEBHOOK_CONTENT_TYPES)
 def webhook_vonage_messages() -> Any:
     return _webhook("vonage_messages")
+
+
+# Telephony: Twilio Voice (TwiML answers and callbacks) and Vonage Voice (the NCCO answer, GET by default).
+@app.route("/webhooks/twilio/voice", methods=["POST"], content_types=WEBHOOK_CONTENT_TYPES)
+def webhook_twilio_voice() -> Any:
+    return _webhook("twilio_voice")
+
+
+@app.route("/webhooks/twilio/voice/status", methods=["POST"], content_types=WEBHOOK_CONTENT_TYPES)
+def webhook_twilio_voice_status() -> Any:
+    return _webhook("twilio_voice_status")
+
+
+@app.route("/webhooks/twilio/voice/action", methods=["POST"], content_types=WEBHOOK_CONTENT_TYPES)
+def webhook_twilio_voice_action() -> Any:
+    return _webhook("twilio_voice_action")
+
+
+@app.route("/webhooks/twilio/voice/recording", methods=["POST"], content_types=WEBHOOK_CONTENT_TYPES)
+def webhook_twilio_voice_recording() -> Any:
+    return _webhook("twilio_voice_recording")
+
+
+@app.route("/webhooks/twilio/voice/transcription", methods=["POST"], content_types=WEBHOOK_CONTENT_TYPES)
+def webhook_twilio_voice_transcription() -> Any:
+    return _webhook("twilio_voice_transcription")
+
+
+@app.route("/webhooks/vonage/voice/answer", methods=["GET", "POST"], content_types=WEBHOOK_CONTENT_TYPES)
+def webhook_vonage_voice_answer() -> Any:
+    return _webhook("vonage_voice_answer")
+
+
+@app.route("/webhooks/vonage/voice/event", methods=["POST"], content_types=WEBHOOK_CONTENT_TYPES)
+def webhook_vonage_voice_event() -> Any:
+    return _webhook("vonage_voice_event")
 
 
 # Email: SendGrid posts multipart/form-data, Mailgun a form (multipart with attachments), Postmark JSON,
@@ -258,6 +309,25 @@ def handle_outbound(event: Any) -> Any:
     from chalicelib.handlers.outbound import handle_outbound_batch
 
     return handle_outbound_batch(event.to_dict(), _outbound_ports(), runtime.bus(), event.context)
+
+
+# Amazon Connect: a contact flow invokes this function (IAM: infra/ grants connect.amazonaws.com) and
+# gets a flat map of strings back; EventBridge contact events complete the call's message.
+@app.lambda_function(name=resources.CONTACT_FLOW_FUNCTION)
+def connect_contact_flow(event: Any, context: Any) -> Any:
+    from chalicelib.ingest.contact_flow import answer_contact_flow
+    from chalicelib.routing import load_routing_config
+    from chalicelib.sla import load_service_levels
+
+    return answer_contact_flow(event, runtime.repositories(), load_routing_config,
+                               lambda: load_service_levels().calendar)
+
+
+@app.on_cw_event(resources.CONTACT_EVENT_PATTERN, name=resources.CONTACT_EVENTS_CONSUMER)
+def connect_contact_events(event: Any) -> Any:
+    from chalicelib.ingest.contact_flow import store_contact_event
+
+    return {"stored": store_contact_event(event.to_dict(), runtime.repositories())}
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES), name="sweep_sla")

@@ -76,6 +76,13 @@ PAYLOAD_BUCKET = BucketSpec("payloads")
 STREAM_CONSUMER = "relay_inbox_stream"
 SCHEDULE_HANDLERS: tuple[tuple[str, int], ...] = (("sweep_sla", 60),)
 
+# Amazon Connect (telephony): the function a contact flow invokes, and the EventBridge rule's consumer.
+CONTACT_FLOW_FUNCTION = "connect_contact_flow"
+CONTACT_EVENTS_CONSUMER = "connect_contact_events"
+CONTACT_EVENT_PATTERN: dict[str, list[str]] = {"source": ["aws.connect"],
+                                              "detail-type": ["Amazon Connect Contact Event"]}
+CONNECT_PRINCIPAL = "connect.amazonaws.com"
+
 
 def table_name(stage: str) -> str:
     return f"omnihub-{stage}-{TABLE.logical_name}"

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from chalicelib.api.reply_body import validated_idempotency_key, validated_reply
+from chalicelib.api.voice_replies import sms_instead_of_voice
 from chalicelib.core.errors import Conflict, IdempotencyKeyReused, NotFound
 from chalicelib.core.ids import agent_reply_id_for
 from chalicelib.core.model import Channel, ConversationStatus, Message
@@ -38,10 +39,17 @@ def reply_to_conversation(
     if customer is None:
         raise NotFound(f"the customer of {conversation_id} is gone")
     channel = reply.channel or conversation.channel
-    address = next((i.address for i in customer.identities if i.channel is channel), None)
+    if channel is Channel.VOICE:  # a call is answered by SMS to the same number, where allowed
+        _, call_provider, call_metadata, _ = _last_inbound(repos, conversation_id, Channel.VOICE)
+        address: str | None = sms_instead_of_voice(customer, environ, call_provider)
+        channel = Channel.SMS
+    else:
+        address = next((i.address for i in customer.identities if i.channel is channel), None)
     if address is None:
         raise Conflict(f"the customer has no {channel.value} address")
     last_inbound_at, inbound_provider, inbound_metadata, reply_token = _last_inbound(repos, conversation_id, channel)
+    if inbound_provider is None and (reply.channel or conversation.channel) is Channel.VOICE:
+        inbound_provider, inbound_metadata = call_provider, call_metadata  # leave from the number called
     outbound_id = agent_reply_id_for(conversation_id, idempotency_key)
     now = utc_now()
     if idempotency_key:

@@ -56,6 +56,11 @@ def handle_inbound_event(inbox_key: str, ports: WorkerPorts) -> str:
             return _thread_route_acknowledge(record, ports)
         if event.kind is EventKind.DELIVERY_STATUS:
             return "status_applied" if apply_status(ports.repos, event) else "status_ignored"
+        if event.kind is EventKind.CALL:
+            from chalicelib.conversations.call_messages import fold_call_callback
+
+            return fold_call_callback(record, ports.repos, id_key=ports.id_key, bus=ports.bus,
+                                      routing=lambda: ports.routing or load_routing_config())
         if event.kind is EventKind.LIFECYCLE and event.sender is not None:
             return _apply_lifecycle(record, ports.repos, ports.id_key)
         return "ignored"

@@ -171,6 +171,19 @@ def thread_message(repos: Repositories, record: InboxRecord, *, id_key: Callable
     return Threaded(event, customer, conversation, message, decision.opens, decision.previous_inbound_at)
 
 
+def join_or_open(repos: Repositories, record: InboxRecord, *, id_key: Callable[[], bytes]) -> ThreadDecision:
+    """The conversation an event with a sender belongs to, opened if need be, without writing a message
+    (a phone call writes its one message itself). Decided once, like a message's; safe to repeat."""
+    event, inbox_key, received_at = record.event, record.inbox_key, record.received_at
+    decision = record.thread or repos.inbox.record_thread_decision(
+        inbox_key, decide_thread(repos, inbox_key, event, received_at, id_key=id_key)
+    )
+    if decision.opens:
+        _open_conversation(repos, decision, event, received_at, None)
+    _update_customer(repos, decision.customer_id, event)
+    return decision
+
+
 def _announced_reference(carried: CarriedAcknowledgment | None, decision: ThreadDecision) -> str | None:
     """The reference the webhook response already told the customer, when it named this conversation."""
     return carried.reference if carried and carried.conversation_id == decision.conversation_id else None

@@ -213,7 +213,10 @@ class InboundEvent:
 
     @property
     def ordering_key(self) -> str:
-        """The FIFO group: one sender's events are handled in order, senders in parallel."""
+        """The FIFO group: one sender's events are handled in order, senders in parallel; a phone call's
+        callbacks (some carry no caller) in order per call, so they fold one after the other."""
+        if self.kind is EventKind.CALL and self.provider_message_id:
+            return f"{self.provider}#call#{self.provider_message_id}"
         if self.sender is not None:
             return self.sender.identity.key
         if self.provider_message_id:
@@ -293,9 +296,12 @@ class Message:
     provider_message_id: str | None = None
     inbox_key: str | None = None
     error_code: str | None = None
+    # A phone call's message only: what the call was (outcome, duration, recording), as (name, value) pairs.
+    call: tuple[tuple[str, str], ...] = ()
 
     def to_api(self) -> dict[str, Any]:
-        return {
+        shown = {"call": dict(self.call)} if self.call else {}
+        return shown | {
             "id": self.id,
             "direction": self.direction.value,
             "channel": self.channel.value,

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from chalicelib.core.calls import CallLog
 from chalicelib.core.model import (
     Channel,
     Conversation,
@@ -210,6 +211,27 @@ class SecretReader(Protocol):
     def get_many(self, names: Iterable[str]) -> Mapping[str, str]: ...
 
 
+class CallRepository(Protocol):
+    """One call's log (its callbacks' inbox keys, its message's place) and its one message."""
+
+    def record_event(self, provider: str, call_id: str, inbox_key: str) -> CallLog:
+        """Add the callback (idempotent) and return the log as it now stands (a strongly consistent read)."""
+        ...
+
+    def place(self, provider: str, call_id: str, conversation_id: str, message_created_at: str) -> CallLog:
+        """Set where the call's message lives, once; returns the placement in force."""
+        ...
+
+    def write_message(self, message: Message, version: int) -> bool:
+        """Create or replace the call's message when ``version`` (callbacks folded) is greater than the
+        stored one; False when an equal or newer fold is already there."""
+        ...
+
+    def tag_conversation(self, conversation_id: str, tag: str) -> None:
+        """Add ``tag`` to the conversation's tags unless there (a conditional write: races keep both)."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class Repositories:
     """Every repository of the single table, built together (DynamoDB or in memory)."""
@@ -221,3 +243,4 @@ class Repositories:
     messages: MessageRepository
     deliveries: DeliveryClaims
     idempotency: IdempotencyKeys
+    calls: CallRepository | None = None  # phone calls (chalicelib/conversations/call_messages.py)

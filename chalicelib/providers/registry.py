@@ -37,6 +37,7 @@ class WebhookEndpoint:
     methods: tuple[str, ...]
     spec: str  # "module:ATTRIBUTE" of its ChannelSpec
     instant_ack: bool = False  # the 2xx answer can carry the customer's acknowledgment (TwiML, method reply)
+    answers_call: bool = False  # the 2xx answer is what a caller hears (TwiML, NCCO): chalicelib/ingest/call_answer.py
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +64,8 @@ class ProviderEntry:
     api_base: str | None = None  # the public API OMNIHUB_<NAME>_API_BASE overrides; None: an AWS SDK sender
     retry_safe: bool = False  # resending after an ambiguous failure cannot duplicate (idempotent send API)
     simulators: tuple[Simulator, ...] = ()
+    # "module:ATTRIBUTE" of what reads its input when it is no webhook: a Lambda invocation, an EventBridge event.
+    invocations: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         problems = []
@@ -88,6 +91,7 @@ class ProviderEntry:
     def modules(self) -> frozenset[str]:
         """Its own modules: where its specs, sender and simulators live."""
         targets = [w.spec for w in self.webhooks] + [s.target for s in self.simulators] + [self.sender or ""]
+        targets += list(self.invocations)
         return frozenset(target.partition(":")[0] for target in targets if target)
 
 
@@ -104,7 +108,7 @@ REGISTRY: tuple[ProviderEntry, ...] = (
     ),
     ProviderEntry(
         name="twilio",
-        channels=frozenset({Channel.SMS, Channel.WHATSAPP}),
+        channels=frozenset({Channel.SMS, Channel.WHATSAPP, Channel.VOICE}),
         secret_group="twilio",
         verify_secrets=("TWILIO_AUTH_TOKEN",),
         send_secrets=("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"),  # the auth token also signs webhooks
@@ -113,6 +117,17 @@ REGISTRY: tuple[ProviderEntry, ...] = (
                             "chalicelib.providers.twilio:MESSAGING", instant_ack=True),
             WebhookEndpoint("twilio_status", "/webhooks/twilio/status", ("POST",),
                             "chalicelib.providers.twilio:STATUS"),
+            # Twilio Voice: the call's answer (TwiML) and its callbacks, all folded into one call message.
+            WebhookEndpoint("twilio_voice", "/webhooks/twilio/voice", ("POST",),
+                            "chalicelib.providers.twilio.voice:VOICE", answers_call=True),
+            WebhookEndpoint("twilio_voice_status", "/webhooks/twilio/voice/status", ("POST",),
+                            "chalicelib.providers.twilio.voice:VOICE_STATUS"),
+            WebhookEndpoint("twilio_voice_action", "/webhooks/twilio/voice/action", ("POST",),
+                            "chalicelib.providers.twilio.voice:VOICE_ACTION", answers_call=True),
+            WebhookEndpoint("twilio_voice_recording", "/webhooks/twilio/voice/recording", ("POST",),
+                            "chalicelib.providers.twilio.voice:VOICE_RECORDING"),
+            WebhookEndpoint("twilio_voice_transcription", "/webhooks/twilio/voice/transcription", ("POST",),
+                            "chalicelib.providers.twilio.voice:VOICE_TRANSCRIPTION"),
         ),
         sender="chalicelib.outbound.senders.twilio:build_sender",
         sends_on=frozenset({Channel.SMS, Channel.WHATSAPP}),
@@ -123,6 +138,8 @@ REGISTRY: tuple[ProviderEntry, ...] = (
                       "Twilio SMS; --from is a phone number (+393331234567)", (("channel", "sms"),)),
             Simulator("twilio-whatsapp", "devstack.simulators.twilio:simulate_twilio_messaging_message",
                       "Twilio WhatsApp; --from is a phone number", (("channel", "whatsapp"),)),
+            Simulator("voice-twilio", "devstack.simulators.voice:simulate_twilio_voice_call",
+                      "Twilio Voice, a whole unanswered call with voicemail (also: voice twilio); --from is a phone"),
         ),
     ),
     ProviderEntry(
@@ -207,12 +224,19 @@ REGISTRY: tuple[ProviderEntry, ...] = (
     ),
     ProviderEntry(
         name="vonage",
-        channels=frozenset({Channel.SMS, Channel.WHATSAPP, Channel.MESSENGER, Channel.VIBER}),
+        channels=frozenset({Channel.SMS, Channel.WHATSAPP, Channel.MESSENGER, Channel.VIBER, Channel.VOICE}),
         secret_group="vonage",
         verify_secrets=("VONAGE_SIGNATURE_SECRET",),
         send_secrets=("VONAGE_API_KEY", "VONAGE_API_SECRET", "VONAGE_APPLICATION_ID", "VONAGE_PRIVATE_KEY"),
-        webhooks=(WebhookEndpoint("vonage_messages", "/webhooks/vonage/messages", ("POST",),
-                                  "chalicelib.providers.vonage:MESSAGES"),),
+        webhooks=(
+            WebhookEndpoint("vonage_messages", "/webhooks/vonage/messages", ("POST",),
+                            "chalicelib.providers.vonage:MESSAGES"),
+            # Vonage Voice: the answer URL (GET by default, POST when so configured) returns the NCCO.
+            WebhookEndpoint("vonage_voice_answer", "/webhooks/vonage/voice/answer", ("GET", "POST"),
+                            "chalicelib.providers.vonage.voice:VOICE_ANSWER", answers_call=True),
+            WebhookEndpoint("vonage_voice_event", "/webhooks/vonage/voice/event", ("POST",),
+                            "chalicelib.providers.vonage.voice:VOICE_EVENT"),
+        ),
         sender="chalicelib.outbound.senders.vonage:build_sender",
         sends_on=frozenset({Channel.SMS, Channel.WHATSAPP, Channel.MESSENGER, Channel.VIBER}),
         api_base="https://api.nexmo.com",
@@ -221,7 +245,19 @@ REGISTRY: tuple[ProviderEntry, ...] = (
                       "Vonage Messages SMS; --from is a phone number", (("channel", "sms"),)),
             Simulator("vonage-whatsapp", "devstack.simulators.vonage:simulate_vonage_messages_message",
                       "Vonage Messages WhatsApp; --from is a phone number", (("channel", "whatsapp"),)),
+            Simulator("voice-vonage", "devstack.simulators.voice:simulate_vonage_voice_call",
+                      "Vonage Voice, a whole unanswered call with voicemail (also: voice vonage); --from is a phone"),
         ),
+    ),
+    ProviderEntry(
+        # Amazon Connect: no webhook and no secret. A contact flow invokes a Lambda function (IAM: a
+        # resource policy for connect.amazonaws.com) and EventBridge delivers contact events; app.py wires both.
+        name="amazon_connect",
+        channels=frozenset({Channel.VOICE}),
+        invocations=("chalicelib.providers.connect:parse_invocation",
+                     "chalicelib.providers.connect:parse_contact_event"),
+        simulators=(Simulator("connect", "devstack.simulators.voice:simulate_connect_invocation",
+                              "Amazon Connect, the contact flow's Lambda invoked in-process; --from is a phone"),),
     ),
     ProviderEntry(
         # Amazon SES v2 through boto3 and the Lambda's role: no secret, no HTTP API base. Inbound: SNS

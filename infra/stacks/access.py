@@ -96,6 +96,15 @@ ACCESS: dict[str, FunctionAccess] = {
         sends_to=(*resources.route_queue_specs(), resources.ESCALATION_QUEUE),
         failure_queue="sweep",
     ),
+    # Amazon Connect's contact flow function: the caller's identities, customer and open conversation
+    # (single-item reads), and the call stored as one conditional put per contact.
+    resources.CONTACT_FLOW_FUNCTION: FunctionAccess(
+        table_actions=("dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:BatchGetItem"),
+    ),
+    # Contact events (EventBridge): one conditional put per event; undeliverable ones to their failure queue.
+    resources.CONTACT_EVENTS_CONSUMER: FunctionAccess(
+        table_actions=("dynamodb:PutItem",), failure_queue="contact_events",
+    ),
 }
 
 

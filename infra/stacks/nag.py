@@ -11,6 +11,7 @@ import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 from constructs import IConstruct
 
+from chalicelib.adapters import resources
 from chalicelib.adapters.secrets import ID_KEY_GROUP
 from infra.stacks.access import RAW_PAYLOAD_PREFIX
 from infra.stacks.chalice_app import API_HANDLER_NAME
@@ -131,6 +132,9 @@ def _acknowledge(stack: OmnihubStack) -> None:
     for spec_consumer in stack.consumers:
         sync_sources[spec_consumer] = ("SQS event source mapping", "the queue's redrive DLQ")
     sync_sources[stack.stream_consumer] = ("DynamoDB stream mapping", "its on-failure destination relay-failures")
+    # Amazon Connect waits for the answer (8 s at most) and takes the flow's error branch on a failure.
+    sync_sources[resources.CONTACT_FLOW_FUNCTION] = ("Amazon Connect contact flow",
+                                                     "the flow's error branch; the call is answered regardless")
     for handler, role in stack.roles.items():
         function = stack.chalice.function(handler)
         _ack(function, "AwsSolutions-L1", reason=RUNTIME)

@@ -41,6 +41,7 @@ class OmnihubStack(Stack):
         failure_queues = {
             "relay": queues.build_failure_queue(self, settings, queues.RELAY_FAILURES),
             "sweep": queues.build_failure_queue(self, settings, queues.SWEEP_FAILURES),
+            "contact_events": queues.build_failure_queue(self, settings, queues.CONTACT_EVENT_FAILURES),
         }
         secrets = build_secrets(self, settings)
         res = access.Resources(
@@ -132,6 +133,20 @@ class OmnihubStack(Stack):
             self.chalice.function(handler).dead_letter_config = lambda_.CfnFunction.DeadLetterConfigProperty(
                 target_arn=failure_queues["sweep"].queue_arn
             )
+
+        # Amazon Connect: the flow's function may be invoked by Connect; contact events reach their consumer.
+        if resources.CONTACT_FLOW_FUNCTION in functions:
+            self.connect_permission = wiring.grant_connect_invoke(
+                self, functions[resources.CONTACT_FLOW_FUNCTION], settings.connect_instance_arn)
+        if resources.CONTACT_EVENTS_CONSUMER in functions:
+            contact_rule = wiring.wire_contact_events(
+                self, functions[resources.CONTACT_EVENTS_CONSUMER], failure_queues["contact_events"])
+            Annotations.of(contact_rule).acknowledge_warning(
+                "@aws-cdk/aws-events:ruleUnresolvedEnvironment",
+                "Rule and function are in this stack; the account is only unresolved in offline synth.",
+            )
+            self.chalice.function(resources.CONTACT_EVENTS_CONSUMER).dead_letter_config = (
+                lambda_.CfnFunction.DeadLetterConfigProperty(target_arn=failure_queues["contact_events"].queue_arn))
 
         self.alarm_topic = topic = alarms.build_topic(self, settings.stage)
         for pair in pairs.values():

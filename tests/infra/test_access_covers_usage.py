@@ -48,7 +48,7 @@ from infra.stacks.access import (
     secret_groups_of,
 )
 from infra.stacks.chalice_app import API_HANDLER_NAME
-from tests.conftest import TEST_SECRETS, TEST_STAGE, Hub
+from tests.conftest import ROOT, TEST_SECRETS, TEST_STAGE, Hub
 from tests.helpers import api_event, post_api
 
 BASE = "https://hub.example.com"  # PUBLIC_BASE_URL in tests/conftest.py
@@ -264,6 +264,23 @@ def _conversation_of(api: Any, channel: str, address: str) -> dict[str, Any]:
     return _get(api, f"/conversations/{customer['conversation_ids'][-1]}")
 
 
+def run_connect_flows(hub: Hub, recorder: Recorder) -> None:
+    pump = hub.pump
+    # Amazon Connect: the contact flow's function (the caller is the SMS customer above), then the
+    # contact event that completes the call, each run as its own function.
+    from devstack.simulators.voice import simulate_connect_invocation
+
+    flow_event = simulate_connect_invocation(None, "+393401112233", contact_id="c0ffee00-0000-4000-8000-000000000001")
+    answer = recorder.tagged(resources.CONTACT_FLOW_FUNCTION, hub.app_module.connect_contact_flow)(flow_event, None)
+    assert answer["known"] == "true", answer
+    contact_event = json.loads((ROOT / "tests/fixtures/voice/connect_contact_disconnected.json").read_text())
+    contact_event["detail"]["contactId"] = contact_event["detail"]["initialContactId"] = flow_event["Details"][
+        "ContactData"]["ContactId"]
+    recorder.tagged(resources.CONTACT_EVENTS_CONSUMER, hub.app_module.connect_contact_events)(contact_event, None)
+    pump.drain()
+
+
+
 def run_flows(hub: Hub, api: Any, sandbox: str) -> None:
     from devstack.simulators.meta import simulate_meta_message, simulate_meta_status
 
@@ -401,6 +418,7 @@ def test_every_aws_call_of_every_handler_is_allowed_by_its_role(recorded: tuple[
                                                                  sandbox: str) -> None:
     hub, recorder, api = recorded
     run_flows(hub, api, sandbox)
+    run_connect_flows(hub, recorder)
     # The only failed batches are the provider failures the sandbox was told to answer (retried, then sent).
     assert all("TransientSendError: meta:" in error for error in hub.pump.stats.errors), hub.pump.stats.errors
     assert recorder.ran == set(ACCESS), "every handler of ACCESS ran"

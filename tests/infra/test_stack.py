@@ -224,7 +224,7 @@ def test_alarms_on_every_dlq_depth_and_every_queue_age(raw: dict[str, Any]) -> N
         }
 
     dlqs = {_logical_id_of_queue(raw, resources.dlq_name(STAGE, s)) for s in resources.all_queues()}
-    dlqs |= {_logical_id_of_queue(raw, f"omnihub-{STAGE}-{n}-failures") for n in ("relay", "sweep")}
+    dlqs |= {_logical_id_of_queue(raw, f"omnihub-{STAGE}-{n}-failures") for n in ("relay", "sweep", "contact-event")}
     assert watched("ApproximateNumberOfMessagesVisible") == dlqs
     queues = {_logical_id_of_queue(raw, resources.queue_name(STAGE, s)) for s in resources.all_queues()}
     assert watched("ApproximateAgeOfOldestMessage") == queues
@@ -258,11 +258,35 @@ def test_api_stage_throttles_and_emits_per_route_metrics(raw: dict[str, Any]) ->
 def test_schedule_runs_the_sweeper_every_minute(synthesized: Any, raw: dict[str, Any]) -> None:
     ((handler, seconds),) = resources.SCHEDULE_HANDLERS
     assert seconds == 60
-    (rule,) = [r["Properties"] for r in _by_type(raw, "AWS::Events::Rule").values()]
+    (rule,) = [r["Properties"] for r in _by_type(raw, "AWS::Events::Rule").values()
+               if "ScheduleExpression" in r["Properties"]]
     assert rule["ScheduleExpression"] == "rate(1 minute)"
     (target,) = rule["Targets"]
     assert target["Arn"] == {"Fn::GetAtt": [_function_id(synthesized, handler), "Arn"]}
     assert "DeadLetterConfig" in target
+
+
+def test_amazon_connect_may_invoke_the_contact_flow_function_and_only_that_one(
+    synthesized: Any, raw: dict[str, Any]
+) -> None:
+    permissions = [r["Properties"] for r in _by_type(raw, "AWS::Lambda::Permission").values()
+                   if r["Properties"].get("Principal") == resources.CONNECT_PRINCIPAL]
+    (permission,) = permissions
+    assert permission["Action"] == "lambda:InvokeFunction"
+    assert permission["FunctionName"] == {"Fn::GetAtt": [_function_id(synthesized, resources.CONTACT_FLOW_FUNCTION),
+                                                         "Arn"]}
+    assert "SourceAccount" in permission  # only this account's Connect instances
+
+
+def test_contact_events_reach_their_consumer_through_an_eventbridge_rule(synthesized: Any, raw: dict[str, Any]) -> None:
+    (rule,) = [r["Properties"] for r in _by_type(raw, "AWS::Events::Rule").values()
+               if "EventPattern" in r["Properties"]]
+    assert rule["EventPattern"] == resources.CONTACT_EVENT_PATTERN
+    (target,) = rule["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": [_function_id(synthesized, resources.CONTACT_EVENTS_CONSUMER), "Arn"]}
+    assert "DeadLetterConfig" in target and target["RetryPolicy"]["MaximumRetryAttempts"] > 0
+    queue = _logical_id_of_queue(raw, f"omnihub-{STAGE}-contact-event-failures")
+    assert target["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": [queue, "Arn"]}
 
 
 def test_table_matches_resources(synthesized: Any) -> None:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from chalicelib.adapters.cursors import CursorCodec
+from chalicelib.adapters.dynamo.calls import DynamoCalls
 from chalicelib.adapters.dynamo.claims import DynamoDeliveryClaims, DynamoIdempotencyKeys
 from chalicelib.adapters.dynamo.conversations import DynamoConversations
 from chalicelib.adapters.dynamo.customers import DynamoCustomers
@@ -42,6 +43,7 @@ def dynamo_repositories(
         messages=DynamoMessages(table, retention_days=retention_days),
         deliveries=DynamoDeliveryClaims(table, retention_days=retention_days),
         idempotency=DynamoIdempotencyKeys(table, retention_days=retention_days),
+        calls=DynamoCalls(table, retention_days=retention_days),
     )
 
 

@@ -116,6 +116,7 @@ def message_attributes(message: Message) -> dict[str, Any]:
         "provider_message_id": message.provider_message_id,
         "inbox_key": message.inbox_key,
         "error_code": message.error_code,
+        "call": dict(message.call) or None,
     }
 
 
@@ -135,4 +136,5 @@ def message_from_item(item: dict[str, Any]) -> Message:
         provider_message_id=item.get("provider_message_id"),
         inbox_key=item.get("inbox_key"),
         error_code=item.get("error_code"),
+        call=tuple(sorted((str(k), str(v)) for k, v in (item.get("call") or {}).items())),
     )

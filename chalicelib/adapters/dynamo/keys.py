@@ -12,6 +12,7 @@ Item layout (pk / sk):
   PMSG#{provider}#{provider message id} / PMSG where a provider's message id lives (delivery statuses)
   OUTBOX#{outbound id} / OUTBOX                the leased claim to send one outbound message
   IDEMPOTENCY#{scope}#{key} / IDEMPOTENCY      an Idempotency-Key seen on the REST API
+  CALL#{provider}#{call id} / CALL             a phone call's log: its callbacks, where its one message lives
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class Prefix(StrEnum):
     OUTBOX = "OUTBOX#"
     IDEMPOTENCY = "IDEMPOTENCY#"
     CONVERSATION_STATUS = "CONVSTATUS#"
+    CALL = "CALL#"
 
 
 SLA_INDEX_PARTITION = "SLA"  # the sparse index's one partition: only conversations whose timers run
@@ -45,6 +47,7 @@ class SortKey(StrEnum):
     PROVIDER_MESSAGE = "PMSG"
     OUTBOX = "OUTBOX"
     IDEMPOTENCY = "IDEMPOTENCY"
+    CALL = "CALL"
 
 
 class Key(TypedDict):
@@ -141,3 +144,7 @@ def sla_index_through(now: str) -> str:
 
 def conversation_id_of_sla_key(sort_key: str) -> str:
     return sort_key.rpartition("#")[2]
+
+
+def call(provider: str, call_id: str) -> Key:
+    return _key(f"{Prefix.CALL}{provider}#{call_id}", SortKey.CALL)

@@ -11,6 +11,7 @@ proven by the contract tests in ``tests/contract``, so use cases can be tested w
 from __future__ import annotations
 
 from chalicelib.adapters.memory.bus import DelayedRetry, MemoryBus, Queued
+from chalicelib.adapters.memory.calls import MemoryCalls
 from chalicelib.adapters.memory.claims import MemoryDeliveryClaims, MemoryIdempotencyKeys
 from chalicelib.adapters.memory.conversations import MemoryConversations
 from chalicelib.adapters.memory.customers import MemoryCustomers
@@ -41,6 +42,7 @@ def memory_repositories(
         messages=MemoryMessages(state, retention_days=retention_days),
         deliveries=MemoryDeliveryClaims(state, retention_days=retention_days),
         idempotency=MemoryIdempotencyKeys(state, retention_days=retention_days),
+        calls=MemoryCalls(state),
     )
 
 

@@ -79,6 +79,13 @@ class ProviderMessageEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class CallEntry:
+    inbox_keys: frozenset[str] = frozenset()
+    conversation_id: str | None = None
+    message_created_at: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ClaimEntry:
     state: str  # "sending" while leased, then whatever finish() recorded
     lease_until: int | None = None
@@ -167,6 +174,8 @@ class MemoryStore:
     provider_messages: dict[tuple[str, str], ProviderMessageEntry] = field(default_factory=dict)
     claims: dict[str, ClaimEntry] = field(default_factory=dict)
     idempotency: dict[tuple[str, str], IdempotencyEntry] = field(default_factory=dict)
+    calls: dict[tuple[str, str], CallEntry] = field(default_factory=dict)  # (provider, call id)
+    call_versions: dict[tuple[str, str], int] = field(default_factory=dict)  # (conversation, message_key)
     changes: list[Change] = field(default_factory=list)  # what the stream would carry, in order
 
     def scan(self) -> list[Stored]:
