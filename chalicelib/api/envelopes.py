@@ -67,6 +67,8 @@ def conversation_part(conversation: Conversation) -> dict[str, Any]:
         "tags": list(conversation.tags),
         "routing": conversation.routing.to_api() if conversation.routing else None,
         "created_at": conversation.created_at,
+        "public": conversation.public,  # comments, mentions, reply posts: an answer is seen by everyone
+        "post_id": conversation.post_id,
     }
 
 

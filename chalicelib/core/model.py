@@ -292,8 +292,17 @@ class Message:
     provider_message_id: str | None = None
     inbox_key: str | None = None
     error_code: str | None = None
+    # What happened to it after it was stored: ``edited_at``, ``deleted_at`` and ``edit_history`` (a JSON
+    # list of {"text", "until"}: every earlier text and when it was replaced) for an edit or an unsend.
+    metadata: dict[str, str] = field(default_factory=dict)
 
     def to_api(self) -> dict[str, Any]:
+        data = self._api_fields()
+        if self.metadata:
+            data["metadata"] = dict(self.metadata)
+        return data
+
+    def _api_fields(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "direction": self.direction.value,
@@ -322,6 +331,13 @@ class Conversation:
     last_inbound_at: str | None = None
     resolved_at: str | None = None
     routing: ConversationRouting | None = None  # None until the worker routed it
+    # A public conversation (comments on one post, mentions, reply posts): one per customer and post.
+    public: bool = False
+    post_id: str | None = None  # the Page post, Instagram media or X post the comments are about
+    permalink: str | None = None  # where the public exchange can be seen
+    # Messenger/Instagram Handover Protocol: "other" while another app of the Page owns the thread
+    # (the hub then neither acknowledges nor sends), "us" once control came back; None: never handed over.
+    thread_owner: str | None = None
 
     def to_api(self, messages: list[Message] | None = None) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -338,6 +354,10 @@ class Conversation:
             "last_inbound_at": self.last_inbound_at,
             "resolved_at": self.resolved_at,
             "routing": self.routing.to_api() if self.routing else None,
+            "public": self.public,
+            "post_id": self.post_id,
+            "permalink": self.permalink,
+            "thread_owner": self.thread_owner,
         }
         if messages is not None:
             data["messages"] = [m.to_api() for m in messages]

@@ -34,6 +34,7 @@ def conversation_attributes(conversation: Conversation) -> dict[str, Any]:
         "last_inbound_at": conversation.last_inbound_at,
         "resolved_at": conversation.resolved_at,
         **_routing_attributes(conversation),
+        **_public_attributes(conversation),
         **keys.status_index(conversation.status.value, conversation.updated_at, conversation.id),
     }
 
@@ -53,7 +54,21 @@ def conversation_from_item(item: dict[str, Any]) -> Conversation:
         last_inbound_at=item.get("last_inbound_at"),
         resolved_at=item.get("resolved_at"),
         routing=_routing_from_item(item),
+        public=bool(item.get("public", False)),
+        post_id=item.get("post_id"),
+        permalink=item.get("permalink"),
+        thread_owner=item.get("thread_owner"),
     )
+
+
+def _public_attributes(conversation: Conversation) -> dict[str, Any]:
+    """Only on a public conversation (and one whose thread was handed over): others keep their items as they were."""
+    data: dict[str, Any] = {}
+    if conversation.public:
+        data.update(public=True, post_id=conversation.post_id, permalink=conversation.permalink)
+    if conversation.thread_owner:
+        data["thread_owner"] = conversation.thread_owner
+    return data
 
 
 def _routing_attributes(conversation: Conversation) -> dict[str, Any]:
@@ -91,6 +106,7 @@ def message_attributes(message: Message) -> dict[str, Any]:
         "provider_message_id": message.provider_message_id,
         "inbox_key": message.inbox_key,
         "error_code": message.error_code,
+        "message_metadata": json.dumps(message.metadata, ensure_ascii=False) if message.metadata else None,
     }
 
 
@@ -110,4 +126,5 @@ def message_from_item(item: dict[str, Any]) -> Message:
         provider_message_id=item.get("provider_message_id"),
         inbox_key=item.get("inbox_key"),
         error_code=item.get("error_code"),
+        metadata=dict(json.loads(item["message_metadata"])) if item.get("message_metadata") else {},
     )
