@@ -72,3 +72,4 @@ def newest_public_thread(
         found, generation = conversation, candidate
     return PublicThread(key, generation, found)
 
+

@@ -34,6 +34,8 @@ from chalicelib.core.vocabulary import (
 # partition keys over 2,048 bytes) and end as a poison message.
 MAX_ADDRESS_BYTES = 320  # an email address is at most 254; provider user ids are far shorter
 MAX_ID_BYTES = 512  # a provider's event or message id
+THREAD_OWNER_OTHER = "other"  # Conversation.thread_owner while another app of the Page owns the thread
+THREAD_OWNER_US = "us"
 EMAIL_INBOX_NAMESPACE = "email"  # the dedupe namespace of every email event (InboundEvent.inbox_namespace)
 
 

@@ -151,3 +151,56 @@ def test_an_x_reply_threads_on_the_post_it_answers() -> None:
 ])
 def test_the_accounts_own_comments_and_posts_never_reach_the_worker(provider: str, name: str) -> None:
     assert [e for e in parsed(provider, name) if e.kind is EventKind.MESSAGE] == []
+
+
+# --- acknowledgments ---------------------------------------------------------------------------------------
+def _jobs(repos: Repositories, conversation_id: str) -> list[dict[str, object]]:
+    store = repos.messages.store  # type: ignore[attr-defined]  # the memory twin
+    return [entry.job for key, entry in store.messages.items() if key[0] == conversation_id and entry.job]
+
+
+def test_a_public_conversation_is_not_acknowledged_by_default(repos: Repositories) -> None:
+    from chalicelib.acknowledgments import load_policy
+
+    policy = load_policy()
+    assert policy.acknowledge_public is False  # the documented default of acknowledgments.v1.json
+    ports = WorkerPorts(repos=repos, bus=MemoryBus(), ack_policy=policy, id_key=test_id_key)  # type: ignore[arg-type]
+    [comment] = parsed("meta", "page_feed_comment_add.json")
+    comment = _recent(comment)
+    assert handled(repos, ports, comment, comment.occurred_at) == "routed+not_acknowledged:public_conversation"
+    assert _jobs(repos, conversation_of(repos, comment)) == []
+
+
+def test_when_configured_a_public_acknowledgment_is_a_comment_reply(repos: Repositories) -> None:
+    from dataclasses import replace
+
+    from chalicelib.acknowledgments import load_policy
+
+    policy = replace(load_policy(), acknowledge_public=True)
+    ports = WorkerPorts(repos=repos, bus=MemoryBus(), ack_policy=policy, id_key=test_id_key)  # type: ignore[arg-type]
+    [comment] = parsed("meta", "page_feed_comment_add.json")
+    comment = _recent(comment)
+    assert handled(repos, ports, comment, comment.occurred_at) == "routed+acknowledgment_queued"
+    [job] = _jobs(repos, conversation_of(repos, comment))
+    assert job["reply_to"] == {"kind": "public", "id": "122103456789012345_1029384756102938",
+                               "created_at": comment.occurred_at}
+    assert job["sender_hints"] == {"page_id": "106445795700891"}
+
+
+def _recent(event: InboundEvent) -> InboundEvent:
+    """The fixture's event as if written a second ago (an old one is never acknowledged)."""
+    from dataclasses import replace
+
+    return replace(event, occurred_at=utc_now())
+
+
+def test_acknowledge_public_must_be_a_boolean() -> None:
+    import json
+
+    from chalicelib.acknowledgments import AckConfigError, parse_policy
+    from chalicelib.acknowledgments.config import DEFAULT_CONFIG_PATH
+
+    data = json.loads(DEFAULT_CONFIG_PATH.read_text())
+    assert parse_policy({**data, "acknowledge_public": True}).acknowledge_public is True
+    with pytest.raises(AckConfigError, match="acknowledge_public"):
+        parse_policy({**data, "acknowledge_public": "yes"})
