@@ -24,6 +24,7 @@ from chalicelib.adapters.memory.store import (
 )
 from chalicelib.core.model import Channel, DeliveryStatus, Direction, Message
 from chalicelib.core.records import LastInbound
+from chalicelib.core.revisions import revised
 from chalicelib.core.timestamps import utc_now
 
 
@@ -79,6 +80,20 @@ class MemoryMessages:
                 self._park_status((provider, provider_message_id), status, error_code)
                 return False
             return self._advance((pointer.conversation_id, pointer.message_key), status, error_code)
+
+    def revise_message(self, provider: str, provider_message_id: str, *, text: str | None, deleted: bool,
+                       at: str) -> bool:
+        with self.store.lock:
+            pointer = self.store.provider_messages.get((provider, provider_message_id))
+            if pointer is None or not pointer.conversation_id or pointer.message_key is None:
+                return False
+            key = (pointer.conversation_id, pointer.message_key)
+            entry = self.store.messages.get(key)
+            changed = None if entry is None else revised(entry.message, text=text, deleted=deleted, at=at)
+            if entry is None or changed is None:
+                return False
+            self.store.messages[key] = replace(entry, message=changed)
+            return True
 
     def record_outbound_result(
         self,

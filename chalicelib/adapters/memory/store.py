@@ -167,6 +167,7 @@ class MemoryStore:
     provider_messages: dict[tuple[str, str], ProviderMessageEntry] = field(default_factory=dict)
     claims: dict[str, ClaimEntry] = field(default_factory=dict)
     idempotency: dict[tuple[str, str], IdempotencyEntry] = field(default_factory=dict)
+    thread_owner_at: dict[str, str] = field(default_factory=dict)  # conversation → when its owner was recorded
     changes: list[Change] = field(default_factory=list)  # what the stream would carry, in order
 
     def scan(self) -> list[Stored]:
