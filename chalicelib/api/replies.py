@@ -6,7 +6,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from chalicelib.api.reply_body import validated_idempotency_key, validated_reply
-from chalicelib.api.reply_rules import refuse_if_rules_forbid, refuse_if_thread_not_ours, reply_target
+from chalicelib.api.reply_rules import (
+    refuse_if_consent_withdrawn,
+    refuse_if_rules_forbid,
+    refuse_if_thread_not_ours,
+    reply_target,
+)
 from chalicelib.core.errors import Conflict, IdempotencyKeyReused, NotFound
 from chalicelib.core.ids import agent_reply_id_for
 from chalicelib.core.model import Channel, ConversationStatus, Message
@@ -42,6 +47,7 @@ def reply_to_conversation(
     if address is None:
         raise Conflict(f"the customer has no {channel.value} address")
     refuse_if_thread_not_ours(conversation, channel)
+    refuse_if_consent_withdrawn(customer, channel)
     last_inbound_at, inbound_provider, inbound_metadata, reply_token, written_at = _last_inbound(
         repos, conversation_id, channel)
     target = reply_target(conversation, channel, inbound_metadata, written_at, private=reply.private)

@@ -18,21 +18,27 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
+from chalicelib.core.consent import ConsentState
 from chalicelib.core.errors import BadRequest, Conflict, ModelError
-from chalicelib.core.model import THREAD_OWNER_OTHER, Channel, Conversation, Customer
+from chalicelib.core.model import HANDOVER_CHANNELS, THREAD_OWNER_OTHER, Channel, Conversation, Customer
 from chalicelib.outbound.errors import OptedOut, WindowClosed
 from chalicelib.outbound.job import ReplyTarget, public_reply_target
 from chalicelib.outbound.outbox import OutboundDraft
 from chalicelib.outbound.registry import NoOutboundProvider, provider_for
 from chalicelib.outbound.rules import ChannelRulesConfig, check_channel_rules
 
-HANDOVER_CHANNELS = frozenset({Channel.MESSENGER, Channel.INSTAGRAM})
-
 
 def refuse_if_thread_not_ours(conversation: Conversation, channel: Channel) -> None:
     if channel in HANDOVER_CHANNELS and conversation.thread_owner == THREAD_OWNER_OTHER:
         raise Conflict(f"another app of the Page owns this {channel.value} thread (Handover Protocol): the hub "
                        "sends nothing until control is passed back")
+
+
+def refuse_if_consent_withdrawn(customer: Customer, channel: Channel) -> None:
+    """STOP, an unfollow, an unsubscribe, a block (X, Telegram): the channel will not carry the reply."""
+    if customer.consent.get(channel.value) == ConsentState.WITHDRAWN:
+        raise Conflict(f"the customer withdrew consent on {channel.value} (blocked, unfollowed or STOP): "
+                       "nothing may be sent there")
 
 
 def reply_target(conversation: Conversation, channel: Channel, inbound_metadata: Mapping[str, str],

@@ -36,6 +36,7 @@ MAX_ADDRESS_BYTES = 320  # an email address is at most 254; provider user ids ar
 MAX_ID_BYTES = 512  # a provider's event or message id
 THREAD_OWNER_OTHER = "other"  # Conversation.thread_owner while another app of the Page owns the thread
 THREAD_OWNER_US = "us"
+HANDOVER_CHANNELS = frozenset({Channel.MESSENGER, Channel.INSTAGRAM})  # where the Handover Protocol exists
 EMAIL_INBOX_NAMESPACE = "email"  # the dedupe namespace of every email event (InboundEvent.inbox_namespace)
 
 

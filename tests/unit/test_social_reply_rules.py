@@ -103,3 +103,46 @@ def test_a_retried_post_returns_the_first_reply_even_after_the_window_closed(rep
     first = reply_to_conversation(repos, conversation, {"text": "Hi"}, environ={}, idempotency_key="k-1")
     again = reply_to_conversation(repos, conversation, {"text": "Hi"}, environ={}, idempotency_key="k-1")
     assert again["id"] == first["id"]
+
+
+def test_an_x_block_withdraws_consent_and_replies_are_refused_until_unblocked(repos: Repositories) -> None:
+    from tests.unit.conversations.test_public_conversations import parsed
+
+    ports = WorkerPorts(repos=repos, bus=MemoryBus(), id_key=test_id_key)  # type: ignore[arg-type]
+    [dm] = parsed("x", "dm.json")
+    [block] = parsed("x", "block.json")
+    [unblock] = parsed("x", "unblock.json")
+    for event in (dm, block):
+        repos.inbox.put(event, endpoint="x", received_at=ago(seconds=5), raw_body=b"{}", content_type=None)
+        handle_inbound_event(event.inbox_key, ports)
+    record = repos.inbox.get(dm.inbox_key)
+    assert record is not None and record.thread is not None
+    customer = repos.customers.get(record.thread.customer_id)
+    assert customer is not None and customer.consent == {"x": "withdrawn"}
+    with pytest.raises(Conflict, match="withdrew consent on x"):
+        reply_to_conversation(repos, record.thread.conversation_id, {"text": "Hello?"}, environ={})
+    repos.inbox.put(unblock, endpoint="x", received_at=ago(seconds=1), raw_body=b"{}", content_type=None)
+    assert handle_inbound_event(unblock.inbox_key, ports) == "consent_granted"
+    assert reply_to_conversation(repos, record.thread.conversation_id, {"text": "Hello?"}, environ={})["id"]
+
+
+def test_the_outbound_worker_sends_nothing_in_a_thread_another_app_owns(repos: Repositories) -> None:
+    from chalicelib.outbound.delivery import OutboundPorts, deliver_outbound_job
+    from chalicelib.outbound.dispatch import DeliveryState
+    from chalicelib.outbound.rules import ChannelRulesConfig
+
+    conversation = threaded(repos, days=0.1)
+    accepted = reply_to_conversation(repos, conversation, {"text": "Hi"}, environ={})
+    repos.conversations.record_thread_owner(conversation, "other", ago(seconds=1))
+
+    class NeverCalled:
+        provider = "meta"
+
+        def send(self, job: object) -> object:
+            raise AssertionError("nothing may be sent while another app owns the thread")
+
+    outcome = deliver_outbound_job(job_of(repos, accepted["id"]), OutboundPorts(
+        repos=repos, senders={"meta": NeverCalled()}, rules=ChannelRulesConfig()))
+    assert outcome.state is DeliveryState.FAILED and outcome.error_code == "thread_not_ours"
+    stored = repos.messages.find(conversation, accepted["id"])
+    assert stored is not None and stored.status.value == "failed"
