@@ -1,6 +1,7 @@
 """``./hub``: the command line a new user runs beside ``make run``.
 
   ./hub simulate api --from alice --text "Hello"     a webhook signed as the provider would sign it
+  ./hub simulate x mention --from 1497230178432225283 --text "@acmecare hi"   a DM, comment or mention
   ./hub queues                                        depth of every queue and DLQ
   ./hub tail route-default                            print envelopes as they arrive
   ./hub replay inbound-dlq                            move dead letters back to their queue
@@ -60,6 +61,10 @@ def _sqs() -> Any:
 SimulatorBuilder = Callable[[argparse.Namespace, dict[str, str]], SimulatedRequest]
 
 
+class SimulateUsageError(ValueError):
+    """A kind the provider's simulator does not have (``./hub simulate sms comment``)."""
+
+
 def _simulator(simulator: Simulator) -> SimulatorBuilder:
     def build(args: argparse.Namespace, secrets: dict[str, str]) -> SimulatedRequest:
         simulate = load(simulator.target)  # imported when this command runs
@@ -67,6 +72,12 @@ def _simulator(simulator: Simulator) -> SimulatorBuilder:
         if args.event_id:
             kwargs["event_id"] = args.event_id
         kwargs.update(simulator.options)
+        kind = getattr(args, "kind", None)
+        if kind is not None:
+            if kind not in simulator.kinds:
+                choices = "|".join(simulator.kinds) or "none"
+                raise SimulateUsageError(f"{simulator.command} simulates {choices}, not {kind!r}")
+            kwargs["kind"] = kind
         for extra in args.option or []:
             key, _, value = extra.partition("=")
             kwargs[key.replace("-", "_")] = value
@@ -84,7 +95,11 @@ SIMULATORS: dict[str, tuple[SimulatorBuilder, str]] = {
 
 def cmd_simulate(args: argparse.Namespace) -> int:
     builder, _ = SIMULATORS[args.provider]
-    request = builder(args, _secrets())
+    try:
+        request = builder(args, _secrets())
+    except SimulateUsageError as err:
+        print(f"hub simulate: {err}", file=sys.stderr)
+        return 2
     response = send(_hub_url(), request)
     print(f"POST {request.path} → {response.status}")
     if response.body:
@@ -222,6 +237,8 @@ def build_parser() -> argparse.ArgumentParser:
     simulate = commands.add_parser("simulate", help="send a webhook signed exactly as a provider would")
     simulate.add_argument("provider", choices=sorted(SIMULATORS), help="; ".join(
         f"{name}: {text}" for name, (_, text) in sorted(SIMULATORS.items())))
+    simulate.add_argument("kind", nargs="?", help="what the customer does, where the channel has a choice: "
+                          "messenger dm|comment, instagram dm|comment|mention, x dm|mention|reply (default dm)")
     simulate.add_argument("--from", dest="sender", required=True, help="the customer's address on that channel")
     simulate.add_argument("--text", required=True)
     simulate.add_argument("--name")
