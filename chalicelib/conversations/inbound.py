@@ -15,7 +15,7 @@ from chalicelib.adapters.observability import count, logger
 from chalicelib.adapters.sqs import SqsBus
 from chalicelib.conversations.identities import resolve_customer
 from chalicelib.conversations.routing import route_threaded
-from chalicelib.conversations.signals import apply_signal, note_thread_owner
+from chalicelib.conversations.signals import apply_read_covering_earlier, apply_signal, note_thread_owner
 from chalicelib.conversations.threading import is_threadable, thread_message
 from chalicelib.core.consent import lifecycle_consent
 from chalicelib.core.errors import PermanentError, RetryableError
@@ -56,7 +56,9 @@ def handle_inbound_event(inbox_key: str, ports: WorkerPorts) -> str:
         if is_threadable(event):
             return _thread_route_acknowledge(record, ports)
         if event.kind is EventKind.DELIVERY_STATUS:
-            return "status_applied" if apply_status(ports.repos, event) else "status_ignored"
+            applied = apply_status(ports.repos, event)
+            covered = apply_read_covering_earlier(event, ports.repos)  # X: a read DM reads the earlier ones
+            return "status_applied" if applied or covered else "status_ignored"
         signal = apply_signal(event, ports.repos) if event.kind is EventKind.LIFECYCLE else None
         if signal is not None:  # a watermark, an edit or unsend, thread control
             return signal

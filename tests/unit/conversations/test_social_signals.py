@@ -168,3 +168,33 @@ def test_a_standby_message_records_that_another_app_owns_the_thread(repos: Repos
     handled(repos, ports, message)
     conversation = repos.conversations.get(conversation_of(repos, message))
     assert conversation is not None and conversation.thread_owner == "other"
+
+
+# --- X: a read DM reads the earlier ones ----------------------------------------------------------------------
+def test_an_x_mark_read_reads_our_earlier_dms_and_not_later_ones(repos: Repositories, ports: WorkerPorts) -> None:
+    [dm] = parsed("x", "dm.json")
+    handled(repos, ports, dm)
+    conversation_id = conversation_of(repos, dm)
+    for dm_id, at in (("1931773950137434500", "2025-06-08T21:05:00.000Z"),
+                      ("1931773950137434999", "2025-06-08T21:10:00.000Z"),
+                      ("1931773950137435500", "2025-06-08T21:20:00.000Z")):
+        repos.messages.put(Message(id=f"out_{dm_id}", conversation_id=conversation_id, direction=Direction.OUTBOUND,
+                                   channel=Channel.X, created_at=at, text="On it", status=DeliveryStatus.SENT,
+                                   provider="x", provider_message_id=dm_id))
+    reads = [e for e in parsed("x", "typing_and_read.json") if e.kind is EventKind.DELIVERY_STATUS]
+    assert [e.provider_message_id for e in reads] == ["1931773950137434999"]  # the account's own read: unknown
+    assert handled(repos, ports, reads[0]) == "status_applied"
+    found = repos.conversations.get_with_messages(conversation_id)
+    assert found is not None
+    assert {m.provider_message_id: m.status.value for m in found[1] if m.direction is Direction.OUTBOUND} == {
+        "1931773950137434500": "read", "1931773950137434999": "read", "1931773950137435500": "sent"}
+
+
+def test_a_watermark_leaves_comment_replies_alone(repos: Repositories, ports: WorkerPorts) -> None:
+    comment = direct_message("comment:c1", "Where is my refund?", public="true", post_id="p1", comment_id="c1")
+    handled(repos, ports, comment)
+    public_id = conversation_of(repos, comment)
+    sent(repos, public_id, "c1_reply", "2025-06-08T20:59:10.000Z")
+    read, *_ = parsed("meta", "messenger_reads_and_deliveries.json")
+    assert handled(repos, ports, read) == "watermark_read:0"
+    assert statuses(repos, public_id) == {"c1_reply": "sent"}
