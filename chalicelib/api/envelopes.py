@@ -35,6 +35,7 @@ def routed_envelope(
             "created_at": message.created_at,
             "provider": message.provider,
             "provider_message_id": message.provider_message_id,
+            "metadata": dict(message.metadata),
         },
     }
 

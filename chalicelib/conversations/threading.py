@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from chalicelib.adapters.observability import logger
 from chalicelib.adapters.resources import INBOUND_QUEUE
 from chalicelib.conversations.identities import owner_of, resolve_customer
+from chalicelib.conversations.message_metadata import shown_metadata
 from chalicelib.conversations.public import PublicThread, newest_public_thread, post_of, public_thread_key
 from chalicelib.core.consent import event_consent_keyword, keyword_consent
 from chalicelib.core.errors import RetryableError
@@ -184,6 +185,7 @@ def thread_message(repos: Repositories, record: InboxRecord, *, id_key: Callable
         provider=event.provider,
         provider_message_id=event.provider_message_id,
         inbox_key=inbox_key,
+        metadata=shown_metadata(event.metadata),
     )
     repos.messages.put(message)
     if not decision.opens:  # an opened conversation was created with this message's time

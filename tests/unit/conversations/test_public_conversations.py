@@ -204,3 +204,23 @@ def test_acknowledge_public_must_be_a_boolean() -> None:
     assert parse_policy({**data, "acknowledge_public": True}).acknowledge_public is True
     with pytest.raises(AckConfigError, match="acknowledge_public"):
         parse_policy({**data, "acknowledge_public": "yes"})
+
+
+def test_the_stored_message_shows_what_the_agent_acts_on(repos: Repositories, ports: WorkerPorts) -> None:
+    quick, ad, *_ = parsed("meta", "messenger_quick_reply_and_referrals.json")
+    [story_reply] = parsed("meta", "instagram_story_reply.json")
+    [comment] = parsed("meta", "page_feed_comment_add.json")
+    shown = {}
+    for event in (quick, ad, story_reply, comment):
+        handled(repos, ports, event)
+        found = repos.conversations.get_with_messages(conversation_of(repos, event))
+        assert found is not None
+        shown[event.event_id] = next(m for m in found[1] if m.provider_message_id == event.provider_message_id)
+    assert shown[quick.event_id].to_api()["metadata"]["quick_reply_payload"] == "TRACK_ORDER"
+    assert shown[ad.event_id].metadata["referral_source"] == "ADS"
+    assert shown[story_reply.event_id].metadata["message_type"] == "story_reply"
+    assert shown[story_reply.event_id].metadata["story_url"].startswith("https://")
+    public = shown[comment.event_id].metadata
+    assert (public["public"], public["comment_id"], public["post_id"]) == (
+        "true", "122103456789012345_1029384756102938", FB_POST)
+    assert "verb" not in public and "field" not in public  # only the listed facts
