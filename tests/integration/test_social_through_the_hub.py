@@ -62,6 +62,7 @@ def fixture(provider: str, name: str, *, recent: bool = False) -> bytes:
     if recent:  # the comment was written a minute ago (Meta's private replies close 7 days after it)
         now = int(time.time()) - 60
         text = text.replace("1749416408000", str(now * 1000)).replace("1749416408", str(now))
+        text = text.replace("1749416410", str(now))
         text = text.replace("1749416383001", str(now * 1000))
     return text.encode()
 
@@ -162,6 +163,17 @@ def test_an_instagram_comment_is_answered_under_it(wired: Hub, sandbox: str) -> 
     wired.pump.drain()
     [record] = sent_to(sandbox, "meta")
     assert (record["path"], record["body"]) == (f"/v21.0/{IG_COMMENT}/replies", {"message": "We're on it!"})
+
+
+def test_an_instagram_private_reply_leaves_from_the_tokens_page(wired: Hub, sandbox: str) -> None:
+    post_meta(wired, fixture("meta", "instagram_comment.json", recent=True))
+    wired.pump.drain()
+    [conversation] = conversations_of(wired, "instagram", "232323232")
+    assert reply(wired, conversation["id"], {"text": "Check your inbox", "private": True}).status_code == 202
+    wired.pump.drain()
+    [record] = sent_to(sandbox, "meta")
+    assert (record["path"], record["body"]) == (
+        "/v21.0/me/messages", {"recipient": {"comment_id": IG_COMMENT}, "message": {"text": "Check your inbox"}})
 
 
 # --- X --------------------------------------------------------------------------------------------------------
