@@ -9,6 +9,8 @@
 - ``message_edited`` / ``message_deleted`` (Messenger and Instagram edits and unsends, edited and
   removed Page comments): applied to the stored message the provider id names
   (:mod:`chalicelib.core.revisions` keeps the edit history in its metadata).
+- ``reaction`` (Messenger, Instagram): the customer's emoji on the message it names, in the message's
+  metadata (``reaction``, ``reacted_at``; removed on ``unreact``); it never opens a conversation.
 - X ``direct_message_mark_read`` (a ``read`` status with ``covers_earlier``): the DM read and every
   earlier one of ours are read.
 - ``thread_control_passed`` / ``thread_control_taken`` (the Handover Protocol): who owns the thread is
@@ -47,6 +49,12 @@ def apply_signal(event: InboundEvent, repos: Repositories) -> str | None:
         revised = repos.messages.revise_message(event.provider, event.provider_message_id, text=event.text,
                                                 deleted=REVISIONS[lifecycle], at=event.occurred_at)
         return f"{lifecycle}_applied" if revised else f"{lifecycle}_ignored"
+    if lifecycle == "reaction" and event.metadata.get("reaction_to"):
+        removed = event.metadata.get("reaction_action") == "unreact"
+        emoji = None if removed else (event.metadata.get("reaction_emoji") or event.metadata.get("reaction"))
+        recorded = repos.messages.record_reaction(event.provider, event.metadata["reaction_to"], emoji=emoji,
+                                                  at=event.occurred_at)
+        return "reaction_recorded" if recorded else "reaction_ignored"
     if lifecycle in THREAD_CONTROL:
         conversation_id = _open_conversation_of(event, repos)
         if conversation_id is None:

@@ -168,6 +168,10 @@ class MessageRepository(Protocol):
         (:func:`chalicelib.core.revisions.revised`); False for an unknown id or a change that changes nothing."""
         ...
 
+    def record_reaction(self, provider: str, provider_message_id: str, *, emoji: str | None, at: str) -> bool:
+        """The customer's reaction to a message (None: removed), :func:`chalicelib.core.revisions.reacted`."""
+        ...
+
     def record_outbound_result(
         self,
         message: Message,

@@ -1,4 +1,4 @@
-"""What a customer's edit or unsend does to a stored message (pure): the one rule both repositories apply.
+"""What a customer's edit, unsend or reaction does to a stored message (pure): the rules both repositories apply.
 
 - An edit replaces the text; the text it replaces is kept in ``metadata.edit_history`` (a JSON list of
   ``{"text", "until"}``, oldest first, at most :data:`MAX_EDIT_HISTORY` kept) and ``edited_at`` records
@@ -17,6 +17,7 @@ from dataclasses import replace
 from chalicelib.core.model import Message
 
 MAX_EDIT_HISTORY = 20
+MAX_REACTION_CHARS = 64  # an emoji, or Meta's name for it ("love")
 
 
 def revised(message: Message, *, text: str | None, deleted: bool, at: str) -> Message | None:
@@ -35,3 +36,18 @@ def revised(message: Message, *, text: str | None, deleted: bool, at: str) -> Me
     metadata["edit_history"] = json.dumps(history[-MAX_EDIT_HISTORY:], ensure_ascii=False)
     metadata["edited_at"] = at
     return replace(message, text=text, metadata=metadata)
+
+
+def reacted(message: Message, *, emoji: str | None, at: str) -> Message | None:
+    """The message with the customer's reaction as of ``at`` (``reaction``, ``reacted_at``); ``emoji``
+    None removes it (unreact). An older reaction than the one recorded changes nothing."""
+    metadata = dict(message.metadata)
+    recorded_at = metadata.get("reacted_at")
+    if recorded_at is not None and not recorded_at < at:
+        return None
+    metadata["reacted_at"] = at
+    if emoji:
+        metadata["reaction"] = emoji[:MAX_REACTION_CHARS]
+    else:
+        metadata.pop("reaction", None)
+    return replace(message, metadata=metadata)

@@ -56,3 +56,16 @@ def test_a_message_is_revised_by_its_provider_id_with_its_history(repos: Reposit
     later = "2026-11-18T09:03:00.000Z"
     assert repos.messages.revise_message("meta", "m_1", text="back", deleted=False, at=later) is False
     assert repos.messages.revise_message("meta", "m_unknown", text="x", deleted=False, at=later) is False
+
+
+def test_a_reaction_is_recorded_and_removed_in_time_order(repos: Repositories) -> None:
+    repos.messages.put(message("msg_out", provider="meta", provider_message_id="m_out", status=DeliveryStatus.SENT,
+                               channel=Channel.MESSENGER))
+    assert repos.messages.record_reaction("meta", "m_out", emoji="❤️", at="2026-11-18T09:01:00.000Z") is True
+    assert repos.messages.record_reaction("meta", "m_out", emoji="😡", at="2026-11-18T09:00:00.000Z") is False
+    reacted = repos.messages.find("cnv_1", "msg_out")
+    assert reacted is not None and reacted.metadata["reaction"] == "❤️" and reacted.status is DeliveryStatus.SENT
+    assert repos.messages.record_reaction("meta", "m_out", emoji=None, at="2026-11-18T09:02:00.000Z") is True
+    removed = repos.messages.find("cnv_1", "msg_out")
+    assert removed is not None and "reaction" not in removed.metadata
+    assert repos.messages.record_reaction("meta", "m_none", emoji="x", at="2026-11-18T09:02:00.000Z") is False

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from chalicelib.adapters.dynamo import keys
@@ -12,7 +12,7 @@ from chalicelib.adapters.dynamo.items import message_attributes, message_from_it
 from chalicelib.adapters.dynamo.table import Table, to_item
 from chalicelib.core.model import Channel, DeliveryStatus, Direction, Message
 from chalicelib.core.records import LastInbound
-from chalicelib.core.revisions import revised
+from chalicelib.core.revisions import reacted, revised
 from chalicelib.core.timestamps import utc_now
 
 _REVISION_ATTEMPTS = 3  # two edits of one message racing: the loser reads again
@@ -93,7 +93,14 @@ class DynamoMessages:
 
     def revise_message(self, provider: str, provider_message_id: str, *, text: str | None, deleted: bool,
                        at: str) -> bool:
-        """Read, revise, write back on the condition that nobody revised it meanwhile (then read again)."""
+        return self._rewrite(provider, provider_message_id,
+                             lambda message: revised(message, text=text, deleted=deleted, at=at))
+
+    def record_reaction(self, provider: str, provider_message_id: str, *, emoji: str | None, at: str) -> bool:
+        return self._rewrite(provider, provider_message_id, lambda message: reacted(message, emoji=emoji, at=at))
+
+    def _rewrite(self, provider: str, provider_message_id: str, change: Callable[[Message], Message | None]) -> bool:
+        """Read, change, write back on the condition that nobody changed it meanwhile (then read again)."""
         pointer = self._table.get(keys.provider_message(provider, provider_message_id), consistent=True)
         if pointer is None or not pointer.get("conversation_id"):
             return False
@@ -102,7 +109,7 @@ class DynamoMessages:
             item = self._table.get(key, consistent=True)
             if item is None:
                 return False
-            changed = revised(message_from_item(item), text=text, deleted=deleted, at=at)
+            changed = change(message_from_item(item))
             if changed is None:
                 return False
             attributes = message_attributes(changed)

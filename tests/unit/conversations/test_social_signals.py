@@ -198,3 +198,20 @@ def test_a_watermark_leaves_comment_replies_alone(repos: Repositories, ports: Wo
     read, *_ = parsed("meta", "messenger_reads_and_deliveries.json")
     assert handled(repos, ports, read) == "watermark_read:0"
     assert statuses(repos, public_id) == {"c1_reply": "sent"}
+
+
+def test_a_reaction_lands_on_our_message_and_an_unreact_removes_it(repos: Repositories, ports: WorkerPorts) -> None:
+    first = direct_message()
+    handled(repos, ports, first)
+    conversation_id = conversation_of(repos, first)
+    sent(repos, conversation_id, "m_OUT1dA2Uq7tuwNEhXfYYKj8mJEM_QPpz5jdCK48PnKAjSdjfipq", "2025-06-08T20:59:10.000Z")
+    react, unreact = parsed("meta", "messenger_reactions.json")
+    assert handled(repos, ports, react) == "reaction_recorded"
+    ours = repos.messages.find(conversation_id, "out_m_OUT1dA2Uq7tuwNEhXfYYKj8mJEM_QPpz5jdCK48PnKAjSdjfipq")
+    assert ours is not None and ours.metadata["reaction"] == "\u2764\ufe0f"
+    assert handled(repos, ports, unreact) == "reaction_recorded"
+    assert handled(repos, ports, replace(react, event_id="late")) == "reaction_ignored"  # older than the unreact
+    ours = repos.messages.find(conversation_id, ours.id)
+    assert ours is not None and "reaction" not in ours.metadata and ours.metadata["reacted_at"] == unreact.occurred_at
+    customer = repos.customers.identity_owner(Identity(Channel.MESSENGER, PSID))
+    assert customer is not None and len(repos.conversations.customer_conversation_ids(customer)) == 1
