@@ -2,6 +2,7 @@
 
   ./hub simulate api --from alice --text "Hello"     a webhook signed as the provider would sign it
   ./hub simulate voice twilio --from +393331234567   a whole phone call (also: voice vonage, connect)
+  ./hub simulate x mention --from 1497230178432225283 --text "@acmecare hi"   a DM, comment or mention
   ./hub queues                                        depth of every queue and DLQ
   ./hub tail route-default                            print envelopes as they arrive
   ./hub replay inbound-dlq                            move dead letters back to their queue
@@ -63,6 +64,10 @@ def _sqs() -> Any:
 SimulatorBuilder = Callable[[argparse.Namespace, dict[str, str]], Any]
 
 
+class SimulateUsageError(ValueError):
+    """A kind the provider's simulator does not have (``./hub simulate sms comment``)."""
+
+
 def _simulator(simulator: Simulator) -> SimulatorBuilder:
     def build(args: argparse.Namespace, secrets: dict[str, str]) -> Any:
         simulate = load(simulator.target)  # imported when this command runs
@@ -70,6 +75,12 @@ def _simulator(simulator: Simulator) -> SimulatorBuilder:
         if args.event_id:
             kwargs["event_id"] = args.event_id
         kwargs.update(simulator.options)
+        kind = getattr(args, "kind", None)
+        if kind is not None:
+            if kind not in simulator.kinds:
+                choices = "|".join(simulator.kinds) or "none"
+                raise SimulateUsageError(f"{simulator.command} simulates {choices}, not {kind!r}")
+            kwargs["kind"] = kind
         for extra in args.option or []:
             key, _, value = extra.partition("=")
             kwargs[key.replace("-", "_")] = value
@@ -90,16 +101,26 @@ SIMULATORS: dict[str, tuple[SimulatorBuilder, str]] = {
 
 
 def simulate_command(args: argparse.Namespace) -> str:
-    """``simulate voice twilio`` is the simulator ``voice-twilio``; ``simulate twilio-sms`` is itself."""
-    command = f"{args.provider}-{args.variant}" if args.variant else args.provider
-    if command not in SIMULATORS:
-        raise SystemExit(f"unknown simulator {command!r}; known: {', '.join(sorted(SIMULATORS))}")
-    return command
+    """The simulator a command line names. Its second word is either part of the simulator's name
+    (``simulate voice twilio`` is ``voice-twilio``) or what the customer does (``simulate x mention``:
+    the simulator ``x``, kind ``mention``); ``simulate twilio-sms`` is itself. Sets ``args.kind``."""
+    second = args.kind
+    joined = f"{args.provider}-{second}" if second else None
+    if joined is not None and joined in SIMULATORS:
+        args.kind = None
+        return joined
+    if args.provider not in SIMULATORS:
+        raise SystemExit(f"unknown simulator {args.provider!r}; known: {', '.join(sorted(SIMULATORS))}")
+    return args.provider
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
     builder, _ = SIMULATORS[simulate_command(args)]
-    built = builder(args, _secrets())
+    try:
+        built = builder(args, _secrets())
+    except SimulateUsageError as err:
+        print(f"hub simulate: {err}", file=sys.stderr)
+        return 2
     if isinstance(built, dict):
         return _invoke_contact_flow(built)
     failed = 0
@@ -256,8 +277,9 @@ def build_parser() -> argparse.ArgumentParser:
     simulate = commands.add_parser("simulate", help="send a webhook signed exactly as a provider would")
     simulate.add_argument("provider", help="; ".join(
         f"{name}: {text}" for name, (_, text) in sorted(SIMULATORS.items())))
-    simulate.add_argument("variant", nargs="?", help="the second word of a two-word simulator: `simulate voice "
-                          "<provider>` runs `voice-<provider>` (see the list above)")
+    simulate.add_argument("kind", nargs="?", help="the second word: a call's provider (`simulate voice "
+                          "twilio|vonage`), or what the customer does where the channel has a choice: "
+                          "messenger dm|comment, instagram dm|comment|mention, x dm|mention|reply (default dm)")
     simulate.add_argument("--from", dest="sender", required=True, help="the customer's address on that channel")
     simulate.add_argument("--text", help="the message (required except for calls: then the voicemail's words)")
     simulate.add_argument("--name")

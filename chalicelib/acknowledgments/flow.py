@@ -17,7 +17,7 @@ from chalicelib.conversations.threading import Threaded
 from chalicelib.core.ids import acknowledgment_id_for
 from chalicelib.core.ports import MessageRepository
 from chalicelib.core.records import CarriedAcknowledgment
-from chalicelib.outbound.job import OutboundKind
+from chalicelib.outbound.job import OutboundKind, public_reply_target
 from chalicelib.outbound.outbox import DELIVERED_IN_WEBHOOK_RESPONSE, OutboundDraft, place_outbound, record_delivered
 from chalicelib.outbound.registry import NoOutboundProvider
 
@@ -55,6 +55,8 @@ def acknowledgment_draft(threaded: Threaded, text: str, language: str | None) ->
         reply_token=event.reply_token,
         inbound_provider=event.provider,
         inbound_metadata=event.metadata,
+        # Only when the policy acknowledges public conversations: then in public, under the comment or post.
+        reply_to=public_reply_target(event.metadata, event.occurred_at, private=False),
     )
 
 

@@ -35,6 +35,7 @@ def routed_envelope(
             "created_at": message.created_at,
             "provider": message.provider,
             "provider_message_id": message.provider_message_id,
+            "metadata": dict(message.metadata),
         },
     }
 
@@ -78,6 +79,8 @@ def conversation_part(conversation: Conversation) -> dict[str, Any]:
         "routing": conversation.routing.to_api() if conversation.routing else None,
         "sla": conversation.sla.to_api() if conversation.sla else None,
         "created_at": conversation.created_at,
+        "public": conversation.public,  # comments, mentions, reply posts: an answer is seen by everyone
+        "post_id": conversation.post_id,
     }
 
 

@@ -6,6 +6,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from chalicelib.api.reply_body import validated_idempotency_key, validated_reply
+from chalicelib.api.reply_rules import (
+    refuse_if_consent_withdrawn,
+    refuse_if_rules_forbid,
+    refuse_if_thread_not_ours,
+    reply_target,
+)
 from chalicelib.api.voice_replies import sms_instead_of_voice
 from chalicelib.core.errors import Conflict, IdempotencyKeyReused, NotFound
 from chalicelib.core.ids import agent_reply_id_for
@@ -40,16 +46,20 @@ def reply_to_conversation(
         raise NotFound(f"the customer of {conversation_id} is gone")
     channel = reply.channel or conversation.channel
     if channel is Channel.VOICE:  # a call is answered by SMS to the same number, where allowed
-        _, call_provider, call_metadata, _ = _last_inbound(repos, conversation_id, Channel.VOICE)
+        _, call_provider, call_metadata, _, _ = _last_inbound(repos, conversation_id, Channel.VOICE)
         address: str | None = sms_instead_of_voice(customer, environ, call_provider)
         channel = Channel.SMS
     else:
         address = next((i.address for i in customer.identities if i.channel is channel), None)
     if address is None:
         raise Conflict(f"the customer has no {channel.value} address")
-    last_inbound_at, inbound_provider, inbound_metadata, reply_token = _last_inbound(repos, conversation_id, channel)
+    refuse_if_thread_not_ours(conversation, channel)
+    refuse_if_consent_withdrawn(customer, channel)
+    last_inbound_at, inbound_provider, inbound_metadata, reply_token, written_at = _last_inbound(
+        repos, conversation_id, channel)
     if inbound_provider is None and (reply.channel or conversation.channel) is Channel.VOICE:
         inbound_provider, inbound_metadata = call_provider, call_metadata  # leave from the number called
+    target = reply_target(conversation, channel, inbound_metadata, written_at, private=reply.private)
     outbound_id = agent_reply_id_for(conversation_id, idempotency_key)
     now = utc_now()
     if idempotency_key:
@@ -59,27 +69,29 @@ def reply_to_conversation(
         if first.fingerprint != reply.fingerprint:
             raise IdempotencyKeyReused("this Idempotency-Key was used for a different reply")
         now = first.created_at
+        existing = repos.messages.find(conversation_id, outbound_id)
+        if existing is not None:
+            return _accepted(existing)  # a retried POST: what the first one created, whatever the clock says now
+    draft = OutboundDraft(
+        outbound_id=outbound_id,
+        conversation_id=conversation_id,
+        kind=OutboundKind.AGENT_REPLY,
+        channel=channel,
+        to=address,
+        created_at=now,
+        text=reply.text,
+        attachments=reply.attachments,
+        language=customer.language,
+        reference=conversation.reference,
+        customer_last_inbound_at=last_inbound_at,
+        reply_token=reply_token,
+        inbound_provider=inbound_provider,
+        inbound_metadata=inbound_metadata,
+        reply_to=target,
+    )
+    refuse_if_rules_forbid(draft, customer, environ)
     try:
-        placed = place_outbound(
-            repos.messages,
-            OutboundDraft(
-                outbound_id=outbound_id,
-                conversation_id=conversation_id,
-                kind=OutboundKind.AGENT_REPLY,
-                channel=channel,
-                to=address,
-                created_at=now,
-                text=reply.text,
-                attachments=reply.attachments,
-                language=customer.language,
-                reference=conversation.reference,
-                customer_last_inbound_at=last_inbound_at,
-                reply_token=reply_token,
-                inbound_provider=inbound_provider,
-                inbound_metadata=inbound_metadata,
-            ),
-            environ,
-        )
+        placed = place_outbound(repos.messages, draft, environ)
     except NoOutboundProvider as err:
         # Nothing can reach the customer on this channel (voice, or a misconfigured provider).
         raise Conflict(f"no sender can reach the customer on {channel.value}: {err.reason}") from err
@@ -100,14 +112,17 @@ def _sla_setup() -> SlaSetup:
 
 def _last_inbound(
     repos: Repositories, conversation_id: str, channel: Channel
-) -> tuple[str | None, str | None, dict[str, str], str | None]:
+) -> tuple[str | None, str | None, dict[str, str], str | None, str | None]:
+    """When the customer's last message arrived, its provider, metadata and reply token, and when the
+    customer wrote it (the provider's time: a comment's private-reply window counts from it)."""
     last = repos.messages.last_inbound_on_channel(conversation_id, channel)
     if last is None:
-        return None, None, {}, None
+        return None, None, {}, None, None
     record = repos.inbox.get(last.inbox_key) if last.inbox_key else None
     if record is None:
-        return last.created_at, last.provider, {}, None
-    return last.created_at, last.provider, dict(record.event.metadata), record.event.reply_token
+        return last.created_at, last.provider, {}, None, last.created_at
+    event = record.event
+    return last.created_at, last.provider, dict(event.metadata), event.reply_token, event.occurred_at
 
 
 def _accepted(message: Message) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from chalicelib.adapters.observability import count, logger
 from chalicelib.adapters.sqs import SqsBus
 from chalicelib.conversations.identities import resolve_customer
 from chalicelib.conversations.routing import route_threaded
+from chalicelib.conversations.signals import apply_read_covering_earlier, apply_signal, note_thread_owner
 from chalicelib.conversations.threading import is_threadable, thread_message
 from chalicelib.core.consent import lifecycle_consent
 from chalicelib.core.errors import PermanentError, RetryableError
@@ -55,12 +56,17 @@ def handle_inbound_event(inbox_key: str, ports: WorkerPorts) -> str:
         if is_threadable(event):
             return _thread_route_acknowledge(record, ports)
         if event.kind is EventKind.DELIVERY_STATUS:
-            return "status_applied" if apply_status(ports.repos, event) else "status_ignored"
+            applied = apply_status(ports.repos, event)
+            covered = apply_read_covering_earlier(event, ports.repos)  # X: a read DM reads the earlier ones
+            return "status_applied" if applied or covered else "status_ignored"
         if event.kind is EventKind.CALL:
             from chalicelib.conversations.call_messages import fold_call_callback
 
             return fold_call_callback(record, ports.repos, id_key=ports.id_key, bus=ports.bus,
                                       routing=lambda: ports.routing or load_routing_config())
+        signal = apply_signal(event, ports.repos) if event.kind is EventKind.LIFECYCLE else None
+        if signal is not None:  # a watermark, an edit or unsend, thread control
+            return signal
         if event.kind is EventKind.LIFECYCLE and event.sender is not None:
             return _apply_lifecycle(record, ports.repos, ports.id_key)
         return "ignored"
@@ -71,6 +77,7 @@ def handle_inbound_event(inbox_key: str, ports: WorkerPorts) -> str:
 def _thread_route_acknowledge(record: InboxRecord, ports: WorkerPorts) -> str:
     threaded = thread_message(ports.repos, record, id_key=ports.id_key)
     logger.append_keys(conversation_id=threaded.conversation.id)
+    note_thread_owner(record.event, threaded.conversation.id, ports.repos)
     routed = route_threaded(threaded, ports.repos.conversations, ports.bus, ports.routing or load_routing_config())
     threaded = replace(threaded, conversation=routed.conversation)
     count("MessagesRouted", channel=record.event.channel.value)

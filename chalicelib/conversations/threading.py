@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from chalicelib.adapters.observability import logger
 from chalicelib.adapters.resources import INBOUND_QUEUE
 from chalicelib.conversations.identities import owner_of, resolve_customer
+from chalicelib.conversations.message_metadata import shown_metadata
+from chalicelib.conversations.public import PublicThread, newest_public_thread, post_of, public_thread_key
 from chalicelib.core.consent import event_consent_keyword, keyword_consent
 from chalicelib.core.errors import RetryableError
 from chalicelib.core.ids import allocate_reference, conversation_id_for, event_reference, message_id_for
@@ -49,9 +51,18 @@ class ThreadChoice:
     claim_pending: bool = False  # another message claimed the customer's pointer and has not created it yet
 
 
-def choose_thread(inbox_key: str, customer: Customer | None, current: Conversation | None, now: str) -> ThreadChoice:
+def choose_thread(inbox_key: str, customer: Customer | None, current: Conversation | None, now: str,
+                  *, public: PublicThread | None = None) -> ThreadChoice:
     """The one threading rule, on what was read: the customer's open (not resolved) conversation, else a
-    new one whose id derives from this message."""
+    new one whose id derives from this message.
+
+    A public message (a comment, a mention, a reply post: ``public`` is its thread as read) threads on
+    its post instead: the customer's newest public conversation about it unless resolved, else the next
+    one (:mod:`chalicelib.conversations.public`); the direct conversation is neither joined nor claimed."""
+    if public is not None and customer is not None:
+        if public.current is not None and public.current.status is not ConversationStatus.RESOLVED:
+            return ThreadChoice(public.current.id, opens=False, current=public.current)
+        return ThreadChoice(public.next_id(customer.id), opens=True, current=None)
     mine = conversation_id_for(inbox_key)
     pointer = customer.open_conversation_id if customer else None
     if pointer == mine:  # claimed by an earlier attempt of this very message
@@ -88,7 +99,8 @@ def preview_thread(repos: Repositories, event: InboundEvent) -> ThreadPreview:
     customer = repos.customers.get(owner) if owner else None
     open_id = customer.open_conversation_id if customer else None
     current = repos.conversations.get(open_id) if open_id else None
-    choice = choose_thread(event.inbox_key, customer, current, utc_now())
+    choice = choose_thread(event.inbox_key, customer, current, utc_now(),
+                           public=_public_thread(repos, customer.id, event) if customer else None)
     if not choice.opens and choice.current is not None:
         return ThreadPreview(customer, choice.current, choice.conversation_id, choice.current.reference)
     reference = allocate_reference(choice.conversation_id, repos.references.reserve)
@@ -118,6 +130,11 @@ def decide_thread(
         customer = repos.customers.get(customer_id, consistent=True)
         if customer is None:
             raise RetryableError(f"customer {customer_id} not readable yet")
+        public = _public_thread(repos, customer_id, event, consistent=True)
+        if public is not None:  # a public message claims nothing: its conversation's id is derived
+            choice = choose_thread(inbox_key, customer, None, utc_now(), public=public)
+            previous = choice.current.last_inbound_at if choice.current else None
+            return ThreadDecision(customer_id, choice.conversation_id, opens=choice.opens, previous_inbound_at=previous)
         pointer = customer.open_conversation_id
         current = repos.conversations.get(pointer, consistent=True) if pointer else None
         choice = choose_thread(inbox_key, customer, current, utc_now())
@@ -135,6 +152,15 @@ def decide_thread(
         logger.info(
             "open conversation changed under us; deciding again", extra={"event_ref": event_reference(inbox_key)}
         )
+
+
+def _public_thread(
+    repos: Repositories, customer_id: str, event: InboundEvent, *, consistent: bool = False
+) -> PublicThread | None:
+    key = public_thread_key(event)
+    if key is None:
+        return None
+    return newest_public_thread(customer_id, key, lambda cid: repos.conversations.get(cid, consistent=consistent))
 
 
 def thread_message(repos: Repositories, record: InboxRecord, *, id_key: Callable[[], bytes]) -> Threaded:
@@ -159,6 +185,7 @@ def thread_message(repos: Repositories, record: InboxRecord, *, id_key: Callable
         provider=event.provider,
         provider_message_id=event.provider_message_id,
         inbox_key=inbox_key,
+        metadata=shown_metadata(event.metadata),
     )
     repos.messages.put(message)
     if not decision.opens:  # an opened conversation was created with this message's time
@@ -202,6 +229,7 @@ def _open_conversation(
     repos: Repositories, decision: ThreadDecision, event: InboundEvent, at: str, announced: str | None
 ) -> None:
     conversation_id = decision.conversation_id
+    public = public_thread_key(event) is not None
     if announced and repos.references.reserve(announced, conversation_id):
         reference = announced
     else:
@@ -218,6 +246,9 @@ def _open_conversation(
             created_at=at,
             updated_at=at,
             last_inbound_at=at,
+            public=public,
+            post_id=post_of(event) if public else None,
+            permalink=event.metadata.get("permalink") if public else None,
         )
     )
 

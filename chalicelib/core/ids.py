@@ -118,3 +118,9 @@ def allocate_reference(conversation_id: str, reserve: Callable[[str, str], bool]
         if reserve(candidate, conversation_id):
             return candidate
     raise RetryableError(f"no free reference after {REFERENCE_ATTEMPTS} attempts")
+
+
+def public_conversation_id_for(customer_id: str, thread_key: str, generation: int) -> str:
+    """The public conversation of one customer about one post (``thread_key``); ``generation`` counts the
+    ones resolved before it, so a comment after a resolution opens the next one under a known name."""
+    return "cnv_" + _base32(_digest("public", customer_id, thread_key, str(generation)), 16).lower()

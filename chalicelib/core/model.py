@@ -35,6 +35,9 @@ from chalicelib.core.vocabulary import (
 # partition keys over 2,048 bytes) and end as a poison message.
 MAX_ADDRESS_BYTES = 320  # an email address is at most 254; provider user ids are far shorter
 MAX_ID_BYTES = 512  # a provider's event or message id
+THREAD_OWNER_OTHER = "other"  # Conversation.thread_owner while another app of the Page owns the thread
+THREAD_OWNER_US = "us"
+HANDOVER_CHANNELS = frozenset({Channel.MESSENGER, Channel.INSTAGRAM})  # where the Handover Protocol exists
 EMAIL_INBOX_NAMESPACE = "email"  # the dedupe namespace of every email event (InboundEvent.inbox_namespace)
 
 
@@ -298,10 +301,20 @@ class Message:
     error_code: str | None = None
     # A phone call's message only: what the call was (outcome, duration, recording), as (name, value) pairs.
     call: tuple[tuple[str, str], ...] = ()
+    # What happened to it after it was stored: ``edited_at``, ``deleted_at`` and ``edit_history`` (a JSON
+    # list of {"text", "until"}: every earlier text and when it was replaced) for an edit or an unsend.
+    metadata: dict[str, str] = field(default_factory=dict)
 
     def to_api(self) -> dict[str, Any]:
-        shown = {"call": dict(self.call)} if self.call else {}
-        return shown | {
+        data = self._api_fields()
+        if self.call:
+            data["call"] = dict(self.call)
+        if self.metadata:
+            data["metadata"] = dict(self.metadata)
+        return data
+
+    def _api_fields(self) -> dict[str, Any]:
+        return {
             "id": self.id,
             "direction": self.direction.value,
             "channel": self.channel.value,
@@ -330,6 +343,13 @@ class Conversation:
     resolved_at: str | None = None
     routing: ConversationRouting | None = None  # None until the worker routed it
     sla: StoredSla | None = None  # None until the worker routed it (SLA timers start with routing)
+    # A public conversation (comments on one post, mentions, reply posts): one per customer and post.
+    public: bool = False
+    post_id: str | None = None  # the Page post, Instagram media or X post the comments are about
+    permalink: str | None = None  # where the public exchange can be seen
+    # Messenger/Instagram Handover Protocol: "other" while another app of the Page owns the thread
+    # (the hub then neither acknowledges nor sends), "us" once control came back; None: never handed over.
+    thread_owner: str | None = None
 
     def to_api(self, messages: list[Message] | None = None) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -347,6 +367,10 @@ class Conversation:
             "resolved_at": self.resolved_at,
             "routing": self.routing.to_api() if self.routing else None,
             "sla": self.sla.to_api() if self.sla else None,
+            "public": self.public,
+            "post_id": self.post_id,
+            "permalink": self.permalink,
+            "thread_owner": self.thread_owner,
         }
         if messages is not None:
             data["messages"] = [m.to_api() for m in messages]

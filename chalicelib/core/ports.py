@@ -107,6 +107,11 @@ class ConversationRepository(Protocol):
     def get(self, conversation_id: str, *, consistent: bool = False) -> Conversation | None: ...
     def get_with_messages(self, conversation_id: str) -> tuple[Conversation, list[Message]] | None: ...
     def record_inbound_activity(self, conversation_id: str, at: str) -> None: ...
+
+    def record_thread_owner(self, conversation_id: str, owner: str, at: str) -> bool:
+        """Who owns a Messenger/Instagram thread (Handover Protocol) as of ``at``; an older change than
+        the one recorded changes nothing (False), nor does an unknown conversation."""
+        ...
     def set_status(self, conversation_id: str, status: ConversationStatus, at: str) -> Conversation: ...
 
     def record_routing(
@@ -170,6 +175,16 @@ class MessageRepository(Protocol):
         self, provider: str, provider_message_id: str, status: DeliveryStatus, error_code: str | None
     ) -> bool:
         """Monotonic (sent < delivered < read, failed terminal); a status for an unknown id is parked."""
+        ...
+
+    def revise_message(self, provider: str, provider_message_id: str, *, text: str | None, deleted: bool,
+                       at: str) -> bool:
+        """Apply a customer's edit or unsend to the message the provider id names
+        (:func:`chalicelib.core.revisions.revised`); False for an unknown id or a change that changes nothing."""
+        ...
+
+    def record_reaction(self, provider: str, provider_message_id: str, *, emoji: str | None, at: str) -> bool:
+        """The customer's reaction to a message (None: removed), :func:`chalicelib.core.revisions.reacted`."""
         ...
 
     def record_outbound_result(

@@ -13,9 +13,10 @@ from typing import Any
 
 from chalicelib.adapters.resources import OUTBOUND_QUEUE
 from chalicelib.core.errors import PermanentError, RetryableError
-from chalicelib.core.model import DeliveryStatus
+from chalicelib.core.model import HANDOVER_CHANNELS, THREAD_OWNER_OTHER, Conversation, DeliveryStatus
 from chalicelib.core.ports import Repositories
 from chalicelib.outbound.dispatch import DeliveryOutcome, deliver
+from chalicelib.outbound.errors import PermanentSendError
 from chalicelib.outbound.job import OutboundJob
 from chalicelib.outbound.outbox import outbound_message
 from chalicelib.outbound.rules import ChannelRulesConfig
@@ -76,7 +77,17 @@ def deliver_outbound_job(body: dict[str, Any], ports: OutboundPorts, now: dateti
         now=now or datetime.now(UTC),
         consent=customer.consent,
         rules_config=ports.rules,
+        refusal=thread_not_ours(conversation, job),
     )
+
+
+def thread_not_ours(conversation: Conversation, job: OutboundJob) -> PermanentSendError | None:
+    """Messenger/Instagram Handover Protocol: while another app owns the thread, the hub sends nothing
+    in it (a comment reply is no message of the thread, and goes)."""
+    if job.reply_to is None and job.channel in HANDOVER_CHANNELS and conversation.thread_owner == THREAD_OWNER_OTHER:
+        return PermanentSendError(f"another app of the Page owns this {job.channel.value} thread",
+                                  provider=job.provider, error_code="thread_not_ours")
+    return None
 
 
 def retry_delay_seconds(receive_count: int, retry_after: float | None) -> int:

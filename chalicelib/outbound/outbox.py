@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 
 from chalicelib.core.model import Attachment, Channel, DeliveryStatus, Direction, Message
 from chalicelib.core.ports import MessageRepository
-from chalicelib.outbound.job import OutboundJob, OutboundKind
+from chalicelib.outbound.job import OutboundJob, OutboundKind, ReplyTarget
 from chalicelib.outbound.registry import NoSenderForChannel, provider_for
 
 # channel metadata → the sender hint the outbound senders read
-_HINTS_FROM_METADATA = {"to": "from", "phone_number_id": "phone_number_id", "bot": "bot"}
+# (page_id: the Page or Instagram account the customer wrote to, which a private reply leaves from)
+_HINTS_FROM_METADATA = {"to": "from", "phone_number_id": "phone_number_id", "bot": "bot", "page_id": "page_id"}
 
 DELIVERED_IN_CONVERSATION = "conversation"  # web chat: the widget reads it from the conversation
 # The channels whose customer reads our messages from the conversation itself (no push API).
@@ -49,6 +50,7 @@ class OutboundDraft:
     reply_token: str | None = None
     inbound_provider: str | None = None  # the provider the customer wrote through
     inbound_metadata: Mapping[str, str] = field(default_factory=dict)
+    reply_to: ReplyTarget | None = None  # a public or private reply to a comment / post
 
     def job(self, provider: str) -> OutboundJob:
         return OutboundJob(
@@ -66,6 +68,7 @@ class OutboundDraft:
             reply_token=self.reply_token,
             sender_hints=sender_hints_from(self.inbound_metadata),
             created_at=self.created_at,
+            reply_to=self.reply_to,
         )
 
 

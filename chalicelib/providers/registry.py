@@ -48,6 +48,7 @@ class Simulator:
     target: str  # "devstack.simulators.<module>:<function>(secrets, sender, text, **options)"
     summary: str  # the help line: what ``--from`` is on this channel
     options: tuple[tuple[str, str], ...] = ()  # fixed keyword arguments, e.g. (("channel", "sms"),)
+    kinds: tuple[str, ...] = ()  # what the customer does (``./hub simulate x mention``); the first is the default
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,9 +158,10 @@ REGISTRY: tuple[ProviderEntry, ...] = (
             Simulator("whatsapp", "devstack.simulators.meta:simulate_meta_message",
                       "WhatsApp Cloud API; --from is a phone"),
             Simulator("messenger", "devstack.simulators.meta:simulate_meta_social",
-                      "Messenger; --from is a PSID; -o kind=dm|comment", (("channel", "messenger"),)),
+                      "Messenger; --from is a PSID; dm|comment", (("channel", "messenger"),), ("dm", "comment")),
             Simulator("instagram", "devstack.simulators.meta:simulate_meta_social",
-                      "Instagram; --from is an IGSID; -o kind=dm|comment|mention", (("channel", "instagram"),)),
+                      "Instagram; --from is an IGSID; dm|comment|mention", (("channel", "instagram"),),
+                      ("dm", "comment", "mention")),
         ),
     ),
     ProviderEntry(
@@ -220,7 +222,7 @@ REGISTRY: tuple[ProviderEntry, ...] = (
         default_sender_for=frozenset({Channel.X}),
         api_base="https://api.x.com",
         simulators=(Simulator("x", "devstack.simulators.x:simulate_x_message",
-                              "X; --from is a user id; -o kind=dm|mention|reply"),),
+                              "X; --from is a user id; dm|mention|reply", kinds=("dm", "mention", "reply")),),
     ),
     ProviderEntry(
         name="vonage",

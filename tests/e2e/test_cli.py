@@ -72,3 +72,16 @@ def test_outbox_shows_what_the_providers_received(hub_env: LocalStack, capsys: p
     capsys.readouterr()
     assert main(["outbox"]) == 0
     assert number in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("command", "channel"), [
+    (("messenger", "comment"), "messenger"), (("instagram", "comment"), "instagram"), (("x", "mention"), "x"),
+])
+def test_simulated_comments_and_mentions_open_public_conversations(
+    hub_env: LocalStack, capsys: pytest.CaptureFixture[str], command: tuple[str, str], channel: str
+) -> None:
+    sender = str(10**15 + uuid.uuid4().int % 10**14)
+    assert main(["simulate", *command, "--from", sender, "--text", "my parcel never arrived"]) == 0
+    assert "→ 200" in capsys.readouterr().out
+    conversation = hub_env.wait_for_conversation(channel, sender)
+    assert conversation["public"] is True and conversation["post_id"]

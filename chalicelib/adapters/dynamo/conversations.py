@@ -73,6 +73,15 @@ class DynamoConversations:
             ExpressionAttributeValues=to_item({":t": at, ":g": index["gsi1sk"]}),
         )
 
+    def record_thread_owner(self, conversation_id: str, owner: str, at: str) -> bool:
+        return self._table.update(
+            keys.conversation(conversation_id),
+            UpdateExpression="SET thread_owner = :o, thread_owner_at = :t",
+            ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(thread_owner_at) "
+            "OR thread_owner_at < :t)",
+            ExpressionAttributeValues=to_item({":o": owner, ":t": at}),
+        )
+
     def set_status(self, conversation_id: str, status: ConversationStatus, at: str) -> Conversation:
         index = keys.status_index(status.value, at, conversation_id)
         values = {":s": status.value, ":t": at, ":g": index["gsi1pk"], ":k": index["gsi1sk"]}

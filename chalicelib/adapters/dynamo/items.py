@@ -36,6 +36,7 @@ def conversation_attributes(conversation: Conversation) -> dict[str, Any]:
         "resolved_at": conversation.resolved_at,
         **_routing_attributes(conversation),
         **(sla_attributes(conversation.id, conversation.sla) if conversation.sla else {}),
+        **_public_attributes(conversation),
         **keys.status_index(conversation.status.value, conversation.updated_at, conversation.id),
     }
 
@@ -56,6 +57,10 @@ def conversation_from_item(item: dict[str, Any]) -> Conversation:
         resolved_at=item.get("resolved_at"),
         routing=_routing_from_item(item),
         sla=_sla_from_item(item),
+        public=bool(item.get("public", False)),
+        post_id=item.get("post_id"),
+        permalink=item.get("permalink"),
+        thread_owner=item.get("thread_owner"),
     )
 
 
@@ -79,6 +84,16 @@ def _sla_from_item(item: dict[str, Any]) -> StoredSla | None:
         paused=bool(item.get("sla_paused", False)),
         attention_at=item.get("sla_attention_at"),
     )
+
+
+def _public_attributes(conversation: Conversation) -> dict[str, Any]:
+    """Only on a public conversation (and one whose thread was handed over): others keep their items as they were."""
+    data: dict[str, Any] = {}
+    if conversation.public:
+        data.update(public=True, post_id=conversation.post_id, permalink=conversation.permalink)
+    if conversation.thread_owner:
+        data["thread_owner"] = conversation.thread_owner
+    return data
 
 
 def _routing_attributes(conversation: Conversation) -> dict[str, Any]:
@@ -117,6 +132,7 @@ def message_attributes(message: Message) -> dict[str, Any]:
         "inbox_key": message.inbox_key,
         "error_code": message.error_code,
         "call": dict(message.call) or None,
+        "message_metadata": json.dumps(message.metadata, ensure_ascii=False) if message.metadata else None,
     }
 
 
@@ -137,4 +153,5 @@ def message_from_item(item: dict[str, Any]) -> Message:
         inbox_key=item.get("inbox_key"),
         error_code=item.get("error_code"),
         call=tuple(sorted((str(k), str(v)) for k, v in (item.get("call") or {}).items())),
+        metadata=dict(json.loads(item["message_metadata"])) if item.get("message_metadata") else {},
     )

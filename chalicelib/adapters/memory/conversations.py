@@ -62,6 +62,18 @@ class MemoryConversations:
                 return
             self.store.conversations[conversation_id] = replace(current, last_inbound_at=at, updated_at=at)
 
+    def record_thread_owner(self, conversation_id: str, owner: str, at: str) -> bool:
+        with self.store.lock:
+            current = self.store.conversations.get(conversation_id)
+            if current is None:
+                return False
+            recorded_at = self.store.thread_owner_at.get(conversation_id)
+            if recorded_at is not None and not recorded_at < at:
+                return False
+            self.store.thread_owner_at[conversation_id] = at
+            self.store.conversations[conversation_id] = replace(current, thread_owner=owner)
+            return True
+
     def set_status(self, conversation_id: str, status: ConversationStatus, at: str) -> Conversation:
         with self.store.lock:
             current = self.store.conversations.get(conversation_id)

@@ -176,6 +176,7 @@ class MemoryStore:
     idempotency: dict[tuple[str, str], IdempotencyEntry] = field(default_factory=dict)
     calls: dict[tuple[str, str], CallEntry] = field(default_factory=dict)  # (provider, call id)
     call_versions: dict[tuple[str, str], int] = field(default_factory=dict)  # (conversation, message_key)
+    thread_owner_at: dict[str, str] = field(default_factory=dict)  # conversation → when its owner was recorded
     changes: list[Change] = field(default_factory=list)  # what the stream would carry, in order
 
     def scan(self) -> list[Stored]:
