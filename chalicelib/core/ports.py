@@ -191,6 +191,20 @@ class PayloadArchive(Protocol):
     def delete(self, pointer: str) -> None: ...
 
 
+class MailThreadIndex(Protocol):
+    """Which conversation an email ``Message-ID`` belongs to: the mail the hub received and the mail it
+    sent, so a reply's ``In-Reply-To``/``References`` finds its conversation. Ids are normalized
+    (``chalicelib.email.normalize_message_id``: no angle brackets, domain lower-cased)."""
+
+    def remember(self, message_id: str, conversation_id: str, *, now: float | None = None) -> bool:
+        """Record the Message-ID once; True when it is (or already was) this conversation's."""
+        ...
+
+    def conversations_for(self, message_ids: Sequence[str]) -> dict[str, str]:
+        """The known ones among ``message_ids``: Message-ID → conversation id."""
+        ...
+
+
 class SecretReader(Protocol):
     def get(self, name: str) -> str | None: ...
     def get_many(self, names: Iterable[str]) -> Mapping[str, str]: ...
@@ -207,3 +221,4 @@ class Repositories:
     messages: MessageRepository
     deliveries: DeliveryClaims
     idempotency: IdempotencyKeys
+    mail_threads: MailThreadIndex | None = None  # None: no email threading by header (a test's partial set)

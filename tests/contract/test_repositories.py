@@ -633,3 +633,16 @@ def test_the_payload_archive_keeps_bytes_under_a_pointer(backend: Backend) -> No
     assert first != second
     assert archive.get(first) == b"\x00\x01binary\xff" and archive.get(second) == b"other"
     assert archive.put("raw/meta/2026-11-18/a", b"again") == first and archive.get(first) == b"again"
+
+
+def test_a_mail_message_id_names_one_conversation_for_good(repos: Repositories) -> None:
+    threads = repos.mail_threads
+    assert threads is not None
+    assert threads.remember("CAH7yN8s@mail.gmail.com", "cnv_1", now=T0)
+    assert threads.remember("CAH7yN8s@mail.gmail.com", "cnv_1", now=T0 + 5)  # a retry: still ours
+    assert not threads.remember("CAH7yN8s@mail.gmail.com", "cnv_2", now=T0)  # the first conversation keeps it
+    assert threads.remember("0102-sent-1@eu-west-1.amazonses.com", "cnv_2", now=T0)
+    found = threads.conversations_for(["unknown@x.example", "CAH7yN8s@mail.gmail.com",
+                                       "0102-sent-1@eu-west-1.amazonses.com", "CAH7yN8s@mail.gmail.com"])
+    assert found == {"CAH7yN8s@mail.gmail.com": "cnv_1", "0102-sent-1@eu-west-1.amazonses.com": "cnv_2"}
+    assert threads.conversations_for([]) == {}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from argparse import Namespace
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -135,3 +136,53 @@ def test_an_unreachable_signing_certificate_is_503_so_sns_retries(hub: Hub, monk
     assert response.status_code == 503 and json.loads(response.body)["error"] == "unavailable"
     assert calls == ["https://sns.us-east-1.amazonaws.com/SimpleNotificationService-abc.pem"]
     assert hub.table_items() == []
+
+
+# ------------------------------------------------------------------ threading, through the worker
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "email"
+
+
+def post_raw_mail(hub: Hub, raw: bytes) -> Any:
+    """A mail as SendGrid's raw mode posts it (the whole message in ``email``)."""
+    boundary = "xYzZY-threading"
+    fields = [("envelope", b'{"to":["support@omnihub.example"],"from":"x@example.com"}'), ("email", raw)]
+    body = b"".join(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'.encode() + value
+                    + b"\r\n" for name, value in fields) + f"--{boundary}--\r\n".encode()
+    token = EMAIL_SECRETS["SENDGRID_INBOUND_TOKEN"]
+    return hub.client.http.post(f"/webhooks/email/sendgrid?token={token}", body=body,
+                                headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+
+
+def conversations(hub: Hub) -> list[dict[str, Any]]:
+    return [i for i in hub.table_items() if i["pk"].startswith("CONV#") and i["sk"] == "META"]
+
+
+def resolve(hub: Hub, conversation_id: str) -> None:
+    from chalicelib.adapters import runtime
+    from chalicelib.api.replies import resolve_conversation
+
+    resolve_conversation(runtime.repositories(), conversation_id)
+
+
+def test_a_reply_lands_in_the_conversation_it_answers_by_header_then_by_subject_reference(hub: Hub) -> None:
+    assert post_raw_mail(hub, (FIXTURES / "multipart_pdf.eml").read_bytes()).status_code == 200
+    hub.pump.drain()
+    [first] = conversations(hub)
+    resolve(hub, first["id"])
+    # Gmail's reply: References names Mario's first mail; the subject's reference is another case's.
+    assert post_raw_mail(hub, (FIXTURES / "reply_gmail.eml").read_bytes()).status_code == 200
+    hub.pump.drain()
+    [again] = conversations(hub)
+    assert again["id"] == first["id"] and again["status"] == "open"
+    resolve(hub, first["id"])
+    by_subject = (b"From: Mario Rossi <mario.rossi@gmail.com>\r\nTo: support@omnihub.example\r\n"
+                  b"Subject: Re: Invoice [" + first["reference"].encode() + b"]\r\n"
+                  b"Message-ID: <by-subject-1@mail.gmail.com>\r\nDate: Mon, 03 Jun 2024 12:00:00 +0000\r\n"
+                  b"Content-Type: text/plain; charset=utf-8\r\n\r\nAny news?\r\n")
+    assert post_raw_mail(hub, by_subject).status_code == 200
+    hub.pump.drain()
+    [still] = conversations(hub)
+    assert still["id"] == first["id"] and still["status"] == "open"
+    assert len(inbound_messages(hub)) == 3
+    mail_ids = {i["pk"] for i in hub.table_items() if i["sk"] == "MAILID"}
+    assert len(mail_ids) == 3  # each received Message-ID now names the conversation

@@ -14,6 +14,7 @@ from chalicelib.adapters.dynamo.claims import DynamoDeliveryClaims, DynamoIdempo
 from chalicelib.adapters.dynamo.conversations import DynamoConversations
 from chalicelib.adapters.dynamo.customers import DynamoCustomers
 from chalicelib.adapters.dynamo.inbox import DynamoInbox
+from chalicelib.adapters.dynamo.mail_threads import DynamoMailThreads
 from chalicelib.adapters.dynamo.messages import DynamoMessages
 from chalicelib.adapters.dynamo.references import DynamoReferences
 from chalicelib.adapters.dynamo.table import Table
@@ -42,6 +43,7 @@ def dynamo_repositories(
         messages=DynamoMessages(table, retention_days=retention_days),
         deliveries=DynamoDeliveryClaims(table, retention_days=retention_days),
         idempotency=DynamoIdempotencyKeys(table, retention_days=retention_days),
+        mail_threads=DynamoMailThreads(table),
     )
 
 

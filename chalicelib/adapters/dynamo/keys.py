@@ -11,6 +11,7 @@ Item layout (pk / sk):
   PMSG#{provider}#{provider message id} / PMSG where a provider's message id lives (delivery statuses)
   OUTBOX#{outbound id} / OUTBOX                the leased claim to send one outbound message
   IDEMPOTENCY#{scope}#{key} / IDEMPOTENCY      an Idempotency-Key seen on the REST API
+  MAILID#{Message-ID} / MAILID                 the conversation an email Message-ID (received or sent) belongs to
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ class Prefix(StrEnum):
     OUTBOX = "OUTBOX#"
     IDEMPOTENCY = "IDEMPOTENCY#"
     CONVERSATION_STATUS = "CONVSTATUS#"
+    MAIL_THREAD = "MAILID#"
 
 
 class SortKey(StrEnum):
@@ -41,6 +43,7 @@ class SortKey(StrEnum):
     PROVIDER_MESSAGE = "PMSG"
     OUTBOX = "OUTBOX"
     IDEMPOTENCY = "IDEMPOTENCY"
+    MAIL_THREAD = "MAILID"
 
 
 class Key(TypedDict):
@@ -111,6 +114,10 @@ def outbox_claim(outbound_id: str) -> Key:
 
 def idempotency(scope: str, key_text: str) -> Key:
     return _key(f"{Prefix.IDEMPOTENCY}{scope}#{key_text}", SortKey.IDEMPOTENCY)
+
+
+def mail_thread(message_id: str) -> Key:
+    return _key(f"{Prefix.MAIL_THREAD}{message_id}", SortKey.MAIL_THREAD)
 
 
 def status_index(status: str, updated_at: str, conversation_id: str) -> dict[str, str]:

@@ -15,6 +15,7 @@ from chalicelib.adapters.memory.claims import MemoryDeliveryClaims, MemoryIdempo
 from chalicelib.adapters.memory.conversations import MemoryConversations
 from chalicelib.adapters.memory.customers import MemoryCustomers
 from chalicelib.adapters.memory.inbox import MemoryInbox
+from chalicelib.adapters.memory.mail_threads import MemoryMailThreads
 from chalicelib.adapters.memory.messages import MemoryMessages
 from chalicelib.adapters.memory.payloads import MemoryPayloadArchive, MemorySecrets
 from chalicelib.adapters.memory.references import MemoryReferences
@@ -41,6 +42,7 @@ def memory_repositories(
         messages=MemoryMessages(state, retention_days=retention_days),
         deliveries=MemoryDeliveryClaims(state, retention_days=retention_days),
         idempotency=MemoryIdempotencyKeys(state, retention_days=retention_days),
+        mail_threads=MemoryMailThreads(state),
     )
 
 

@@ -167,6 +167,7 @@ class MemoryStore:
     provider_messages: dict[tuple[str, str], ProviderMessageEntry] = field(default_factory=dict)
     claims: dict[str, ClaimEntry] = field(default_factory=dict)
     idempotency: dict[tuple[str, str], IdempotencyEntry] = field(default_factory=dict)
+    mail_threads: dict[str, str] = field(default_factory=dict)  # email Message-ID → conversation id
     changes: list[Change] = field(default_factory=list)  # what the stream would carry, in order
 
     def scan(self) -> list[Stored]:
