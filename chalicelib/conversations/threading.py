@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from chalicelib.adapters.observability import logger
 from chalicelib.adapters.resources import INBOUND_QUEUE
+from chalicelib.conversations.attachments import keep_attachments
 from chalicelib.conversations.email_threads import find_mail_thread, remember_mail
 from chalicelib.conversations.identities import owner_of, resolve_customer
 from chalicelib.core.consent import event_consent_keyword, keyword_consent
@@ -164,7 +165,7 @@ def thread_message(repos: Repositories, record: InboxRecord, *, id_key: Callable
         channel=event.channel,
         created_at=received_at,
         text=event.text,
-        attachments=event.attachments,
+        attachments=keep_attachments(repos, record),
         status=DeliveryStatus.RECEIVED,
         provider=event.provider,
         provider_message_id=event.provider_message_id,

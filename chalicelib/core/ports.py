@@ -205,6 +205,19 @@ class MailThreadIndex(Protocol):
         ...
 
 
+class MediaStore(Protocol):
+    """Media bytes the hub keeps itself (email attachments), in the payload bucket: one object per key,
+    handed to people only as short-lived links."""
+
+    def put(self, key: str, body: bytes, *, content_type: str | None = None) -> str:
+        """Store (or overwrite with the same bytes) the object; returns its pointer (``s3://bucket/key``)."""
+        ...
+
+    def link(self, pointer: str, *, filename: str | None, content_type: str | None, expires_in: int) -> str | None:
+        """A URL that downloads the object for ``expires_in`` seconds; None for a pointer not in this store."""
+        ...
+
+
 class SecretReader(Protocol):
     def get(self, name: str) -> str | None: ...
     def get_many(self, names: Iterable[str]) -> Mapping[str, str]: ...
@@ -222,3 +235,4 @@ class Repositories:
     deliveries: DeliveryClaims
     idempotency: IdempotencyKeys
     mail_threads: MailThreadIndex | None = None  # None: no email threading by header (a test's partial set)
+    media: MediaStore | None = None  # None: attachment bytes are not kept (metadata only)

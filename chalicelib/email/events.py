@@ -89,6 +89,12 @@ def attachment_object_key(event_id: str, sha256: str) -> str:
     return f"attachments/email/{message}/{sha256}"
 
 
+def email_media(parsed: ParsedEmail) -> dict[str, bytes]:
+    """The bytes of a mail's attachments and inline images by ``media_id`` (``sha256:<hex>``), as
+    :func:`email_events` names them on the message event."""
+    return {f"sha256:{item.sha256}": item.content for item in (*parsed.attachments, *parsed.inline_images)}
+
+
 def email_events(delivery: EmailDelivery) -> list[InboundEvent]:
     parsed = delivery.parsed
     metadata = email_metadata(delivery)

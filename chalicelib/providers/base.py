@@ -92,6 +92,9 @@ Responder = Callable[[WebhookRequest, list[InboundEvent]], WebhookResponse]
 # Builds the 2xx answer that carries the customer's acknowledgment (TwiML <Message>, a Telegram
 # method reply): only for channels whose webhook response can reach the customer.
 InstantReply = Callable[[WebhookRequest, InboundEvent, str], WebhookResponse]
+# The bytes of the media a stored request carries, by the events' ``media_id`` (email attachments:
+# ``sha256:<hex>``): read again from the raw payload by the worker, which keeps them in the media store.
+MediaReader = Callable[[WebhookRequest], Mapping[str, bytes]]
 
 
 def empty_ok(request: WebhookRequest, events: list[InboundEvent]) -> WebhookResponse:
@@ -179,6 +182,7 @@ class ChannelSpec:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     forged_status: int = 401
     lone_surrogates: LoneSurrogates = LoneSurrogates.REFUSE
+    media: MediaReader | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "parse", _guarded_parser(self.parse, LoneSurrogates(self.lone_surrogates)))

@@ -38,7 +38,7 @@ from typing import Any
 
 from chalicelib.core.model import InboundEvent
 from chalicelib.core.timestamps import utc_now
-from chalicelib.email.events import EmailDelivery, email_events
+from chalicelib.email.events import EmailDelivery, email_events, email_media
 from chalicelib.email.formdata import Form, read_form
 from chalicelib.email.headers import normalize_address
 from chalicelib.email.mime import PartAttachment, parse_email, parse_email_parts
@@ -189,11 +189,17 @@ def parse_mailgun_events(request: WebhookRequest) -> list[InboundEvent]:
     return email_events(read_mailgun_email(request))
 
 
+def mailgun_media(request: WebhookRequest) -> dict[str, bytes]:
+    """The bytes of the mail's attachments, read again from the stored request (the worker keeps them)."""
+    return email_media(read_mailgun_email(request).parsed)
+
+
 CHANNEL = ChannelSpec(
     provider=PROVIDER,
     secret_names=(SECRET_NAME,),
     verify=verify_mailgun_signature,
     parse=parse_mailgun_events,
     max_body_bytes=MAX_BODY_BYTES,
+    media=mailgun_media,
     forged_status=406,
 )

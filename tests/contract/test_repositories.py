@@ -646,3 +646,22 @@ def test_a_mail_message_id_names_one_conversation_for_good(repos: Repositories) 
                                        "0102-sent-1@eu-west-1.amazonses.com", "CAH7yN8s@mail.gmail.com"])
     assert found == {"CAH7yN8s@mail.gmail.com": "cnv_1", "0102-sent-1@eu-west-1.amazonses.com": "cnv_2"}
     assert threads.conversations_for([]) == {}
+
+
+def test_kept_media_is_read_only_through_a_link_that_names_the_file(repos: Repositories, backend: Backend) -> None:
+    from urllib.parse import parse_qs, urlsplit
+
+    media = repos.media
+    assert media is not None
+    pointer = media.put("attachments/email/abc/0123", b"%PDF-1.4 ...", content_type="application/pdf")
+    assert pointer == media.put("attachments/email/abc/0123", b"%PDF-1.4 ...", content_type="application/pdf")
+    assert pointer.endswith("/attachments/email/abc/0123")
+    link = media.link(pointer, filename="invoice 2024.pdf", content_type="application/pdf", expires_in=300)
+    assert link is not None and "attachments/email/abc/0123" in link
+    if backend.name == "dynamo":  # a real presigned GET: signed, expiring, naming the file
+        query = parse_qs(urlsplit(link).query)
+        assert query["X-Amz-Expires"] == ["300"] and "X-Amz-Signature" in query
+        assert query["response-content-type"] == ["application/pdf"]
+        assert 'filename="invoice 2024.pdf"' in query["response-content-disposition"][0]
+        assert backend.payloads.get(pointer) == b"%PDF-1.4 ..."
+    assert media.link("s3://someone-elses-bucket/x", filename=None, content_type=None, expires_in=300) is None

@@ -186,3 +186,34 @@ def test_a_reply_lands_in_the_conversation_it_answers_by_header_then_by_subject_
     assert len(inbound_messages(hub)) == 3
     mail_ids = {i["pk"] for i in hub.table_items() if i["sk"] == "MAILID"}
     assert len(mail_ids) == 3  # each received Message-ID now names the conversation
+
+
+def test_a_pdf_attachment_is_in_the_bucket_and_the_conversation_links_it(hub: Hub) -> None:
+    import hashlib
+    from urllib.parse import parse_qs, urlsplit
+
+    pdf = (FIXTURES / "invoice-2024-118.pdf").read_bytes()
+    assert post_raw_mail(hub, (FIXTURES / "multipart_pdf.eml").read_bytes()).status_code == 200
+    hub.pump.drain()
+    [conversation] = conversations(hub)
+    response = hub.client.http.get(f"/conversations/{conversation['id']}", headers={"x-api-key": "support-key"})
+    assert response.status_code == 200
+    [message] = json.loads(response.body)["messages"]
+    [attachment] = message["attachments"]
+    digest = hashlib.sha256(pdf).hexdigest()
+    assert (attachment["name"], attachment["content_type"], attachment["size"], attachment["sha256"]) == (
+        "invoice-2024-118.pdf", "application/pdf", len(pdf), digest)
+    link = urlsplit(attachment["url"])
+    assert parse_qs(link.query)["X-Amz-Expires"] == ["300"] and "url_expires_at" in attachment
+    assert link.path.endswith(digest)
+    s3 = hub.session.client("s3")
+    stored = [o["Key"] for o in s3.list_objects_v2(Bucket=_bucket(), Prefix="attachments/email/").get("Contents", [])]
+    assert len(stored) == 1 and stored[0].endswith(digest)
+    assert s3.get_object(Bucket=_bucket(), Key=stored[0])["Body"].read() == pdf
+
+
+def _bucket() -> str:
+    from chalicelib.adapters import runtime
+
+    return runtime.settings().bucket_name
+

@@ -19,7 +19,7 @@ from chalicelib.adapters.dynamo.messages import DynamoMessages
 from chalicelib.adapters.dynamo.references import DynamoReferences
 from chalicelib.adapters.dynamo.table import Table
 from chalicelib.core.errors import StoreUnavailable
-from chalicelib.core.ports import PayloadArchive, Repositories
+from chalicelib.core.ports import MediaStore, PayloadArchive, Repositories
 
 
 def dynamo_repositories(
@@ -27,6 +27,7 @@ def dynamo_repositories(
     table_name: str,
     *,
     payloads: PayloadArchive | None = None,
+    media: MediaStore | None = None,
     inline_payload_limit: int = 256 * 1024,
     retention_days: int = 30,
     cursor_key: Callable[[], bytes] | None = None,
@@ -44,6 +45,7 @@ def dynamo_repositories(
         deliveries=DynamoDeliveryClaims(table, retention_days=retention_days),
         idempotency=DynamoIdempotencyKeys(table, retention_days=retention_days),
         mail_threads=DynamoMailThreads(table),
+        media=media,
     )
 
 
