@@ -126,6 +126,7 @@ def test_api_function_role_has_exactly_the_permissions_it_uses(synthesized: Any,
         "dynamodb:UpdateItem",  # POST /conversations/{id}/resolve
         "s3:PutObject",
         "s3:DeleteObject",  # a large body archived for a duplicate delivery is discarded
+        "s3:GetObject",  # under attachments/ only: the presigned attachment links are signed with this role
         "secretsmanager:GetSecretValue",
         "logs:CreateLogStream",
         "logs:PutLogEvents",
@@ -141,6 +142,8 @@ def test_api_function_role_has_exactly_the_permissions_it_uses(synthesized: Any,
     assert put[0]["Resource"] == {"Fn::Join": ["", [{"Fn::GetAtt": [bucket_id, "Arn"]}, "/raw/*"]]}
     [delete] = [s for s in _role_statements(raw, role_id) if s["Action"] == "s3:DeleteObject"]
     assert delete["Resource"] == put[0]["Resource"]
+    [links] = [s for s in _role_statements(raw, role_id) if s["Action"] == "s3:GetObject"]
+    assert links["Resource"] == {"Fn::Join": ["", [{"Fn::GetAtt": [bucket_id, "Arn"]}, "/attachments/*"]]}
 
 
 def _role_statements(raw: dict[str, Any], role_id: str) -> list[dict[str, Any]]:
@@ -342,3 +345,15 @@ def test_only_the_outbound_function_may_send_email(synthesized: Any, raw: dict[s
         function = raw["Resources"][_function_id(synthesized, handler)]["Properties"]
         actions = _role_actions(raw, function["Role"]["Fn::GetAtt"][0])
         assert ("ses:SendEmail" in actions) is (handler == "handle_outbound"), handler
+
+
+def test_the_worker_reads_stored_bodies_and_keeps_attachments_under_their_prefix(
+        synthesized: Any, raw: dict[str, Any]) -> None:
+    role_id = _role_of(synthesized, raw, str(resources.INBOUND_QUEUE.consumer))
+    bucket_id = next(iter(_by_type(raw, "AWS::S3::Bucket")))
+    s3_statements = {s["Action"]: s["Resource"] for s in _role_statements(raw, role_id)
+                     if str(s["Action"]).startswith("s3:")}
+    assert s3_statements == {
+        "s3:GetObject": {"Fn::Join": ["", [{"Fn::GetAtt": [bucket_id, "Arn"]}, "/raw/*"]]},
+        "s3:PutObject": {"Fn::Join": ["", [{"Fn::GetAtt": [bucket_id, "Arn"]}, "/attachments/*"]]},
+    }
