@@ -52,6 +52,11 @@ def s3_presigner() -> Any:
                                           config=Config(signature_version="s3v4"))
 
 
+def mail_objects() -> S3PayloadArchive:
+    """Reads mail objects (Amazon SES's S3 action) from the payload bucket."""
+    return S3PayloadArchive(aws_client("s3"), get_settings().bucket_name)
+
+
 def _cursor_key() -> bytes:
     from chalicelib.adapters.id_keys import id_key
 

@@ -20,7 +20,9 @@ from chalicelib.core.ids import event_reference
 from chalicelib.core.model import Attachment, Channel
 from chalicelib.core.ports import Repositories
 from chalicelib.core.records import InboxRecord
-from chalicelib.email.events import attachment_object_key
+from chalicelib.email.events import attachment_object_key, email_media
+from chalicelib.email.mime import parse_email
+from chalicelib.ingest.mail_objects import MAIL_CONTENT_TYPE
 
 SHA256_PREFIX = "sha256:"
 
@@ -53,17 +55,21 @@ def _media_of(repos: Repositories, record: InboxRecord) -> Mapping[str, bytes]:
     from chalicelib.providers import WebhookRequest, channel_spec
 
     reference = event_reference(record.inbox_key)
+    mime = record.content_type == MAIL_CONTENT_TYPE  # the mail itself (an SES S3 object), not a webhook body
     try:
         raw = repos.inbox.raw_payload(record.inbox_key)
-        spec = channel_spec(record.endpoint) if record.endpoint else None
+        spec = None if mime or not record.endpoint else channel_spec(record.endpoint)
     except (PermanentError, KeyError):  # the payload is gone, or an endpoint this build does not serve
         logger.warning("attachments not kept: payload or endpoint not found", extra={"event_ref": reference})
         return {}
-    if raw is None or spec is None or spec.media is None:
+    if raw is None or (not mime and (spec is None or spec.media is None)):
         return {}
     request = WebhookRequest(method="POST", path="", headers={"content-type": record.content_type or ""},
                              body=raw, received_at=record.received_at)
     try:
+        if mime:
+            return email_media(parse_email(raw))
+        assert spec is not None and spec.media is not None
         return spec.media(request)
     except (PermanentError, ValueError, TypeError, KeyError, OverflowError, RecursionError) as err:
         logger.warning("attachments not kept: payload unreadable", extra={"event_ref": reference,

@@ -19,8 +19,8 @@ from chalicelib.conversations.threading import is_threadable, thread_message
 from chalicelib.core.consent import lifecycle_consent
 from chalicelib.core.errors import PermanentError, RetryableError
 from chalicelib.core.ids import event_reference
-from chalicelib.core.model import EventKind, InboundEvent
-from chalicelib.core.ports import Repositories
+from chalicelib.core.model import Channel, EventKind, InboundEvent
+from chalicelib.core.ports import PayloadArchive, Repositories
 from chalicelib.core.records import InboxRecord
 from chalicelib.routing import RoutingConfig, load_routing_config
 
@@ -42,6 +42,9 @@ class WorkerPorts:
     routing: RoutingConfig | None = None  # None: the configuration in force ($OMNIHUB_ROUTING_CONFIG)
     # The deployment's id key (new customers' ids); read only when a customer is created.
     id_key: Callable[[], bytes] = field(default=_no_id_key)
+    # Where a mail object an SES S3-action notification names is read from (None: such notifications are kept only).
+    mail_objects: PayloadArchive | None = None
+    bucket_name: str = ""
 
 
 def handle_inbound_event(inbox_key: str, ports: WorkerPorts) -> str:
@@ -56,6 +59,8 @@ def handle_inbound_event(inbox_key: str, ports: WorkerPorts) -> str:
             return _thread_route_acknowledge(record, ports)
         if event.kind is EventKind.DELIVERY_STATUS:
             return "status_applied" if apply_status(ports.repos, event) else "status_ignored"
+        if event.kind is EventKind.LIFECYCLE and _names_mail_object(event):
+            return _read_mail_object(event, ports)
         if event.kind is EventKind.LIFECYCLE and event.sender is not None:
             return _apply_lifecycle(record, ports.repos, ports.id_key)
         return "ignored"
@@ -87,6 +92,29 @@ def apply_status(repos: Repositories, event: InboundEvent) -> bool:
         extra={"event_ref": event_reference(event.inbox_key), "status": event.status.value, "applied": applied},
     )
     return applied
+
+
+def _names_mail_object(event: InboundEvent) -> bool:
+    """A lifecycle event naming a mail object in a bucket: an SES S3 action's SNS notification."""
+    return event.channel is Channel.EMAIL and bool(event.metadata.get("bucket") and event.metadata.get("object_key"))
+
+
+def _read_mail_object(event: InboundEvent, ports: WorkerPorts) -> str:
+    """The SNS notification of an S3 action names the mail object: read it into the inbox (its own
+    event, deduplicated by Message-ID with the bucket's own notification of the same object)."""
+    from chalicelib.ingest.mail_objects import MailObject, NotAMailObject, ingest_mail_object
+
+    if ports.mail_objects is None:
+        return "ignored"
+    mail = MailObject(event.metadata.get("bucket", ""), event.metadata.get("object_key", ""),
+                      created_at=event.occurred_at)
+    try:
+        fresh = ingest_mail_object(mail, bucket_name=ports.bucket_name, inbox=ports.repos.inbox,
+                                   objects=ports.mail_objects)
+    except NotAMailObject as err:
+        logger.warning("mail object refused", extra={"reason": err.reason})
+        return "mail_object_refused"
+    return f"mail_object_read:{len(fresh)}"
 
 
 def _apply_lifecycle(record: InboxRecord, repos: Repositories, id_key: Callable[[], bytes]) -> str:

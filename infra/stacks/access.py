@@ -44,6 +44,7 @@ class FunctionAccess:
     payload_delete: bool = False
     media_put: bool = False  # s3:PutObject under MEDIA_PREFIX (the worker keeps email attachments)
     media_get: bool = False  # s3:GetObject under MEDIA_PREFIX: presigned links are signed with this role
+    mail_get: bool = False  # s3:GetObject under MAIL_OBJECTS_PREFIX: mail the receipt rule wrote
     reads_secrets_for: str | None = None  # VERIFY | SEND: that half of the provider secrets (adapters/secrets.py)
     reads_id_key: bool = False  # omnihub/{stage}/ids: customer ids, inbound FIFO groups, cursor keys
     sends_email: bool = False  # SES v2 SendEmail (the email sender)
@@ -88,6 +89,14 @@ ACCESS: dict[str, FunctionAccess] = {
         # attachment written under attachments/ (chalicelib/conversations/attachments.py).
         payload_get=True,
         media_put=True,
+        mail_get=True,  # the mail an SES S3-action notification names, and its attachments
+    ),
+    # Mail written to the bucket by SES (its notification, through the mail-objects queue): read, then
+    # one conditional put per event into the inbox.
+    str(resources.MAIL_OBJECTS_QUEUE.consumer): FunctionAccess(
+        table_actions=("dynamodb:PutItem",),
+        consumes=resources.MAIL_OBJECTS_QUEUE,
+        mail_get=True,
     ),
     # The sender: its delivery ledger releases a claim (a conditional DeleteItem) when a send fails
     # transiently, so the retry can claim it again; it may delete nothing but those claims.
@@ -162,6 +171,8 @@ def grants(access: FunctionAccess) -> list[Grant]:
         out.append(Grant("MediaPut", ("s3:PutObject",), "media"))
     if access.media_get:
         out.append(Grant("MediaGet", ("s3:GetObject",), "media"))
+    if access.mail_get:
+        out.append(Grant("MailGet", ("s3:GetObject",), "mail_objects"))
     if access.reads_secrets_for:
         out.append(Grant("Secrets", ("secretsmanager:GetSecretValue",), "secrets"))
     if access.reads_id_key:
@@ -207,6 +218,8 @@ def _grant_resources(scope: str, access: FunctionAccess, res: Resources, log_gro
         return [f"{res.bucket.bucket_arn}/{RAW_PAYLOAD_PREFIX}*"]
     if scope == "media":
         return [f"{res.bucket.bucket_arn}/{MEDIA_PREFIX}*"]
+    if scope == "mail_objects":
+        return [f"{res.bucket.bucket_arn}/{resources.MAIL_OBJECTS_PREFIX}*"]
     if scope == "secrets":
         assert access.reads_secrets_for is not None
         return [res.secrets[group].secret_arn for group in groups_read_by(access.reads_secrets_for)]

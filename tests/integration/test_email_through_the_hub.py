@@ -212,8 +212,65 @@ def test_a_pdf_attachment_is_in_the_bucket_and_the_conversation_links_it(hub: Hu
     assert s3.get_object(Bucket=_bucket(), Key=stored[0])["Body"].read() == pdf
 
 
+def _stage() -> str:
+    from chalicelib.adapters import runtime
+
+    return runtime.settings().stage
+
+
 def _bucket() -> str:
     from chalicelib.adapters import runtime
 
     return runtime.settings().bucket_name
 
+
+
+# ------------------------------------------------------------------ Amazon SES → S3
+def test_a_mail_ses_writes_to_the_bucket_reaches_the_inbox_once_with_its_attachment(hub: Hub) -> None:
+    from chalicelib.adapters.resources import MAIL_OBJECTS_PREFIX
+
+    s3 = hub.session.client("s3")
+    raw = (FIXTURES / "multipart_pdf.eml").read_bytes()
+    s3.put_object(Bucket=_bucket(), Key=f"{MAIL_OBJECTS_PREFIX}d6iitobk75ur44p8kdnnp7g2n800", Body=raw)
+    s3.put_object(Bucket=_bucket(), Key=f"{MAIL_OBJECTS_PREFIX}d6iitobk75ur44p8kdnnp7g2n801", Body=raw)  # twice
+    hub.pump.drain()
+    [item] = inbox(hub)
+    assert item["pk"] == "INBOX#email#CAH7yN8sQ1Z4vGx=P0kX9q3dLr2m+Fw@mail.gmail.com"
+    assert item["endpoint"] == "mail_object" and "raw" not in item  # a pointer to the object, no copy
+    [message] = inbound_messages(hub)
+    [attachment] = json.loads(message["attachments"])
+    assert attachment["name"] == "invoice-2024-118.pdf" and attachment["url"].startswith("s3://")
+
+
+def test_a_notification_naming_another_bucket_stores_nothing(hub: Hub) -> None:
+    import json as json_module
+
+    from chalicelib.adapters.resources import MAIL_OBJECTS_QUEUE, queue_name
+
+    sqs = hub.session.client("sqs")
+    url = sqs.get_queue_url(QueueName=queue_name(_stage(), MAIL_OBJECTS_QUEUE))
+    body = {"Records": [{"eventName": "ObjectCreated:Put", "eventTime": "2024-06-03T08:12:34.000Z",
+                         "s3": {"bucket": {"name": "someone-elses"}, "object": {"key": "inbound-mail/x", "size": 9}}}]}
+    sqs.send_message(QueueUrl=url["QueueUrl"], MessageBody=json_module.dumps(body))
+    hub.pump.drain()
+    assert inbox(hub) == []
+
+
+def test_ses_s3_action_both_notifications_read_the_object_into_one_message(hub: Hub) -> None:
+    request = build("ses", ("action=s3", "s3_endpoint=aws"), EMAIL_SECRETS, event_id="s3-path-1@mail.example.com")
+    assert json.loads(json.loads(request.body)["Message"])["receipt"]["action"]["type"] == "S3"
+    assert post(hub, request).status_code == 200  # the SNS notification naming the object
+    hub.pump.drain()  # ... and the bucket's own notification of the same object
+    keys = sorted(item["pk"] for item in inbox(hub))
+    assert keys[0] == "INBOX#email#s3-path-1@mail.example.com" and len(keys) == 2  # + the SNS lifecycle item
+    [message] = inbound_messages(hub)
+    assert "My order 1182 has not arrived." in message["text"]
+
+
+def test_the_sns_notification_of_an_s3_action_alone_reads_the_object(hub: Hub) -> None:
+    hub.session.client("s3").put_bucket_notification_configuration(Bucket=_bucket(), NotificationConfiguration={})
+    request = build("ses", ("action=s3", "s3_endpoint=aws"), EMAIL_SECRETS, event_id="s3-path-2@mail.example.com")
+    assert post(hub, request).status_code == 200
+    hub.pump.drain()
+    [message] = inbound_messages(hub)
+    assert "My order 1182 has not arrived." in message["text"]
