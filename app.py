@@ -36,6 +36,7 @@ def _webhook(endpoint: str, spec: Any = None) -> Any:
     result = ingest_webhook(
         endpoint, request, inbox=runtime.repositories().inbox, secrets=runtime.secrets(),
         acknowledger=_instant_acknowledger() if _WEBHOOKS[endpoint].instant_ack else None, spec=spec,
+        claims=runtime.repositories().claims,
     )
     return chalice_response(result.response)
 

@@ -205,6 +205,16 @@ class MailThreadIndex(Protocol):
         ...
 
 
+class ExpiringClaims(Protocol):
+    """Short-lived claims on a key (a webhook's one-time token, an address's acknowledgment window),
+    each held by one holder until it expires: one conditional put."""
+
+    def claim(self, key: str, holder: str, expires_at: int, *, now: float | None = None) -> bool:
+        """True when the key was free (or its claim expired at ``now``) and ``holder`` now holds it until
+        ``expires_at``, or ``holder`` already held it (a retry); False while another holder does."""
+        ...
+
+
 class MediaStore(Protocol):
     """Media bytes the hub keeps itself (email attachments), in the payload bucket: one object per key,
     handed to people only as short-lived links."""
@@ -236,3 +246,4 @@ class Repositories:
     idempotency: IdempotencyKeys
     mail_threads: MailThreadIndex | None = None  # None: no email threading by header (a test's partial set)
     media: MediaStore | None = None  # None: attachment bytes are not kept (metadata only)
+    claims: ExpiringClaims | None = None  # None: no replay or rate claims (a test's partial set)

@@ -33,7 +33,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.core.model import InboundEvent
@@ -46,6 +45,7 @@ from chalicelib.email.parsed import ParsedEmail
 from chalicelib.providers.base import (
     ChannelSpec,
     PayloadError,
+    ReplayClaim,
     Secrets,
     SignatureError,
     WebhookRequest,
@@ -59,20 +59,6 @@ TOLERANCE_SECONDS = 300
 MAX_BODY_BYTES = 4 * 1024 * 1024  # Lambda's 6 MB synchronous payload, less base64 and the event
 MAX_TOKEN_CHARS = 256  # Mailgun's tokens are 50 characters
 _FALLBACK_HEADERS = ("From", "To", "Cc", "Subject", "Date", "Message-Id", "In-Reply-To", "References")
-
-
-@dataclass(frozen=True, slots=True)
-class ReplayClaim:
-    """A one-time token to record with a conditional put before the request is accepted.
-
-    ``key`` is unique per token; ``fingerprint`` identifies the body, so a retry of the same request
-    (same token, same body) is told apart from a replay (same token, another body); the record may
-    expire at ``expires_at`` (epoch seconds), after which the timestamp check alone refuses the token.
-    """
-
-    key: str
-    fingerprint: str
-    expires_at: int
 
 
 class StaleSignatureError(SignatureError):
@@ -201,5 +187,6 @@ CHANNEL = ChannelSpec(
     parse=parse_mailgun_events,
     max_body_bytes=MAX_BODY_BYTES,
     media=mailgun_media,
+    replay_claim=mailgun_replay_claim,
     forged_status=406,
 )

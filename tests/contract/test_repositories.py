@@ -665,3 +665,14 @@ def test_kept_media_is_read_only_through_a_link_that_names_the_file(repos: Repos
         assert 'filename="invoice 2024.pdf"' in query["response-content-disposition"][0]
         assert backend.payloads.get(pointer) == b"%PDF-1.4 ..."
     assert media.link("s3://someone-elses-bucket/x", filename=None, content_type=None, expires_in=300) is None
+
+
+def test_an_expiring_claim_has_one_holder_until_it_expires(repos: Repositories) -> None:
+    claims = repos.claims
+    assert claims is not None
+    assert claims.claim("mailgun#token#abc", "body-1", T0 + 600, now=T0)
+    assert claims.claim("mailgun#token#abc", "body-1", T0 + 600, now=T0 + 5)  # the same holder: a retry
+    assert not claims.claim("mailgun#token#abc", "body-2", T0 + 900, now=T0 + 10)  # another: refused
+    assert claims.claim("mailgun#token#other", "body-2", T0 + 600, now=T0 + 10)  # keys are independent
+    assert claims.claim("mailgun#token#abc", "body-2", T0 + 1500, now=T0 + 601)  # expired: free again
+    assert not claims.claim("mailgun#token#abc", "body-1", T0 + 2000, now=T0 + 602)

@@ -274,3 +274,16 @@ def test_the_sns_notification_of_an_s3_action_alone_reads_the_object(hub: Hub) -
     hub.pump.drain()
     [message] = inbound_messages(hub)
     assert "My order 1182 has not arrived." in message["text"]
+
+
+def test_a_mailgun_token_replayed_with_another_mail_is_406_and_stores_nothing(hub: Hub) -> None:
+    request = build("mailgun", ("mode=parsed",), EMAIL_SECRETS, event_id="mg-original@mail.example.com")
+    assert post(hub, request).status_code == 200
+    assert post(hub, request).status_code == 200  # Mailgun's retry: one item
+    before = hub.table_items()
+    replayed_body = request.body.replace(b"mg-original", b"mg-replayed").replace(b"has+not+arrived", b"is+here")
+    assert replayed_body != request.body
+    replay = type(request)(request.method, request.path, request.headers, replayed_body)
+    response = post(hub, replay)
+    assert response.status_code == 406, response.body
+    assert hub.table_items() == before

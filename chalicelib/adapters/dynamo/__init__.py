@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from chalicelib.adapters.cursors import CursorCodec
-from chalicelib.adapters.dynamo.claims import DynamoDeliveryClaims, DynamoIdempotencyKeys
+from chalicelib.adapters.dynamo.claims import DynamoDeliveryClaims, DynamoExpiringClaims, DynamoIdempotencyKeys
 from chalicelib.adapters.dynamo.conversations import DynamoConversations
 from chalicelib.adapters.dynamo.customers import DynamoCustomers
 from chalicelib.adapters.dynamo.inbox import DynamoInbox
@@ -46,6 +46,7 @@ def dynamo_repositories(
         idempotency=DynamoIdempotencyKeys(table, retention_days=retention_days),
         mail_threads=DynamoMailThreads(table),
         media=media,
+        claims=DynamoExpiringClaims(table),
     )
 
 

@@ -12,6 +12,7 @@ Item layout (pk / sk):
   OUTBOX#{outbound id} / OUTBOX                the leased claim to send one outbound message
   IDEMPOTENCY#{scope}#{key} / IDEMPOTENCY      an Idempotency-Key seen on the REST API
   MAILID#{Message-ID} / MAILID                 the conversation an email Message-ID (received or sent) belongs to
+  CLAIM#{key} / CLAIM                          a short-lived claim (a webhook token seen, an address acknowledged)
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class Prefix(StrEnum):
     IDEMPOTENCY = "IDEMPOTENCY#"
     CONVERSATION_STATUS = "CONVSTATUS#"
     MAIL_THREAD = "MAILID#"
+    EXPIRING_CLAIM = "CLAIM#"
 
 
 class SortKey(StrEnum):
@@ -44,6 +46,7 @@ class SortKey(StrEnum):
     OUTBOX = "OUTBOX"
     IDEMPOTENCY = "IDEMPOTENCY"
     MAIL_THREAD = "MAILID"
+    EXPIRING_CLAIM = "CLAIM"
 
 
 class Key(TypedDict):
@@ -118,6 +121,10 @@ def idempotency(scope: str, key_text: str) -> Key:
 
 def mail_thread(message_id: str) -> Key:
     return _key(f"{Prefix.MAIL_THREAD}{message_id}", SortKey.MAIL_THREAD)
+
+
+def expiring_claim(key_text: str) -> Key:
+    return _key(f"{Prefix.EXPIRING_CLAIM}{key_text}", SortKey.EXPIRING_CLAIM)
 
 
 def status_index(status: str, updated_at: str, conversation_id: str) -> dict[str, str]:

@@ -11,7 +11,7 @@ proven by the contract tests in ``tests/contract``, so use cases can be tested w
 from __future__ import annotations
 
 from chalicelib.adapters.memory.bus import DelayedRetry, MemoryBus, Queued
-from chalicelib.adapters.memory.claims import MemoryDeliveryClaims, MemoryIdempotencyKeys
+from chalicelib.adapters.memory.claims import MemoryDeliveryClaims, MemoryExpiringClaims, MemoryIdempotencyKeys
 from chalicelib.adapters.memory.conversations import MemoryConversations
 from chalicelib.adapters.memory.customers import MemoryCustomers
 from chalicelib.adapters.memory.inbox import MemoryInbox
@@ -45,6 +45,7 @@ def memory_repositories(
         idempotency=MemoryIdempotencyKeys(state, retention_days=retention_days),
         mail_threads=MemoryMailThreads(state),
         media=MemoryMediaStore() if media is None else media,
+        claims=MemoryExpiringClaims(state),
     )
 
 

@@ -168,6 +168,7 @@ class MemoryStore:
     claims: dict[str, ClaimEntry] = field(default_factory=dict)
     idempotency: dict[tuple[str, str], IdempotencyEntry] = field(default_factory=dict)
     mail_threads: dict[str, str] = field(default_factory=dict)  # email Message-ID → conversation id
+    expiring_claims: dict[str, tuple[str, int]] = field(default_factory=dict)  # key → (holder, expires at)
     changes: list[Change] = field(default_factory=list)  # what the stream would carry, in order
 
     def scan(self) -> list[Stored]:
