@@ -76,7 +76,8 @@ def _thread_route_acknowledge(record: InboxRecord, ports: WorkerPorts) -> str:
     count("MessagesRouted", channel=record.event.channel.value)
     logger.info("message threaded and routed", extra={"opened": threaded.opened, "route": routed.conversation.route})
     acknowledged = acknowledge_threaded(
-        threaded, record.acknowledgment, messages=ports.repos.messages, policy=ports.ack_policy, environ=ports.environ
+        threaded, record.acknowledgment, messages=ports.repos.messages, policy=ports.ack_policy, environ=ports.environ,
+        claims=ports.repos.claims,
     )
     return f"routed+{acknowledged}"
 
