@@ -16,10 +16,10 @@ from chalicelib.adapters.sqs import SqsBus
 from chalicelib.conversations.identities import resolve_customer
 from chalicelib.conversations.routing import route_threaded
 from chalicelib.conversations.threading import is_threadable, thread_message
-from chalicelib.core.consent import lifecycle_consent
+from chalicelib.core.consent import feedback_consent, lifecycle_consent
 from chalicelib.core.errors import PermanentError, RetryableError
 from chalicelib.core.ids import event_reference
-from chalicelib.core.model import Channel, EventKind, InboundEvent
+from chalicelib.core.model import Channel, EventKind, Identity, InboundEvent
 from chalicelib.core.ports import PayloadArchive, Repositories
 from chalicelib.core.records import InboxRecord
 from chalicelib.routing import RoutingConfig, load_routing_config
@@ -88,6 +88,7 @@ def apply_status(repos: Repositories, event: InboundEvent) -> bool:
     applied = repos.messages.apply_delivery_status(
         event.provider, event.provider_message_id, event.status, event.error_code
     )
+    _withdraw_for_feedback(repos, event)
     logger.info(
         "delivery status",
         extra={"event_ref": event_reference(event.inbox_key), "status": event.status.value, "applied": applied},
@@ -116,6 +117,22 @@ def _read_mail_object(event: InboundEvent, ports: WorkerPorts) -> str:
         logger.warning("mail object refused", extra={"reason": err.reason})
         return "mail_object_refused"
     return f"mail_object_read:{len(fresh)}"
+
+
+def _withdraw_for_feedback(repos: Repositories, event: InboundEvent) -> None:
+    """A hard bounce or a complaint withdraws the recipient's email consent (core/consent.py): the
+    outbound rules then send nothing more to that address."""
+    decided = feedback_consent(event.metadata)
+    if decided is None:
+        return
+    address, state = decided
+    try:
+        owner = repos.customers.identity_owner(Identity(Channel.EMAIL, address))
+    except ValueError:  # not an address the model accepts
+        return
+    if owner:
+        repos.customers.set_consent(owner, Channel.EMAIL, state, event.occurred_at)
+        logger.info("email consent withdrawn by provider feedback", extra={"state": str(state)})
 
 
 def _apply_lifecycle(record: InboxRecord, repos: Repositories, id_key: Callable[[], bytes]) -> str:

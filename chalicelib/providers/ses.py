@@ -202,7 +202,7 @@ def _feedback(notification: dict[str, Any], notification_type: str, base: dict[s
     if not ses_id:
         return [InboundEvent(event_id=f"sns#{sns_id}", kind=EventKind.UNKNOWN,
                              metadata={"notification_type": notification_type}, **base)]
-    metadata: dict[str, str] = {"notification_type": notification_type}
+    metadata: dict[str, str] = {"notification_type": notification_type, "provider_feedback": "true"}
     error_code = None
     if notification_type == "Bounce":
         bounce_type = json_string(detail.get("bounceType")) or ""
@@ -217,6 +217,8 @@ def _feedback(notification: dict[str, Any], notification_type: str, base: dict[s
     elif notification_type == "Complaint":
         metadata["complaint"] = "true"
         metadata["complaint_type"] = json_string(detail.get("complaintFeedbackType")) or ""
+        complained = as_dict((as_list(detail.get("complainedRecipients")) or [{}])[0])
+        metadata["complaint_recipient"] = normalize_address(json_string(complained.get("emailAddress")) or "") or ""
         status = DeliveryStatus.DELIVERED  # it arrived; the recipient objected, consent acts on it
     else:
         status = DeliveryStatus.DELIVERED

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.utils import formatdate, parseaddr
 from typing import Any
 
 from chalicelib.adapters.settings import Settings
@@ -27,6 +27,25 @@ _TRANSIENT_ERRORS = frozenset({
     "TooManyRequestsException", "LimitExceededException", "Throttling", "ThrottlingException",
     "InternalFailure", "InternalServerError", "ServiceUnavailable", "RequestTimeout",
 })
+
+
+MAILBOXES_SETTING = "OMNIHUB_EMAIL_MAILBOXES"  # the hub's own addresses, comma-separated
+
+
+def mailboxes_from(setting: str | None) -> frozenset[str]:
+    return frozenset(a.strip().lower() for a in (setting or "").split(",") if "@" in a)
+
+
+def reply_from(mailbox: str | None, default: str | None, mailboxes: frozenset[str]) -> str | None:
+    """The mailbox the customer wrote to, when it is one of the hub's: listed in ``OMNIHUB_EMAIL_MAILBOXES``
+    or on the domain of the default sender (``OMNIHUB_EMAIL_FROM``). A mail's recipients are whatever its
+    sender wrote: anything else would let a stranger choose the hub's From (and SES would refuse it)."""
+    if mailbox and "@" in mailbox:
+        address = mailbox.strip().lower()
+        default_domain = parseaddr(default or "")[1].rpartition("@")[2].lower()
+        if address in mailboxes or (default_domain and address.rpartition("@")[2] == default_domain):
+            return address
+    return default
 
 
 def subject_with_reference(subject: str | None, reference: str | None, *, reply: bool) -> str:
@@ -52,8 +71,10 @@ def build_mime_message(job: OutboundJob, *, from_address: str, reply_to: str | N
     message["Subject"] = subject_with_reference(threading.subject if threading else None, job.reference,
                                                 reply=bool(in_reply_to))
     message["Date"] = formatdate(usegmt=True)
-    domain = from_address.rsplit("@", 1)[-1].strip("> ") or None
-    message["Message-ID"] = make_msgid(idstring=job.outbound_id[:40].replace("@", "-"), domain=domain)
+    domain = from_address.rsplit("@", 1)[-1].strip("> ") or "omnihub.invalid"
+    # Derived from the outbound id: a resend after an ambiguous failure carries the same Message-ID,
+    # which the recipient's client deduplicates, and the reply to it threads the same way.
+    message["Message-ID"] = f"<{job.outbound_id[:100].replace('@', '-')}@{domain}>"
     if in_reply_to:
         message["In-Reply-To"] = in_reply_to
     if references:
@@ -72,7 +93,7 @@ class SesSender:
 
     def __init__(self, *, client: Any | None = None, client_factory: Callable[[], Any] | None = None,
                  from_address: str | None = None, reply_to: str | None = None,
-                 configuration_set: str | None = None) -> None:
+                 configuration_set: str | None = None, mailboxes: frozenset[str] = frozenset()) -> None:
         if client is None and client_factory is None:
             raise ValueError("give an SES v2 client or a factory")
         self._client = client
@@ -80,6 +101,7 @@ class SesSender:
         self._from_address = from_address
         self._reply_to = reply_to
         self._configuration_set = configuration_set
+        self._mailboxes = mailboxes
 
     def _ses(self) -> Any:
         if self._client is None:
@@ -91,7 +113,7 @@ class SesSender:
         if job.channel is not Channel.EMAIL:
             raise PermanentSendError(f"SES does not send on {job.channel.value}",
                                      provider=PROVIDER, error_code="unsupported_channel")
-        from_address = job.hint("from") or self._from_address
+        from_address = reply_from(job.hint("from"), self._from_address, self._mailboxes)
         if not from_address:
             raise SenderNotConfigured("no sender address for email (OMNIHUB_EMAIL_FROM)", provider=PROVIDER)
         message = build_mime_message(job, from_address=from_address,
@@ -130,6 +152,7 @@ def build_sender(context: SenderContext) -> SesSender:
         client_factory=context.aws_client_factory or _sesv2_client_factory(context.settings),
         from_address=context.setting("OMNIHUB_EMAIL_FROM"), reply_to=context.setting("OMNIHUB_EMAIL_REPLY_TO"),
         configuration_set=context.setting("OMNIHUB_SES_CONFIGURATION_SET"),
+        mailboxes=mailboxes_from(context.setting(MAILBOXES_SETTING)),
     )
 
 
