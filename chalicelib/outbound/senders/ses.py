@@ -11,17 +11,24 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from email.message import EmailMessage
-from email.utils import formatdate, parseaddr
+from email.utils import formatdate
 from typing import Any
 
 from chalicelib.adapters.settings import Settings
 from chalicelib.core.model import Channel, DeliveryStatus
 from chalicelib.outbound.errors import PermanentSendError, SenderNotConfigured, TransientSendError
-from chalicelib.outbound.job import OutboundJob, OutboundKind
+from chalicelib.outbound.job import OutboundJob
 from chalicelib.outbound.senders.base import SenderContext, SendResult, text_with_links
+from chalicelib.outbound.senders.email_headers import (
+    FROM_SETTING,
+    MAILBOXES_SETTING,
+    mailboxes_from,
+    reply_from,
+    subject_of,
+    threading_headers,
+)
 
 PROVIDER = "ses"
-DEFAULT_SUBJECT = "Your request"
 
 _TRANSIENT_ERRORS = frozenset({
     "TooManyRequestsException", "LimitExceededException", "Throttling", "ThrottlingException",
@@ -29,59 +36,16 @@ _TRANSIENT_ERRORS = frozenset({
 })
 
 
-MAILBOXES_SETTING = "OMNIHUB_EMAIL_MAILBOXES"  # the hub's own addresses, comma-separated
-
-
-def mailboxes_from(setting: str | None) -> frozenset[str]:
-    return frozenset(a.strip().lower() for a in (setting or "").split(",") if "@" in a)
-
-
-def reply_from(mailbox: str | None, default: str | None, mailboxes: frozenset[str]) -> str | None:
-    """The mailbox the customer wrote to, when it is one of the hub's: listed in ``OMNIHUB_EMAIL_MAILBOXES``
-    or on the domain of the default sender (``OMNIHUB_EMAIL_FROM``). A mail's recipients are whatever its
-    sender wrote: anything else would let a stranger choose the hub's From (and SES would refuse it)."""
-    if mailbox and "@" in mailbox:
-        address = mailbox.strip().lower()
-        default_domain = parseaddr(default or "")[1].rpartition("@")[2].lower()
-        if address in mailboxes or (default_domain and address.rpartition("@")[2] == default_domain):
-            return address
-    return default
-
-
-def subject_with_reference(subject: str | None, reference: str | None, *, reply: bool) -> str:
-    text = " ".join((subject or "").split()) or DEFAULT_SUBJECT
-    if reply and not text.lower().startswith(("re:", "r:", "aw:", "sv:")):
-        text = f"Re: {text}"
-    if reference and reference not in text:
-        text = f"{text} [{reference}]"
-    return text
-
-
 def build_mime_message(job: OutboundJob, *, from_address: str, reply_to: str | None = None) -> EmailMessage:
-    threading = job.email
-    in_reply_to = threading.in_reply_to if threading else None
-    references = list(threading.references) if threading else []
-    if in_reply_to and in_reply_to not in references:
-        references.append(in_reply_to)
     message = EmailMessage()
     message["From"] = from_address
     message["To"] = job.to
     if reply_to:
         message["Reply-To"] = reply_to
-    message["Subject"] = subject_with_reference(threading.subject if threading else None, job.reference,
-                                                reply=bool(in_reply_to))
+    message["Subject"] = subject_of(job)
     message["Date"] = formatdate(usegmt=True)
-    domain = from_address.rsplit("@", 1)[-1].strip("> ") or "omnihub.invalid"
-    # Derived from the outbound id: a resend after an ambiguous failure carries the same Message-ID,
-    # which the recipient's client deduplicates, and the reply to it threads the same way.
-    message["Message-ID"] = f"<{job.outbound_id[:100].replace('@', '-')}@{domain}>"
-    if in_reply_to:
-        message["In-Reply-To"] = in_reply_to
-    if references:
-        message["References"] = " ".join(references)
-    if job.kind is OutboundKind.ACKNOWLEDGMENT:
-        message["Auto-Submitted"] = "auto-replied"
-        message["X-Auto-Response-Suppress"] = "All"
+    for name, value in threading_headers(job, from_address):
+        message[name] = value
     message["X-Omnihub-Conversation-Id"] = job.conversation_id
     message["X-Omnihub-Outbound-Id"] = job.outbound_id
     message.set_content(text_with_links(job) + "\n", charset="utf-8")
@@ -150,7 +114,7 @@ class SesSender:
 def build_sender(context: SenderContext) -> SesSender:
     return SesSender(
         client_factory=context.aws_client_factory or _sesv2_client_factory(context.settings),
-        from_address=context.setting("OMNIHUB_EMAIL_FROM"), reply_to=context.setting("OMNIHUB_EMAIL_REPLY_TO"),
+        from_address=context.setting(FROM_SETTING), reply_to=context.setting("OMNIHUB_EMAIL_REPLY_TO"),
         configuration_set=context.setting("OMNIHUB_SES_CONFIGURATION_SET"),
         mailboxes=mailboxes_from(context.setting(MAILBOXES_SETTING)),
     )

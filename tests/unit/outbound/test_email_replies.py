@@ -18,7 +18,8 @@ from chalicelib.email.events import EmailDelivery
 from chalicelib.outbound import OutboundKind
 from chalicelib.outbound.dispatch import InMemoryLedger, deliver
 from chalicelib.outbound.outbox import OutboundDraft
-from chalicelib.outbound.senders.ses import SesSender, reply_from
+from chalicelib.outbound.senders.email_headers import reply_from
+from chalicelib.outbound.senders.ses import SesSender
 from tests.unit.conftest import test_id_key
 from tests.unit.email.payloads import RECEIVED_AT, eml
 
@@ -118,3 +119,12 @@ def test_hard_bounces_and_complaints_withdraw_email_consent(repos: Repositories,
                           ledger=InMemoryLedger(), now=datetime.now(UTC), consent=customer.consent)
         assert outcome.status is DeliveryStatus.FAILED and ses.sent == []
         assert repos.customers.identity_owner(Identity(Channel.EMAIL, "mario.rossi@gmail.com")) == customer_id
+
+
+def test_email_leaves_through_ses_unless_the_deployment_chooses_another_provider() -> None:
+    from chalicelib.outbound.registry import provider_for
+
+    for inbound_provider in ("sendgrid", "mailgun", "postmark", "ses"):  # whoever carried the mail in
+        assert provider_for(Channel.EMAIL, {}, inbound_provider=inbound_provider) == "ses"
+    for chosen in ("sendgrid", "mailgun", "postmark"):
+        assert provider_for(Channel.EMAIL, {"OMNIHUB_EMAIL_PROVIDER": chosen}, inbound_provider="ses") == chosen
