@@ -38,6 +38,7 @@ def _webhook(endpoint: str, spec: Any = None) -> Any:
     result = ingest_webhook(
         endpoint, request, inbox=runtime.repositories().inbox, secrets=runtime.secrets(),
         acknowledger=_instant_acknowledger() if _WEBHOOKS[endpoint].instant_ack else None, spec=spec,
+        claims=runtime.repositories().claims,
     )
     return chalice_response(result.response)
 
@@ -259,7 +260,7 @@ def _worker_ports() -> Any:
 
     return WorkerPorts(
         repos=runtime.repositories(), bus=runtime.bus(), environ=runtime.settings().environ, ack_policy=load_policy(),
-        id_key=id_key,
+        id_key=id_key, mail_objects=runtime.mail_objects(), bucket_name=runtime.settings().bucket_name,
     )
 
 
@@ -328,6 +329,18 @@ def connect_contact_events(event: Any) -> Any:
     from chalicelib.ingest.contact_flow import store_contact_event
 
     return {"stored": store_contact_event(event.to_dict(), runtime.repositories())}
+@app.on_sqs_message(
+    queue=resources.queue_name(_STAGE, resources.MAIL_OBJECTS_QUEUE),
+    batch_size=resources.MAIL_OBJECTS_QUEUE.batch_size,
+    name=resources.MAIL_OBJECTS_QUEUE.consumer,
+)
+def receive_mail_objects(event: Any) -> Any:
+    """Amazon SES → S3: the payload bucket's notifications of new mail objects (through an SQS queue:
+    ``@app.on_s3_event`` cannot be packaged by ``chalice package``, and the queue adds retries and a DLQ)."""
+    from chalicelib.handlers.mail_objects import handle_mail_object_batch
+
+    return handle_mail_object_batch(event.to_dict(), inbox=runtime.repositories().inbox, objects=runtime.mail_objects(),
+                                    bucket_name=runtime.settings().bucket_name, context=event.context)
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES), name="sweep_sla")

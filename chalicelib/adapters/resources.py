@@ -67,8 +67,14 @@ ROUTE_DEFAULT_QUEUE = QueueSpec("route-default")  # consumed by support tools, n
 # A provider outage is ridden out with backoff (5 s doubling to 5 min): 12 receives ≈ 40 minutes.
 OUTBOUND_QUEUE = QueueSpec("outbound", consumer="handle_outbound", consumer_timeout_seconds=60, max_receive_count=12)
 ESCALATION_QUEUE = QueueSpec("escalation")
+# Mail written to the payload bucket by a mail service (Amazon SES's receipt rule, S3 action): the bucket
+# notifies this queue of every object under MAIL_OBJECTS_PREFIX (a standard queue: S3 cannot notify a
+# FIFO one; the Message-ID dedupes), and receive_mail_objects reads each mail (chalicelib/ingest/mail_objects.py).
+MAIL_OBJECTS_QUEUE = QueueSpec("mail-objects", fifo=False, consumer="receive_mail_objects")
+MAIL_OBJECTS_PREFIX = "inbound-mail/"
 
-QUEUES: tuple[QueueSpec, ...] = (INBOUND_QUEUE, ROUTE_DEFAULT_QUEUE, OUTBOUND_QUEUE, ESCALATION_QUEUE)
+QUEUES: tuple[QueueSpec, ...] = (INBOUND_QUEUE, ROUTE_DEFAULT_QUEUE, OUTBOUND_QUEUE, ESCALATION_QUEUE,
+                                 MAIL_OBJECTS_QUEUE)
 
 PAYLOAD_BUCKET = BucketSpec("payloads")
 

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib.core.errors import BadRequest, NotFound
 from chalicelib.core.model import Channel, ConversationStatus, Identity
-from chalicelib.core.ports import Repositories
+from chalicelib.core.ports import MediaStore, Repositories
+from chalicelib.core.timestamps import format_timestamp
+
+ATTACHMENT_LINK_SECONDS = 300  # a presigned attachment URL works for 5 minutes: fetch the conversation again
 
 
 def lookup_customer(repos: Repositories, query: Mapping[str, str]) -> dict[str, Any]:
@@ -39,7 +43,29 @@ def conversation_detail(repos: Repositories, conversation_id: str) -> dict[str, 
     if found is None:
         raise NotFound(f"no conversation {conversation_id}")
     conversation, messages = found
-    return conversation.to_api(messages)
+    view = conversation.to_api(messages)
+    if repos.media is not None:
+        expires_at = format_timestamp(datetime.now(UTC) + timedelta(seconds=ATTACHMENT_LINK_SECONDS))
+        for message in view.get("messages", []):
+            message["attachments"] = [_with_link(repos.media, a, expires_at) for a in message["attachments"]]
+    return view
+
+
+def _with_link(media: MediaStore, attachment: dict[str, Any], expires_at: str) -> dict[str, Any]:
+    """A kept attachment (its ``url`` a pointer into the media store) shows a short-lived download URL
+    instead, until ``url_expires_at``, with its ``sha256``; inline images say ``inline: true``."""
+    pointer = attachment.get("url")
+    link = media.link(pointer, filename=attachment.get("name"), content_type=attachment.get("content_type"),
+                      expires_in=ATTACHMENT_LINK_SECONDS) if isinstance(pointer, str) else None
+    if link is None:
+        return attachment
+    shown = dict(attachment, url=link, url_expires_at=expires_at)
+    media_id = str(attachment.get("media_id") or "")
+    if media_id.startswith("sha256:"):
+        shown["sha256"] = media_id.removeprefix("sha256:")
+    if attachment.get("kind") == "inline_image":
+        shown["inline"] = True
+    return shown
 
 
 def conversation_list(repos: Repositories, query: Mapping[str, str]) -> dict[str, Any]:

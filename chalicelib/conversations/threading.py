@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 from chalicelib.adapters.observability import logger
 from chalicelib.adapters.resources import INBOUND_QUEUE
+from chalicelib.conversations.attachments import keep_attachments
+from chalicelib.conversations.email_threads import find_mail_thread, remember_mail
 from chalicelib.conversations.identities import owner_of, resolve_customer
 from chalicelib.conversations.message_metadata import shown_metadata
 from chalicelib.conversations.public import PublicThread, newest_public_thread, post_of, public_thread_key
@@ -22,6 +24,7 @@ from chalicelib.core.errors import RetryableError
 from chalicelib.core.ids import allocate_reference, conversation_id_for, event_reference, message_id_for
 from chalicelib.core.language import language_hint
 from chalicelib.core.model import (
+    Channel,
     Conversation,
     ConversationStatus,
     Customer,
@@ -123,9 +126,15 @@ class Threaded:
 def decide_thread(
     repos: Repositories, inbox_key: str, event: InboundEvent, received_at: str, *, id_key: Callable[[], bytes]
 ) -> ThreadDecision:
-    """Resolve the customer and take the decision; opening claims the customer's pointer (conditional)."""
+    """Resolve the customer and take the decision; opening claims the customer's pointer (conditional).
+
+    An email that answers one of the customer's conversations (by header or by the reference it
+    names, see ``email_threads``) joins it, even resolved: applying the decision reopens it."""
     assert event.sender is not None
     customer_id = resolve_customer(repos.customers, event.sender, received_at, key=id_key)
+    answered = find_mail_thread(repos, event, customer_id)
+    if answered is not None:
+        return ThreadDecision(customer_id, answered.id, opens=False, previous_inbound_at=answered.last_inbound_at)
     while True:
         customer = repos.customers.get(customer_id, consistent=True)
         if customer is None:
@@ -172,6 +181,8 @@ def thread_message(repos: Repositories, record: InboxRecord, *, id_key: Callable
     )
     if decision.opens:
         _open_conversation(repos, decision, event, received_at, _announced_reference(record.acknowledgment, decision))
+    else:
+        _reopen_if_resolved(repos, decision)
     _keep_announced_reference(repos, record.acknowledgment, decision)
     message = Message(
         id=message_id_for(inbox_key),
@@ -180,7 +191,7 @@ def thread_message(repos: Repositories, record: InboxRecord, *, id_key: Callable
         channel=event.channel,
         created_at=received_at,
         text=event.text,
-        attachments=event.attachments,
+        attachments=keep_attachments(repos, record),
         status=DeliveryStatus.RECEIVED,
         provider=event.provider,
         provider_message_id=event.provider_message_id,
@@ -188,6 +199,8 @@ def thread_message(repos: Repositories, record: InboxRecord, *, id_key: Callable
         metadata=shown_metadata(event.metadata),
     )
     repos.messages.put(message)
+    remember_mail(repos, event.metadata.get("message_id") if event.channel is Channel.EMAIL else None,
+                  decision.conversation_id)
     if not decision.opens:  # an opened conversation was created with this message's time
         repos.conversations.record_inbound_activity(decision.conversation_id, received_at)
     _update_customer(repos, decision.customer_id, event)
@@ -251,6 +264,17 @@ def _open_conversation(
             permalink=event.metadata.get("permalink") if public else None,
         )
     )
+
+
+def _reopen_if_resolved(repos: Repositories, decision: ThreadDecision) -> None:
+    """A reply to a resolved conversation (an email naming it) reopens it, and it becomes the customer's
+    open conversation unless they already have another one."""
+    joined = repos.conversations.get(decision.conversation_id, consistent=True)
+    if joined is None or joined.status is not ConversationStatus.RESOLVED:
+        return
+    repos.conversations.set_status(decision.conversation_id, ConversationStatus.OPEN, utc_now())
+    repos.customers.claim_open_conversation(decision.customer_id, decision.conversation_id, None)
+    logger.info("resolved conversation reopened by a reply", extra={"conversation_id": decision.conversation_id})
 
 
 def _update_customer(repos: Repositories, customer_id: str, event: InboundEvent) -> None:

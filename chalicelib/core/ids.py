@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import uuid
 from collections.abc import Callable
 
@@ -23,6 +24,12 @@ from chalicelib.core.model import Identity
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 REFERENCE_PREFIX = "OH-"
 REFERENCE_ATTEMPTS = 8
+REFERENCE_LENGTH = 5
+# A reference as people and mail clients write it back: in brackets in a subject (``[OH-7K3Q9]``),
+# or bare (a plus-address tag ``support+OH-7K3Q9@``), any case.
+_REFERENCE_IN_TEXT = re.compile(
+    rf"(?<![0-9A-Za-z]){REFERENCE_PREFIX}([{_CROCKFORD}]{{{REFERENCE_LENGTH}}})(?![0-9A-Za-z])", re.IGNORECASE
+)
 MIN_ID_KEY_BYTES = 32  # the generated key has 64 characters; a shorter one is a mistake, not a key
 
 
@@ -105,7 +112,19 @@ def agent_reply_id_for(conversation_id: str, idempotency_key: str | None) -> str
 
 def reference_for(conversation_id: str, attempt: int = 0) -> str:
     """A short human reference (``OH-7K3Q9``): Crockford base32, no I/L/O/U to misread."""
-    return REFERENCE_PREFIX + _base32(_digest("reference", conversation_id, str(attempt)), 5)
+    return REFERENCE_PREFIX + _base32(_digest("reference", conversation_id, str(attempt)), REFERENCE_LENGTH)
+
+
+def references_in(text: str | None, *, limit: int = 5) -> list[str]:
+    """The references a text names (a subject's ``[OH-7K3Q9]``), upper-cased, in order, at most ``limit``."""
+    found: list[str] = []
+    for match in _REFERENCE_IN_TEXT.finditer((text or "")[:4_000]):
+        reference = REFERENCE_PREFIX + match.group(1).upper()
+        if reference not in found:
+            found.append(reference)
+        if len(found) >= limit:
+            break
+    return found
 
 
 def allocate_reference(conversation_id: str, reserve: Callable[[str, str], bool]) -> str:

@@ -221,6 +221,43 @@ class PayloadArchive(Protocol):
     def delete(self, pointer: str) -> None: ...
 
 
+class MailThreadIndex(Protocol):
+    """Which conversation an email ``Message-ID`` belongs to: the mail the hub received and the mail it
+    sent, so a reply's ``In-Reply-To``/``References`` finds its conversation. Ids are normalized
+    (``chalicelib.email.normalize_message_id``: no angle brackets, domain lower-cased)."""
+
+    def remember(self, message_id: str, conversation_id: str, *, now: float | None = None) -> bool:
+        """Record the Message-ID once; True when it is (or already was) this conversation's."""
+        ...
+
+    def conversations_for(self, message_ids: Sequence[str]) -> dict[str, str]:
+        """The known ones among ``message_ids``: Message-ID → conversation id."""
+        ...
+
+
+class ExpiringClaims(Protocol):
+    """Short-lived claims on a key (a webhook's one-time token, an address's acknowledgment window),
+    each held by one holder until it expires: one conditional put."""
+
+    def claim(self, key: str, holder: str, expires_at: int, *, now: float | None = None) -> bool:
+        """True when the key was free (or its claim expired at ``now``) and ``holder`` now holds it until
+        ``expires_at``, or ``holder`` already held it (a retry); False while another holder does."""
+        ...
+
+
+class MediaStore(Protocol):
+    """Media bytes the hub keeps itself (email attachments), in the payload bucket: one object per key,
+    handed to people only as short-lived links."""
+
+    def put(self, key: str, body: bytes, *, content_type: str | None = None) -> str:
+        """Store (or overwrite with the same bytes) the object; returns its pointer (``s3://bucket/key``)."""
+        ...
+
+    def link(self, pointer: str, *, filename: str | None, content_type: str | None, expires_in: int) -> str | None:
+        """A URL that downloads the object for ``expires_in`` seconds; None for a pointer not in this store."""
+        ...
+
+
 class SecretReader(Protocol):
     def get(self, name: str) -> str | None: ...
     def get_many(self, names: Iterable[str]) -> Mapping[str, str]: ...
@@ -259,3 +296,6 @@ class Repositories:
     deliveries: DeliveryClaims
     idempotency: IdempotencyKeys
     calls: CallRepository | None = None  # phone calls (chalicelib/conversations/call_messages.py)
+    mail_threads: MailThreadIndex | None = None  # None: no email threading by header (a test's partial set)
+    media: MediaStore | None = None  # None: attachment bytes are not kept (metadata only)
+    claims: ExpiringClaims | None = None  # None: no replay or rate claims (a test's partial set)

@@ -1,8 +1,9 @@
 """Every provider the hub talks to, registered once.
 
-One frozen :class:`ProviderEntry` per provider says everything the rest of the code needs to know
-about it: its webhook endpoints (route path, methods, the :class:`~chalicelib.providers.base.ChannelSpec`
-that verifies and parses them, whether the response can carry the instant acknowledgment), the
+One frozen ``ProviderEntry`` (its shape: :mod:`chalicelib.providers.entries`) per provider says everything
+the rest of the code needs to know about it: its webhook endpoints (route path, methods, the
+:class:`~chalicelib.providers.base.ChannelSpec` that verifies and parses them, whether the response can
+carry the instant acknowledgment), the
 channels it carries, the secrets it reads (split into what checks inbound traffic and what sends,
 so each Lambda can be granted only its half), its sender factory and default API base, and the
 ``./hub simulate`` commands that imitate it. ``ENDPOINTS``, ``SECRET_GROUPS``, the outbound
@@ -26,75 +27,9 @@ from importlib import import_module
 from typing import Any
 
 from chalicelib.core.model import Channel
-
-
-@dataclass(frozen=True, slots=True)
-class WebhookEndpoint:
-    """One webhook route: app.py declares it (Chalice needs the function), this entry says what it is."""
-
-    name: str  # the endpoint name the ingest use case and the stored inbox item carry
-    path: str  # the route, exactly as app.py declares it
-    methods: tuple[str, ...]
-    spec: str  # "module:ATTRIBUTE" of its ChannelSpec
-    instant_ack: bool = False  # the 2xx answer can carry the customer's acknowledgment (TwiML, method reply)
-    answers_call: bool = False  # the 2xx answer is what a caller hears (TwiML, NCCO): chalicelib/ingest/call_answer.py
-
-
-@dataclass(frozen=True, slots=True)
-class Simulator:
-    """A ``./hub simulate <command>``: a request signed exactly as the provider signs it."""
-
-    command: str
-    target: str  # "devstack.simulators.<module>:<function>(secrets, sender, text, **options)"
-    summary: str  # the help line: what ``--from`` is on this channel
-    options: tuple[tuple[str, str], ...] = ()  # fixed keyword arguments, e.g. (("channel", "sms"),)
-    kinds: tuple[str, ...] = ()  # what the customer does (``./hub simulate x mention``); the first is the default
-
-
-@dataclass(frozen=True, slots=True)
-class ProviderEntry:
-    name: str  # as jobs, inbound events and OMNIHUB_<NAME>_API_BASE spell it
-    channels: frozenset[Channel]  # the channels whose messages it carries, in or out
-    secret_group: str | None = None  # omnihub/{stage}/{group} (+ "-send": adapters/secrets.py); None: no secret
-    verify_secrets: tuple[str, ...] = ()  # what checks inbound traffic (the API Lambda)
-    send_secrets: tuple[str, ...] = ()  # what sends: access tokens, private keys (the outbound Lambda)
-    webhooks: tuple[WebhookEndpoint, ...] = ()
-    sender: str | None = None  # "module:ATTRIBUTE" of its build_sender(SenderContext)
-    sends_on: frozenset[Channel] = frozenset()
-    default_sender_for: frozenset[Channel] = frozenset()  # channels it sends on unless configured otherwise
-    api_base: str | None = None  # the public API OMNIHUB_<NAME>_API_BASE overrides; None: an AWS SDK sender
-    retry_safe: bool = False  # resending after an ambiguous failure cannot duplicate (idempotent send API)
-    simulators: tuple[Simulator, ...] = ()
-    # "module:ATTRIBUTE" of what reads its input when it is no webhook: a Lambda invocation, an EventBridge event.
-    invocations: tuple[str, ...] = ()
-
-    def __post_init__(self) -> None:
-        problems = []
-        if bool(self.secret_group) != bool(self.verify_secrets or self.send_secrets):
-            problems.append("a secret group holds secrets, and secrets need a group")
-        if bool(self.sender) != bool(self.sends_on):
-            problems.append("a sender sends on some channel, and sending needs a sender")
-        if not self.sends_on <= self.channels:
-            problems.append("it sends on a channel it does not carry")
-        if not self.default_sender_for <= self.sends_on:
-            problems.append("it is the default sender of a channel it does not send on")
-        if (self.api_base is not None or self.retry_safe) and not self.sender:
-            problems.append("an API base or retry safety without a sender")
-        if problems:
-            raise ValueError(f"provider {self.name!r}: {'; '.join(problems)}")
-
-    @property
-    def secrets(self) -> tuple[str, ...]:
-        """Every secret it reads, each once: the contents of its Secrets Manager secret."""
-        return tuple(dict.fromkeys(self.verify_secrets + self.send_secrets))
-
-    @property
-    def modules(self) -> frozenset[str]:
-        """Its own modules: where its specs, sender and simulators live."""
-        targets = [w.spec for w in self.webhooks] + [s.target for s in self.simulators] + [self.sender or ""]
-        targets += list(self.invocations)
-        return frozenset(target.partition(":")[0] for target in targets if target)
-
+from chalicelib.providers.entries import ProviderEntry as ProviderEntry  # the shapes, re-exported
+from chalicelib.providers.entries import Simulator as Simulator
+from chalicelib.providers.entries import WebhookEndpoint as WebhookEndpoint
 
 REGISTRY: tuple[ProviderEntry, ...] = (
     ProviderEntry(
@@ -281,8 +216,12 @@ REGISTRY: tuple[ProviderEntry, ...] = (
         channels=frozenset({Channel.EMAIL}),
         secret_group="sendgrid",
         verify_secrets=("SENDGRID_INBOUND_TOKEN",),
+        send_secrets=("SENDGRID_API_KEY",),
         webhooks=(WebhookEndpoint("sendgrid", "/webhooks/email/sendgrid", ("POST",),
                                   "chalicelib.providers.sendgrid:CHANNEL"),),
+        sender="chalicelib.outbound.senders.sendgrid:build_sender",
+        sends_on=frozenset({Channel.EMAIL}),
+        api_base="https://api.sendgrid.com",
         simulators=(Simulator("sendgrid", "devstack.simulators.email:simulate_sendgrid_message",
                               "SendGrid Inbound Parse; --from is an email address; -o mode=raw|parsed"),),
     ),
@@ -291,8 +230,12 @@ REGISTRY: tuple[ProviderEntry, ...] = (
         channels=frozenset({Channel.EMAIL}),
         secret_group="mailgun",
         verify_secrets=("MAILGUN_SIGNING_KEY",),
+        send_secrets=("MAILGUN_API_KEY",),
         webhooks=(WebhookEndpoint("mailgun", "/webhooks/email/mailgun", ("POST",),
                                   "chalicelib.providers.mailgun:CHANNEL"),),
+        sender="chalicelib.outbound.senders.mailgun:build_sender",
+        sends_on=frozenset({Channel.EMAIL}),
+        api_base="https://api.mailgun.net",
         simulators=(Simulator("mailgun", "devstack.simulators.email:simulate_mailgun_message",
                               "Mailgun route forward(); --from is an email address; -o mode=parsed|mime"),),
     ),
@@ -301,8 +244,12 @@ REGISTRY: tuple[ProviderEntry, ...] = (
         channels=frozenset({Channel.EMAIL}),
         secret_group="postmark",
         verify_secrets=("POSTMARK_INBOUND_USER", "POSTMARK_INBOUND_PASSWORD"),
+        send_secrets=("POSTMARK_SERVER_TOKEN",),
         webhooks=(WebhookEndpoint("postmark", "/webhooks/email/postmark", ("POST",),
                                   "chalicelib.providers.postmark:CHANNEL"),),
+        sender="chalicelib.outbound.senders.postmark:build_sender",
+        sends_on=frozenset({Channel.EMAIL}),
+        api_base="https://api.postmarkapp.com",
         simulators=(Simulator("postmark", "devstack.simulators.email:simulate_postmark_message",
                               "Postmark inbound; --from is an email address"),),
     ),

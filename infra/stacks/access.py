@@ -21,9 +21,11 @@ from chalicelib.adapters import resources
 from chalicelib.adapters.dynamo.keys import Prefix
 from chalicelib.adapters.resources import QueueSpec
 from chalicelib.adapters.secrets import ID_KEY_GROUP, SEND, VERIFY, groups_read_by
+from chalicelib.email.events import ATTACHMENTS_PREFIX
 from infra.stacks.chalice_app import API_HANDLER_NAME
 
 RAW_PAYLOAD_PREFIX = "raw/"  # chalicelib/adapters/dynamo/inbox.py: archive_payload keys
+MEDIA_PREFIX = ATTACHMENTS_PREFIX  # kept email attachments (chalicelib/email/events.py: attachment_object_key)
 
 _CONSUME = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes")
 _STREAM = ("dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator")
@@ -40,6 +42,9 @@ class FunctionAccess:
     payload_put: bool = False  # s3:PutObject under RAW_PAYLOAD_PREFIX
     payload_get: bool = False
     payload_delete: bool = False
+    media_put: bool = False  # s3:PutObject under MEDIA_PREFIX (the worker keeps email attachments)
+    media_get: bool = False  # s3:GetObject under MEDIA_PREFIX: presigned links are signed with this role
+    mail_get: bool = False  # s3:GetObject under MAIL_OBJECTS_PREFIX: mail the receipt rule wrote
     reads_secrets_for: str | None = None  # VERIFY | SEND: that half of the provider secrets (adapters/secrets.py)
     reads_id_key: bool = False  # omnihub/{stage}/ids: customer ids, inbound FIFO groups, cursor keys
     sends_email: bool = False  # SES v2 SendEmail (the email sender)
@@ -62,6 +67,8 @@ ACCESS: dict[str, FunctionAccess] = {
         # REST listing cursors are signed with a key derived from OMNIHUB_ID_KEY (read only when a
         # listing pages); tests/infra/test_access_covers_usage.py pages a listing to prove it.
         reads_id_key=True,
+        # GET /conversations/{id} presigns attachment links: the link works only if this role may read them.
+        media_get=True,
     ),
     # The outbox relay: table stream → inbound.fifo (and outbound.fifo for API-written replies).
     resources.STREAM_CONSUMER: FunctionAccess(
@@ -78,6 +85,18 @@ ACCESS: dict[str, FunctionAccess] = {
         consumes=resources.INBOUND_QUEUE,
         sends_to=(*resources.route_queue_specs(), resources.ESCALATION_QUEUE),  # routed; escalated at once
         reads_id_key=True,  # a new customer's id
+        # Email attachments: the stored request read again (a large body is archived under raw/), each
+        # attachment written under attachments/ (chalicelib/conversations/attachments.py).
+        payload_get=True,
+        media_put=True,
+        mail_get=True,  # the mail an SES S3-action notification names, and its attachments
+    ),
+    # Mail written to the bucket by SES (its notification, through the mail-objects queue): read, then
+    # one conditional put per event into the inbox.
+    str(resources.MAIL_OBJECTS_QUEUE.consumer): FunctionAccess(
+        table_actions=("dynamodb:PutItem",),
+        consumes=resources.MAIL_OBJECTS_QUEUE,
+        mail_get=True,
     ),
     # The sender: its delivery ledger releases a claim (a conditional DeleteItem) when a send fails
     # transiently, so the retry can claim it again; it may delete nothing but those claims.
@@ -127,7 +146,7 @@ class Grant:
 
     sid: str
     actions: tuple[str, ...]
-    # logs | table | items | stream | any | consumed_queue | sent_queues | payloads | secrets | id_key | email
+    # logs | table | items | stream | any | consumed_queue | sent_queues | payloads | media | secrets | id_key | email
     scope: str
     leading_keys: tuple[str, ...] = ()  # partition key prefixes the actions are limited to (dynamodb:LeadingKeys)
 
@@ -162,6 +181,12 @@ def grants(access: FunctionAccess) -> list[Grant]:
         out.append(Grant("PayloadGet", ("s3:GetObject",), "payloads"))
     if access.payload_delete:
         out.append(Grant("PayloadDelete", ("s3:DeleteObject",), "payloads"))
+    if access.media_put:
+        out.append(Grant("MediaPut", ("s3:PutObject",), "media"))
+    if access.media_get:
+        out.append(Grant("MediaGet", ("s3:GetObject",), "media"))
+    if access.mail_get:
+        out.append(Grant("MailGet", ("s3:GetObject",), "mail_objects"))
     if access.reads_secrets_for:
         out.append(Grant("Secrets", ("secretsmanager:GetSecretValue",), "secrets"))
     if access.reads_id_key:
@@ -205,6 +230,10 @@ def _grant_resources(scope: str, access: FunctionAccess, res: Resources, log_gro
         return sends
     if scope == "payloads":
         return [f"{res.bucket.bucket_arn}/{RAW_PAYLOAD_PREFIX}*"]
+    if scope == "media":
+        return [f"{res.bucket.bucket_arn}/{MEDIA_PREFIX}*"]
+    if scope == "mail_objects":
+        return [f"{res.bucket.bucket_arn}/{resources.MAIL_OBJECTS_PREFIX}*"]
     if scope == "secrets":
         assert access.reads_secrets_for is not None
         return [res.secrets[group].secret_arn for group in groups_read_by(access.reads_secrets_for)]

@@ -12,8 +12,9 @@ from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 from constructs import IConstruct
 
 from chalicelib.adapters import resources
+from chalicelib.adapters.resources import MAIL_OBJECTS_PREFIX
 from chalicelib.adapters.secrets import ID_KEY_GROUP
-from infra.stacks.access import RAW_PAYLOAD_PREFIX
+from infra.stacks.access import MEDIA_PREFIX, RAW_PAYLOAD_PREFIX
 from infra.stacks.chalice_app import API_HANDLER_NAME
 from infra.stacks.omnihub_stack import OmnihubStack
 
@@ -83,6 +84,8 @@ REASONS: dict[str, str] = {
         "so the grant covers this account's identities and configuration sets in this region only."
     ),
     "payload-prefix": f"Object access is scoped to the raw payload prefix {RAW_PAYLOAD_PREFIX} (date/hash keys).",
+    "mail-prefix": f"Object access is scoped to the prefix SES writes inbound mail to ({MAIL_OBJECTS_PREFIX}).",
+    "media-prefix": f"Object access is scoped to the kept attachments prefix {MEDIA_PREFIX} (hash keys).",
     "list-streams": (
         "dynamodb:ListStreams has no resource-level scope (IAM requires '*'); the stream poller "
         "needs it. Reads are scoped to this table's stream."
@@ -149,6 +152,10 @@ def _acknowledge(stack: OmnihubStack) -> None:
         access = stack.access_of(handler)
         if access.payload_put or access.payload_get or access.payload_delete:
             _ack(role, f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/{RAW_PAYLOAD_PREFIX}*]", "payload-prefix")
+        if access.media_put or access.media_get:
+            _ack(role, f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/{MEDIA_PREFIX}*]", "media-prefix")
+        if access.mail_get:
+            _ack(role, f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/{MAIL_OBJECTS_PREFIX}*]", "mail-prefix")
         if access.stream_read:
             _ack(role, "AwsSolutions-IAM5[Resource::*]", "list-streams")
         if access.sends_email:

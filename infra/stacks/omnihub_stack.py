@@ -14,6 +14,7 @@ from chalicelib.adapters import resources
 from infra.stacks import access, alarms, queues, storage, wiring
 from infra.stacks.api_stage import build_api_stage, retention
 from infra.stacks.chalice_app import API_HANDLER_NAME, ChaliceApp
+from infra.stacks.mail_receiving import build_mail_receiving
 from infra.stacks.provider_secrets import build_secrets
 from infra.stacks.sam import REST_API
 from infra.stacks.settings import DeploySettings
@@ -44,6 +45,9 @@ class OmnihubStack(Stack):
             "contact_events": queues.build_failure_queue(self, settings, queues.CONTACT_EVENT_FAILURES),
         }
         secrets = build_secrets(self, settings)
+        self.mail_receiving = build_mail_receiving(
+            self, settings, bucket=bucket, queue=pairs[resources.MAIL_OBJECTS_QUEUE.logical_name].queue
+        )
         res = access.Resources(
             table=table,
             bucket=bucket,
@@ -74,6 +78,7 @@ class OmnihubStack(Stack):
             "OMNIHUB_QUEUE_URL_PREFIX": Fn.sub("https://sqs.${AWS::Region}.${AWS::URLSuffix}/${AWS::AccountId}/"),
             "OMNIHUB_TABLE_STREAM_ARN": table.table_stream_arn or "",
             "PUBLIC_BASE_URL": public_base_url,
+            **self.mail_receiving.environment,  # the topic whose SNS notifications the mail webhook accepts
         }
 
         self.bucket = bucket

@@ -126,6 +126,7 @@ def test_api_function_role_has_exactly_the_permissions_it_uses(synthesized: Any,
         "dynamodb:UpdateItem",  # POST /conversations/{id}/resolve
         "s3:PutObject",
         "s3:DeleteObject",  # a large body archived for a duplicate delivery is discarded
+        "s3:GetObject",  # under attachments/ only: the presigned attachment links are signed with this role
         "secretsmanager:GetSecretValue",
         "logs:CreateLogStream",
         "logs:PutLogEvents",
@@ -141,6 +142,8 @@ def test_api_function_role_has_exactly_the_permissions_it_uses(synthesized: Any,
     assert put[0]["Resource"] == {"Fn::Join": ["", [{"Fn::GetAtt": [bucket_id, "Arn"]}, "/raw/*"]]}
     [delete] = [s for s in _role_statements(raw, role_id) if s["Action"] == "s3:DeleteObject"]
     assert delete["Resource"] == put[0]["Resource"]
+    [links] = [s for s in _role_statements(raw, role_id) if s["Action"] == "s3:GetObject"]
+    assert links["Resource"] == {"Fn::Join": ["", [{"Fn::GetAtt": [bucket_id, "Arn"]}, "/attachments/*"]]}
 
 
 def _role_statements(raw: dict[str, Any], role_id: str) -> list[dict[str, Any]]:
@@ -213,7 +216,8 @@ def _dimension(alarm: dict[str, Any], name: str) -> Any:
 
 def test_alarms_on_every_dlq_depth_and_every_queue_age(raw: dict[str, Any]) -> None:
     alarms = _alarms(raw)
-    topic_id = next(iter(_by_type(raw, "AWS::SNS::Topic")))
+    topic_id = next(i for i, t in _by_type(raw, "AWS::SNS::Topic").items()
+                    if t["Properties"].get("TopicName") == f"omnihub-{STAGE}-alarms")
     assert all(alarm["AlarmActions"] == [{"Ref": topic_id}] for alarm in alarms)
 
     def watched(metric: str) -> set[str]:
@@ -366,3 +370,48 @@ def test_only_the_outbound_function_may_send_email(synthesized: Any, raw: dict[s
         function = raw["Resources"][_function_id(synthesized, handler)]["Properties"]
         actions = _role_actions(raw, function["Role"]["Fn::GetAtt"][0])
         assert ("ses:SendEmail" in actions) is (handler == "handle_outbound"), handler
+
+
+def test_the_worker_reads_stored_bodies_and_keeps_attachments_under_their_prefix(
+        synthesized: Any, raw: dict[str, Any]) -> None:
+    role_id = _role_of(synthesized, raw, str(resources.INBOUND_QUEUE.consumer))
+    bucket_id = next(iter(_by_type(raw, "AWS::S3::Bucket")))
+    s3_statements = {(s["Action"], s["Resource"]["Fn::Join"][1][1]) for s in _role_statements(raw, role_id)
+                     if str(s["Action"]).startswith("s3:")}
+    assert s3_statements == {("s3:GetObject", "/raw/*"), ("s3:PutObject", "/attachments/*"),
+                             ("s3:GetObject", f"/{resources.MAIL_OBJECTS_PREFIX}*")}
+    assert all(s["Resource"]["Fn::Join"][1][0] == {"Fn::GetAtt": [bucket_id, "Arn"]}
+               for s in _role_statements(raw, role_id) if str(s["Action"]).startswith("s3:"))
+
+
+def test_ses_writes_mail_under_its_prefix_and_the_bucket_notifies_the_mail_objects_queue(
+        synthesized: Any, raw: dict[str, Any]) -> None:
+    prefix = resources.MAIL_OBJECTS_PREFIX
+    [rule_set] = _by_type(raw, "AWS::SES::ReceiptRuleSet").values()
+    [rule] = _by_type(raw, "AWS::SES::ReceiptRule").values()
+    name = rule_set["Properties"]["RuleSetName"]
+    assert rule["Properties"]["RuleSetName"] == name == f"omnihub-{STAGE}"
+    [action] = rule["Properties"]["Rule"]["Actions"]
+    assert action["S3Action"]["ObjectKeyPrefix"] == prefix.rstrip("/")
+    assert rule["Properties"]["Rule"]["Enabled"] is True and rule["Properties"]["Rule"]["ScanEnabled"] is True
+    [bucket_policy] = _by_type(raw, "AWS::S3::BucketPolicy").values()
+    [ses_write] = [s for s in bucket_policy["Properties"]["PolicyDocument"]["Statement"]
+                   if s.get("Principal") == {"Service": "ses.amazonaws.com"}]
+    assert ses_write["Action"] == "s3:PutObject" and ses_write["Resource"]["Fn::Join"][1][1] == f"/{prefix}*"
+    assert "aws:SourceAccount" in ses_write["Condition"]["StringEquals"]
+    [bucket] = _by_type(raw, "AWS::S3::Bucket").values()
+    [notification] = bucket["Properties"]["NotificationConfiguration"]["QueueConfigurations"]
+    queue_id = _logical_id_of_queue(raw, resources.queue_name(STAGE, resources.MAIL_OBJECTS_QUEUE))
+    assert notification["Queue"] == {"Fn::GetAtt": [queue_id, "Arn"]}
+    assert notification["Filter"]["S3Key"]["Rules"] == [{"Name": "prefix", "Value": prefix}]
+    [queue_policy] = [p for p in _by_type(raw, "AWS::SQS::QueuePolicy").values()
+                      if {"Ref": queue_id} in p["Properties"]["Queues"]]  # one per queue: none overwrites another
+    [send] = [s for s in queue_policy["Properties"]["PolicyDocument"]["Statement"]
+              if s.get("Principal") == {"Service": "s3.amazonaws.com"}]
+    assert send["Action"] == "sqs:SendMessage" and "aws:SourceArn" in send["Condition"]["ArnEquals"]
+    topics = {t["Properties"]["TopicName"]: i for i, t in _by_type(raw, "AWS::SNS::Topic").items()}
+    ses_topic = topics[f"omnihub-{STAGE}-mail-notifications"]
+    for function in _by_type(raw, "AWS::Lambda::Function").values():
+        variables = function["Properties"].get("Environment", {}).get("Variables", {})
+        if "OMNIHUB_TABLE" in variables:
+            assert variables["OMNIHUB_SES_TOPIC_ARNS"] == {"Ref": ses_topic}

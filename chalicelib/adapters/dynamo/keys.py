@@ -13,6 +13,8 @@ Item layout (pk / sk):
   OUTBOX#{outbound id} / OUTBOX                the leased claim to send one outbound message
   IDEMPOTENCY#{scope}#{key} / IDEMPOTENCY      an Idempotency-Key seen on the REST API
   CALL#{provider}#{call id} / CALL             a phone call's log: its callbacks, where its one message lives
+  MAILID#{Message-ID} / MAILID                 the conversation an email Message-ID (received or sent) belongs to
+  CLAIM#{key} / CLAIM                          a short-lived claim (a webhook token seen, an address acknowledged)
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ class Prefix(StrEnum):
     IDEMPOTENCY = "IDEMPOTENCY#"
     CONVERSATION_STATUS = "CONVSTATUS#"
     CALL = "CALL#"
+    MAIL_THREAD = "MAILID#"
+    EXPIRING_CLAIM = "CLAIM#"
 
 
 SLA_INDEX_PARTITION = "SLA"  # the sparse index's one partition: only conversations whose timers run
@@ -48,6 +52,8 @@ class SortKey(StrEnum):
     OUTBOX = "OUTBOX"
     IDEMPOTENCY = "IDEMPOTENCY"
     CALL = "CALL"
+    MAIL_THREAD = "MAILID"
+    EXPIRING_CLAIM = "CLAIM"
 
 
 class Key(TypedDict):
@@ -118,6 +124,14 @@ def outbox_claim(outbound_id: str) -> Key:
 
 def idempotency(scope: str, key_text: str) -> Key:
     return _key(f"{Prefix.IDEMPOTENCY}{scope}#{key_text}", SortKey.IDEMPOTENCY)
+
+
+def mail_thread(message_id: str) -> Key:
+    return _key(f"{Prefix.MAIL_THREAD}{message_id}", SortKey.MAIL_THREAD)
+
+
+def expiring_claim(key_text: str) -> Key:
+    return _key(f"{Prefix.EXPIRING_CLAIM}{key_text}", SortKey.EXPIRING_CLAIM)
 
 
 def status_index(status: str, updated_at: str, conversation_id: str) -> dict[str, str]:

@@ -177,6 +177,8 @@ class MemoryStore:
     calls: dict[tuple[str, str], CallEntry] = field(default_factory=dict)  # (provider, call id)
     call_versions: dict[tuple[str, str], int] = field(default_factory=dict)  # (conversation, message_key)
     thread_owner_at: dict[str, str] = field(default_factory=dict)  # conversation → when its owner was recorded
+    mail_threads: dict[str, str] = field(default_factory=dict)  # email Message-ID → conversation id
+    expiring_claims: dict[str, tuple[str, int]] = field(default_factory=dict)  # key → (holder, expires at)
     changes: list[Change] = field(default_factory=list)  # what the stream would carry, in order
 
     def scan(self) -> list[Stored]:
