@@ -76,7 +76,8 @@ ACCESS: dict[str, FunctionAccess] = {
         # Query: the customer's conversations, when a rule asks about repeat contact
         table_actions=(*_READ_WRITE, "dynamodb:BatchGetItem", "dynamodb:Query"),
         consumes=resources.INBOUND_QUEUE,
-        sends_to=(*resources.route_queue_specs(), resources.ESCALATION_QUEUE),  # routed; escalated at once
+        # routed; escalated at once; lifecycle events (opened, routed, rerouted, escalated, reopened)
+        sends_to=(*resources.route_queue_specs(), resources.ESCALATION_QUEUE, resources.CONVERSATION_EVENTS_QUEUE),
         reads_id_key=True,  # a new customer's id
     ),
     # The sender: its delivery ledger releases a claim (a conditional DeleteItem) when a send fails
