@@ -8,6 +8,7 @@ ids: SQS drops them within five minutes, consumers dedupe on ``envelope_id`` bey
 
 Every message goes to its conversation's route queue (group = conversation id); a rule with
 ``"escalate": true`` also puts the conversation on the escalation queue, once per conversation and rule.
+What the message changed is reported on the conversation-events queue (conversations/lifecycle_worker.py).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from chalicelib.adapters.observability import count, logger
 from chalicelib.adapters.resources import ESCALATION_QUEUE, QueueSpec, route_queue_spec
 from chalicelib.adapters.sqs import Outgoing, SqsBus
 from chalicelib.api.envelopes import escalation_envelope, routed_envelope
+from chalicelib.conversations.lifecycle import publish_lifecycle
+from chalicelib.conversations.lifecycle_worker import reopen_by_customer, routing_events
 from chalicelib.conversations.threading import Threaded
 from chalicelib.core.errors import RetryableError
 from chalicelib.core.ids import escalation_id_for
@@ -44,7 +47,8 @@ def route_threaded(
     threaded: Threaded, conversations: ConversationRepository, bus: SqsBus, config: RoutingConfig
 ) -> Routed:
     """Decide, record (once), publish the routed envelope and, for an escalating rule, the escalation."""
-    conversation, message = threaded.conversation, threaded.message
+    conversation, reopened = reopen_by_customer(threaded, conversations)
+    message = threaded.message
     applied = conversation.routing is not None and conversation.routing.message_id == message.id
     if not applied:
         decision = decide_route(config, routing_facts(threaded, conversations))
@@ -66,6 +70,7 @@ def route_threaded(
     )
     routing = conversation.routing
     escalated = applied and routing is not None and routing.escalate and routing.rule is not None
+    escalation: tuple[str, int, str] | None = None
     if escalated:
         assert routing is not None and routing.rule is not None
         envelope_id = escalation_id_for(conversation.id, routing.rule, IMMEDIATE_ESCALATION_LEVEL)
@@ -76,6 +81,9 @@ def route_threaded(
                      group_id=conversation.id, dedupe_id=envelope_id),
         )
         count("ConversationsEscalated", channel=conversation.channel.value)
+        escalation = (routing.rule, IMMEDIATE_ESCALATION_LEVEL, envelope_id)
+    publish_lifecycle(bus, routing_events(threaded, conversation, reopened=reopened, applied=applied,
+                                          escalation=escalation))
     return Routed(conversation, applied, escalated)
 
 

@@ -276,6 +276,7 @@ class Customer:
     consent: dict[str, str] = field(default_factory=dict)  # channel → "granted" | "withdrawn"
     open_claimed_at: str | None = None  # when open_conversation_id was last claimed
     tags: tuple[str, ...] = ()  # set by a CRM (loyalty, segments); routing rules read them
+    profile_version: int = 0  # counts PATCH /customers/{id} changes: the optimistic lock, the event's change
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,6 +323,10 @@ class Conversation:
     last_inbound_at: str | None = None
     resolved_at: str | None = None
     routing: ConversationRouting | None = None  # None until the worker routed it
+    # The last status change (resolve, reopen, pending): its lifecycle event's id and time, so a retry
+    # or a redelivery that finds the change made publishes that same event again.
+    status_event_id: str | None = None
+    status_changed_at: str | None = None
 
     def to_api(self, messages: list[Message] | None = None) -> dict[str, Any]:
         data: dict[str, Any] = {

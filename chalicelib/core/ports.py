@@ -82,6 +82,12 @@ class CustomerRepository(Protocol):
     def fill_profile(self, customer_id: str, *, name: str | None, language: str | None) -> None: ...
     def set_consent(self, customer_id: str, channel: Channel, state: str, at: str) -> None: ...
     def get(self, customer_id: str, *, consistent: bool = False) -> Customer | None: ...
+    def update_profile(self, customer_id: str, changes: Mapping[str, Any], *, expected_version: int) -> Customer | None:
+        """Set profile fields (``tier``, ``tags``, ``name``, ``language``; None or ``()`` clears one) and
+        bump ``profile_version``, if it is still ``expected_version``: None when another update came
+        first (read again), NotFound when there is no such customer."""
+        ...
+
     def claim_open_conversation(self, customer_id: str, conversation_id: str, expected: str | None) -> bool: ...
     def release_open_conversation(self, customer_id: str, conversation_id: str) -> None: ...
 
@@ -105,7 +111,19 @@ class ConversationRepository(Protocol):
     def get(self, conversation_id: str, *, consistent: bool = False) -> Conversation | None: ...
     def get_with_messages(self, conversation_id: str) -> tuple[Conversation, list[Message]] | None: ...
     def record_inbound_activity(self, conversation_id: str, at: str) -> None: ...
-    def set_status(self, conversation_id: str, status: ConversationStatus, at: str) -> Conversation: ...
+    def set_status(
+        self,
+        conversation_id: str,
+        status: ConversationStatus,
+        at: str,
+        *,
+        expected: Sequence[ConversationStatus] | None = None,
+        event_id: str | None = None,
+    ) -> Conversation:
+        """Move the conversation to ``status`` (NotFound when it does not exist). With ``expected``,
+        only from one of those statuses (Conflict otherwise, nothing written); ``event_id`` records
+        the lifecycle event of this change with its time (``status_event_id``, ``status_changed_at``)."""
+        ...
 
     def record_routing(
         self,
@@ -120,6 +138,13 @@ class ConversationRepository(Protocol):
 
         Conditional: a conversation routed meanwhile (or again, by a redelivery of the same message)
         is left as it stands and None is returned; otherwise the conversation as now stored."""
+        ...
+
+    def assign(
+        self, conversation_id: str, *, route: str, priority: Priority, routing: ConversationRouting
+    ) -> Conversation:
+        """Support's choice of route and priority, whatever was decided before (NotFound when missing);
+        a later message re-routes it only with a higher priority, as after any routing."""
         ...
 
     def customer_conversation_ids(self, customer_id: str) -> list[str]: ...

@@ -33,6 +33,8 @@ def conversation_attributes(conversation: Conversation) -> dict[str, Any]:
         "updated_at": conversation.updated_at,
         "last_inbound_at": conversation.last_inbound_at,
         "resolved_at": conversation.resolved_at,
+        "status_event_id": conversation.status_event_id,
+        "status_changed_at": conversation.status_changed_at,
         **_routing_attributes(conversation),
         **keys.status_index(conversation.status.value, conversation.updated_at, conversation.id),
     }
@@ -53,6 +55,8 @@ def conversation_from_item(item: dict[str, Any]) -> Conversation:
         last_inbound_at=item.get("last_inbound_at"),
         resolved_at=item.get("resolved_at"),
         routing=_routing_from_item(item),
+        status_event_id=item.get("status_event_id"),
+        status_changed_at=item.get("status_changed_at"),
     )
 
 

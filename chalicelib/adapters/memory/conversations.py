@@ -15,7 +15,7 @@ from typing import Any
 from chalicelib.adapters.cursors import CursorCodec, whole_number
 from chalicelib.adapters.listing import MAX_PAGE, customer_listing
 from chalicelib.adapters.memory.store import MemoryStore
-from chalicelib.core.errors import InvalidCursor, NotFound
+from chalicelib.core.errors import Conflict, InvalidCursor, NotFound
 from chalicelib.core.model import Conversation, ConversationStatus, Message, Priority
 from chalicelib.core.records import Page
 from chalicelib.core.routing_record import ConversationRouting
@@ -61,15 +61,27 @@ class MemoryConversations:
                 return
             self.store.conversations[conversation_id] = replace(current, last_inbound_at=at, updated_at=at)
 
-    def set_status(self, conversation_id: str, status: ConversationStatus, at: str) -> Conversation:
+    def set_status(
+        self,
+        conversation_id: str,
+        status: ConversationStatus,
+        at: str,
+        *,
+        expected: Sequence[ConversationStatus] | None = None,
+        event_id: str | None = None,
+    ) -> Conversation:
         with self.store.lock:
             current = self.store.conversations.get(conversation_id)
             if current is None:
                 raise NotFound(f"no conversation {conversation_id}")
+            if expected is not None and current.status not in expected:
+                raise Conflict(f"conversation {conversation_id} is not {' or '.join(expected)}")
             changed = replace(
                 current, status=status, updated_at=at,
                 resolved_at=at if status is ConversationStatus.RESOLVED else None,
             )
+            if event_id is not None:
+                changed = replace(changed, status_event_id=event_id, status_changed_at=at)
             self.store.conversations[conversation_id] = changed
             return changed
 
@@ -88,6 +100,18 @@ class MemoryConversations:
             if current is None or (current.routing is not None and not current.priority.rank < priority.rank):
                 return None
             changed = replace(current, route=route, priority=priority, tags=tuple(tags), routing=routing)
+            self.store.conversations[conversation_id] = changed
+            return changed
+
+    def assign(
+        self, conversation_id: str, *, route: str, priority: Priority, routing: ConversationRouting
+    ) -> Conversation:
+        with self.store.lock:
+            current = self.store.conversations.get(conversation_id)
+            if current is None:
+                raise NotFound(f"no conversation {conversation_id}")
+            changed = replace(current, route=route, priority=priority,
+                              routing=replace(routing, rule=None, escalate=False))
             self.store.conversations[conversation_id] = changed
             return changed
 
