@@ -48,7 +48,8 @@ class FunctionAccess:
 
 ACCESS: dict[str, FunctionAccess] = {
     # Webhooks + REST API: one conditional put per event, single-item reads, list queries; the
-    # REST writes: an agent's reply is one put (the stream relays its job), resolve one update.
+    # REST writes: an agent's reply is one put (the stream relays its job), a status change one update,
+    # each with its lifecycle event.
     API_HANDLER_NAME: FunctionAccess(
         table_actions=(
             "dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:UpdateItem",
@@ -62,6 +63,8 @@ ACCESS: dict[str, FunctionAccess] = {
         # REST listing cursors are signed with a key derived from OMNIHUB_ID_KEY (read only when a
         # listing pages); tests/infra/test_access_covers_usage.py pages a listing to prove it.
         reads_id_key=True,
+        # The lifecycle events of the REST writes (replied, resolved, reopened, pending, rerouted, customer_updated)
+        sends_to=(resources.CONVERSATION_EVENTS_QUEUE,),
     ),
     # The outbox relay: table stream → inbound.fifo (and outbound.fifo for API-written replies).
     resources.STREAM_CONSUMER: FunctionAccess(

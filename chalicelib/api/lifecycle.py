@@ -1,0 +1,134 @@
+"""The REST API's conversation actions: resolve, reopen, pending, assign; each answers the conversation
+as ``GET /conversations/{id}`` shows it and reports its change on the conversation-events queue.
+
+A status change is one conditional write from the statuses it may leave (a race loses with 409,
+nothing written) that records its lifecycle event's id and time on the conversation. Asking for the
+status a conversation already has changes nothing and answers 200 (a retried request); when that
+status came from a recorded change, its event is published again under the same id, so a request
+whose event SQS refused (503) publishes it on its retry. An impossible move (``pending`` on a resolved
+conversation, reopening a resolved one whose customer has opened another since) is 409.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from chalicelib.adapters.sqs import SqsBus
+from chalicelib.api.queries import conversation_detail
+from chalicelib.conversations.lifecycle import (
+    LifecycleType,
+    conversation_event,
+    last_status_event,
+    publish_lifecycle,
+    status_change_id,
+)
+from chalicelib.core.errors import BadRequest, Conflict, NotFound
+from chalicelib.core.ids import lifecycle_event_id_for
+from chalicelib.core.model import Conversation, ConversationStatus, Customer, Priority
+from chalicelib.core.ports import Repositories
+from chalicelib.core.routing_record import ConversationRouting
+from chalicelib.core.timestamps import utc_now
+
+OPEN, PENDING, RESOLVED = ConversationStatus.OPEN, ConversationStatus.PENDING, ConversationStatus.RESOLVED
+# The statuses each one may be reached from.
+_REACHABLE_FROM = {RESOLVED: (OPEN, PENDING), OPEN: (RESOLVED, PENDING), PENDING: (OPEN,)}
+ASSIGN_FIELDS = ("route", "priority")
+
+
+def resolve_conversation(repos: Repositories, conversation_id: str, *, bus: SqsBus) -> dict[str, Any]:
+    """Resolve a case: the customer's next message opens a new conversation with a new reference."""
+    conversation = _change_status(repos, bus, conversation_id, RESOLVED)
+    repos.customers.release_open_conversation(conversation.customer_id, conversation_id)
+    return conversation_detail(repos, conversation_id)
+
+
+def reopen_conversation(repos: Repositories, conversation_id: str, *, bus: SqsBus) -> dict[str, Any]:
+    """Open a resolved or pending conversation again. A resolved one becomes the customer's open
+    conversation again (their next message joins it): 409 when they have opened another since."""
+    _change_status(repos, bus, conversation_id, OPEN)
+    return conversation_detail(repos, conversation_id)
+
+
+def set_pending(repos: Repositories, conversation_id: str, *, bus: SqsBus) -> dict[str, Any]:
+    """Waiting on the customer: their next message makes it open again (``reopened``)."""
+    _change_status(repos, bus, conversation_id, PENDING)
+    return conversation_detail(repos, conversation_id)
+
+
+def assign_conversation(
+    repos: Repositories, conversation_id: str, body: Any, *, bus: SqsBus, routes: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Support moves a conversation to a configured route and/or priority (``rerouted``, by support).
+    ``routes``: those of the routing configuration in force unless given.
+
+    A later customer message moves it again only when it matches a rule of higher priority."""
+    if routes is None:
+        from chalicelib.routing import load_routing_config  # lazy: the API's other routes never load it
+
+        routes = load_routing_config().routes
+    route, priority = validated_assignment(body, routes)
+    conversation, customer = _read(repos, conversation_id)
+    route = route or conversation.route
+    priority = priority or conversation.priority
+    if (route, priority) == (conversation.route, conversation.priority):
+        return conversation_detail(repos, conversation_id)  # nothing changes: no event
+    at = utc_now()
+    change = f"support\x1f{route}\x1f{priority.value}\x1f{at}"
+    event_id = lifecycle_event_id_for(conversation_id, LifecycleType.REROUTED.value, change)
+    reason = f"assigned by support: route {route}, priority {priority.value}"
+    assigned = repos.conversations.assign(conversation_id, route=route, priority=priority,
+                                          routing=ConversationRouting(None, reason, event_id))
+    event = conversation_event(LifecycleType.REROUTED, assigned, customer, change=change, at=at, by="support",
+                               previous_route=conversation.route, previous_priority=conversation.priority.value)
+    publish_lifecycle(bus, [event])
+    return conversation_detail(repos, conversation_id)
+
+
+def validated_assignment(body: Any, routes: Mapping[str, Any]) -> tuple[str | None, Priority | None]:
+    """``{"route", "priority"}``, at least one: a configured route, a known priority."""
+    if not isinstance(body, dict):
+        raise BadRequest("the body must be a JSON object with route and/or priority")
+    if set(body) - set(ASSIGN_FIELDS):
+        raise BadRequest("only route and priority can be assigned")
+    if not body:
+        raise BadRequest("give a route, a priority or both")
+    route, priority = body.get("route"), body.get("priority")
+    if route is not None and (not isinstance(route, str) or route not in routes):
+        raise BadRequest(f"route must be one of the configured routes: {', '.join(sorted(routes))}")
+    if priority is not None and (not isinstance(priority, str) or priority not in set(Priority)):
+        raise BadRequest(f"priority must be one of {', '.join(p.value for p in Priority)}")
+    return route, Priority(priority) if priority is not None else None
+
+
+# ------------------------------------------------------------------ status changes
+def _change_status(repos: Repositories, bus: SqsBus, conversation_id: str, to: ConversationStatus) -> Conversation:
+    conversation, customer = _read(repos, conversation_id)
+    if conversation.status is to:  # a retry, or asking for what stands: the recorded change's event again
+        event = last_status_event(conversation, customer)
+        publish_lifecycle(bus, [event] if event else [])
+        return conversation
+    if conversation.status not in _REACHABLE_FROM[to]:
+        raise Conflict(f"a {conversation.status.value} conversation cannot become {to.value}"
+                       + ("; reopen it first" if conversation.status is RESOLVED else ""))
+    if conversation.status is RESOLVED and not repos.customers.claim_open_conversation(
+        conversation.customer_id, conversation_id, None
+    ):
+        raise Conflict("the customer has opened another conversation since; it cannot be reopened")
+    at = utc_now()
+    changed = repos.conversations.set_status(conversation_id, to, at, expected=(conversation.status,),
+                                             event_id=status_change_id(conversation_id, to, f"support\x1f{at}"))
+    event = last_status_event(changed, customer, by="support", previous_status=conversation.status.value)
+    publish_lifecycle(bus, [event] if event else [])
+    return changed
+
+
+def _read(repos: Repositories, conversation_id: str) -> tuple[Conversation, Customer]:
+    conversation = repos.conversations.get(conversation_id, consistent=True)
+    if conversation is None:
+        raise NotFound(f"no conversation {conversation_id}")
+    customer = repos.customers.get(conversation.customer_id)
+    if customer is None:
+        raise NotFound(f"the customer of {conversation_id} is gone")
+    return conversation, customer
+
