@@ -12,9 +12,11 @@ conversation, reopening a resolved one whose customer has opened another since) 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from chalicelib.adapters.sqs import SqsBus
+from chalicelib.adapters.resources import route_queue_spec
+from chalicelib.adapters.sqs import Outgoing, SqsBus
+from chalicelib.api.envelopes import routed_envelope
 from chalicelib.api.queries import conversation_detail
 from chalicelib.conversations.lifecycle import (
     LifecycleType,
@@ -25,10 +27,13 @@ from chalicelib.conversations.lifecycle import (
 )
 from chalicelib.core.errors import BadRequest, Conflict, NotFound
 from chalicelib.core.ids import lifecycle_event_id_for
-from chalicelib.core.model import Conversation, ConversationStatus, Customer, Priority
+from chalicelib.core.model import Conversation, ConversationStatus, Customer, Direction, Message, Priority
 from chalicelib.core.ports import Repositories
 from chalicelib.core.routing_record import ConversationRouting
 from chalicelib.core.timestamps import utc_now
+
+if TYPE_CHECKING:
+    from chalicelib.routing import RoutingConfig
 
 OPEN, PENDING, RESOLVED = ConversationStatus.OPEN, ConversationStatus.PENDING, ConversationStatus.RESOLVED
 # The statuses each one may be reached from.
@@ -57,17 +62,20 @@ def set_pending(repos: Repositories, conversation_id: str, *, bus: SqsBus) -> di
 
 
 def assign_conversation(
-    repos: Repositories, conversation_id: str, body: Any, *, bus: SqsBus, routes: Mapping[str, Any] | None = None
+    repos: Repositories, conversation_id: str, body: Any, *, bus: SqsBus, config: RoutingConfig | None = None
 ) -> dict[str, Any]:
-    """Support moves a conversation to a configured route and/or priority (``rerouted``, by support).
-    ``routes``: those of the routing configuration in force unless given.
+    """Support moves a conversation to a configured route and/or priority (``rerouted``, by support);
+    ``config``: the routing configuration in force unless given.
 
-    A later customer message moves it again only when it matches a rule of higher priority."""
-    if routes is None:
+    On a new route, the department's queue gets the routed envelope of the customer's last message,
+    under the assignment's event id (a new ``envelope_id``: that department never saw it), so its
+    tool learns of the case without waiting for the customer. A later customer message moves the
+    conversation again only when it matches a rule of higher priority."""
+    if config is None:
         from chalicelib.routing import load_routing_config  # lazy: the API's other routes never load it
 
-        routes = load_routing_config().routes
-    route, priority = validated_assignment(body, routes)
+        config = load_routing_config()
+    route, priority = validated_assignment(body, config.routes)
     conversation, customer = _read(repos, conversation_id)
     route = route or conversation.route
     priority = priority or conversation.priority
@@ -79,10 +87,20 @@ def assign_conversation(
     reason = f"assigned by support: route {route}, priority {priority.value}"
     assigned = repos.conversations.assign(conversation_id, route=route, priority=priority,
                                           routing=ConversationRouting(None, reason, event_id))
+    last = _last_inbound(repos, conversation_id)
+    if route != conversation.route and last is not None:
+        envelope = {**routed_envelope(assigned, customer, last, opened=False), "envelope_id": event_id}
+        bus.publish(route_queue_spec(route, config), Outgoing(envelope, group_id=conversation_id, dedupe_id=event_id))
     event = conversation_event(LifecycleType.REROUTED, assigned, customer, change=change, at=at, by="support",
                                previous_route=conversation.route, previous_priority=conversation.priority.value)
     publish_lifecycle(bus, [event])
     return conversation_detail(repos, conversation_id)
+
+
+def _last_inbound(repos: Repositories, conversation_id: str) -> Message | None:
+    found = repos.conversations.get_with_messages(conversation_id)
+    inbound = [m for m in found[1] if m.direction is Direction.INBOUND] if found else []
+    return inbound[-1] if inbound else None
 
 
 def validated_assignment(body: Any, routes: Mapping[str, Any]) -> tuple[str | None, Priority | None]:

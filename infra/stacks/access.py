@@ -63,8 +63,9 @@ ACCESS: dict[str, FunctionAccess] = {
         # REST listing cursors are signed with a key derived from OMNIHUB_ID_KEY (read only when a
         # listing pages); tests/infra/test_access_covers_usage.py pages a listing to prove it.
         reads_id_key=True,
-        # The lifecycle events of the REST writes (replied, resolved, reopened, pending, rerouted, customer_updated)
-        sends_to=(resources.CONVERSATION_EVENTS_QUEUE,),
+        # The lifecycle events of the REST writes (replied, resolved, reopened, pending, rerouted, customer_updated);
+        # an assignment hands the conversation to its new route's queue.
+        sends_to=(resources.CONVERSATION_EVENTS_QUEUE, *resources.route_queue_specs()),
     ),
     # The outbox relay: table stream → inbound.fifo (and outbound.fifo for API-written replies).
     resources.STREAM_CONSUMER: FunctionAccess(

@@ -112,6 +112,12 @@ def test_a_conversations_life_is_reported_once_per_change(hub: Hub, events: Even
     [moved] = events.new()
     assert moved["type"] == "rerouted" and moved["detail"] == {
         "by": "support", "previous_route": "vip", "previous_priority": "urgent"}
+    # billing's tool learns of the case: the customer's last message, under the assignment's id
+    [handed_over] = [e for e in hub.receive_all("route-billing") if e["conversation"]["id"] == conversation_id]
+    jsonschema.validate(handed_over, load_schema("omnihub.routed.v1"))
+    assert handed_over["envelope_id"] == moved["event_id"] and handed_over["message"]["text"] == "ecco la foto"
+    assert (handed_over["route"], handed_over["conversation"]["priority"]) == ("billing", "high")
+    assert handed_over["conversation"]["opened"] is False
 
     # resolve, then an impossible move, then reopen
     assert call(hub, "POST", f"/conversations/{conversation_id}/resolve")[1]["status"] == "resolved"
