@@ -24,11 +24,14 @@ from chalicelib.core.ports import ConversationRepository
 
 def reopen_by_customer(threaded: Threaded, conversations: ConversationRepository) -> tuple[Conversation, bool]:
     """A customer's message on a ``pending`` conversation (support waited on them) opens it again;
-    True when this message did (now, or an earlier attempt of it). A resolved conversation is never
-    reopened by a message: threading opens a new one."""
+    True when this message did (now, or an earlier attempt of it). Only a message that arrived after
+    the conversation became pending: a late redelivery of an earlier one changes nothing. A resolved
+    conversation is never reopened by a message: threading opens a new one."""
     conversation, message = threaded.conversation, threaded.message
     event_id = status_change_id(conversation.id, ConversationStatus.OPEN, message.id)
-    if conversation.status is ConversationStatus.PENDING:
+    pending_since = conversation.status_changed_at
+    after_pending = pending_since is None or pending_since < message.created_at
+    if conversation.status is ConversationStatus.PENDING and after_pending:
         try:
             conversation = conversations.set_status(
                 conversation.id, ConversationStatus.OPEN, message.created_at,

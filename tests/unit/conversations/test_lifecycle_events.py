@@ -138,3 +138,18 @@ def test_events_sqs_refused_are_published_by_the_redelivery(
     handle_inbound_event(key, retry_ports)
     # opened went through the first time (SQS drops its repeat); routed comes with the retry
     assert [body["event_id"] for body in fresh.bodies(EVENTS)] == [opened_id, routed_id]
+
+
+def test_a_late_redelivery_of_a_message_older_than_pending_does_not_reopen(
+    repos: Repositories, bus: MemoryBus, ports: WorkerPorts, clock: Clock
+) -> None:
+    first = stored(repos, "wamid.1", "hello")
+    handle_inbound_event(first, ports)
+    conversation = the_conversation(repos, bus)
+    repos.conversations.set_status(conversation.id, ConversationStatus.PENDING, "2026-11-18T09:30:00.000Z",
+                                   event_id="evt_pending")
+    clock.now += 3600
+    handle_inbound_event(first, ports)  # redelivered after support set it pending
+    still = repos.conversations.get(conversation.id)
+    assert still is not None and still.status is ConversationStatus.PENDING
+    assert [kind for kind, _ in distinct(bus)] == ["opened", "routed"]
