@@ -67,7 +67,8 @@ def assign_conversation(
     """Support moves a conversation to a configured route and/or priority (``rerouted``, by support);
     ``config``: the routing configuration in force unless given.
 
-    On a new route, the department's queue gets the routed envelope of the customer's last message,
+    On a new route, the department's queue gets the routed envelope of the customer's last message
+    (unless the conversation is resolved),
     under the assignment's event id (a new ``envelope_id``: that department never saw it), so its
     tool learns of the case without waiting for the customer. A later customer message moves the
     conversation again only when it matches a rule of higher priority."""
@@ -87,8 +88,8 @@ def assign_conversation(
     reason = f"assigned by support: route {route}, priority {priority.value}"
     assigned = repos.conversations.assign(conversation_id, route=route, priority=priority,
                                           routing=ConversationRouting(None, reason, event_id))
-    last = _last_inbound(repos, conversation_id)
-    if route != conversation.route and last is not None:
+    last = _last_inbound(repos, conversation_id) if assigned.status is not RESOLVED else None
+    if route != conversation.route and last is not None:  # a resolved case is nobody's work: no hand-over
         envelope = {**routed_envelope(assigned, customer, last, opened=False), "envelope_id": event_id}
         bus.publish(route_queue_spec(route, config), Outgoing(envelope, group_id=conversation_id, dedupe_id=event_id))
     event = conversation_event(LifecycleType.REROUTED, assigned, customer, change=change, at=at, by="support",

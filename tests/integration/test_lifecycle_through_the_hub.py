@@ -141,7 +141,11 @@ def test_a_resolved_conversation_cannot_be_reopened_once_another_is_open(hub: Hu
     status, body = call(hub, "POST", f"/conversations/{first}/reopen")
     assert status == 409 and body["error"] == "conflict"
     assert call(hub, "GET", f"/conversations/{first}")[1]["status"] == "resolved"
-    assert [e["type"] for e in events.new()] == ["opened", "routed", "resolved", "opened", "routed"]
+    # reassigning a resolved case (for the reports) hands nothing to the route's queue
+    status, assigned = call(hub, "POST", f"/conversations/{first}/assign", {"route": "sales"})
+    assert status == 200 and assigned["route"] == "sales" and assigned["status"] == "resolved"
+    assert hub.receive_all("route-sales") == []
+    assert [e["type"] for e in events.new()] == ["opened", "routed", "resolved", "opened", "routed", "rerouted"]
 
 
 @pytest.mark.parametrize("action", ["reopen", "pending", "resolve", "assign"])
