@@ -19,8 +19,8 @@ from chalicelib.adapters.sqs import Outgoing, SqsBus
 from chalicelib.api.envelopes import routed_envelope
 from chalicelib.api.queries import conversation_detail
 from chalicelib.conversations.lifecycle import (
+    LifecycleEvent,
     LifecycleType,
-    conversation_event,
     last_status_event,
     publish_lifecycle,
     status_change_id,
@@ -29,7 +29,7 @@ from chalicelib.core.errors import BadRequest, Conflict, NotFound
 from chalicelib.core.ids import lifecycle_event_id_for
 from chalicelib.core.model import Conversation, ConversationStatus, Customer, Direction, Message, Priority
 from chalicelib.core.ports import Repositories
-from chalicelib.core.routing_record import ConversationRouting
+from chalicelib.core.routing_record import ConversationRouting, SupportAssignment
 from chalicelib.core.timestamps import utc_now
 
 if TYPE_CHECKING:
@@ -68,10 +68,11 @@ def assign_conversation(
     ``config``: the routing configuration in force unless given.
 
     On a new route, the department's queue gets the routed envelope of the customer's last message
-    (unless the conversation is resolved),
-    under the assignment's event id (a new ``envelope_id``: that department never saw it), so its
-    tool learns of the case without waiting for the customer. A later customer message moves the
-    conversation again only when it matches a rule of higher priority."""
+    (unless the conversation is resolved) under the assignment's event id (a new ``envelope_id``:
+    that department never saw it), so its tool learns of the case without waiting for the customer.
+    Asking for what stands changes nothing; when it stands by support's last assignment, that
+    assignment's event and hand-over are published again (a retry after SQS refused them). A later
+    customer message moves the conversation again only when it matches a rule of higher priority."""
     if config is None:
         from chalicelib.routing import load_routing_config  # lazy: the API's other routes never load it
 
@@ -81,21 +82,47 @@ def assign_conversation(
     route = route or conversation.route
     priority = priority or conversation.priority
     if (route, priority) == (conversation.route, conversation.priority):
-        return conversation_detail(repos, conversation_id)  # nothing changes: no event
-    at = utc_now()
-    change = f"support\x1f{route}\x1f{priority.value}\x1f{at}"
-    event_id = lifecycle_event_id_for(conversation_id, LifecycleType.REROUTED.value, change)
+        if _stands_by_assignment(conversation):
+            _publish_assignment(repos, bus, config, conversation, customer)
+        return conversation_detail(repos, conversation_id)
+    assignment = SupportAssignment(utc_now(), conversation.route, conversation.priority.value)
     reason = f"assigned by support: route {route}, priority {priority.value}"
+    event_id = _assignment_event_id(conversation_id, route, priority, assignment)
     assigned = repos.conversations.assign(conversation_id, route=route, priority=priority,
-                                          routing=ConversationRouting(None, reason, event_id))
-    last = _last_inbound(repos, conversation_id) if assigned.status is not RESOLVED else None
-    if route != conversation.route and last is not None:  # a resolved case is nobody's work: no hand-over
-        envelope = {**routed_envelope(assigned, customer, last, opened=False), "envelope_id": event_id}
-        bus.publish(route_queue_spec(route, config), Outgoing(envelope, group_id=conversation_id, dedupe_id=event_id))
-    event = conversation_event(LifecycleType.REROUTED, assigned, customer, change=change, at=at, by="support",
-                               previous_route=conversation.route, previous_priority=conversation.priority.value)
-    publish_lifecycle(bus, [event])
+                                          routing=ConversationRouting(None, reason, event_id), assignment=assignment)
+    _publish_assignment(repos, bus, config, assigned, customer)
     return conversation_detail(repos, conversation_id)
+
+
+def _assignment_event_id(conversation_id: str, route: str, priority: Priority, assignment: SupportAssignment) -> str:
+    change = "\x1f".join(("support", assignment.previous_route, assignment.previous_priority, route, priority.value,
+                          assignment.at))
+    return lifecycle_event_id_for(conversation_id, LifecycleType.REROUTED.value, change)
+
+
+def _stands_by_assignment(conversation: Conversation) -> bool:
+    """The route and priority are those support's last assignment set (no rule moved it since)."""
+    assignment, routing = conversation.assignment, conversation.routing
+    return assignment is not None and routing is not None and routing.message_id == _assignment_event_id(
+        conversation.id, conversation.route, conversation.priority, assignment)
+
+
+def _publish_assignment(
+    repos: Repositories, bus: SqsBus, config: RoutingConfig, assigned: Conversation, customer: Customer
+) -> None:
+    """The hand-over to a new route's queue, then the ``rerouted`` event; the same ids every time."""
+    assignment = assigned.assignment
+    assert assignment is not None
+    event_id = _assignment_event_id(assigned.id, assigned.route, assigned.priority, assignment)
+    last = _last_inbound(repos, assigned.id) if assigned.status is not RESOLVED else None
+    if assigned.route != assignment.previous_route and last is not None:  # a resolved case is nobody's work
+        envelope = {**routed_envelope(assigned, customer, last, opened=False), "envelope_id": event_id}
+        bus.publish(route_queue_spec(assigned.route, config), Outgoing(envelope, group_id=assigned.id,
+                                                                       dedupe_id=event_id))
+    event = LifecycleEvent(LifecycleType.REROUTED, event_id, assignment.at, customer, assigned,
+                           {"by": "support", "previous_route": assignment.previous_route,
+                            "previous_priority": assignment.previous_priority})
+    publish_lifecycle(bus, [event])
 
 
 def _last_inbound(repos: Repositories, conversation_id: str) -> Message | None:

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from chalicelib.core.errors import ModelError
-from chalicelib.core.routing_record import ConversationRouting
+from chalicelib.core.routing_record import ConversationRouting, SupportAssignment
 from chalicelib.core.timestamps import ISO_UTC, normalize_timestamp
 from chalicelib.core.vocabulary import (
     PHONE_CHANNELS,
@@ -327,6 +327,7 @@ class Conversation:
     # or a redelivery that finds the change made publishes that same event again.
     status_event_id: str | None = None
     status_changed_at: str | None = None
+    assignment: SupportAssignment | None = None  # support's last assignment, if any
 
     def to_api(self, messages: list[Message] | None = None) -> dict[str, Any]:
         data: dict[str, Any] = {

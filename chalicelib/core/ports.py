@@ -31,7 +31,7 @@ from chalicelib.core.records import (
     Page,
     ThreadDecision,
 )
-from chalicelib.core.routing_record import ConversationRouting
+from chalicelib.core.routing_record import ConversationRouting, SupportAssignment
 
 
 class InboxRepository(Protocol):
@@ -141,10 +141,16 @@ class ConversationRepository(Protocol):
         ...
 
     def assign(
-        self, conversation_id: str, *, route: str, priority: Priority, routing: ConversationRouting
+        self,
+        conversation_id: str,
+        *,
+        route: str,
+        priority: Priority,
+        routing: ConversationRouting,
+        assignment: SupportAssignment,
     ) -> Conversation:
-        """Support's choice of route and priority, whatever was decided before (NotFound when missing);
-        a later message re-routes it only with a higher priority, as after any routing."""
+        """Support's choice of route and priority, recorded with ``assignment``, whatever was decided before
+        (NotFound when missing); a later message re-routes it only with a higher priority, as after any routing."""
         ...
 
     def customer_conversation_ids(self, customer_id: str) -> list[str]: ...

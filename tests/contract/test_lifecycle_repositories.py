@@ -9,7 +9,7 @@ import pytest
 from chalicelib.core.errors import Conflict, NotFound
 from chalicelib.core.model import ConversationStatus, Priority
 from chalicelib.core.ports import Repositories
-from chalicelib.core.routing_record import ConversationRouting
+from chalicelib.core.routing_record import ConversationRouting, SupportAssignment
 from tests.contract.test_repositories import conversation, customer, race
 
 OPEN, PENDING, RESOLVED = ConversationStatus.OPEN, ConversationStatus.PENDING, ConversationStatus.RESOLVED
@@ -54,9 +54,11 @@ def test_support_assigns_a_route_and_priority_whatever_was_decided(repos: Reposi
     repos.conversations.record_routing("cnv_1", route="vip", priority=Priority.URGENT, tags=("legal",),
                                        routing=decided)
     by_support = ConversationRouting(None, "assigned by support", "evt_assigned")
-    assigned = repos.conversations.assign("cnv_1", route="billing", priority=Priority.LOW, routing=by_support)
-    assert (assigned.route, assigned.priority, assigned.tags, assigned.routing) == (
-        "billing", Priority.LOW, ("legal",), by_support)
+    assignment = SupportAssignment("2026-11-18T10:00:00.000Z", "vip", "urgent")
+    assigned = repos.conversations.assign("cnv_1", route="billing", priority=Priority.LOW, routing=by_support,
+                                          assignment=assignment)
+    assert (assigned.route, assigned.priority, assigned.tags, assigned.routing, assigned.assignment) == (
+        "billing", Priority.LOW, ("legal",), by_support, assignment)
     assert repos.conversations.get("cnv_1", consistent=True) == assigned
     # a later rule of a higher priority than support's moves it again; an equal one does not
     assert repos.conversations.record_routing("cnv_1", route="sales", priority=Priority.LOW, tags=(),
@@ -64,7 +66,8 @@ def test_support_assigns_a_route_and_priority_whatever_was_decided(repos: Reposi
     assert repos.conversations.record_routing("cnv_1", route="sales", priority=Priority.NORMAL, tags=(),
                                               routing=ConversationRouting("x", "y", "msg_2")) is not None
     with pytest.raises(NotFound):
-        repos.conversations.assign("cnv_unknown", route="billing", priority=Priority.LOW, routing=by_support)
+        repos.conversations.assign("cnv_unknown", route="billing", priority=Priority.LOW, routing=by_support,
+                                   assignment=assignment)
 
 
 def test_a_profile_update_applies_on_the_version_read(repos: Repositories) -> None:

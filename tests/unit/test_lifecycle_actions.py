@@ -137,3 +137,35 @@ def test_an_assignment_names_a_configured_route_and_a_known_priority() -> None:
     for bad in ({"route": "vip"}, {"priority": "URGENT"}, {}, {"route": "billing", "x": 1}, ["billing"]):
         with pytest.raises(BadRequest):
             validated_assignment(bad, routes)
+
+
+def test_an_assignment_whose_publications_sqs_refused_publishes_them_on_the_retry(
+    repos: Repositories, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib.api.lifecycle import assign_conversation
+    from chalicelib.core.model import DeliveryStatus, Direction, Message
+    from chalicelib.routing import parse_routing_config
+
+    config = parse_routing_config({"version": 1, "routes": {"default": {}, "billing": {}},
+                                   "rules": [], "default": {"route": "default", "priority": "normal"}}, source="t")
+    bus = MemoryBus(queues=resources.all_queues(config), clock=clock)
+    repos.messages.put(Message(id="msg_1", conversation_id="cnv_1", direction=Direction.INBOUND,
+                               channel=Channel.WEBCHAT, created_at=AT, text="my invoice",
+                               status=DeliveryStatus.RECEIVED))
+    body = {"route": "billing", "priority": "high"}
+    with monkeypatch.context() as patched:
+        refuse_everything(bus, patched)
+        with pytest.raises(PublishFailed):
+            assign_conversation(repos, "cnv_1", body, bus=bus, config=config)  # type: ignore[arg-type]
+    clock.now += 3600
+    for _ in range(2):
+        assert assign_conversation(repos, "cnv_1", body, bus=bus, config=config)["route"] == "billing"  # type: ignore[arg-type]
+        clock.now += 3600
+    events = bus.bodies(EVENTS)
+    assert len({e["event_id"] for e in events}) == 1 and len(events) == 2
+    assert events[0]["detail"] == {"by": "support", "previous_route": "default", "previous_priority": "normal"}
+    handed = bus.bodies(resources.route_queue_spec("billing", config))
+    assert [e["envelope_id"] for e in handed] == [events[0]["event_id"]] * 2
+    assert handed[0]["message"]["text"] == "my invoice"
+    stored = repos.conversations.get("cnv_1")
+    assert stored is not None and stored.assignment is not None and stored.assignment.previous_route == "default"

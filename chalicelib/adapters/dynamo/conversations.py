@@ -15,7 +15,7 @@ from chalicelib.adapters.listing import MAX_PAGE, customer_listing
 from chalicelib.core.errors import Conflict, NotFound
 from chalicelib.core.model import Conversation, ConversationStatus, Message, Priority
 from chalicelib.core.records import Page
-from chalicelib.core.routing_record import ConversationRouting
+from chalicelib.core.routing_record import ConversationRouting, SupportAssignment
 
 _INDEX_KEY_NAMES = ("pk", "sk", "gsi1pk", "gsi1sk")
 
@@ -143,13 +143,23 @@ class DynamoConversations:
         return conversation_from_item(from_item(response["Attributes"]))
 
     def assign(
-        self, conversation_id: str, *, route: str, priority: Priority, routing: ConversationRouting
+        self,
+        conversation_id: str,
+        *,
+        route: str,
+        priority: Priority,
+        routing: ConversationRouting,
+        assignment: SupportAssignment,
     ) -> Conversation:
         """Unconditional but for existence: support decides; ``priority_rank`` keeps re-routes upwards."""
-        values: dict[str, Any] = {":route": route, ":priority": priority.value, ":rank": priority.rank,
-                                  ":reason": routing.reason, ":by": routing.message_id, ":escalate": False}
+        values: dict[str, Any] = {
+            ":route": route, ":priority": priority.value, ":rank": priority.rank, ":reason": routing.reason,
+            ":by": routing.message_id, ":escalate": False, ":at": assignment.at,
+            ":from_route": assignment.previous_route, ":from_priority": assignment.previous_priority,
+        }
         update = ("SET #route = :route, #priority = :priority, priority_rank = :rank, routing_reason = :reason, "
-                  "routed_by = :by, routing_escalate = :escalate REMOVE routing_rule")
+                  "routed_by = :by, routing_escalate = :escalate, assigned_at = :at, "
+                  "assigned_from_route = :from_route, assigned_from_priority = :from_priority REMOVE routing_rule")
         try:
             response = self._table.call(
                 "update_item",

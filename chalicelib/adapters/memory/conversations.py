@@ -18,7 +18,7 @@ from chalicelib.adapters.memory.store import MemoryStore
 from chalicelib.core.errors import Conflict, InvalidCursor, NotFound
 from chalicelib.core.model import Conversation, ConversationStatus, Message, Priority
 from chalicelib.core.records import Page
-from chalicelib.core.routing_record import ConversationRouting
+from chalicelib.core.routing_record import ConversationRouting, SupportAssignment
 
 # The twins sign cursors as the table's repository does, with a key of their own.
 TWIN_CURSOR_KEY = b"memory-twin-cursor-key-0123456789abcdef"
@@ -104,13 +104,19 @@ class MemoryConversations:
             return changed
 
     def assign(
-        self, conversation_id: str, *, route: str, priority: Priority, routing: ConversationRouting
+        self,
+        conversation_id: str,
+        *,
+        route: str,
+        priority: Priority,
+        routing: ConversationRouting,
+        assignment: SupportAssignment,
     ) -> Conversation:
         with self.store.lock:
             current = self.store.conversations.get(conversation_id)
             if current is None:
                 raise NotFound(f"no conversation {conversation_id}")
-            changed = replace(current, route=route, priority=priority,
+            changed = replace(current, route=route, priority=priority, assignment=assignment,
                               routing=replace(routing, rule=None, escalate=False))
             self.store.conversations[conversation_id] = changed
             return changed
