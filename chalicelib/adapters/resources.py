@@ -67,8 +67,13 @@ ROUTE_DEFAULT_QUEUE = QueueSpec("route-default")  # consumed by support tools, n
 # A provider outage is ridden out with backoff (5 s doubling to 5 min): 12 receives ≈ 40 minutes.
 OUTBOUND_QUEUE = QueueSpec("outbound", consumer="handle_outbound", consumer_timeout_seconds=60, max_receive_count=12)
 ESCALATION_QUEUE = QueueSpec("escalation")
+# Lifecycle events (omnihub.event.v1) for integrators: group = conversation id (customer id for
+# customer_updated); consumed outside the hub.
+CONVERSATION_EVENTS_QUEUE = QueueSpec("conversation-events")
 
-QUEUES: tuple[QueueSpec, ...] = (INBOUND_QUEUE, ROUTE_DEFAULT_QUEUE, OUTBOUND_QUEUE, ESCALATION_QUEUE)
+QUEUES: tuple[QueueSpec, ...] = (
+    INBOUND_QUEUE, ROUTE_DEFAULT_QUEUE, OUTBOUND_QUEUE, ESCALATION_QUEUE, CONVERSATION_EVENTS_QUEUE,
+)
 
 PAYLOAD_BUCKET = BucketSpec("payloads")
 

@@ -48,7 +48,8 @@ class FunctionAccess:
 
 ACCESS: dict[str, FunctionAccess] = {
     # Webhooks + REST API: one conditional put per event, single-item reads, list queries; the
-    # REST writes: an agent's reply is one put (the stream relays its job), resolve one update.
+    # REST writes: an agent's reply is one put (the stream relays its job), a status change one update,
+    # each with its lifecycle event.
     API_HANDLER_NAME: FunctionAccess(
         table_actions=(
             "dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:UpdateItem",
@@ -62,6 +63,9 @@ ACCESS: dict[str, FunctionAccess] = {
         # REST listing cursors are signed with a key derived from OMNIHUB_ID_KEY (read only when a
         # listing pages); tests/infra/test_access_covers_usage.py pages a listing to prove it.
         reads_id_key=True,
+        # The lifecycle events of the REST writes (replied, resolved, reopened, pending, rerouted, customer_updated);
+        # an assignment hands the conversation to its new route's queue.
+        sends_to=(resources.CONVERSATION_EVENTS_QUEUE, *resources.route_queue_specs()),
     ),
     # The outbox relay: table stream → inbound.fifo (and outbound.fifo for API-written replies).
     resources.STREAM_CONSUMER: FunctionAccess(
@@ -76,7 +80,8 @@ ACCESS: dict[str, FunctionAccess] = {
         # Query: the customer's conversations, when a rule asks about repeat contact
         table_actions=(*_READ_WRITE, "dynamodb:BatchGetItem", "dynamodb:Query"),
         consumes=resources.INBOUND_QUEUE,
-        sends_to=(*resources.route_queue_specs(), resources.ESCALATION_QUEUE),  # routed; escalated at once
+        # routed; escalated at once; lifecycle events (opened, routed, rerouted, escalated, reopened)
+        sends_to=(*resources.route_queue_specs(), resources.ESCALATION_QUEUE, resources.CONVERSATION_EVENTS_QUEUE),
         reads_id_key=True,  # a new customer's id
     ),
     # The sender: its delivery ledger releases a claim (a conditional DeleteItem) when a send fails
@@ -89,11 +94,12 @@ ACCESS: dict[str, FunctionAccess] = {
         sends_email=True,
     ),
     # The SLA sweeper, every minute: a Query of the sparse index gsi_sla, consistent reads and conditional
-    # updates of the conversations it escalates, their customer and standing message; escalation envelopes,
+    # updates of the conversations it escalates, their customer and standing message; escalation envelopes
+    # with their `escalated` lifecycle events (conversation-events),
     # and a ladder's re-route publishes on the new route's queue.
     resources.SCHEDULE_HANDLERS[0][0]: FunctionAccess(
         table_actions=("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"),
-        sends_to=(*resources.route_queue_specs(), resources.ESCALATION_QUEUE),
+        sends_to=(*resources.route_queue_specs(), resources.ESCALATION_QUEUE, resources.CONVERSATION_EVENTS_QUEUE),
         failure_queue="sweep",
     ),
     # Amazon Connect's contact flow function: the caller's identities, customer and open conversation
