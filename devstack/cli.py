@@ -277,9 +277,9 @@ def build_parser() -> argparse.ArgumentParser:
     simulate = commands.add_parser("simulate", help="send a webhook signed exactly as a provider would")
     simulate.add_argument("provider", help="; ".join(
         f"{name}: {text}" for name, (_, text) in sorted(SIMULATORS.items())))
-    simulate.add_argument("kind", nargs="?", help="the second word: a call's provider (`simulate voice "
-                          "twilio|vonage`), or what the customer does where the channel has a choice: "
-                          "messenger dm|comment, instagram dm|comment|mention, x dm|mention|reply (default dm)")
+    simulate.add_argument("kind", nargs="?", help="the second word: the provider of a call (`simulate voice "
+                          "<provider>`), or what the customer does where the channel has a choice (dm, comment, "
+                          "mention, reply: see each simulator above; default dm)")
     simulate.add_argument("--from", dest="sender", required=True, help="the customer's address on that channel")
     simulate.add_argument("--text", help="the message (required except for calls: then the voicemail's words)")
     simulate.add_argument("--name")
