@@ -56,9 +56,11 @@ def resolve_conversation(repos: Repositories, conversation_id: str, *, bus: SqsB
 
 
 def reopen_conversation(repos: Repositories, conversation_id: str, *, bus: SqsBus) -> dict[str, Any]:
-    """Open a resolved or pending conversation again. A resolved one becomes the customer's open
-    conversation again (their next message joins it): 409 when they have opened another since."""
+    """Open a resolved or pending conversation again. A resolved direct one becomes the customer's open
+    conversation again (their next message joins it): 409 when they have opened another since. A public
+    one claims nothing: its customer's public messages about the post find it by its derived id."""
     _change_status(repos, bus, conversation_id, OPEN)
+    after_status_change(repos.conversations, conversation_id, current_sla_setup())  # the clocks run again
     return conversation_detail(repos, conversation_id)
 
 

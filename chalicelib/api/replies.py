@@ -76,7 +76,12 @@ def reply_to_conversation(
         now = first.created_at
         existing = repos.messages.find(conversation_id, outbound_id)
         if existing is not None:
-            return _accepted(existing)  # a retried POST: what the first one created, whatever the clock says now
+            # A retried POST: what the first one created, whatever the clock says now; the clocks and the
+            # `replied` event again (idempotent), for a first attempt that failed after storing the reply.
+            after_agent_reply(repos.conversations, conversation_id, now, current_sla_setup())
+            if bus is not None:
+                report_reply(bus, conversation, customer, existing, retry_is_safe=True)
+            return _accepted(existing)
     draft = OutboundDraft(
         outbound_id=outbound_id,
         conversation_id=conversation_id,
