@@ -242,14 +242,43 @@ def conversation_reply(conversation_id: str) -> Any:
     return _rest(
         "support", reply_to_conversation, conversation_id, _json_body(), status=202,
         environ=runtime.settings().environ, idempotency_key=_current_request().headers.get("idempotency-key"),
+        bus=runtime.bus(),
     )
 
 
 @app.route("/conversations/{conversation_id}/resolve", methods=["POST"])
 def conversation_resolve(conversation_id: str) -> Any:
-    from chalicelib.api.replies import resolve_conversation
+    from chalicelib.api.lifecycle import resolve_conversation
 
-    return _rest("support", resolve_conversation, conversation_id)
+    return _rest("support", resolve_conversation, conversation_id, bus=runtime.bus())
+
+
+@app.route("/conversations/{conversation_id}/reopen", methods=["POST"])
+def conversation_reopen(conversation_id: str) -> Any:
+    from chalicelib.api.lifecycle import reopen_conversation
+
+    return _rest("support", reopen_conversation, conversation_id, bus=runtime.bus())
+
+
+@app.route("/conversations/{conversation_id}/pending", methods=["POST"])
+def conversation_pending(conversation_id: str) -> Any:
+    from chalicelib.api.lifecycle import set_pending
+
+    return _rest("support", set_pending, conversation_id, bus=runtime.bus())
+
+
+@app.route("/conversations/{conversation_id}/assign", methods=["POST"])
+def conversation_assign(conversation_id: str) -> Any:
+    from chalicelib.api.lifecycle import assign_conversation
+
+    return _rest("support", assign_conversation, conversation_id, _json_body(), bus=runtime.bus())
+
+
+@app.route("/customers/{customer_id}", methods=["PATCH"])
+def customer_update(customer_id: str) -> Any:
+    from chalicelib.api.customers import update_customer
+
+    return _rest("support", update_customer, customer_id, _json_body(), bus=runtime.bus())
 
 
 # ---------------------------------------------------------------- event handlers (the pump calls these locally)

@@ -72,9 +72,14 @@ ESCALATION_QUEUE = QueueSpec("escalation")
 # FIFO one; the Message-ID dedupes), and receive_mail_objects reads each mail (chalicelib/ingest/mail_objects.py).
 MAIL_OBJECTS_QUEUE = QueueSpec("mail-objects", fifo=False, consumer="receive_mail_objects")
 MAIL_OBJECTS_PREFIX = "inbound-mail/"
+# Lifecycle events (omnihub.event.v1) for integrators: group = conversation id (customer id for
+# customer_updated); consumed outside the hub.
+CONVERSATION_EVENTS_QUEUE = QueueSpec("conversation-events")
 
-QUEUES: tuple[QueueSpec, ...] = (INBOUND_QUEUE, ROUTE_DEFAULT_QUEUE, OUTBOUND_QUEUE, ESCALATION_QUEUE,
-                                 MAIL_OBJECTS_QUEUE)
+QUEUES: tuple[QueueSpec, ...] = (
+    INBOUND_QUEUE, ROUTE_DEFAULT_QUEUE, OUTBOUND_QUEUE, ESCALATION_QUEUE, CONVERSATION_EVENTS_QUEUE,
+    MAIL_OBJECTS_QUEUE,
+)
 
 PAYLOAD_BUCKET = BucketSpec("payloads")
 

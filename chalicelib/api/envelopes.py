@@ -97,3 +97,30 @@ def customer_part(customer: Customer) -> dict[str, Any]:
 def inbound_envelope(inbox_key: str, kind: str) -> dict[str, Any]:
     """Relay → conversation worker: only the key; the worker reads the stored event (the source of truth)."""
     return {"schema": INBOUND_V1, "inbox_key": inbox_key, "kind": kind}
+
+
+EVENT_V1 = "omnihub.event.v1"
+
+
+def lifecycle_event(
+    event_id: str,
+    event_type: str,
+    occurred_at: str,
+    conversation: Conversation | None,
+    customer: Customer,
+    detail: dict[str, Any],
+) -> dict[str, Any]:
+    """What integrators read from the conversation-events queue: one event per change, ``event_id``
+    derived from the change (a redelivery publishes the same id). ``conversation`` is null for
+    ``customer_updated``."""
+    return {
+        "schema": EVENT_V1,
+        "event_id": event_id,
+        "type": event_type,
+        "occurred_at": occurred_at,
+        "published_at": utc_now(),
+        "route": conversation.route if conversation else None,
+        "conversation": conversation_part(conversation) if conversation else None,
+        "customer": customer_part(customer),
+        "detail": detail,
+    }

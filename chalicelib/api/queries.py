@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib.core.errors import BadRequest, NotFound
-from chalicelib.core.model import Channel, ConversationStatus, Identity
+from chalicelib.core.model import Channel, ConversationStatus, Customer, Identity
 from chalicelib.core.ports import MediaStore, Repositories
 from chalicelib.core.timestamps import format_timestamp
 
@@ -26,11 +26,17 @@ def lookup_customer(repos: Repositories, query: Mapping[str, str]) -> dict[str, 
     customer = repos.customers.get(customer_id) if customer_id else None
     if customer is None:
         raise NotFound("no customer has this identity")
+    return customer_answer(repos, customer)
+
+
+def customer_answer(repos: Repositories, customer: Customer) -> dict[str, Any]:
+    """The customer as the lookup (and PATCH /customers/{id}) answers them."""
     return {
         "id": customer.id,
         "name": customer.name,
         "language": customer.language,
         "tier": customer.tier,
+        "tags": list(customer.tags),
         "identities": [i.to_dict() for i in customer.identities],
         "consent": customer.consent,
         "conversation_ids": repos.conversations.customer_conversation_ids(customer.id),
@@ -92,4 +98,4 @@ def conversation_list(repos: Repositories, query: Mapping[str, str]) -> dict[str
     return {"conversations": page.items, "next_cursor": page.next_cursor}
 
 
-__all__ = ["conversation_detail", "conversation_list", "lookup_customer"]
+__all__ = ["conversation_detail", "conversation_list", "customer_answer", "lookup_customer"]

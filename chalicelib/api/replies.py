@@ -1,11 +1,14 @@
-"""The REST API's write use cases: an agent's reply (to the customer, on their channel) and resolve."""
+"""The REST API's agent reply: to the customer, on their channel (resolve and the other status
+changes are in api/lifecycle.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
+from chalicelib.adapters.sqs import SqsBus
 from chalicelib.api.reply_body import validated_idempotency_key, validated_reply
+from chalicelib.api.reply_events import report_reply
 from chalicelib.api.reply_rules import (
     refuse_if_consent_withdrawn,
     refuse_if_rules_forbid,
@@ -15,13 +18,13 @@ from chalicelib.api.reply_rules import (
 from chalicelib.api.voice_replies import sms_instead_of_voice
 from chalicelib.core.errors import Conflict, IdempotencyKeyReused, NotFound
 from chalicelib.core.ids import agent_reply_id_for
-from chalicelib.core.model import Channel, ConversationStatus, Message
+from chalicelib.core.model import Channel, Message
 from chalicelib.core.ports import Repositories
 from chalicelib.core.timestamps import utc_now
 from chalicelib.outbound.job import OutboundKind
 from chalicelib.outbound.outbox import OutboundDraft, place_outbound
 from chalicelib.outbound.registry import NoOutboundProvider
-from chalicelib.sla.timers import SlaSetup, after_agent_reply, after_status_change, sla_setup
+from chalicelib.sla.timers import after_agent_reply, current_sla_setup
 
 
 def reply_to_conversation(
@@ -31,10 +34,12 @@ def reply_to_conversation(
     *,
     environ: Mapping[str, str],
     idempotency_key: str | None = None,
+    bus: SqsBus | None = None,
 ) -> dict[str, Any]:
     """Queue an agent's reply on the channel of the customer's last message (or the one chosen).
 
     An ``Idempotency-Key`` makes a retried POST return the same message instead of sending twice.
+    With a ``bus``, the reply is reported as ``replied`` on the conversation-events queue.
     """
     reply = validated_reply(body)
     idempotency_key = validated_idempotency_key(idempotency_key)
@@ -71,7 +76,12 @@ def reply_to_conversation(
         now = first.created_at
         existing = repos.messages.find(conversation_id, outbound_id)
         if existing is not None:
-            return _accepted(existing)  # a retried POST: what the first one created, whatever the clock says now
+            # A retried POST: what the first one created, whatever the clock says now; the clocks and the
+            # `replied` event again (idempotent), for a first attempt that failed after storing the reply.
+            after_agent_reply(repos.conversations, conversation_id, now, current_sla_setup())
+            if bus is not None:
+                report_reply(bus, conversation, customer, existing, retry_is_safe=True)
+            return _accepted(existing)
     draft = OutboundDraft(
         outbound_id=outbound_id,
         conversation_id=conversation_id,
@@ -96,18 +106,15 @@ def reply_to_conversation(
         # Nothing can reach the customer on this channel (voice, or a misconfigured provider).
         raise Conflict(f"no sender can reach the customer on {channel.value}: {err.reason}") from err
     # The reply fulfils the response clocks (a retried POST again: the same time, nothing changes).
-    after_agent_reply(repos.conversations, conversation_id, now, _sla_setup())
+    after_agent_reply(repos.conversations, conversation_id, now, current_sla_setup())
+    message = placed.message
     if not placed.stored:
         existing = repos.messages.find(conversation_id, outbound_id)
         if existing is not None:
-            return _accepted(existing)  # a retried POST: what the first one created, in its current state
-    return _accepted(placed.message)
-
-
-def _sla_setup() -> SlaSetup:
-    from chalicelib.routing.config import load_routing_config  # lazy: only the write paths need it
-
-    return sla_setup(load_routing_config())
+            message = existing  # a retried POST: what the first one created, in its current state
+    if bus is not None:
+        report_reply(bus, conversation, customer, message, retry_is_safe=idempotency_key is not None)
+    return _accepted(message)
 
 
 def _last_inbound(
@@ -128,11 +135,3 @@ def _last_inbound(
 def _accepted(message: Message) -> dict[str, Any]:
     return {"id": message.id, "conversation_id": message.conversation_id, "channel": message.channel.value,
             "status": message.status.value, "created_at": message.created_at}
-
-
-def resolve_conversation(repos: Repositories, conversation_id: str) -> dict[str, Any]:
-    """Resolve a case: the customer's next message opens a new conversation with a new reference."""
-    conversation = repos.conversations.set_status(conversation_id, ConversationStatus.RESOLVED, utc_now())
-    repos.customers.release_open_conversation(conversation.customer_id, conversation_id)
-    timed = after_status_change(repos.conversations, conversation_id, _sla_setup())  # the clocks stop
-    return (timed.conversation if timed is not None else conversation).to_api()

@@ -103,6 +103,13 @@ def escalation_id_for(conversation_id: str, reason: str, level: int = 1) -> str:
     return "esc_" + _base32(_digest("escalation", conversation_id, reason, str(level)), 20).lower()
 
 
+def lifecycle_event_id_for(subject_id: str, event_type: str, change: str) -> str:
+    """One lifecycle event per change: ``subject_id`` is the conversation (the customer for
+    ``customer_updated``), ``change`` names the change itself (the message that decided, the time
+    of a status change, a profile version), so a redelivery or a retry publishes the same id."""
+    return "evt_" + _base32(_digest("lifecycle-event", subject_id, event_type, change), 20).lower()
+
+
 def agent_reply_id_for(conversation_id: str, idempotency_key: str | None) -> str:
     """A retried POST with the same Idempotency-Key names the same reply; without one, a new id."""
     if idempotency_key is None:

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from chalicelib.core.errors import ModelError
-from chalicelib.core.routing_record import ConversationRouting
+from chalicelib.core.routing_record import ConversationRouting, SupportAssignment
 from chalicelib.core.sla_record import StoredSla
 from chalicelib.core.timestamps import ISO_UTC, normalize_timestamp
 from chalicelib.core.vocabulary import (
@@ -283,6 +283,7 @@ class Customer:
     consent: dict[str, str] = field(default_factory=dict)  # channel → "granted" | "withdrawn"
     open_claimed_at: str | None = None  # when open_conversation_id was last claimed
     tags: tuple[str, ...] = ()  # set by a CRM (loyalty, segments); routing rules read them
+    profile_version: int = 0  # counts PATCH /customers/{id} changes: the optimistic lock, the event's change
 
 
 @dataclass(frozen=True, slots=True)
@@ -350,6 +351,11 @@ class Conversation:
     # Messenger/Instagram Handover Protocol: "other" while another app of the Page owns the thread
     # (the hub then neither acknowledges nor sends), "us" once control came back; None: never handed over.
     thread_owner: str | None = None
+    # The last status change (resolve, reopen, pending): its lifecycle event's id and time, so a retry
+    # or a redelivery that finds the change made publishes that same event again.
+    status_event_id: str | None = None
+    status_changed_at: str | None = None
+    assignment: SupportAssignment | None = None  # support's last assignment, if any
 
     def to_api(self, messages: list[Message] | None = None) -> dict[str, Any]:
         data: dict[str, Any] = {

@@ -32,7 +32,7 @@ from chalicelib.core.records import (
     Page,
     ThreadDecision,
 )
-from chalicelib.core.routing_record import ConversationRouting
+from chalicelib.core.routing_record import ConversationRouting, SupportAssignment
 from chalicelib.core.sla_record import StoredSla
 
 
@@ -84,6 +84,12 @@ class CustomerRepository(Protocol):
     def fill_profile(self, customer_id: str, *, name: str | None, language: str | None) -> None: ...
     def set_consent(self, customer_id: str, channel: Channel, state: str, at: str) -> None: ...
     def get(self, customer_id: str, *, consistent: bool = False) -> Customer | None: ...
+    def update_profile(self, customer_id: str, changes: Mapping[str, Any], *, expected_version: int) -> Customer | None:
+        """Set profile fields (``tier``, ``tags``, ``name``, ``language``; None or ``()`` clears one) and
+        bump ``profile_version``, if it is still ``expected_version``: None when another update came
+        first (read again), NotFound when there is no such customer."""
+        ...
+
     def claim_open_conversation(self, customer_id: str, conversation_id: str, expected: str | None) -> bool: ...
     def release_open_conversation(self, customer_id: str, conversation_id: str) -> None: ...
 
@@ -112,7 +118,20 @@ class ConversationRepository(Protocol):
         """Who owns a Messenger/Instagram thread (Handover Protocol) as of ``at``; an older change than
         the one recorded changes nothing (False), nor does an unknown conversation."""
         ...
-    def set_status(self, conversation_id: str, status: ConversationStatus, at: str) -> Conversation: ...
+
+    def set_status(
+        self,
+        conversation_id: str,
+        status: ConversationStatus,
+        at: str,
+        *,
+        expected: Sequence[ConversationStatus] | None = None,
+        event_id: str | None = None,
+    ) -> Conversation:
+        """Move the conversation to ``status`` (NotFound when it does not exist). With ``expected``,
+        only from one of those statuses (Conflict otherwise, nothing written); ``event_id`` records
+        the lifecycle event of this change with its time (``status_event_id``, ``status_changed_at``)."""
+        ...
 
     def record_routing(
         self,
@@ -140,6 +159,19 @@ class ConversationRepository(Protocol):
     def sla_attention_due(self, now: str, limit: int) -> list[str]:
         """Ids of conversations whose next SLA level falls due at or before ``now``, earliest first (an
         index query, never a scan)."""
+        ...
+
+    def assign(
+        self,
+        conversation_id: str,
+        *,
+        route: str,
+        priority: Priority,
+        routing: ConversationRouting,
+        assignment: SupportAssignment,
+    ) -> Conversation:
+        """Support's choice of route and priority, recorded with ``assignment``, whatever was decided before
+        (NotFound when missing); a later message re-routes it only with a higher priority, as after any routing."""
         ...
 
     def customer_conversation_ids(self, customer_id: str) -> list[str]: ...

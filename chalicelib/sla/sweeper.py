@@ -216,7 +216,7 @@ def _carry_out(ports: SweepPorts, conversation: Conversation, level: DueLevel) -
         _publish_rerouted(ports, conversation, customer, escalation_id_for(conversation.id, f"{level.reason}@{cycle}",
                                                                            level.level))
     escalate(ports.bus, conversation, customer, reason=level.reason, level=level.level,
-             action=level.step.action.value, deadline=deadline, cycle=cycle)
+             at=format_timestamp(level.due_at), action=level.step.action.value, deadline=deadline, cycle=cycle)
 
 
 def _missed_deadline(conversation: Conversation, level: DueLevel) -> str | None:

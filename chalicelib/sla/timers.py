@@ -65,6 +65,13 @@ def sla_setup(config: RoutingConfig) -> SlaSetup:
     return SlaSetup(config.sla_policies(levels.sla), levels.calendar, config.escalation)
 
 
+def current_sla_setup() -> SlaSetup:
+    """The setup of the routing configuration in force (the REST write paths: a reply, a status change)."""
+    from chalicelib.routing.config import load_routing_config  # lazy: only the write paths need it
+
+    return sla_setup(load_routing_config())
+
+
 @dataclass(frozen=True, slots=True)
 class Timers:
     state: SlaState

@@ -53,7 +53,8 @@ class FunctionAccess:
 
 ACCESS: dict[str, FunctionAccess] = {
     # Webhooks + REST API: one conditional put per event, single-item reads, list queries; the
-    # REST writes: an agent's reply is one put (the stream relays its job), resolve one update.
+    # REST writes: an agent's reply is one put (the stream relays its job), a status change one update,
+    # each with its lifecycle event.
     API_HANDLER_NAME: FunctionAccess(
         table_actions=(
             "dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:UpdateItem",
@@ -69,6 +70,9 @@ ACCESS: dict[str, FunctionAccess] = {
         reads_id_key=True,
         # GET /conversations/{id} presigns attachment links: the link works only if this role may read them.
         media_get=True,
+        # The lifecycle events of the REST writes (replied, resolved, reopened, pending, rerouted, customer_updated);
+        # an assignment hands the conversation to its new route's queue.
+        sends_to=(resources.CONVERSATION_EVENTS_QUEUE, *resources.route_queue_specs()),
     ),
     # The outbox relay: table stream → inbound.fifo (and outbound.fifo for API-written replies).
     resources.STREAM_CONSUMER: FunctionAccess(
@@ -83,7 +87,8 @@ ACCESS: dict[str, FunctionAccess] = {
         # Query: the customer's conversations, when a rule asks about repeat contact
         table_actions=(*_READ_WRITE, "dynamodb:BatchGetItem", "dynamodb:Query"),
         consumes=resources.INBOUND_QUEUE,
-        sends_to=(*resources.route_queue_specs(), resources.ESCALATION_QUEUE),  # routed; escalated at once
+        # routed; escalated at once; lifecycle events (opened, routed, rerouted, escalated, reopened)
+        sends_to=(*resources.route_queue_specs(), resources.ESCALATION_QUEUE, resources.CONVERSATION_EVENTS_QUEUE),
         reads_id_key=True,  # a new customer's id
         # Email attachments: the stored request read again (a large body is archived under raw/), each
         # attachment written under attachments/ (chalicelib/conversations/attachments.py).
@@ -108,11 +113,12 @@ ACCESS: dict[str, FunctionAccess] = {
         sends_email=True,
     ),
     # The SLA sweeper, every minute: a Query of the sparse index gsi_sla, consistent reads and conditional
-    # updates of the conversations it escalates, their customer and standing message; escalation envelopes,
+    # updates of the conversations it escalates, their customer and standing message; escalation envelopes
+    # with their `escalated` lifecycle events (conversation-events),
     # and a ladder's re-route publishes on the new route's queue.
     resources.SCHEDULE_HANDLERS[0][0]: FunctionAccess(
         table_actions=("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"),
-        sends_to=(*resources.route_queue_specs(), resources.ESCALATION_QUEUE),
+        sends_to=(*resources.route_queue_specs(), resources.ESCALATION_QUEUE, resources.CONVERSATION_EVENTS_QUEUE),
         failure_queue="sweep",
     ),
     # Amazon Connect's contact flow function: the caller's identities, customer and open conversation

@@ -338,6 +338,13 @@ def run_flows(hub: Hub, api: Any, sandbox: str) -> None:
                               headers={**SUPPORT, "Content-Type": "application/json", "Idempotency-Key": "k1"})
         assert reply.status_code == 202, reply.body
     pump.drain()
+    # Support hands it to billing (its route queue and the events queue), marks the customer, resolves.
+    assigned = api.http.post(f"/conversations/{conversation['id']}/assign", body=json.dumps({"route": "billing"}),
+                             headers={**SUPPORT, "Content-Type": "application/json"})
+    assert assigned.status_code == 200, assigned.body
+    marked = api.http.patch(f"/customers/{conversation['customer_id']}", body=json.dumps({"tier": "gold"}),
+                            headers={**SUPPORT, "Content-Type": "application/json"})
+    assert marked.status_code == 200, marked.body
     resolved = api.http.post(f"/conversations/{conversation['id']}/resolve", headers=SUPPORT)
     assert resolved.status_code == 200, resolved.body
     _conversation_of(api, "webchat", "wendy")

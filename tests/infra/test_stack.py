@@ -123,7 +123,8 @@ def test_api_function_role_has_exactly_the_permissions_it_uses(synthesized: Any,
         "dynamodb:GetItem",
         "dynamodb:BatchGetItem",  # a phone's identities on SMS, WhatsApp and voice, for the instant ack
         "dynamodb:Query",
-        "dynamodb:UpdateItem",  # POST /conversations/{id}/resolve
+        "dynamodb:UpdateItem",  # resolve, reopen, pending, assign; PATCH /customers/{id}
+        "sqs:SendMessage",  # lifecycle events; an assignment's envelope on its route queue
         "s3:PutObject",
         "s3:DeleteObject",  # a large body archived for a duplicate delivery is discarded
         "s3:GetObject",  # under attachments/ only: the presigned attachment links are signed with this role

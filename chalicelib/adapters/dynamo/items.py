@@ -16,7 +16,7 @@ from chalicelib.core.model import (
     Message,
     Priority,
 )
-from chalicelib.core.routing_record import ConversationRouting
+from chalicelib.core.routing_record import ConversationRouting, SupportAssignment
 from chalicelib.core.sla_record import StoredSla
 
 
@@ -34,6 +34,9 @@ def conversation_attributes(conversation: Conversation) -> dict[str, Any]:
         "updated_at": conversation.updated_at,
         "last_inbound_at": conversation.last_inbound_at,
         "resolved_at": conversation.resolved_at,
+        "status_event_id": conversation.status_event_id,
+        "status_changed_at": conversation.status_changed_at,
+        **_assignment_attributes(conversation),
         **_routing_attributes(conversation),
         **(sla_attributes(conversation.id, conversation.sla) if conversation.sla else {}),
         **_public_attributes(conversation),
@@ -61,6 +64,9 @@ def conversation_from_item(item: dict[str, Any]) -> Conversation:
         post_id=item.get("post_id"),
         permalink=item.get("permalink"),
         thread_owner=item.get("thread_owner"),
+        status_event_id=item.get("status_event_id"),
+        status_changed_at=item.get("status_changed_at"),
+        assignment=_assignment_from_item(item),
     )
 
 
@@ -114,6 +120,22 @@ def _routing_from_item(item: dict[str, Any]) -> ConversationRouting | None:
         message_id=item["routed_by"],
         escalate=bool(item.get("routing_escalate", False)),
     )
+
+
+def _assignment_attributes(conversation: Conversation) -> dict[str, Any]:
+    assignment = conversation.assignment
+    if assignment is None:
+        return {}
+    return {"assigned_at": assignment.at, "assigned_from_route": assignment.previous_route,
+            "assigned_from_priority": assignment.previous_priority}
+
+
+def _assignment_from_item(item: dict[str, Any]) -> SupportAssignment | None:
+    """Written by ``DynamoConversations.assign``."""
+    if "assigned_at" not in item:
+        return None
+    return SupportAssignment(item["assigned_at"], item.get("assigned_from_route", ""),
+                             item.get("assigned_from_priority", ""))
 
 
 def message_attributes(message: Message) -> dict[str, Any]:

@@ -50,6 +50,7 @@ class CustomerEntry:
     open_claimed_at: str | None = None
     consent: tuple[tuple[str, str, str], ...] = ()  # (channel, state, decided at)
     tags: tuple[str, ...] = ()
+    profile_version: int = 0
 
 
 @dataclass(frozen=True, slots=True)
