@@ -59,6 +59,8 @@ TABLE = TableSpec(
         GlobalIndex(name="gsi1", partition_key="gsi1pk", sort_key="gsi1sk"),
         # Sparse: only conversations with an SLA level still to fall due, earliest first (the sweeper's query).
         GlobalIndex(name="gsi_sla", partition_key="sla_pk", sort_key="sla_sk"),
+        # Every customer profile, oldest first: the crisis broadcast planner pages its audience here.
+        GlobalIndex(name="gsi_customers", partition_key="cust_pk", sort_key="cust_sk"),
     ),
 )
 
@@ -67,8 +69,11 @@ ROUTE_DEFAULT_QUEUE = QueueSpec("route-default")  # consumed by support tools, n
 # A provider outage is ridden out with backoff (5 s doubling to 5 min): 12 receives ≈ 40 minutes.
 OUTBOUND_QUEUE = QueueSpec("outbound", consumer="handle_outbound", consumer_timeout_seconds=60, max_receive_count=12)
 ESCALATION_QUEUE = QueueSpec("escalation")
+# Crisis broadcasts: planner jobs and one message per recipient (a standard queue: no FIFO throughput
+# limit; the recipient records make each delivery exactly once whatever SQS redelivers).
+BROADCAST_QUEUE = QueueSpec("broadcast", fifo=False, consumer="handle_broadcast", consumer_timeout_seconds=60)
 
-QUEUES: tuple[QueueSpec, ...] = (INBOUND_QUEUE, ROUTE_DEFAULT_QUEUE, OUTBOUND_QUEUE, ESCALATION_QUEUE)
+QUEUES: tuple[QueueSpec, ...] = (INBOUND_QUEUE, ROUTE_DEFAULT_QUEUE, OUTBOUND_QUEUE, ESCALATION_QUEUE, BROADCAST_QUEUE)
 
 PAYLOAD_BUCKET = BucketSpec("payloads")
 

@@ -277,6 +277,8 @@ class Customer:
     consent: dict[str, str] = field(default_factory=dict)  # channel → "granted" | "withdrawn"
     open_claimed_at: str | None = None  # when open_conversation_id was last claimed
     tags: tuple[str, ...] = ()  # set by a CRM (loyalty, segments); routing rules read them
+    last_inbound_channel: Channel | None = None  # where the customer last wrote (crisis broadcasts go there)
+    last_inbound_at: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -80,6 +80,14 @@ class MemoryCustomers:
             consent = tuple(sorted((c, s, t) for c, (s, t) in decided.items()))
             self.store.customers[customer_id] = replace(entry, consent=consent)
 
+    def record_last_inbound(self, customer_id: str, channel: Channel, at: str) -> None:
+        """Where and when the customer last wrote; an older message never overrides a newer one."""
+        with self.store.lock:
+            entry = self.store.customers.get(customer_id)
+            if entry is not None and (entry.last_inbound_at is None or entry.last_inbound_at < at):
+                self.store.customers[customer_id] = replace(
+                    entry, last_inbound_channel=channel.value, last_inbound_at=at)
+
     def get(self, customer_id: str, *, consistent: bool = False) -> Customer | None:
         with self.store.lock:
             entry = self.store.customers.get(customer_id)
@@ -122,4 +130,6 @@ def _customer(entry: CustomerEntry) -> Customer:
         open_conversation_id=entry.open_conversation_id,
         open_claimed_at=entry.open_claimed_at,
         consent={channel: state for channel, state, _ in entry.consent},
+        last_inbound_channel=Channel(entry.last_inbound_channel) if entry.last_inbound_channel else None,
+        last_inbound_at=entry.last_inbound_at,
     )

@@ -50,6 +50,8 @@ class CustomerEntry:
     open_claimed_at: str | None = None
     consent: tuple[tuple[str, str, str], ...] = ()  # (channel, state, decided at)
     tags: tuple[str, ...] = ()
+    last_inbound_channel: str | None = None
+    last_inbound_at: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
