@@ -295,7 +295,15 @@ def _outbound_ports() -> Any:
         repos=runtime.repositories(),
         senders=build_senders(settings, runtime.secrets()),
         rules=ChannelRulesConfig.from_environ(settings.environ),
+        pacer=runtime.pacer(),
+        send_rates=_crisis_config(),
     )
+
+
+def _crisis_config() -> Any:
+    from chalicelib.crisis.config import load_crisis_config
+
+    return load_crisis_config()
 
 
 @app.on_dynamodb_record(

@@ -62,6 +62,8 @@ ACCESS: dict[str, FunctionAccess] = {
         # REST listing cursors are signed with a key derived from OMNIHUB_ID_KEY (read only when a
         # listing pages); tests/infra/test_access_covers_usage.py pages a listing to prove it.
         reads_id_key=True,
+        # The crisis API queues an update's planner job (crisis/incidents.py).
+        sends_to=(resources.BROADCAST_QUEUE,),
     ),
     # The outbox relay: table stream → inbound.fifo (and outbound.fifo for API-written replies).
     resources.STREAM_CONSUMER: FunctionAccess(
@@ -95,6 +97,14 @@ ACCESS: dict[str, FunctionAccess] = {
         table_actions=("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"),
         sends_to=(*resources.route_queue_specs(), resources.ESCALATION_QUEUE),
         failure_queue="sweep",
+    ),
+    # The crisis broadcast worker: the planner Queries the customers index (gsi_customers) and queues
+    # recipients (and its own continuation) on the broadcast queue; each recipient is a conditional put,
+    # reads of the customer and conversation, the outbox message (a put the relay queues) and counters.
+    str(resources.BROADCAST_QUEUE.consumer): FunctionAccess(
+        table_actions=(*_READ_WRITE, "dynamodb:BatchGetItem", "dynamodb:Query"),
+        consumes=resources.BROADCAST_QUEUE,
+        sends_to=(resources.BROADCAST_QUEUE,),
     ),
 }
 

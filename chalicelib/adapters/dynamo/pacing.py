@@ -39,13 +39,13 @@ class DynamoPacer:
 
     def _write(self, bucket: str, before: Bucket | None, after: Bucket) -> bool:
         # Numbers travel as strings: a float's repr round-trips exactly, DynamoDB's Decimal would not.
-        values = {":t": repr(after.tokens), ":a": repr(after.at)}
+        values = {":t": repr(float(after.tokens)), ":a": repr(float(after.at))}
         if before is None or before.at == 0.0:
             condition = "attribute_not_exists(#a)"
         else:
             condition = "#a = :old"
-            values[":old"] = repr(before.at)
-            values[":ot"] = repr(before.tokens)
+            values[":old"] = repr(float(before.at))
+            values[":ot"] = repr(float(before.tokens))
             condition += " AND tokens = :ot"
         return self._table.update(
             keys.pace_bucket(bucket),
