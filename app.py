@@ -280,7 +280,7 @@ def _worker_ports() -> Any:
 
     return WorkerPorts(
         repos=runtime.repositories(), bus=runtime.bus(), environ=runtime.settings().environ, ack_policy=load_policy(),
-        id_key=id_key,
+        id_key=id_key, crisis=runtime.crisis_store(), crisis_fallback_language=_crisis_config().fallback_language,
     )
 
 

@@ -22,7 +22,9 @@ from chalicelib.outbound.outbox import DELIVERED_IN_WEBHOOK_RESPONSE, OutboundDr
 from chalicelib.outbound.registry import NoOutboundProvider
 
 
-def decide_for_threaded(threaded: Threaded, policy: Policy, now: datetime | None = None) -> AckDecision:
+def decide_for_threaded(
+    threaded: Threaded, policy: Policy, now: datetime | None = None, crisis_status_line: str | None = None
+) -> AckDecision:
     return decide_acknowledgment(
         acknowledgment_context(
             threaded.event,
@@ -32,6 +34,7 @@ def decide_for_threaded(threaded: Threaded, policy: Policy, now: datetime | None
             previous_inbound_at=threaded.previous_inbound_at,
             now=now or datetime.now(UTC),
             conversation=threaded.conversation,
+            crisis_status_line=crisis_status_line,
         ),
         policy,
     )
@@ -65,6 +68,7 @@ def acknowledge_threaded(
     messages: MessageRepository,
     policy: Policy | None,
     environ: Mapping[str, str],
+    crisis_status_line: str | None = None,
 ) -> str:
     """Store the acknowledgment the webhook response carried, or decide one and place it."""
     if carried:
@@ -77,7 +81,7 @@ def acknowledge_threaded(
         return "acknowledged_in_response"
     if policy is None:
         return "not_acknowledged"
-    decision = decide_for_threaded(threaded, policy)
+    decision = decide_for_threaded(threaded, policy, crisis_status_line=crisis_status_line)
     logger.info("acknowledgment decision", extra={"send": decision.send, "reason": str(decision.reason)})
     if not decision.send or not decision.text:
         return f"not_acknowledged:{decision.reason}"

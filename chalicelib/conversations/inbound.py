@@ -20,8 +20,9 @@ from chalicelib.core.consent import lifecycle_consent
 from chalicelib.core.errors import PermanentError, RetryableError
 from chalicelib.core.ids import event_reference
 from chalicelib.core.model import EventKind, InboundEvent
-from chalicelib.core.ports import Repositories
+from chalicelib.core.ports import CrisisStore, Repositories
 from chalicelib.core.records import InboxRecord
+from chalicelib.crisis.surge import surge_for
 from chalicelib.routing import RoutingConfig, load_routing_config
 
 
@@ -42,6 +43,9 @@ class WorkerPorts:
     routing: RoutingConfig | None = None  # None: the configuration in force ($OMNIHUB_ROUTING_CONFIG)
     # The deployment's id key (new customers' ids); read only when a customer is created.
     id_key: Callable[[], bytes] = field(default=_no_id_key)
+    # Crisis incidents (crisis/surge.py): None, no surge handling (tests of the spine alone).
+    crisis: CrisisStore | None = None
+    crisis_fallback_language: str = "en"
 
 
 def handle_inbound_event(inbox_key: str, ports: WorkerPorts) -> str:
@@ -66,12 +70,15 @@ def handle_inbound_event(inbox_key: str, ports: WorkerPorts) -> str:
 def _thread_route_acknowledge(record: InboxRecord, ports: WorkerPorts) -> str:
     threaded = thread_message(ports.repos, record, id_key=ports.id_key)
     logger.append_keys(conversation_id=threaded.conversation.id)
-    routed = route_threaded(threaded, ports.repos.conversations, ports.bus, ports.routing or load_routing_config())
+    surge = surge_for(ports.crisis, threaded, ports.crisis_fallback_language)
+    routed = route_threaded(threaded, ports.repos.conversations, ports.bus, ports.routing or load_routing_config(),
+                            surge_tag=surge.tag if surge else None)
     threaded = replace(threaded, conversation=routed.conversation)
     count("MessagesRouted", channel=record.event.channel.value)
     logger.info("message threaded and routed", extra={"opened": threaded.opened, "route": routed.conversation.route})
     acknowledged = acknowledge_threaded(
-        threaded, record.acknowledgment, messages=ports.repos.messages, policy=ports.ack_policy, environ=ports.environ
+        threaded, record.acknowledgment, messages=ports.repos.messages, policy=ports.ack_policy, environ=ports.environ,
+        crisis_status_line=surge.status_line if surge else None,
     )
     return f"routed+{acknowledged}"
 
