@@ -106,3 +106,19 @@ def test_the_console_page_loads_nothing_from_elsewhere() -> None:
     assert page.status_code == 200 and "default-src 'self'" in page.headers["Content-Security-Policy"]
     assert "://" not in str(page.body) and "://" not in str(console_asset("crisis.js").body)  # no CDN
     assert console_asset("console.js").headers["Content-Type"].startswith("text/javascript")
+
+
+def test_the_broadcast_jobs_match_their_published_schema() -> None:
+    import json
+    from pathlib import Path
+
+    import jsonschema
+
+    from chalicelib.crisis.incidents import plan_job
+    from chalicelib.crisis.planner import recipient_job
+
+    schema = json.loads((Path(__file__).resolve().parents[3] / "schemas" / "omnihub.broadcast.v1.json").read_text())
+    jsonschema.validate(plan_job("inc-1", "upd-1").body, schema)
+    jsonschema.validate(recipient_job("inc-1", "upd-1", _customer(), "sms").body, schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({**recipient_job("inc-1", "upd-1", _customer(), "sms").body, "customer_id": None}, schema)
