@@ -63,7 +63,7 @@
       field("aud-tags", "Tags", el("input", {}), "Comma separated"),
       field("aud-ids", "Customer ids", el("input", {}), "Comma separated (optional)"),
       field("aud-days", "Active within days", el("input", { type: "number", min: "1", max: "3650" })),
-      el("label", {}, [el("input", { type: "checkbox", id: "aud-open", style: "width:auto" }), document.createTextNode(" Only customers with an open conversation")]),
+      el("label", { "class": "check" }, [el("input", { type: "checkbox", id: "aud-open" }), document.createTextNode("Only customers with an open conversation")]),
       el("button", { type: "submit", id: "dry-run", text: "Count audience (dry run)" }),
       dryResult, sendButton,
       el("p", { id: "incident-error", "class": "error", role: "alert" })

@@ -144,6 +144,7 @@ def test_the_console_signs_in_counts_opens_an_incident_and_shows_its_progress(lo
         wait.until(lambda b: title in b.find_element(By.ID, "incident-detail").text)
         sent_cell = '#incident-detail tr[data-channel="total"] td[data-counter="sent"]'
         wait.until(lambda b: b.find_element(By.CSS_SELECTOR, sent_cell).text == "1")  # the refresh shows it
+        browser.execute_script("document.getElementById('incident-detail').scrollIntoView()")
         ARTIFACTS.mkdir(exist_ok=True)
         browser.save_screenshot(str(ARTIFACTS / "console.png"))
         assert browser.find_element(By.CSS_SELECTOR, "label[for=api-key]")  # every input has its label
