@@ -26,6 +26,7 @@ lint: venv
 	$(BIN)/mypy
 
 test: venv lint
+	sh devstack/ensure_chromium.sh  # the console's end-to-end test (a no-op when installed)
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 test-fast: venv

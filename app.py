@@ -281,6 +281,78 @@ def customer_update(customer_id: str) -> Any:
     return _rest("support", update_customer, customer_id, _json_body(), bus=runtime.bus())
 
 
+# ---------------------------------------------------------------- crisis communication (scope crisis) and its console
+def _crisis_ports() -> Any:
+    from chalicelib.crisis.config import load_crisis_config
+    from chalicelib.crisis.ports import CrisisPorts
+
+    return CrisisPorts(
+        repos=runtime.repositories(), store=runtime.crisis_store(), pacer=runtime.pacer(), bus=runtime.bus(),
+        config=load_crisis_config(), environ=runtime.settings().environ,
+    )
+
+
+def _crisis(use_case: Any, *args: Any, status: int = 200, **kwargs: Any) -> Any:
+    """Like _rest, for the crisis use cases: they take CrisisPorts; a (body, status) answer sets the status."""
+    try:
+        _authorized("crisis")
+        answer = use_case(_crisis_ports(), *args, **kwargs)
+        body, status = answer if isinstance(answer, tuple) else (answer, status)
+        return json_response(body, status)
+    except (PermanentError, RetryableError) as err:
+        return error_json(err)
+
+
+@app.route("/crisis/incidents", methods=["POST"])
+def crisis_incident_create() -> Any:
+    from chalicelib.crisis.incidents import create_incident
+
+    return _crisis(create_incident, _json_body(), idempotency_key=_current_request().headers.get("idempotency-key"))
+
+
+@app.route("/crisis/incidents", methods=["GET"])
+def crisis_incident_list() -> Any:
+    from chalicelib.crisis.incidents import list_incidents
+
+    return _crisis(list_incidents, _current_request().query_params or {})
+
+
+@app.route("/crisis/incidents/{incident_id}", methods=["GET"])
+def crisis_incident_show(incident_id: str) -> Any:
+    from chalicelib.crisis.incidents import show_incident
+
+    return _crisis(show_incident, incident_id)
+
+
+@app.route("/crisis/incidents/{incident_id}/updates", methods=["POST"])
+def crisis_incident_update(incident_id: str) -> Any:
+    from chalicelib.crisis.incidents import post_update
+
+    return _crisis(post_update, incident_id, _json_body(),
+                   idempotency_key=_current_request().headers.get("idempotency-key"))
+
+
+@app.route("/crisis/incidents/{incident_id}/cancel", methods=["POST"])
+def crisis_incident_cancel(incident_id: str) -> Any:
+    from chalicelib.crisis.incidents import cancel_incident
+
+    return _crisis(cancel_incident, incident_id)
+
+
+@app.route("/console", methods=["GET"])
+def console_page() -> Any:
+    from chalicelib.console import console_asset
+
+    return console_asset("index.html")
+
+
+@app.route("/console/{asset}", methods=["GET"])
+def console_file(asset: str) -> Any:
+    from chalicelib.console import console_asset
+
+    return console_asset(asset)
+
+
 # ---------------------------------------------------------------- event handlers (the pump calls these locally)
 def _worker_ports() -> Any:
     from chalicelib.acknowledgments import load_policy
@@ -290,6 +362,7 @@ def _worker_ports() -> Any:
     return WorkerPorts(
         repos=runtime.repositories(), bus=runtime.bus(), environ=runtime.settings().environ, ack_policy=load_policy(),
         id_key=id_key, mail_objects=runtime.mail_objects(), bucket_name=runtime.settings().bucket_name,
+        crisis=runtime.crisis_store(), crisis_fallback_language=_crisis_config().fallback_language,
     )
 
 
@@ -304,7 +377,15 @@ def _outbound_ports() -> Any:
         repos=runtime.repositories(),
         senders=build_senders(settings, runtime.secrets()),
         rules=ChannelRulesConfig.from_environ(settings.environ),
+        pacer=runtime.pacer(),
+        send_rates=_crisis_config(),
     )
+
+
+def _crisis_config() -> Any:
+    from chalicelib.crisis.config import load_crisis_config
+
+    return load_crisis_config()
 
 
 @app.on_dynamodb_record(
@@ -377,3 +458,14 @@ def sweep_sla(event: Any) -> Any:
     from chalicelib.handlers.schedules import sweep_sla as sweep
 
     return sweep(event.to_dict())
+
+
+@app.on_sqs_message(
+    queue=resources.queue_name(_STAGE, resources.BROADCAST_QUEUE),
+    batch_size=resources.BROADCAST_QUEUE.batch_size,
+    name=resources.BROADCAST_QUEUE.consumer,
+)
+def handle_broadcast(event: Any) -> Any:
+    from chalicelib.handlers.broadcast import handle_broadcast_batch
+
+    return handle_broadcast_batch(event.to_dict(), _crisis_ports(), runtime.bus(), event.context)

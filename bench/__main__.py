@@ -18,6 +18,7 @@ BENCHMARKS: dict[str, str] = {
     "e2e_webhooks_per_second": "bench.e2e",
     "ack_latency": "bench.ack_latency",
     "routing_decisions_per_second": "bench.routing",
+    "crisis_broadcast": "bench.crisis",
 }
 
 

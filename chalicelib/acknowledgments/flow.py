@@ -24,7 +24,9 @@ from chalicelib.outbound.outbox import DELIVERED_IN_WEBHOOK_RESPONSE, OutboundDr
 from chalicelib.outbound.registry import NoOutboundProvider
 
 
-def decide_for_threaded(threaded: Threaded, policy: Policy, now: datetime | None = None) -> AckDecision:
+def decide_for_threaded(
+    threaded: Threaded, policy: Policy, now: datetime | None = None, crisis_status_line: str | None = None
+) -> AckDecision:
     return decide_acknowledgment(
         acknowledgment_context(
             threaded.event,
@@ -34,6 +36,7 @@ def decide_for_threaded(threaded: Threaded, policy: Policy, now: datetime | None
             previous_inbound_at=threaded.previous_inbound_at,
             now=now or datetime.now(UTC),
             conversation=threaded.conversation,
+            crisis_status_line=crisis_status_line,
         ),
         policy,
     )
@@ -87,6 +90,7 @@ def acknowledge_threaded(
     policy: Policy | None,
     environ: Mapping[str, str],
     claims: ExpiringClaims | None = None,
+    crisis_status_line: str | None = None,
 ) -> str:
     """Store the acknowledgment the webhook response carried, or decide one and place it."""
     if carried:
@@ -99,7 +103,7 @@ def acknowledge_threaded(
         return "acknowledged_in_response"
     if policy is None:
         return "not_acknowledged"
-    decision = decide_for_threaded(threaded, policy)
+    decision = decide_for_threaded(threaded, policy, crisis_status_line=crisis_status_line)
     logger.info("acknowledgment decision", extra={"send": decision.send, "reason": str(decision.reason)})
     if not decision.send or not decision.text:
         return f"not_acknowledged:{decision.reason}"

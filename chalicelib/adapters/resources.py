@@ -59,6 +59,8 @@ TABLE = TableSpec(
         GlobalIndex(name="gsi1", partition_key="gsi1pk", sort_key="gsi1sk"),
         # Sparse: only conversations with an SLA level still to fall due, earliest first (the sweeper's query).
         GlobalIndex(name="gsi_sla", partition_key="sla_pk", sort_key="sla_sk"),
+        # Every customer profile, oldest first: the crisis broadcast planner pages its audience here.
+        GlobalIndex(name="gsi_customers", partition_key="cust_pk", sort_key="cust_sk"),
     ),
 )
 
@@ -76,9 +78,13 @@ MAIL_OBJECTS_PREFIX = "inbound-mail/"
 # customer_updated); consumed outside the hub.
 CONVERSATION_EVENTS_QUEUE = QueueSpec("conversation-events")
 
+# Crisis broadcasts: planner jobs and one message per recipient (a standard queue: no FIFO throughput
+# limit; the recipient records make each delivery exactly once whatever SQS redelivers).
+BROADCAST_QUEUE = QueueSpec("broadcast", fifo=False, consumer="handle_broadcast", consumer_timeout_seconds=60)
+
 QUEUES: tuple[QueueSpec, ...] = (
     INBOUND_QUEUE, ROUTE_DEFAULT_QUEUE, OUTBOUND_QUEUE, ESCALATION_QUEUE, CONVERSATION_EVENTS_QUEUE,
-    MAIL_OBJECTS_QUEUE,
+    MAIL_OBJECTS_QUEUE, BROADCAST_QUEUE,
 )
 
 PAYLOAD_BUCKET = BucketSpec("payloads")

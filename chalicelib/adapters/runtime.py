@@ -63,6 +63,22 @@ def _cursor_key() -> bytes:
     return id_key()
 
 
+@lru_cache(maxsize=1)
+def crisis_store() -> Any:
+    """Incidents, recipients and the audience index (chalicelib/adapters/dynamo/crisis.py)."""
+    from chalicelib.adapters.dynamo.crisis import DynamoCrisis
+
+    return DynamoCrisis(table())
+
+
+@lru_cache(maxsize=1)
+def pacer() -> Any:
+    """The send-rate token buckets, shared by broadcasts, acknowledgments and agent replies."""
+    from chalicelib.adapters.dynamo.pacing import DynamoPacer
+
+    return DynamoPacer(table())
+
+
 def table() -> Table:
     """The raw table (tests and the local stack inspect it; the use cases go through repositories)."""
     return Table(aws_client("dynamodb"), get_settings().table_name)
@@ -85,5 +101,5 @@ def settings() -> Settings:
 
 def reset() -> None:
     """Forget every cached adapter and the settings (tests, after changing the environment)."""
-    for cached in (aws_client, s3_presigner, repositories, bus, secrets, get_settings):
+    for cached in (aws_client, s3_presigner, repositories, bus, secrets, get_settings, crisis_store, pacer):
         cached.cache_clear()

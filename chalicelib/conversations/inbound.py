@@ -21,8 +21,9 @@ from chalicelib.core.consent import feedback_consent, lifecycle_consent
 from chalicelib.core.errors import PermanentError, RetryableError
 from chalicelib.core.ids import event_reference
 from chalicelib.core.model import Channel, EventKind, Identity, InboundEvent
-from chalicelib.core.ports import PayloadArchive, Repositories
+from chalicelib.core.ports import CrisisStore, PayloadArchive, Repositories
 from chalicelib.core.records import InboxRecord
+from chalicelib.crisis.surge import surge_for
 from chalicelib.routing import RoutingConfig, load_routing_config
 
 
@@ -46,6 +47,9 @@ class WorkerPorts:
     # Where a mail object an SES S3-action notification names is read from (None: such notifications are kept only).
     mail_objects: PayloadArchive | None = None
     bucket_name: str = ""
+    # Crisis incidents (crisis/surge.py): None, no surge handling (tests of the spine alone).
+    crisis: CrisisStore | None = None
+    crisis_fallback_language: str = "en"
 
 
 def handle_inbound_event(inbox_key: str, ports: WorkerPorts) -> str:
@@ -83,13 +87,16 @@ def _thread_route_acknowledge(record: InboxRecord, ports: WorkerPorts) -> str:
     threaded = thread_message(ports.repos, record, id_key=ports.id_key)
     logger.append_keys(conversation_id=threaded.conversation.id)
     note_thread_owner(record.event, threaded.conversation.id, ports.repos)
-    routed = route_threaded(threaded, ports.repos.conversations, ports.bus, ports.routing or load_routing_config())
+    surge = surge_for(ports.crisis, threaded, ports.crisis_fallback_language)
+    routed = route_threaded(threaded, ports.repos.conversations, ports.bus, ports.routing or load_routing_config(),
+                            surge_tag=surge.tag if surge else None)
     threaded = replace(threaded, conversation=routed.conversation)
     count("MessagesRouted", channel=record.event.channel.value)
     logger.info("message threaded and routed", extra={"opened": threaded.opened, "route": routed.conversation.route})
     acknowledged = acknowledge_threaded(
         threaded, record.acknowledgment, messages=ports.repos.messages, policy=ports.ack_policy, environ=ports.environ,
         claims=ports.repos.claims,
+        crisis_status_line=surge.status_line if surge else None,
     )
     return f"routed+{acknowledged}"
 

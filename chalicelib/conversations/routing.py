@@ -19,7 +19,7 @@ in order: opened, reopened, routed/rerouted, then each escalation's ``escalated`
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from chalicelib.adapters.observability import logger
@@ -50,7 +50,8 @@ class Routed:
 
 
 def route_threaded(
-    threaded: Threaded, conversations: ConversationRepository, bus: SqsBus, config: RoutingConfig
+    threaded: Threaded, conversations: ConversationRepository, bus: SqsBus, config: RoutingConfig,
+    *, surge_tag: str | None = None,
 ) -> Routed:
     """Decide, record (once), publish the routed envelope and, for an escalating rule, the escalation."""
     conversation, reopened = reopen_by_customer(threaded, conversations)
@@ -58,6 +59,10 @@ def route_threaded(
     applied = conversation.routing is not None and conversation.routing.message_id == message.id
     if not applied:
         decision = decide_route(config, routing_facts(threaded, conversations))
+        if surge_tag is not None:  # an active incident's keywords: kept apart on the crisis route, tagged
+            decision = replace(decision, route="crisis" if "crisis" in config.routes else decision.route,
+                               tags=(*decision.tags, surge_tag), rule=decision.rule or surge_tag,
+                               reason=f"{surge_tag}: the message names the incident's keywords")
         if conversation.routing is None or should_reroute(conversation.priority, decision):
             recorded = conversations.record_routing(
                 conversation.id,

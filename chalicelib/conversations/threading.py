@@ -204,6 +204,7 @@ def thread_message(repos: Repositories, record: InboxRecord, *, id_key: Callable
     if not decision.opens:  # an opened conversation was created with this message's time
         repos.conversations.record_inbound_activity(decision.conversation_id, received_at)
     _update_customer(repos, decision.customer_id, event)
+    repos.customers.record_last_inbound(decision.customer_id, event.channel, received_at)
     customer = repos.customers.get(decision.customer_id, consistent=True)
     conversation = repos.conversations.get(decision.conversation_id, consistent=True)
     if customer is None or conversation is None:

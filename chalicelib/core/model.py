@@ -284,6 +284,8 @@ class Customer:
     open_claimed_at: str | None = None  # when open_conversation_id was last claimed
     tags: tuple[str, ...] = ()  # set by a CRM (loyalty, segments); routing rules read them
     profile_version: int = 0  # counts PATCH /customers/{id} changes: the optimistic lock, the event's change
+    last_inbound_channel: Channel | None = None  # where the customer last wrote (crisis broadcasts go there)
+    last_inbound_at: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

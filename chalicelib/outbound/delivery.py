@@ -6,6 +6,7 @@ lands on the conversation's message (see :func:`chalicelib.outbound.dispatch.del
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,11 +16,12 @@ from chalicelib.adapters.resources import OUTBOUND_QUEUE
 from chalicelib.conversations.email_threads import remember_mail
 from chalicelib.core.errors import PermanentError, RetryableError
 from chalicelib.core.model import HANDOVER_CHANNELS, THREAD_OWNER_OTHER, Conversation, DeliveryStatus
-from chalicelib.core.ports import Repositories
+from chalicelib.core.pacing import bucket_name
+from chalicelib.core.ports import Repositories, SendPacer
 from chalicelib.email.headers import normalize_message_id
 from chalicelib.outbound.dispatch import DeliveryOutcome, deliver
-from chalicelib.outbound.errors import PermanentSendError
-from chalicelib.outbound.job import OutboundJob
+from chalicelib.outbound.errors import PermanentSendError, TransientSendError
+from chalicelib.outbound.job import OutboundJob, OutboundKind
 from chalicelib.outbound.outbox import outbound_message
 from chalicelib.outbound.rules import ChannelRulesConfig
 
@@ -62,6 +64,11 @@ class OutboundPorts:
     repos: Repositories
     senders: Mapping[str, Any]
     rules: ChannelRulesConfig
+    # The send-rate buckets broadcasts wait on (crisis/delivery.py): acknowledgments and agent replies
+    # take their tokens without waiting, so broadcasts yield to one-to-one care; a provider's 429 with
+    # Retry-After holds the bucket. ``send_rates`` answers ``rate_for(channel)`` (the crisis config).
+    pacer: SendPacer | None = None
+    send_rates: Any = None
 
 
 def deliver_outbound_job(body: dict[str, Any], ports: OutboundPorts, now: datetime | None = None) -> DeliveryOutcome:
@@ -73,15 +80,24 @@ def deliver_outbound_job(body: dict[str, Any], ports: OutboundPorts, now: dateti
     customer = ports.repos.customers.get(conversation.customer_id, consistent=True)
     if customer is None:
         raise RetryableError(f"customer of {job.conversation_id} not readable yet")
-    outcome = deliver(
-        job,
-        senders=ports.senders,
-        ledger=RepositoryDeliveryLedger(ports.repos, job),
-        now=now or datetime.now(UTC),
-        consent=customer.consent,
-        rules_config=ports.rules,
-        refusal=thread_not_ours(conversation, job),
-    )
+    bucket = bucket_name(job.channel.value, job.hint("from") or job.hint("phone_number_id") or job.hint("bot"))
+    if ports.pacer is not None and ports.send_rates is not None and job.kind is not OutboundKind.BROADCAST:
+        rate = ports.send_rates.rate_for(job.channel)
+        ports.pacer.take(bucket, rate.per_second, rate.burst, time.time(), wait=False)
+    try:
+        outcome = deliver(
+            job,
+            senders=ports.senders,
+            ledger=RepositoryDeliveryLedger(ports.repos, job),
+            now=now or datetime.now(UTC),
+            consent=customer.consent,
+            rules_config=ports.rules,
+            refusal=thread_not_ours(conversation, job),
+        )
+    except TransientSendError as err:
+        if ports.pacer is not None and err.retry_after:
+            ports.pacer.hold(bucket, time.time() + float(err.retry_after))
+        raise
     _remember_sent_mail(ports.repos, outcome)
     return outcome
 

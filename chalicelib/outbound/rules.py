@@ -171,6 +171,8 @@ def _messenger(job: OutboundJob, now: datetime, config: ChannelRulesConfig) -> O
     elapsed = time_since_last_inbound(job, now)
     if elapsed is not None and elapsed < CUSTOMER_SERVICE_WINDOW:
         return job.with_changes(messaging_tag=None)
+    if job.kind is OutboundKind.BROADCAST and job.messaging_tag:
+        return job  # a crisis broadcast carries the tag its configuration allows (crisis/delivery.py)
     if job.kind is OutboundKind.AGENT_REPLY and elapsed is not None and elapsed < HUMAN_AGENT_WINDOW:
         if not config.human_agent_allowed(job.hint("page_id")):
             raise WindowClosed(

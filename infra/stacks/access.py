@@ -72,7 +72,8 @@ ACCESS: dict[str, FunctionAccess] = {
         media_get=True,
         # The lifecycle events of the REST writes (replied, resolved, reopened, pending, rerouted, customer_updated);
         # an assignment hands the conversation to its new route's queue.
-        sends_to=(resources.CONVERSATION_EVENTS_QUEUE, *resources.route_queue_specs()),
+        # The crisis API queues an update's planner job (crisis/incidents.py).
+        sends_to=(resources.CONVERSATION_EVENTS_QUEUE, *resources.route_queue_specs(), resources.BROADCAST_QUEUE),
     ),
     # The outbox relay: table stream → inbound.fifo (and outbound.fifo for API-written replies).
     resources.STREAM_CONSUMER: FunctionAccess(
@@ -129,6 +130,14 @@ ACCESS: dict[str, FunctionAccess] = {
     # Contact events (EventBridge): one conditional put per event; undeliverable ones to their failure queue.
     resources.CONTACT_EVENTS_CONSUMER: FunctionAccess(
         table_actions=("dynamodb:PutItem",), failure_queue="contact_events",
+    ),
+    # The crisis broadcast worker: the planner Queries the customers index (gsi_customers) and queues
+    # recipients (and its own continuation) on the broadcast queue; each recipient is a conditional put,
+    # reads of the customer and conversation, the outbox message (a put the relay queues) and counters.
+    str(resources.BROADCAST_QUEUE.consumer): FunctionAccess(
+        table_actions=(*_READ_WRITE, "dynamodb:BatchGetItem", "dynamodb:Query"),
+        consumes=resources.BROADCAST_QUEUE,
+        sends_to=(resources.BROADCAST_QUEUE,),
     ),
 }
 

@@ -254,8 +254,8 @@ def _sms(api: Any, phone: str, text: str) -> tuple[str, str]:
     return response.body.decode(), sid
 
 
-def _get(api: Any, path: str) -> Any:
-    response = api.http.get(path, headers=SUPPORT)
+def _get(api: Any, path: str, key: str | None = None) -> Any:
+    response = api.http.get(path, headers={"x-api-key": key} if key else SUPPORT)
     assert response.status_code == 200, (path, response.body)
     return json.loads(response.body)
 
@@ -363,6 +363,17 @@ def run_flows(hub: Hub, api: Any, sandbox: str) -> None:
     assert reply.status_code == 202, reply.body
     pump.drain()
     assert any(e["provider"] == "twilio" for e in _outbox(sandbox)), "the SMS reply reached Twilio"
+
+    # A crisis broadcast: the API queues the planner, which pages the customers index and queues each
+    # recipient; the broadcast worker puts each one's message in the outbox, and the sender sends it.
+    incident = api.http.post("/crisis/incidents", body=json.dumps({
+        "title": "Outage", "status": "investigating", "message": {"it": "Guasto in corso", "en": "Outage"},
+        "keywords": ["guasto"], "audience": {"channels": ["whatsapp"]}}),
+        headers={"x-api-key": "crisis-key", "Content-Type": "application/json", "Idempotency-Key": "c1"})
+    assert incident.status_code == 201, incident.body
+    pump.drain(timeout=30)
+    assert _get(api, f"/crisis/incidents/{json.loads(incident.body)['id']}", "crisis-key")["updates"][0][
+        "progress"]["sent"] > 0
 
     # The SLA sweep: the pump ran it on its first pass; once more now that there is data to sweep.
     pump._next_schedule = {name: 0.0 for name in pump._next_schedule}

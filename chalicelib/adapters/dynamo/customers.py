@@ -56,6 +56,7 @@ class DynamoCustomers:
         return self._table.put_if_absent(
             {
                 **keys.customer(customer.id),
+                **keys.customers_index(customer.created_at, customer.id),
                 "type": "customer",
                 "id": customer.id,
                 "name": customer.name,
@@ -132,6 +133,15 @@ class DynamoCustomers:
                 raise NotFound(f"no customer {customer_id}") from err
             return None
         return customer_from_item(from_item(response["Attributes"]))
+    def record_last_inbound(self, customer_id: str, channel: Channel, at: str) -> None:
+        """Where and when the customer last wrote; an older message never overrides a newer one."""
+        self._table.update(
+            keys.customer(customer_id),
+            UpdateExpression="SET last_inbound_channel = :c, last_inbound_at = :t",
+            ConditionExpression="attribute_exists(pk) AND "
+            "(attribute_not_exists(last_inbound_at) OR last_inbound_at < :t)",
+            ExpressionAttributeValues=to_item({":c": channel.value, ":t": at}),
+        )
 
     def get(self, customer_id: str, *, consistent: bool = False) -> Customer | None:
         item = self._table.get(keys.customer(customer_id), consistent=consistent)
@@ -190,4 +200,6 @@ def customer_from_item(item: dict[str, Any]) -> Customer:
             for key, value in item.items()
             if key.startswith(_STATE_ATTRIBUTE) and not key.startswith(_DECIDED_AT_ATTRIBUTE)
         },
+        last_inbound_channel=Channel(item["last_inbound_channel"]) if item.get("last_inbound_channel") else None,
+        last_inbound_at=item.get("last_inbound_at"),
     )

@@ -15,6 +15,12 @@ Item layout (pk / sk):
   CALL#{provider}#{call id} / CALL             a phone call's log: its callbacks, where its one message lives
   MAILID#{Message-ID} / MAILID                 the conversation an email Message-ID (received or sent) belongs to
   CLAIM#{key} / CLAIM                          a short-lived claim (a webhook token seen, an address acknowledged)
+  INCIDENTS / INCIDENT#{id}                    a crisis incident (all in one partition: a handful a year)
+  INCIDENT#{id} / UPDATE#{update id}           an update: its message, planner cursor and progress counters
+  INCIDENT#{id} / CONTACT#{customer id}        a customer who wrote in with the incident's keywords
+  BCAST#{incident}#{update}#{customer} / RECIPIENT  one per recipient and update: the exactly-once guard
+  PACE#{bucket} / PACE                         a send-rate token bucket (channel and sender)
+  customer profiles also carry gsi_customers: CUSTOMERS / {created_at}#{id} (the broadcast planner's pages)
 """
 
 from __future__ import annotations
@@ -37,8 +43,15 @@ class Prefix(StrEnum):
     CALL = "CALL#"
     MAIL_THREAD = "MAILID#"
     EXPIRING_CLAIM = "CLAIM#"
+    INCIDENT = "INCIDENT#"
+    UPDATE = "UPDATE#"
+    CONTACT = "CONTACT#"
+    BROADCAST = "BCAST#"
+    PACE = "PACE#"
 
 
+INCIDENTS_PARTITION = "INCIDENTS"
+CUSTOMERS_INDEX_PARTITION = "CUSTOMERS"
 SLA_INDEX_PARTITION = "SLA"  # the sparse index's one partition: only conversations whose timers run
 
 
@@ -54,6 +67,8 @@ class SortKey(StrEnum):
     CALL = "CALL"
     MAIL_THREAD = "MAILID"
     EXPIRING_CLAIM = "CLAIM"
+    RECIPIENT = "RECIPIENT"
+    PACE = "PACE"
 
 
 class Key(TypedDict):
@@ -162,3 +177,30 @@ def conversation_id_of_sla_key(sort_key: str) -> str:
 
 def call(provider: str, call_id: str) -> Key:
     return _key(f"{Prefix.CALL}{provider}#{call_id}", SortKey.CALL)
+def incident(incident_id: str) -> Key:
+    return _key(INCIDENTS_PARTITION, f"{Prefix.INCIDENT}{incident_id}")
+
+
+def incident_partition(incident_id: str) -> str:
+    return f"{Prefix.INCIDENT}{incident_id}"
+
+
+def incident_update(incident_id: str, update_id: str) -> Key:
+    return _key(incident_partition(incident_id), f"{Prefix.UPDATE}{update_id}")
+
+
+def incident_contact(incident_id: str, customer_id: str) -> Key:
+    return _key(incident_partition(incident_id), f"{Prefix.CONTACT}{customer_id}")
+
+
+def broadcast_recipient(incident_id: str, update_id: str, customer_id: str) -> Key:
+    return _key(f"{Prefix.BROADCAST}{incident_id}#{update_id}#{customer_id}", SortKey.RECIPIENT)
+
+
+def pace_bucket(bucket: str) -> Key:
+    return _key(f"{Prefix.PACE}{bucket}", SortKey.PACE)
+
+
+def customers_index(created_at: str, customer_id: str) -> dict[str, str]:
+    """gsi_customers: every customer profile, oldest first (the broadcast planner pages it)."""
+    return {"cust_pk": CUSTOMERS_INDEX_PARTITION, "cust_sk": f"{created_at}#{customer_id}"}

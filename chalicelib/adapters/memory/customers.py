@@ -96,6 +96,13 @@ class MemoryCustomers:
             entry = replace(entry, **values, profile_version=expected_version + 1)
             self.store.customers[customer_id] = entry
         return _customer(entry)
+    def record_last_inbound(self, customer_id: str, channel: Channel, at: str) -> None:
+        """Where and when the customer last wrote; an older message never overrides a newer one."""
+        with self.store.lock:
+            entry = self.store.customers.get(customer_id)
+            if entry is not None and (entry.last_inbound_at is None or entry.last_inbound_at < at):
+                self.store.customers[customer_id] = replace(
+                    entry, last_inbound_channel=channel.value, last_inbound_at=at)
 
     def get(self, customer_id: str, *, consistent: bool = False) -> Customer | None:
         with self.store.lock:
@@ -140,4 +147,6 @@ def _customer(entry: CustomerEntry) -> Customer:
         open_claimed_at=entry.open_claimed_at,
         profile_version=entry.profile_version,
         consent={channel: state for channel, state, _ in entry.consent},
+        last_inbound_channel=Channel(entry.last_inbound_channel) if entry.last_inbound_channel else None,
+        last_inbound_at=entry.last_inbound_at,
     )

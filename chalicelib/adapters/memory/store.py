@@ -51,6 +51,8 @@ class CustomerEntry:
     consent: tuple[tuple[str, str, str], ...] = ()  # (channel, state, decided at)
     tags: tuple[str, ...] = ()
     profile_version: int = 0
+    last_inbound_channel: str | None = None
+    last_inbound_at: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,119 @@
+/*
+ * Omnihub console shell: sign-in with an API key, the tab bar, and the API helper. No build step,
+ * no dependency. The key is kept in sessionStorage (this tab only) and sent as x-api-key.
+ *
+ * EXTENSION POINT — adding a view (the feedback issue's "Reports"):
+ *   1. add chalicelib/console/reports.js containing
+ *        OmnihubConsole.registerView({
+ *          id: "reports", label: "Reports",
+ *          render(container, api) { ... }  // build the view inside `container` (a <section>)
+ *          refresh(api) { ... }            // optional: called every few seconds while the view shows
+ *        });
+ *      `api(path, options)` fetches a path of the hub relative to the console (e.g. "reports/kpis")
+ *      with the key, and resolves to {status, body} (body parsed as JSON when it is JSON).
+ *   2. add <script src="console/reports.js"></script> after crisis.js in index.html.
+ * Every *.js/*.css file of the package is served under console/ (chalicelib/console/__init__.py).
+ */
+(function () {
+  "use strict";
+  var views = [];
+  var active = null;
+  var KEY = "omnihub.console.key";
+  var REFRESH_MS = 3000;
+
+  // The hub's root as seen from the page: /console → /, /api/console (a stage prefix) → /api/.
+  function base() { return new URL(window.location.href.replace(/console\/?([?#].*)?$/, "")); }
+
+  function api(path, options) {
+    options = options || {};
+    var headers = Object.assign({ "x-api-key": sessionStorage.getItem(KEY) || "" }, options.headers || {});
+    if (options.body !== undefined) { headers["content-type"] = "application/json"; }
+    return fetch(new URL(path, base()), {
+      method: options.method || "GET", headers: headers,
+      body: options.body === undefined ? undefined : JSON.stringify(options.body)
+    }).then(function (response) {
+      return response.text().then(function (text) {
+        var body = text;
+        try { body = JSON.parse(text); } catch (e) { /* not JSON */ }
+        if (response.status === 401) { signOut("Your key was refused: sign in again."); }
+        return { status: response.status, body: body };
+      });
+    });
+  }
+
+  function announce(text) { document.getElementById("status").textContent = text; }
+
+  function el(tag, attributes, children) {
+    var node = document.createElement(tag);
+    Object.keys(attributes || {}).forEach(function (name) {
+      if (name === "text") { node.textContent = attributes[name]; }
+      else if (name.indexOf("on") === 0) { node.addEventListener(name.slice(2), attributes[name]); }
+      else { node.setAttribute(name, attributes[name]); }
+    });
+    (children || []).forEach(function (child) { if (child) { node.appendChild(child); } });
+    return node;
+  }
+
+  function registerView(view) {
+    views.push(view);
+    if (sessionStorage.getItem(KEY)) { showViews(); }
+  }
+
+  function select(id) {
+    views.forEach(function (view) {
+      var selected = view.id === id;
+      view.tab.setAttribute("aria-selected", String(selected));
+      view.tab.tabIndex = selected ? 0 : -1;
+      view.section.hidden = !selected;
+      if (selected) { active = view; }
+    });
+    if (active && active.refresh) { active.refresh(api); }
+  }
+
+  function showViews() {
+    document.getElementById("sign-in").hidden = true;
+    document.getElementById("sign-out").hidden = false;
+    var tabs = document.getElementById("tabs");
+    var container = document.getElementById("views");
+    views.forEach(function (view, index) {
+      if (view.tab) { return; }
+      view.section = el("section", { id: "view-" + view.id, role: "tabpanel", "aria-labelledby": "tab-" + view.id });
+      view.tab = el("button", { type: "button", role: "tab", id: "tab-" + view.id, "aria-controls": "view-" + view.id,
+                                text: view.label, onclick: function () { select(view.id); } });
+      view.tab.addEventListener("keydown", function (event) {
+        var step = event.key === "ArrowRight" ? 1 : event.key === "ArrowLeft" ? -1 : 0;
+        if (!step) { return; }
+        var next = views[(views.indexOf(view) + step + views.length) % views.length];
+        select(next.id); next.tab.focus();
+      });
+      tabs.appendChild(el("li", { role: "presentation" }, [view.tab]));
+      container.appendChild(view.section);
+      view.render(view.section, api);
+      if (index === 0 || !active) { select(view.id); }
+    });
+  }
+
+  function signOut(message) {
+    sessionStorage.removeItem(KEY);
+    window.location.reload();
+    if (message) { announce(message); }
+  }
+
+  document.getElementById("sign-in-form").addEventListener("submit", function (event) {
+    event.preventDefault();
+    var key = document.getElementById("api-key").value.trim();
+    sessionStorage.setItem(KEY, key);
+    api("crisis/incidents").then(function (answer) {
+      if (answer.status === 200) { showViews(); announce("Signed in"); document.getElementById("main").focus(); }
+      else {
+        sessionStorage.removeItem(KEY);
+        document.getElementById("sign-in-error").textContent =
+          answer.status === 403 ? "This key lacks the crisis scope." : "The key was refused.";
+      }
+    });
+  });
+  document.getElementById("sign-out").addEventListener("click", function () { signOut(); });
+  setInterval(function () { if (active && active.refresh && !document.hidden) { active.refresh(api); } }, REFRESH_MS);
+
+  window.OmnihubConsole = { registerView: registerView, api: api, el: el, announce: announce };
+})();
