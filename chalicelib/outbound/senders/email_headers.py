@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from email.utils import parseaddr
 
+from chalicelib.core.model import Channel
+from chalicelib.outbound.errors import PermanentSendError, SenderNotConfigured
 from chalicelib.outbound.job import OutboundJob, OutboundKind
 
 DEFAULT_SUBJECT = "Your request"
@@ -28,6 +30,18 @@ def reply_from(mailbox: str | None, default: str | None, mailboxes: frozenset[st
         if address in mailboxes or (default_domain and address.rpartition("@")[2] == default_domain):
             return address
     return default
+
+
+def sending_address(job: OutboundJob, provider: str, default: str | None, mailboxes: frozenset[str]) -> str:
+    """The From an email sender sends ``job`` from (:func:`reply_from`); refused when the job is no email
+    (permanent) or no address is configured."""
+    if job.channel is not Channel.EMAIL:
+        raise PermanentSendError(f"{provider} does not send on {job.channel.value}",
+                                 provider=provider, error_code="unsupported_channel")
+    from_address = reply_from(job.hint("from"), default, mailboxes)
+    if not from_address:
+        raise SenderNotConfigured("no sender address for email (OMNIHUB_EMAIL_FROM)", provider=provider)
+    return from_address
 
 
 def subject_with_reference(subject: str | None, reference: str | None, *, reply: bool) -> str:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from email.utils import parseaddr
 
-from chalicelib.core.model import Channel, DeliveryStatus
-from chalicelib.outbound.errors import PermanentSendError, SenderNotConfigured
+from chalicelib.core.model import DeliveryStatus
+from chalicelib.outbound.errors import PermanentSendError
 from chalicelib.outbound.http import HttpClient, HttpResponse, ProviderErrorDetail, basic_auth
 from chalicelib.outbound.job import OutboundJob
 from chalicelib.outbound.senders.base import SenderContext, SendResult, text_with_links
@@ -20,7 +20,7 @@ from chalicelib.outbound.senders.email_headers import (
     MAILBOXES_SETTING,
     mailboxes_from,
     message_id_for,
-    reply_from,
+    sending_address,
     subject_of,
     threading_headers,
 )
@@ -53,12 +53,7 @@ class MailgunSender:
         return form
 
     def send(self, job: OutboundJob) -> SendResult:
-        if job.channel is not Channel.EMAIL:
-            raise PermanentSendError(f"Mailgun does not send on {job.channel.value}",
-                                     provider=PROVIDER, error_code="unsupported_channel")
-        from_address = reply_from(job.hint("from"), self._from, self._mailboxes)
-        if not from_address:
-            raise SenderNotConfigured("no sender address for email (OMNIHUB_EMAIL_FROM)", provider=PROVIDER)
+        from_address = sending_address(job, PROVIDER, self._from, self._mailboxes)
         domain = self._domain or parseaddr(from_address)[1].rpartition("@")[2]
         response = self._http.request("POST", f"{self._base}/v3/{domain}/messages", provider=PROVIDER,
                                       form=self.build_form(job, from_address),

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.core.model import Channel, DeliveryStatus
-from chalicelib.outbound.errors import PermanentSendError, SenderNotConfigured
+from chalicelib.core.model import DeliveryStatus
+from chalicelib.outbound.errors import PermanentSendError
 from chalicelib.outbound.http import HttpClient, HttpResponse, ProviderErrorDetail
 from chalicelib.outbound.job import OutboundJob
 from chalicelib.outbound.senders.base import SenderContext, SendResult, text_with_links
@@ -21,7 +21,7 @@ from chalicelib.outbound.senders.email_headers import (
     MAILBOXES_SETTING,
     mailboxes_from,
     message_id_for,
-    reply_from,
+    sending_address,
     subject_of,
     threading_headers,
 )
@@ -59,12 +59,7 @@ class PostmarkSender:
         }
 
     def send(self, job: OutboundJob) -> SendResult:
-        if job.channel is not Channel.EMAIL:
-            raise PermanentSendError(f"Postmark does not send on {job.channel.value}",
-                                     provider=PROVIDER, error_code="unsupported_channel")
-        from_address = reply_from(job.hint("from"), self._from, self._mailboxes)
-        if not from_address:
-            raise SenderNotConfigured("no sender address for email (OMNIHUB_EMAIL_FROM)", provider=PROVIDER)
+        from_address = sending_address(job, PROVIDER, self._from, self._mailboxes)
         body_json = self.build_body(job, from_address)
         response = self._http.request("POST", self._url, provider=PROVIDER, json_body=body_json,
                                       headers={TOKEN_HEADER: self._token}, error_reader=read_postmark_error)

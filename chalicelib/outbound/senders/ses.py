@@ -15,15 +15,15 @@ from email.utils import formatdate
 from typing import Any
 
 from chalicelib.adapters.settings import Settings
-from chalicelib.core.model import Channel, DeliveryStatus
-from chalicelib.outbound.errors import PermanentSendError, SenderNotConfigured, TransientSendError
+from chalicelib.core.model import DeliveryStatus
+from chalicelib.outbound.errors import PermanentSendError, TransientSendError
 from chalicelib.outbound.job import OutboundJob
 from chalicelib.outbound.senders.base import SenderContext, SendResult, text_with_links
 from chalicelib.outbound.senders.email_headers import (
     FROM_SETTING,
     MAILBOXES_SETTING,
     mailboxes_from,
-    reply_from,
+    sending_address,
     subject_of,
     threading_headers,
 )
@@ -74,12 +74,7 @@ class SesSender:
         return self._client
 
     def send(self, job: OutboundJob) -> SendResult:
-        if job.channel is not Channel.EMAIL:
-            raise PermanentSendError(f"SES does not send on {job.channel.value}",
-                                     provider=PROVIDER, error_code="unsupported_channel")
-        from_address = reply_from(job.hint("from"), self._from_address, self._mailboxes)
-        if not from_address:
-            raise SenderNotConfigured("no sender address for email (OMNIHUB_EMAIL_FROM)", provider=PROVIDER)
+        from_address = sending_address(job, PROVIDER, self._from_address, self._mailboxes)
         message = build_mime_message(job, from_address=from_address,
                                      reply_to=job.hint("reply_to") or self._reply_to)
         request: dict[str, Any] = {
