@@ -159,9 +159,9 @@ def conversations(hub: Hub) -> list[dict[str, Any]]:
 
 def resolve(hub: Hub, conversation_id: str) -> None:
     from chalicelib.adapters import runtime
-    from chalicelib.api.replies import resolve_conversation
+    from chalicelib.api.lifecycle import resolve_conversation
 
-    resolve_conversation(runtime.repositories(), conversation_id)
+    resolve_conversation(runtime.repositories(), conversation_id, bus=runtime.bus())
 
 
 def test_a_reply_lands_in_the_conversation_it_answers_by_header_then_by_subject_reference(hub: Hub) -> None:
