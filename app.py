@@ -290,7 +290,18 @@ def _worker_ports() -> Any:
     return WorkerPorts(
         repos=runtime.repositories(), bus=runtime.bus(), environ=runtime.settings().environ, ack_policy=load_policy(),
         id_key=id_key, mail_objects=runtime.mail_objects(), bucket_name=runtime.settings().bucket_name,
+        mentions=_mention_lookup(),
     )
+
+
+@lru_cache(maxsize=1)
+def _mention_lookup() -> Any:
+    """Instagram mentions looked up through Graph with the Meta sending token (read on first use)."""
+    from chalicelib.adapters.graph_mentions import GraphMentionLookup
+    from chalicelib.outbound.registry import api_base
+
+    return GraphMentionLookup(base_url=api_base("meta", runtime.settings().environ),
+                              access_token=lambda: runtime.secrets().get("META_ACCESS_TOKEN"))
 
 
 @lru_cache(maxsize=1)
