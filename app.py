@@ -299,9 +299,10 @@ def _mention_lookup() -> Any:
     """Instagram mentions looked up through Graph with the Meta sending token (read on first use)."""
     from chalicelib.adapters.graph_mentions import GraphMentionLookup
     from chalicelib.outbound.registry import api_base
+    from chalicelib.providers.meta.mentions import MENTION_LOOKUP_SECRET
 
     return GraphMentionLookup(base_url=api_base("meta", runtime.settings().environ),
-                              access_token=lambda: runtime.secrets().get("META_ACCESS_TOKEN"))
+                              access_token=lambda: runtime.secrets().get(MENTION_LOOKUP_SECRET))
 
 
 @lru_cache(maxsize=1)
