@@ -294,9 +294,9 @@ def _worker_ports() -> Any:
     )
 
 
-@lru_cache(maxsize=1)
 def _mention_lookup() -> Any:
-    """Instagram mentions looked up through Graph with the Meta sending token (read on first use)."""
+    """Instagram mentions looked up through Graph with the Meta sending token (read on first use; the
+    secret source is cached, so building this per batch costs nothing)."""
     from chalicelib.adapters.graph_mentions import GraphMentionLookup
     from chalicelib.outbound.registry import api_base
     from chalicelib.providers.meta.mentions import MENTION_LOOKUP_SECRET
