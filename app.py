@@ -363,7 +363,19 @@ def _worker_ports() -> Any:
         repos=runtime.repositories(), bus=runtime.bus(), environ=runtime.settings().environ, ack_policy=load_policy(),
         id_key=id_key, mail_objects=runtime.mail_objects(), bucket_name=runtime.settings().bucket_name,
         crisis=runtime.crisis_store(), crisis_fallback_language=_crisis_config().fallback_language,
+        mentions=_mention_lookup(),
     )
+
+
+def _mention_lookup() -> Any:
+    """Instagram mentions looked up through Graph with the Meta sending token (read on first use; the
+    secret source is cached, so building this per batch costs nothing)."""
+    from chalicelib.adapters.graph_mentions import GraphMentionLookup
+    from chalicelib.outbound.registry import api_base
+    from chalicelib.providers.meta.mentions import MENTION_LOOKUP_SECRET
+
+    return GraphMentionLookup(base_url=api_base("meta", runtime.settings().environ),
+                              access_token=lambda: runtime.secrets().get(MENTION_LOOKUP_SECRET))
 
 
 @lru_cache(maxsize=1)

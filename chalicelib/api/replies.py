@@ -4,9 +4,15 @@ changes are in api/lifecycle.py)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from chalicelib.adapters.sqs import SqsBus
+from chalicelib.api.private_replies import (
+    direct_conversation_for,
+    existing_direct_conversation,
+    note_private_reply,
+)
 from chalicelib.api.reply_body import validated_idempotency_key, validated_reply
 from chalicelib.api.reply_events import report_reply
 from chalicelib.api.reply_rules import (
@@ -67,6 +73,8 @@ def reply_to_conversation(
     target = reply_target(conversation, channel, inbound_metadata, written_at, private=reply.private)
     outbound_id = agent_reply_id_for(conversation_id, idempotency_key)
     now = utc_now()
+    # A private reply continues in the customer's direct conversation (api/private_replies.py).
+    private = target is not None and reply.private
     if idempotency_key:
         # Recorded only once the request is known to be good, with a fingerprint of its body: a
         # retried POST reuses the first attempt's time, so the message lands on the same item.
@@ -74,11 +82,14 @@ def reply_to_conversation(
         if first.fingerprint != reply.fingerprint:
             raise IdempotencyKeyReused("this Idempotency-Key was used for a different reply")
         now = first.created_at
-        existing = repos.messages.find(conversation_id, outbound_id)
+        direct = existing_direct_conversation(repos, conversation, outbound_id) if private else conversation
+        existing = repos.messages.find(direct.id, outbound_id) if direct is not None else None
         if existing is not None:
             # A retried POST: what the first one created, whatever the clock says now; the clocks and the
             # `replied` event again (idempotent), for a first attempt that failed after storing the reply.
             after_agent_reply(repos.conversations, conversation_id, now, current_sla_setup())
+            if private:
+                note_private_reply(repos, conversation, existing)  # once: its id derives from the reply's
             if bus is not None:
                 report_reply(bus, conversation, customer, existing, retry_is_safe=True)
             return _accepted(existing)
@@ -100,6 +111,9 @@ def reply_to_conversation(
         reply_to=target,
     )
     refuse_if_rules_forbid(draft, customer, environ)
+    if private:  # opened (if need be) only for a reply that will be sent
+        draft = replace(draft, conversation_id=direct_conversation_for(repos, conversation, outbound_id, now).id)
+    lands_in = draft.conversation_id
     try:
         placed = place_outbound(repos.messages, draft, environ)
     except NoOutboundProvider as err:
@@ -109,9 +123,11 @@ def reply_to_conversation(
     after_agent_reply(repos.conversations, conversation_id, now, current_sla_setup())
     message = placed.message
     if not placed.stored:
-        existing = repos.messages.find(conversation_id, outbound_id)
+        existing = repos.messages.find(lands_in, outbound_id)
         if existing is not None:
             message = existing  # a retried POST: what the first one created, in its current state
+    if lands_in != conversation_id:
+        note_private_reply(repos, conversation, message)
     if bus is not None:
         report_reply(bus, conversation, customer, message, retry_is_safe=idempotency_key is not None)
     return _accepted(message)

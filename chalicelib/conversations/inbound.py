@@ -21,9 +21,10 @@ from chalicelib.core.consent import feedback_consent, lifecycle_consent
 from chalicelib.core.errors import PermanentError, RetryableError
 from chalicelib.core.ids import event_reference
 from chalicelib.core.model import Channel, EventKind, Identity, InboundEvent
-from chalicelib.core.ports import CrisisStore, PayloadArchive, Repositories
+from chalicelib.core.ports import CrisisStore, MentionLookup, PayloadArchive, Repositories
 from chalicelib.core.records import InboxRecord
 from chalicelib.crisis.surge import surge_for
+from chalicelib.providers.meta.mentions import mention_query, mentioned_message, needs_lookup
 from chalicelib.routing import RoutingConfig, load_routing_config
 
 
@@ -50,6 +51,8 @@ class WorkerPorts:
     # Crisis incidents (crisis/surge.py): None, no surge handling (tests of the spine alone).
     crisis: CrisisStore | None = None
     crisis_fallback_language: str = "en"
+    # Reads what an Instagram mention only names (Graph API); None: mentions stay unknown events.
+    mentions: MentionLookup | None = None
 
 
 def handle_inbound_event(inbox_key: str, ports: WorkerPorts) -> str:
@@ -71,6 +74,8 @@ def handle_inbound_event(inbox_key: str, ports: WorkerPorts) -> str:
 
             return fold_call_callback(record, ports.repos, id_key=ports.id_key, bus=ports.bus,
                                       routing=lambda: ports.routing or load_routing_config())
+        if needs_lookup(event):
+            return _look_up_mention(record, ports)
         if event.kind is EventKind.LIFECYCLE and _names_mail_object(event):
             return _read_mail_object(event, ports)
         signal = apply_signal(event, ports.repos) if event.kind is EventKind.LIFECYCLE else None
@@ -99,6 +104,20 @@ def _thread_route_acknowledge(record: InboxRecord, ports: WorkerPorts) -> str:
         crisis_status_line=surge.status_line if surge else None,
     )
     return f"routed+{acknowledged}"
+
+
+def _look_up_mention(record: InboxRecord, ports: WorkerPorts) -> str:
+    """An Instagram mention names only ids: Graph says who wrote what, then it threads like a comment
+    (same inbox key: a redelivery or a retry after the lookup threads it once)."""
+    query = mention_query(record.event)
+    if ports.mentions is None or query is None:
+        return "ignored"
+    found = ports.mentions.lookup(query.ig_user_id, comment_id=query.comment_id, media_id=query.media_id)
+    message = mentioned_message(record.event, found) if found is not None else None
+    if message is None:
+        logger.warning("mention not looked up: kept as unknown", extra={"refused": found is None})
+        return "mention_unresolved"
+    return _thread_route_acknowledge(replace(record, event=message), ports)
 
 
 def apply_status(repos: Repositories, event: InboundEvent) -> bool:

@@ -24,6 +24,8 @@ SHOWN_KEYS: frozenset[str] = frozenset({
     "username", "screen_name", "tweet_id", "relation", "in_reply_to", "quoted_tweet_id",
     # the Page or account written to, and the thread's mode
     "page_id", "mode",
+    # a private reply to a public conversation: the note it leaves there names where the reply went
+    "private_reply_conversation_id", "private_reply_message_id",
 })
 
 

@@ -389,6 +389,17 @@ class SendPacer(Protocol):
         ...
 
 
+class MentionLookup(Protocol):
+    """Reads what an Instagram ``mentions`` webhook only names (Graph API: the IG user's
+    ``mentioned_comment`` / ``mentioned_media``)."""
+
+    def lookup(self, ig_user_id: str, *, comment_id: str | None, media_id: str | None) -> Mapping[str, Any] | None:
+        """The IG user node Graph answers (``{"mentioned_comment": {...}}`` or ``{"mentioned_media": {...}}``);
+        None when Graph refuses the lookup for good (a 4xx: deleted, private, no permission). Raises
+        :class:`~chalicelib.core.errors.RetryableError` when it may work later (timeouts, 5xx, throttling)."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class Repositories:
     """Every repository of the single table, built together (DynamoDB or in memory)."""

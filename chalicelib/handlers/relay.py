@@ -37,7 +37,7 @@ def relay_outgoing(record: dict[str, Any], key: Callable[[], bytes]) -> tuple[Qu
     if isinstance(change, NewOutboundJob):
         job = json.loads(change.job_json)
         return OUTBOUND_QUEUE, Outgoing(job, group_id=job["conversation_id"], dedupe_id=job["outbound_id"])
-    if isinstance(change, NewInboxEvent) and EventKind(change.kind) in _RELAYED_KINDS:
+    if isinstance(change, NewInboxEvent) and (EventKind(change.kind) in _RELAYED_KINDS or change.needs_lookup):
         secret = key()
         return INBOUND_QUEUE, Outgoing(
             body=inbound_envelope(change.inbox_key, change.kind),

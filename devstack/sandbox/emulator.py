@@ -6,6 +6,7 @@ Independent of the HTTP server (devstack/sandbox/server.py), and so testable alo
 from __future__ import annotations
 
 import base64
+import hashlib
 import re
 import secrets
 import threading
@@ -38,6 +39,26 @@ from devstack.sandbox.readers import (
     _redact_path,
     _route,
 )
+
+
+def _mentioned(ig_user: str, fields: str) -> Answer:
+    """``GET /{ig-user-id}?fields=mentioned_comment.comment_id(X){...}`` or ``mentioned_media.media_id(X){...}``:
+    a made-up but stable author per id (the same id answers the same author)."""
+    found = re.match(r"^mentioned_(comment|media)\.(?:comment_id|media_id)\(([^)]+)\)", fields)
+    if found is None:
+        return 400, {}, _meta_error(100, "(#100) Tried accessing nonexisting field")
+    kind, item_id = found.groups()
+    author = str(int(hashlib.sha256(item_id.encode()).hexdigest()[:12], 16) % 10**15 + 10**15)
+    username = f"sandbox_{author[-6:]}"
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S+0000")
+    if kind == "comment":
+        return 200, {}, {"id": ig_user, "mentioned_comment": {
+            "id": item_id, "text": f"@brand your parcel never came (comment {item_id})", "timestamp": stamp,
+            "username": username, "from": {"id": author, "username": username},
+            "media": {"id": "179" + author[:14], "permalink": f"https://www.instagram.com/p/{author[-8:]}/"}}}
+    return 200, {}, {"id": ig_user, "mentioned_media": {
+        "id": item_id, "caption": f"Loving it, @brand! (post {item_id})", "username": username, "timestamp": stamp,
+        "permalink": f"https://www.instagram.com/p/{item_id[-8:]}/"}}
 
 
 def _now_iso() -> str:
@@ -127,7 +148,7 @@ class Sandbox(EmailApis):
             time.sleep(rule.delay)
         if provider is None or match is None:
             answer: Answer = (404, {}, {"error": f"the sandbox serves no {method} {path}"})
-        elif method != "POST":
+        elif method != "POST" and not (method == "GET" and match.groupdict().get("ig_user")):
             answer = (405, {}, {"error": "send APIs take POST"})
         elif rule is not None and (rule.body is not None or rule.status != 200):
             answer = (rule.status, dict(rule.headers), rule.body)
@@ -196,6 +217,8 @@ class Sandbox(EmailApis):
     def _meta(self, match: re.Match[str], headers: dict[str, str], body: Any, query: str) -> Answer:
         if not _bearer(headers) and "access_token" not in parse_qs(query):
             return 401, {}, _meta_error(190, "Invalid OAuth access token - Cannot parse access token")
+        if match.groupdict().get("ig_user"):
+            return _mentioned(match["ig_user"], parse_qs(query).get("fields", [""])[0])
         data = body if isinstance(body, dict) else {}
         if match.groupdict().get("edge"):  # a public reply to a comment: {"message"} → the new comment's id
             if not data.get("message") and not data.get("attachment_url"):

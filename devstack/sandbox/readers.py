@@ -22,6 +22,7 @@ ROUTES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("line", re.compile(r"^/v2/bot/message/(?P<method>reply|push)$")),
     ("meta", re.compile(r"^/v\d+\.\d+/(?P<node>[^/]+)/messages$")),
     ("meta", re.compile(r"^/v\d+\.\d+/(?P<comment>[^/]+)/(?P<edge>comments|replies)$")),  # comment replies
+    ("meta", re.compile(r"^/v\d+\.\d+/(?P<ig_user>\d+)$")),  # GET: an Instagram mention looked up
     ("telegram", re.compile(r"^/bot(?P<token>[^/]+)/(?P<method>sendMessage)$")),
     ("viber", re.compile(r"^/pa/send_message$")),
     ("x", re.compile(r"^/2/dm_conversations/with/(?P<participant>[^/]+)/messages$")),

@@ -20,8 +20,9 @@ from constructs import Construct
 from chalicelib.adapters import resources
 from chalicelib.adapters.dynamo.keys import Prefix
 from chalicelib.adapters.resources import QueueSpec
-from chalicelib.adapters.secrets import ID_KEY_GROUP, SEND, VERIFY, groups_read_by
+from chalicelib.adapters.secrets import ID_KEY_GROUP, SECRET_GROUPS, SEND, VERIFY, groups_read_by
 from chalicelib.email.events import ATTACHMENTS_PREFIX
+from chalicelib.providers.meta.mentions import MENTION_LOOKUP_SECRET
 from infra.stacks.chalice_app import API_HANDLER_NAME
 
 RAW_PAYLOAD_PREFIX = "raw/"  # chalicelib/adapters/dynamo/inbox.py: archive_payload keys
@@ -46,6 +47,7 @@ class FunctionAccess:
     media_get: bool = False  # s3:GetObject under MEDIA_PREFIX: presigned links are signed with this role
     mail_get: bool = False  # s3:GetObject under MAIL_OBJECTS_PREFIX: mail the receipt rule wrote
     reads_secrets_for: str | None = None  # VERIFY | SEND: that half of the provider secrets (adapters/secrets.py)
+    reads_secrets_named: tuple[str, ...] = ()  # besides: the stored secrets holding these names, and only those
     reads_id_key: bool = False  # omnihub/{stage}/ids: customer ids, inbound FIFO groups, cursor keys
     sends_email: bool = False  # SES v2 SendEmail (the email sender)
     failure_queue: str | None = None  # "relay" | "sweep": may send its failures there
@@ -96,6 +98,8 @@ ACCESS: dict[str, FunctionAccess] = {
         payload_get=True,
         media_put=True,
         mail_get=True,  # the mail an SES S3-action notification names, and its attachments
+        # An Instagram mention is looked up through Graph with the sending token (conversations/inbound.py).
+        reads_secrets_named=(MENTION_LOOKUP_SECRET,),
     ),
     # Mail written to the bucket by SES (its notification, through the mail-objects queue): read, then
     # one conditional put per event into the inbox.
@@ -202,7 +206,7 @@ def grants(access: FunctionAccess) -> list[Grant]:
         out.append(Grant("MediaGet", ("s3:GetObject",), "media"))
     if access.mail_get:
         out.append(Grant("MailGet", ("s3:GetObject",), "mail_objects"))
-    if access.reads_secrets_for:
+    if access.reads_secrets_for or access.reads_secrets_named:
         out.append(Grant("Secrets", ("secretsmanager:GetSecretValue",), "secrets"))
     if access.reads_id_key:
         out.append(Grant("IdKey", ("secretsmanager:GetSecretValue",), "id_key"))
@@ -218,8 +222,13 @@ def allowed_actions(access: FunctionAccess) -> frozenset[str]:
 
 def secret_groups_of(access: FunctionAccess) -> tuple[str, ...]:
     """The secrets (groups) the role built from ``access`` may read: its half of the provider secrets, the id key."""
-    provider = groups_read_by(access.reads_secrets_for) if access.reads_secrets_for else ()
-    return (*provider, *((ID_KEY_GROUP,) if access.reads_id_key else ()))
+    return (*_provider_groups(access), *((ID_KEY_GROUP,) if access.reads_id_key else ()))
+
+
+def _provider_groups(access: FunctionAccess) -> tuple[str, ...]:
+    half = groups_read_by(access.reads_secrets_for) if access.reads_secrets_for else ()
+    named = {SECRET_GROUPS[name] for name in access.reads_secrets_named}
+    return tuple(sorted(set(half) | named))
 
 
 def _grant_resources(scope: str, access: FunctionAccess, res: Resources, log_group_arn: str) -> list[str]:
@@ -250,8 +259,7 @@ def _grant_resources(scope: str, access: FunctionAccess, res: Resources, log_gro
     if scope == "mail_objects":
         return [f"{res.bucket.bucket_arn}/{resources.MAIL_OBJECTS_PREFIX}*"]
     if scope == "secrets":
-        assert access.reads_secrets_for is not None
-        return [res.secrets[group].secret_arn for group in groups_read_by(access.reads_secrets_for)]
+        return [res.secrets[group].secret_arn for group in _provider_groups(access)]
     if scope == "id_key":
         return [res.secrets[ID_KEY_GROUP].secret_arn]
     if scope == "email":

@@ -141,6 +141,16 @@ def test_a_private_reply_to_a_comment_is_a_message_to_the_comment(wired: Hub, sa
     assert (record["method"], record["path"]) == ("POST", f"/v21.0/{PAGE}/messages")
     assert record["body"] == {"recipient": {"comment_id": FB_COMMENT},
                               "message": {"text": "We've written to you in private."}}
+    # The reply continues in the customer's direct conversation; the public one keeps a note naming it.
+    direct_id = json.loads(accepted.body)["conversation_id"]
+    assert direct_id != conversation["id"]
+    direct = json.loads(wired.client.http.get(f"/conversations/{direct_id}", headers=SUPPORT).body)
+    assert direct["public"] is False
+    [sent] = [m for m in direct["messages"] if m["direction"] == "outbound"]
+    assert sent["text"] == "We've written to you in private." and sent["status"] == "sent"
+    public = json.loads(wired.client.http.get(f"/conversations/{conversation['id']}", headers=SUPPORT).body)
+    [note] = [m for m in public["messages"] if m["direction"] == "outbound"]
+    assert note["metadata"] == {"private_reply_conversation_id": direct_id, "private_reply_message_id": sent["id"]}
 
 
 def test_a_private_reply_a_week_after_the_comment_is_refused_with_the_reason(wired: Hub, sandbox: str) -> None:
@@ -174,6 +184,21 @@ def test_an_instagram_private_reply_leaves_from_the_tokens_page(wired: Hub, sand
     [record] = sent_to(sandbox, "meta")
     assert (record["path"], record["body"]) == (
         "/v21.0/me/messages", {"recipient": {"comment_id": IG_COMMENT}, "message": {"text": "Check your inbox"}})
+
+
+def test_an_instagram_mention_is_looked_up_and_becomes_a_public_message(wired: Hub, sandbox: str) -> None:
+    body = fixture("meta", "instagram_mention.json")
+    for _ in range(2):  # Meta redelivers: one mention, one message
+        assert post_meta(wired, body).status_code == 200
+    wired.pump.drain()
+    lookups = [r for r in sent_to(sandbox, "meta") if r["method"] == "GET"]
+    assert lookups and lookups[0]["path"] == "/v21.0/17841405822304914"
+    assert lookups[0]["query"]["fields"].startswith("mentioned_comment.comment_id(17894227972186120){")
+    author = lookups[0]["response"]["body"]["mentioned_comment"]["from"]["id"]
+    [conversation] = conversations_of(wired, "instagram", author)
+    assert conversation["public"] is True
+    [message] = conversation["messages"]
+    assert message["text"].startswith("@brand") and message["metadata"]["comment_id"] == "17894227972186120"
 
 
 # --- X --------------------------------------------------------------------------------------------------------

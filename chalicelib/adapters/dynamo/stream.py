@@ -5,6 +5,7 @@ The relay knows queues, not item layouts: this module is the only reader of stre
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +18,7 @@ class NewInboxEvent:
     inbox_key: str
     kind: str
     ordering_key: str
+    needs_lookup: bool = False  # an UNKNOWN event the worker completes (an Instagram mention names only ids)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,8 +44,20 @@ def decode_stream_record(record: Mapping[str, Any]) -> StreamChange | None:
         # MODIFY with a thread is the worker recording its decision, not a new event. A MODIFY
         # without one is an expired inbox item overwritten by a new delivery: relay it.
         return None
+    kind = image["kind"]["S"]
     return NewInboxEvent(
         inbox_key=keys.inbox_key_of(image["pk"]["S"]),
-        kind=image["kind"]["S"],
+        kind=kind,
         ordering_key=image["ordering_key"]["S"],
+        needs_lookup=kind == "unknown" and _needs_lookup(image),
     )
+
+
+def _needs_lookup(image: Mapping[str, Any]) -> bool:
+    """Read from the stored event only for an unknown event (rare): its metadata says so."""
+    try:
+        event = json.loads(image.get("event", {}).get("S", "") or "{}")
+    except ValueError:
+        return False
+    metadata = event.get("metadata") if isinstance(event, dict) else None
+    return isinstance(metadata, dict) and metadata.get("needs_lookup") == "true"
