@@ -197,7 +197,7 @@ def conversation_reply(conversation_id: str) -> Any:
 def conversation_resolve(conversation_id: str) -> Any:
     from chalicelib.api.replies import resolve_conversation
 
-    return _rest("support", resolve_conversation, conversation_id)
+    return _rest("support", resolve_conversation, conversation_id, environ=runtime.settings().environ)
 
 
 # ---------------------------------------------------------------- event handlers (the pump calls these locally)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from chalicelib.api.feedback_view import with_feedback
 from chalicelib.core.errors import BadRequest, NotFound
 from chalicelib.core.model import Channel, ConversationStatus, Identity
 from chalicelib.core.ports import Repositories
@@ -39,7 +40,7 @@ def conversation_detail(repos: Repositories, conversation_id: str) -> dict[str, 
     if found is None:
         raise NotFound(f"no conversation {conversation_id}")
     conversation, messages = found
-    return conversation.to_api(messages)
+    return with_feedback(repos, conversation.to_api(messages))
 
 
 def conversation_list(repos: Repositories, query: Mapping[str, str]) -> dict[str, Any]:

@@ -5,15 +5,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from chalicelib.api.feedback_view import with_feedback
 from chalicelib.api.reply_body import validated_idempotency_key, validated_reply
+from chalicelib.conversations.last_inbound import last_inbound_context
 from chalicelib.core.errors import Conflict, IdempotencyKeyReused, NotFound
 from chalicelib.core.ids import agent_reply_id_for
-from chalicelib.core.model import Channel, ConversationStatus, Message
+from chalicelib.core.model import ConversationStatus, Message
 from chalicelib.core.ports import Repositories
 from chalicelib.core.timestamps import utc_now
+from chalicelib.feedback.asking import ask_on_resolve
+from chalicelib.feedback.config import load_feedback_config
 from chalicelib.outbound.job import OutboundKind
 from chalicelib.outbound.outbox import OutboundDraft, place_outbound
 from chalicelib.outbound.registry import NoOutboundProvider
+from chalicelib.reports.events import count_agent_reply, count_resolution
 from chalicelib.sla.timers import SlaSetup, after_agent_reply, after_status_change, sla_setup
 
 
@@ -41,7 +46,9 @@ def reply_to_conversation(
     address = next((i.address for i in customer.identities if i.channel is channel), None)
     if address is None:
         raise Conflict(f"the customer has no {channel.value} address")
-    last_inbound_at, inbound_provider, inbound_metadata, reply_token = _last_inbound(repos, conversation_id, channel)
+    last_inbound_at, inbound_provider, inbound_metadata, reply_token = last_inbound_context(
+        repos, conversation_id, channel
+    )
     outbound_id = agent_reply_id_for(conversation_id, idempotency_key)
     now = utc_now()
     if idempotency_key:
@@ -77,6 +84,7 @@ def reply_to_conversation(
         raise Conflict(f"no sender can reach the customer on {channel.value}: {err.reason}") from err
     # The reply fulfils the response clocks (a retried POST again: the same time, nothing changes).
     after_agent_reply(repos.conversations, conversation_id, now, _sla_setup())
+    count_agent_reply(repos, conversation, outbound_id, channel, now)  # once per reply id (a retry: nothing)
     if not placed.stored:
         existing = repos.messages.find(conversation_id, outbound_id)
         if existing is not None:
@@ -90,26 +98,22 @@ def _sla_setup() -> SlaSetup:
     return sla_setup(load_routing_config())
 
 
-def _last_inbound(
-    repos: Repositories, conversation_id: str, channel: Channel
-) -> tuple[str | None, str | None, dict[str, str], str | None]:
-    last = repos.messages.last_inbound_on_channel(conversation_id, channel)
-    if last is None:
-        return None, None, {}, None
-    record = repos.inbox.get(last.inbox_key) if last.inbox_key else None
-    if record is None:
-        return last.created_at, last.provider, {}, None
-    return last.created_at, last.provider, dict(record.event.metadata), record.event.reply_token
-
-
 def _accepted(message: Message) -> dict[str, Any]:
     return {"id": message.id, "conversation_id": message.conversation_id, "channel": message.channel.value,
             "status": message.status.value, "created_at": message.created_at}
 
 
-def resolve_conversation(repos: Repositories, conversation_id: str) -> dict[str, Any]:
-    """Resolve a case: the customer's next message opens a new conversation with a new reference."""
-    conversation = repos.conversations.set_status(conversation_id, ConversationStatus.RESOLVED, utc_now())
+def resolve_conversation(
+    repos: Repositories, conversation_id: str, *, environ: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """Resolve a case: the customer's next message opens a new conversation with a new reference, and
+    the customer is asked for feedback (chalicelib.feedback)."""
+    before = repos.conversations.get(conversation_id, consistent=True)
+    now = utc_now()
+    conversation = repos.conversations.set_status(conversation_id, ConversationStatus.RESOLVED, now)
     repos.customers.release_open_conversation(conversation.customer_id, conversation_id)
     timed = after_status_change(repos.conversations, conversation_id, _sla_setup())  # the clocks stop
-    return (timed.conversation if timed is not None else conversation).to_api()
+    resolved = timed.conversation if timed is not None else conversation
+    count_resolution(repos, before, resolved, now)
+    survey = ask_on_resolve(repos, resolved, environ=environ or {}, config=load_feedback_config(), now=now)
+    return with_feedback(repos, resolved.to_api(), survey=survey)

@@ -22,6 +22,9 @@ from chalicelib.core.ids import event_reference
 from chalicelib.core.model import EventKind, InboundEvent
 from chalicelib.core.ports import Repositories
 from chalicelib.core.records import InboxRecord
+from chalicelib.feedback.answering import take_feedback
+from chalicelib.feedback.config import FeedbackConfig, load_feedback_config
+from chalicelib.reports.events import count_acknowledgment, count_inbound
 from chalicelib.routing import RoutingConfig, load_routing_config
 
 
@@ -42,6 +45,7 @@ class WorkerPorts:
     routing: RoutingConfig | None = None  # None: the configuration in force ($OMNIHUB_ROUTING_CONFIG)
     # The deployment's id key (new customers' ids); read only when a customer is created.
     id_key: Callable[[], bytes] = field(default=_no_id_key)
+    feedback: FeedbackConfig | None = None  # None: the configuration in force ($OMNIHUB_FEEDBACK_CONFIG)
 
 
 def handle_inbound_event(inbox_key: str, ports: WorkerPorts) -> str:
@@ -64,6 +68,9 @@ def handle_inbound_event(inbox_key: str, ports: WorkerPorts) -> str:
 
 
 def _thread_route_acknowledge(record: InboxRecord, ports: WorkerPorts) -> str:
+    taken = take_feedback(ports.repos, record, ports.feedback or load_feedback_config())
+    if taken is not None:  # a survey's answer or comment: stored on the resolved conversation, not threaded
+        return f"feedback_{taken.outcome}"
     threaded = thread_message(ports.repos, record, id_key=ports.id_key)
     logger.append_keys(conversation_id=threaded.conversation.id)
     routed = route_threaded(threaded, ports.repos.conversations, ports.bus, ports.routing or load_routing_config())
@@ -73,6 +80,8 @@ def _thread_route_acknowledge(record: InboxRecord, ports: WorkerPorts) -> str:
     acknowledged = acknowledge_threaded(
         threaded, record.acknowledgment, messages=ports.repos.messages, policy=ports.ack_policy, environ=ports.environ
     )
+    count_inbound(ports.repos, record.inbox_key, threaded.conversation, record.received_at, opened=threaded.opened)
+    count_acknowledgment(ports.repos, record.inbox_key, threaded.conversation, record.received_at, acknowledged)
     return f"routed+{acknowledged}"
 
 

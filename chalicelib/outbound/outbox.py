@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from chalicelib.core.model import Attachment, Channel, DeliveryStatus, Direction, Message
 from chalicelib.core.ports import MessageRepository
-from chalicelib.outbound.job import OutboundJob, OutboundKind
+from chalicelib.outbound.job import Choice, OutboundJob, OutboundKind
 from chalicelib.outbound.registry import NoSenderForChannel, provider_for
 
 # channel metadata → the sender hint the outbound senders read
@@ -49,6 +49,7 @@ class OutboundDraft:
     reply_token: str | None = None
     inbound_provider: str | None = None  # the provider the customer wrote through
     inbound_metadata: Mapping[str, str] = field(default_factory=dict)
+    choices: tuple[Choice, ...] = ()  # a survey's answers to tap (see OutboundJob.choices)
 
     def job(self, provider: str) -> OutboundJob:
         return OutboundJob(
@@ -66,6 +67,7 @@ class OutboundDraft:
             reply_token=self.reply_token,
             sender_hints=sender_hints_from(self.inbound_metadata),
             created_at=self.created_at,
+            choices=self.choices,
         )
 
 

@@ -13,7 +13,9 @@ from chalicelib.adapters.cursors import CursorCodec
 from chalicelib.adapters.dynamo.claims import DynamoDeliveryClaims, DynamoIdempotencyKeys
 from chalicelib.adapters.dynamo.conversations import DynamoConversations
 from chalicelib.adapters.dynamo.customers import DynamoCustomers
+from chalicelib.adapters.dynamo.feedback import DynamoFeedback
 from chalicelib.adapters.dynamo.inbox import DynamoInbox
+from chalicelib.adapters.dynamo.kpis import DynamoKpis
 from chalicelib.adapters.dynamo.messages import DynamoMessages
 from chalicelib.adapters.dynamo.references import DynamoReferences
 from chalicelib.adapters.dynamo.table import Table
@@ -42,6 +44,8 @@ def dynamo_repositories(
         messages=DynamoMessages(table, retention_days=retention_days),
         deliveries=DynamoDeliveryClaims(table, retention_days=retention_days),
         idempotency=DynamoIdempotencyKeys(table, retention_days=retention_days),
+        feedback=DynamoFeedback(table),
+        kpis=DynamoKpis(table),
     )
 
 

@@ -12,6 +12,11 @@ Item layout (pk / sk):
   PMSG#{provider}#{provider message id} / PMSG where a provider's message id lives (delivery statuses)
   OUTBOX#{outbound id} / OUTBOX                the leased claim to send one outbound message
   IDEMPOTENCY#{scope}#{key} / IDEMPOTENCY      an Idempotency-Key seen on the REST API
+  FEEDBACK#{conversation id} / FEEDBACK        the conversation's survey and its answer (once)
+  CUSTOMER#{id} / SURVEY                       the customer's latest survey (the once-per-N-days limit)
+  SURVEYDUE / {due at}#{conversation id}       a delayed survey waiting for the scheduler (deleted once sent)
+  KPI#{dimension kind} / {day}#{value}         the KPI counters of one business day and dimension (ADD)
+  KPIEVENT#{event key} / KPIEVENT              an event already counted in the KPIs (TTL)
 """
 
 from __future__ import annotations
@@ -31,6 +36,9 @@ class Prefix(StrEnum):
     OUTBOX = "OUTBOX#"
     IDEMPOTENCY = "IDEMPOTENCY#"
     CONVERSATION_STATUS = "CONVSTATUS#"
+    FEEDBACK = "FEEDBACK#"
+    KPI = "KPI#"
+    KPI_EVENT = "KPIEVENT#"
 
 
 SLA_INDEX_PARTITION = "SLA"  # the sparse index's one partition: only conversations whose timers run
@@ -45,6 +53,9 @@ class SortKey(StrEnum):
     PROVIDER_MESSAGE = "PMSG"
     OUTBOX = "OUTBOX"
     IDEMPOTENCY = "IDEMPOTENCY"
+    FEEDBACK = "FEEDBACK"
+    SURVEY = "SURVEY"
+    KPI_EVENT = "KPIEVENT"
 
 
 class Key(TypedDict):
@@ -141,3 +152,48 @@ def sla_index_through(now: str) -> str:
 
 def conversation_id_of_sla_key(sort_key: str) -> str:
     return sort_key.rpartition("#")[2]
+
+
+SURVEY_DUE_PARTITION = "SURVEYDUE"
+
+
+def feedback(conversation_id: str) -> Key:
+    return _key(f"{Prefix.FEEDBACK}{conversation_id}", SortKey.FEEDBACK)
+
+
+def customer_survey(customer_id: str) -> Key:
+    return _key(customer_partition(customer_id), SortKey.SURVEY)
+
+
+def survey_due(due_at: str, conversation_id: str) -> Key:
+    return _key(SURVEY_DUE_PARTITION, f"{due_at}#{conversation_id}")
+
+
+def survey_due_through(now: str) -> str:
+    return f"{now}#~"
+
+
+def conversation_id_of_survey_due(sort_key: str) -> str:
+    return sort_key.rpartition("#")[2]
+
+
+def kpi_partition(dimension_kind: str) -> str:
+    return f"{Prefix.KPI}{dimension_kind}"
+
+
+def kpi(dimension_kind: str, day: str, value: str) -> Key:
+    return _key(kpi_partition(dimension_kind), f"{day}#{value}")
+
+
+def kpi_day_range(first_day: str, last_day: str) -> tuple[str, str]:
+    """The sort keys between which every value of those days lies ("$" sorts right after "#")."""
+    return f"{first_day}#", f"{last_day}$"
+
+
+def kpi_day_and_value(sort_key: str) -> tuple[str, str]:
+    day, _, value = sort_key.partition("#")
+    return day, value
+
+
+def kpi_event(event_key: str) -> Key:
+    return _key(f"{Prefix.KPI_EVENT}{event_key}", SortKey.KPI_EVENT)

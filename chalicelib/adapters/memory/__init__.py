@@ -14,6 +14,7 @@ from chalicelib.adapters.memory.bus import DelayedRetry, MemoryBus, Queued
 from chalicelib.adapters.memory.claims import MemoryDeliveryClaims, MemoryIdempotencyKeys
 from chalicelib.adapters.memory.conversations import MemoryConversations
 from chalicelib.adapters.memory.customers import MemoryCustomers
+from chalicelib.adapters.memory.feedback import MemoryFeedback, MemoryKpis
 from chalicelib.adapters.memory.inbox import MemoryInbox
 from chalicelib.adapters.memory.messages import MemoryMessages
 from chalicelib.adapters.memory.payloads import MemoryPayloadArchive, MemorySecrets
@@ -41,6 +42,8 @@ def memory_repositories(
         messages=MemoryMessages(state, retention_days=retention_days),
         deliveries=MemoryDeliveryClaims(state, retention_days=retention_days),
         idempotency=MemoryIdempotencyKeys(state, retention_days=retention_days),
+        feedback=MemoryFeedback(state),
+        kpis=MemoryKpis(state),
     )
 
 
@@ -52,8 +55,10 @@ __all__ = [
     "MemoryConversations",
     "MemoryCustomers",
     "MemoryDeliveryClaims",
+    "MemoryFeedback",
     "MemoryIdempotencyKeys",
     "MemoryInbox",
+    "MemoryKpis",
     "MemoryMessages",
     "MemoryPayloadArchive",
     "MemoryReferences",

@@ -168,6 +168,11 @@ class MemoryStore:
     claims: dict[str, ClaimEntry] = field(default_factory=dict)
     idempotency: dict[tuple[str, str], IdempotencyEntry] = field(default_factory=dict)
     changes: list[Change] = field(default_factory=list)  # what the stream would carry, in order
+    feedback: dict[str, Any] = field(default_factory=dict)  # conversation id → FeedbackRecord
+    customer_surveys: dict[str, tuple[str, str]] = field(default_factory=dict)  # customer → (conversation, asked)
+    surveys_due: set[tuple[str, str]] = field(default_factory=set)  # (due at, conversation id)
+    kpis: dict[tuple[str, str, str], dict[str, int]] = field(default_factory=dict)  # (kind, day, value) → counts
+    kpi_events: set[str] = field(default_factory=set)  # event keys already counted
 
     def scan(self) -> list[Stored]:
         """Every stored record (the in-memory ``runtime.table().scan()``), grouped by aggregate."""
