@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from typing import Any
 
@@ -198,6 +199,27 @@ def conversation_resolve(conversation_id: str) -> Any:
     from chalicelib.api.replies import resolve_conversation
 
     return _rest("support", resolve_conversation, conversation_id, environ=runtime.settings().environ)
+
+
+@app.route("/reports/kpis", methods=["GET"])
+def reports_kpis() -> Any:
+    from chalicelib.reports.kpis import kpi_report
+
+    return _rest("support", kpi_report, _current_request().query_params or {})
+
+
+@app.route("/reports/kpis.csv", methods=["GET"])
+def reports_kpis_csv() -> Any:
+    from chalice import Response
+
+    from chalicelib.reports.kpis import kpi_csv, kpi_report
+
+    response = _rest("support", kpi_report, _current_request().query_params or {})
+    if response.status_code != 200:
+        return response
+    return Response(body=kpi_csv(json.loads(response.body)), status_code=200,
+                    headers={"Content-Type": "text/csv; charset=utf-8",
+                             "Content-Disposition": 'attachment; filename="kpis.csv"'})
 
 
 # ---------------------------------------------------------------- event handlers (the pump calls these locally)

@@ -67,8 +67,9 @@ ROUTE_DEFAULT_QUEUE = QueueSpec("route-default")  # consumed by support tools, n
 # A provider outage is ridden out with backoff (5 s doubling to 5 min): 12 receives ≈ 40 minutes.
 OUTBOUND_QUEUE = QueueSpec("outbound", consumer="handle_outbound", consumer_timeout_seconds=60, max_receive_count=12)
 ESCALATION_QUEUE = QueueSpec("escalation")
+REPORTS_QUEUE = QueueSpec("reports")  # omnihub.report.v1, the weekly KPI report (consumed by integrators)
 
-QUEUES: tuple[QueueSpec, ...] = (INBOUND_QUEUE, ROUTE_DEFAULT_QUEUE, OUTBOUND_QUEUE, ESCALATION_QUEUE)
+QUEUES: tuple[QueueSpec, ...] = (INBOUND_QUEUE, ROUTE_DEFAULT_QUEUE, OUTBOUND_QUEUE, ESCALATION_QUEUE, REPORTS_QUEUE)
 
 PAYLOAD_BUCKET = BucketSpec("payloads")
 

@@ -16,6 +16,7 @@ class FeedbackRecord:
     asked_at: str  # when the survey is sent (resolve + the configured delay)
     language: str | None = None
     sent: bool = False  # False while a delayed survey waits for the scheduler
+    delayed: bool = False  # on the scheduler's due list until sent
     score: int | None = None
     comment: str | None = None
     answered_at: str | None = None

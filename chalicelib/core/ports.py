@@ -255,6 +255,10 @@ class KpiRepository(Protocol):
         """Add ``counts`` to the day's item of every dimension, once per ``event_key`` (False: counted before)."""
         ...
 
+    def counted(self, event_key: str) -> bool:
+        """Whether ``event_key`` was recorded (a consistent read of its marker)."""
+        ...
+
     def read(self, dimension_kind: str, first_day: str, last_day: str) -> list[tuple[str, str, KpiCounts]]:
         """(day, dimension value, counts) of every item of ``dimension_kind`` between the days (a query)."""
         ...

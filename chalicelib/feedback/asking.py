@@ -53,7 +53,7 @@ def ask_on_resolve(
         return "public"
     existing = feedback.get(conversation.id)
     if existing is not None:  # asked before (this resolve retried, or a reopened case resolved again)
-        if not existing.sent and existing.asked_at <= now:
+        if not existing.sent and not existing.delayed:
             return _place(repos, existing, environ, config)  # a crash after the item, before the message
         return "already_asked"
     customer = repos.customers.get(conversation.customer_id)
@@ -73,8 +73,9 @@ def ask_on_resolve(
     record = FeedbackRecord(
         conversation_id=conversation.id, customer_id=customer.id, kind=survey.kind.value,
         channel=conversation.channel.value, route=conversation.route, asked_at=asked_at, language=language,
+        delayed=config.delay_minutes > 0,
     )
-    delayed = config.delay_minutes > 0
+    delayed = record.delayed
     if not feedback.create(record, due=delayed):
         record = feedback.get(conversation.id) or record  # a concurrent resolve came first
     if delayed:

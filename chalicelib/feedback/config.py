@@ -38,7 +38,10 @@ MAX_WORDING_CHARS = 1000
 CHANNELS_WITHOUT_SURVEYS: frozenset[Channel] = frozenset({Channel.VOICE})
 
 _TOP_LEVEL = ("version", "default", "channels", "delay_minutes", "once_per_customer_days", "answer_window_hours",
-              "comment_window_minutes", "fallback_language", "wording")
+              "comment_window_minutes", "fallback_language", "wording", "periodic_report")
+_REPORT_KEYS = ("enabled", "weekday", "time")
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 _CHANNEL_KEYS = ("enabled", "kind")
 _WORDING_KEYS = ("csat", "nps", "thanks")
 _PLACEHOLDERS = frozenset({"reference", "name"})
@@ -74,6 +77,16 @@ class Wording:
         return self.csat if kind is SurveyKind.CSAT else self.nps
 
 
+@dataclass(frozen=True, slots=True)
+class ReportSchedule:
+    """When the weekly KPI report of the previous week (Monday to Sunday) goes out, in business time."""
+
+    enabled: bool = True
+    weekday: int = 0  # Monday
+    hour: int = 8
+    minute: int = 0
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class FeedbackConfig:
     default: ChannelSurvey
@@ -85,6 +98,7 @@ class FeedbackConfig:
     fallback_language: str
     wording: Mapping[str, Wording]
     source: str = field(default="<feedback>")
+    periodic_report: ReportSchedule = field(default_factory=ReportSchedule)
 
     def for_channel(self, channel: Channel) -> ChannelSurvey:
         chosen = self.channels.get(channel, self.default)
@@ -142,7 +156,24 @@ def parse_feedback_config(data: Any, source: str = "<feedback>") -> FeedbackConf
         fallback_language=fallback,
         wording=wording,
         source=source,
+        periodic_report=_report_schedule(data.get("periodic_report", {}), fail),
     )
+
+
+def _report_schedule(value: Any, fail: Any) -> ReportSchedule:
+    if not isinstance(value, Mapping):
+        raise fail("periodic_report", 'must be an object {"enabled", "weekday", "time"}')
+    _reject_unknown(value, _REPORT_KEYS, "periodic_report", fail)
+    enabled = value.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise fail("periodic_report.enabled", "must be true or false")
+    weekday = value.get("weekday", "monday")
+    if weekday not in WEEKDAYS:
+        raise fail("periodic_report.weekday", f"must be one of {', '.join(WEEKDAYS)}")
+    clock = _CLOCK.match(str(value.get("time", "08:00")))
+    if clock is None:
+        raise fail("periodic_report.time", "must be HH:MM (business time, 24 h)")
+    return ReportSchedule(enabled, WEEKDAYS.index(weekday), int(clock.group(1)), int(clock.group(2)))
 
 
 def _reject_unknown(value: Mapping[str, Any], known: tuple[str, ...], path: str, fail: Any) -> None:

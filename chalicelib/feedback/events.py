@@ -1,7 +1,7 @@
 """The ``feedback`` lifecycle event: a survey answered (or commented) → conversation-events.fifo.
 
 The conversation-events queue and its ``omnihub.event.v1`` publisher arrive with the lifecycle branch
-(``chalicelib/conversations/lifecycle.py``); until it is merged this is the one call site, and it
+(the conversations' lifecycle module); until it is merged this is the one call site, and it
 only logs. At the merge it publishes ``{"type": "feedback", "conversation_id", "feedback": {...}}``
 with an event id derived from the conversation and the answer's (or comment's) message id, so a
 redelivery republishes the same id.

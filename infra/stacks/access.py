@@ -21,9 +21,11 @@ from chalicelib.adapters import resources
 from chalicelib.adapters.dynamo.keys import Prefix
 from chalicelib.adapters.resources import QueueSpec
 from chalicelib.adapters.secrets import ID_KEY_GROUP, SEND, VERIFY, groups_read_by
+from chalicelib.reports.periodic import REPORT_PREFIX
 from infra.stacks.chalice_app import API_HANDLER_NAME
 
 RAW_PAYLOAD_PREFIX = "raw/"  # chalicelib/adapters/dynamo/inbox.py: archive_payload keys
+REPORTS_PREFIX = REPORT_PREFIX  # chalicelib/reports/periodic.py: the weekly report's CSV and HTML page
 
 _CONSUME = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes")
 _STREAM = ("dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator")
@@ -40,6 +42,7 @@ class FunctionAccess:
     payload_put: bool = False  # s3:PutObject under RAW_PAYLOAD_PREFIX
     payload_get: bool = False
     payload_delete: bool = False
+    reports_put: bool = False  # s3:PutObject under REPORTS_PREFIX (the weekly KPI report)
     reads_secrets_for: str | None = None  # VERIFY | SEND: that half of the provider secrets (adapters/secrets.py)
     reads_id_key: bool = False  # omnihub/{stage}/ids: customer ids, inbound FIFO groups, cursor keys
     sends_email: bool = False  # SES v2 SendEmail (the email sender)
@@ -90,11 +93,14 @@ ACCESS: dict[str, FunctionAccess] = {
     ),
     # The SLA sweeper, every minute: a Query of the sparse index gsi_sla, consistent reads and conditional
     # updates of the conversations it escalates, their customer and standing message; escalation envelopes,
-    # and a ladder's re-route publishes on the new route's queue.
+    # and a ladder's re-route publishes on the new route's queue. The same minute's feedback work: delayed
+    # surveys due (a Query of their list from its cursor, the survey put in the outbox, the cursor moved), KPI counts (a
+    # transaction of a marker put and counter updates) and the weekly report (S3 objects, reports.fifo).
     resources.SCHEDULE_HANDLERS[0][0]: FunctionAccess(
-        table_actions=("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"),
-        sends_to=(*resources.route_queue_specs(), resources.ESCALATION_QUEUE),
+        table_actions=("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query", "dynamodb:PutItem"),
+        sends_to=(*resources.route_queue_specs(), resources.ESCALATION_QUEUE, resources.REPORTS_QUEUE),
         failure_queue="sweep",
+        reports_put=True,
     ),
 }
 
@@ -153,6 +159,8 @@ def grants(access: FunctionAccess) -> list[Grant]:
         out.append(Grant("PayloadGet", ("s3:GetObject",), "payloads"))
     if access.payload_delete:
         out.append(Grant("PayloadDelete", ("s3:DeleteObject",), "payloads"))
+    if access.reports_put:
+        out.append(Grant("ReportPut", ("s3:PutObject",), "reports"))
     if access.reads_secrets_for:
         out.append(Grant("Secrets", ("secretsmanager:GetSecretValue",), "secrets"))
     if access.reads_id_key:
@@ -196,6 +204,8 @@ def _grant_resources(scope: str, access: FunctionAccess, res: Resources, log_gro
         return sends
     if scope == "payloads":
         return [f"{res.bucket.bucket_arn}/{RAW_PAYLOAD_PREFIX}*"]
+    if scope == "reports":
+        return [f"{res.bucket.bucket_arn}/{REPORTS_PREFIX}*"]
     if scope == "secrets":
         assert access.reads_secrets_for is not None
         return [res.secrets[group].secret_arn for group in groups_read_by(access.reads_secrets_for)]

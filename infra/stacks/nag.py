@@ -12,7 +12,7 @@ from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 from constructs import IConstruct
 
 from chalicelib.adapters.secrets import ID_KEY_GROUP
-from infra.stacks.access import RAW_PAYLOAD_PREFIX
+from infra.stacks.access import RAW_PAYLOAD_PREFIX, REPORTS_PREFIX
 from infra.stacks.chalice_app import API_HANDLER_NAME
 from infra.stacks.omnihub_stack import OmnihubStack
 
@@ -82,6 +82,7 @@ REASONS: dict[str, str] = {
         "so the grant covers this account's identities and configuration sets in this region only."
     ),
     "payload-prefix": f"Object access is scoped to the raw payload prefix {RAW_PAYLOAD_PREFIX} (date/hash keys).",
+    "reports-prefix": f"The weekly KPI report writes only under {REPORTS_PREFIX} (one folder per week).",
     "list-streams": (
         "dynamodb:ListStreams has no resource-level scope (IAM requires '*'); the stream poller "
         "needs it. Reads are scoped to this table's stream."
@@ -145,6 +146,8 @@ def _acknowledge(stack: OmnihubStack) -> None:
         access = stack.access_of(handler)
         if access.payload_put or access.payload_get or access.payload_delete:
             _ack(role, f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/{RAW_PAYLOAD_PREFIX}*]", "payload-prefix")
+        if access.reports_put:
+            _ack(role, f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/{REPORTS_PREFIX}*]", "reports-prefix")
         if access.stream_read:
             _ack(role, "AwsSolutions-IAM5[Resource::*]", "list-streams")
         if access.sends_email:

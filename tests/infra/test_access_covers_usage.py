@@ -41,6 +41,7 @@ from chalicelib.providers.registry import REGISTRY
 from infra.stacks.access import (
     ACCESS,
     RAW_PAYLOAD_PREFIX,
+    REPORTS_PREFIX,
     FunctionAccess,
     Grant,
     allowed_actions,
@@ -381,7 +382,8 @@ def refusals(handler: str, access: FunctionAccess, calls: set[Call]) -> list[str
         elif service == "sqs":
             ok = call.resource in consumed
         elif service == "s3":
-            ok = call.resource.startswith(f"{resources.bucket_name(TEST_STAGE)}/{RAW_PAYLOAD_PREFIX}")
+            prefixes = [RAW_PAYLOAD_PREFIX, *([REPORTS_PREFIX] if access.reports_put else [])]
+            ok = any(call.resource.startswith(f"{resources.bucket_name(TEST_STAGE)}/{p}") for p in prefixes)
         elif service == "secretsmanager":
             ok = call.resource in secrets
         else:

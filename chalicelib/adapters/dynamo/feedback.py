@@ -1,4 +1,9 @@
-"""Surveys on the single table: one item per conversation, a pointer per customer, a due list."""
+"""Surveys on the single table: one item per conversation, a pointer per customer, a due list.
+
+The due list is read from a cursor (how far the scheduler has sent) to now, in due order; a sent
+survey moves the cursor past it, so the list needs no delete (only the sender deletes items) and its
+entries expire by TTL.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +12,10 @@ from typing import Any
 from chalicelib.adapters.dynamo import keys
 from chalicelib.adapters.dynamo.table import Table, to_item
 from chalicelib.core.feedback_record import FeedbackRecord
+from chalicelib.core.timestamps import parse_timestamp
 
-_FIELDS = ("customer_id", "kind", "channel", "route", "asked_at", "language", "sent", "score", "comment",
+DUE_RETENTION_SECONDS = 8 * 24 * 3600  # a week's delay at most, then a day to send it
+_FIELDS = ("customer_id", "kind", "channel", "route", "asked_at", "language", "sent", "delayed", "score", "comment",
            "answered_at", "answer_message_id", "comment_message_id")
 
 
@@ -24,6 +31,7 @@ def record_of(conversation_id: str, item: dict[str, Any]) -> FeedbackRecord:
         asked_at=str(item["asked_at"]),
         language=item.get("language"),
         sent=bool(item.get("sent")),
+        delayed=bool(item.get("delayed")),
         score=None if score is None else int(score),
         comment=item.get("comment"),
         answered_at=item.get("answered_at"),
@@ -55,9 +63,11 @@ class DynamoFeedback:
         values = {name: getattr(record, name) for name in _FIELDS}
         if not self._table.put_if_absent({**keys.feedback(record.conversation_id), **values}):
             return False
-        if due:
+        if due and record.delayed:
+            expires_at = int(parse_timestamp(record.asked_at).timestamp()) + DUE_RETENTION_SECONDS
             self._table.call("put_item", Item=to_item(
-                {**keys.survey_due(record.asked_at, record.conversation_id), "conversation_id": record.conversation_id}
+                {**keys.survey_due(record.asked_at, record.conversation_id), "conversation_id": record.conversation_id,
+                 "expires_at": expires_at}
             ))
         return True
 
@@ -68,16 +78,26 @@ class DynamoFeedback:
     def mark_sent(self, record: FeedbackRecord) -> None:
         self._table.call("update_item", Key=to_item(keys.feedback(record.conversation_id)),
                          UpdateExpression="SET sent = :t", ExpressionAttributeValues=to_item({":t": True}))
-        self._table.call("delete_item", Key=to_item(keys.survey_due(record.asked_at, record.conversation_id)))
+        if record.delayed:  # the scheduler's cursor moves past it (never back)
+            position = keys.survey_due_sort_key(record.asked_at, record.conversation_id)
+            self._table.update(
+                keys.survey_due_cursor(), UpdateExpression="SET #p = :p",
+                ConditionExpression="attribute_not_exists(#p) OR #p < :p",
+                ExpressionAttributeNames={"#p": "position"}, ExpressionAttributeValues=to_item({":p": position}),
+            )
 
     def due(self, now: str, limit: int) -> list[str]:
+        cursor = self._table.get(keys.survey_due_cursor(), consistent=True)
+        after = str(cursor["position"]) if cursor else ""
         found: list[str] = []
         for item in self._table.query(
-            KeyConditionExpression="pk = :p AND sk <= :through",
-            ExpressionAttributeValues=to_item({":p": keys.SURVEY_DUE_PARTITION,
+            KeyConditionExpression="pk = :p AND sk BETWEEN :after AND :through",
+            ExpressionAttributeValues=to_item({":p": keys.SURVEY_DUE_PARTITION, ":after": after or "0",
                                                ":through": keys.survey_due_through(now)}),
-            Limit=limit,
+            Limit=limit + 1,
         ):
+            if str(item["sk"]) == after:
+                continue  # the cursor's own position was sent
             found.append(keys.conversation_id_of_survey_due(str(item["sk"])))
             if len(found) >= limit:
                 break

@@ -14,7 +14,8 @@ Item layout (pk / sk):
   IDEMPOTENCY#{scope}#{key} / IDEMPOTENCY      an Idempotency-Key seen on the REST API
   FEEDBACK#{conversation id} / FEEDBACK        the conversation's survey and its answer (once)
   CUSTOMER#{id} / SURVEY                       the customer's latest survey (the once-per-N-days limit)
-  SURVEYDUE / {due at}#{conversation id}       a delayed survey waiting for the scheduler (deleted once sent)
+  SURVEYDUE / {due at}#{conversation id}       a delayed survey waiting for the scheduler (TTL)
+  SURVEYDUE / CURSOR                           how far the scheduler has sent the delayed surveys
   KPI#{dimension kind} / {day}#{value}         the KPI counters of one business day and dimension (ADD)
   KPIEVENT#{event key} / KPIEVENT              an event already counted in the KPIs (TTL)
 """
@@ -167,6 +168,15 @@ def customer_survey(customer_id: str) -> Key:
 
 def survey_due(due_at: str, conversation_id: str) -> Key:
     return _key(SURVEY_DUE_PARTITION, f"{due_at}#{conversation_id}")
+
+
+def survey_due_cursor() -> Key:
+    """Sorts after every ``{due at}#…`` key (a letter after the digits): never in a due query's range."""
+    return _key(SURVEY_DUE_PARTITION, "CURSOR")
+
+
+def survey_due_sort_key(due_at: str, conversation_id: str) -> str:
+    return survey_due(due_at, conversation_id)["sk"]
 
 
 def survey_due_through(now: str) -> str:

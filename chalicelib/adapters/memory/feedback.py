@@ -43,11 +43,15 @@ class MemoryFeedback:
             held = self.store.feedback.get(record.conversation_id)
             if held is not None:
                 self.store.feedback[record.conversation_id] = replace(held, sent=True)
-            self.store.surveys_due.discard((record.asked_at, record.conversation_id))
+            if record.delayed:
+                position = (record.asked_at, record.conversation_id)
+                self.store.survey_cursor["sent"] = max(self.store.survey_cursor.get("sent", position), position)
 
     def due(self, now: str, limit: int) -> list[str]:
         with self.store.lock:
-            return [conversation for at, conversation in sorted(self.store.surveys_due) if at <= now][:limit]
+            cursor = self.store.survey_cursor.get("sent")
+            return [conversation for at, conversation in sorted(self.store.surveys_due)
+                    if at <= now and (cursor is None or (at, conversation) > cursor)][:limit]
 
     def record_answer(
         self, conversation_id: str, *, score: int, comment: str | None, at: str, message_id: str
@@ -88,6 +92,9 @@ class MemoryKpis:
                     item[name] = item.get(name, 0) + value
                 self.store.kpis[key] = item
             return True
+
+    def counted(self, event_key: str) -> bool:
+        return event_key in self.store.kpi_events
 
     def read(self, dimension_kind: str, first_day: str, last_day: str) -> list[tuple[str, str, KpiCounts]]:
         with self.store.lock:

@@ -171,6 +171,7 @@ class MemoryStore:
     feedback: dict[str, Any] = field(default_factory=dict)  # conversation id → FeedbackRecord
     customer_surveys: dict[str, tuple[str, str]] = field(default_factory=dict)  # customer → (conversation, asked)
     surveys_due: set[tuple[str, str]] = field(default_factory=set)  # (due at, conversation id)
+    survey_cursor: dict[str, tuple[str, str]] = field(default_factory=dict)  # "sent": the last delayed survey sent
     kpis: dict[tuple[str, str, str], dict[str, int]] = field(default_factory=dict)  # (kind, day, value) → counts
     kpi_events: set[str] = field(default_factory=set)  # event keys already counted
 
