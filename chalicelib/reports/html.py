@@ -64,7 +64,8 @@ def _dash(value: Any) -> str:
 
 
 def report_page(by_day: Mapping[str, Any], by_channel: Mapping[str, Any]) -> str:
-    """The page of a period: totals, then volumes per day and per channel, response times, CSAT."""
+    """The page of a period: totals, then volumes per day and per channel, response times, CSAT. Encode it
+    with :func:`page_bytes` (ASCII with character references: right whatever charset a viewer assumes)."""
     days = by_day["groups"]
     charts = [
         bar_chart("Inbound messages per day", [(day, g["messages"]["inbound"]) for day, g in days.items()]),
@@ -78,10 +79,14 @@ def report_page(by_day: Mapping[str, Any], by_channel: Mapping[str, Any]) -> str
     title = f'Omnihub KPIs {by_day["from"]} – {by_day["to"]}'
     figures = "".join(f"<figure>{chart}</figure>" for chart in charts)
     return (
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+        "<!doctype html><html lang=\"en\"><head>"
         f"<title>{escape(title)}</title><style>body{{font-family:system-ui,sans-serif;margin:2em}}"
         "table{border-collapse:collapse}th,td{border:1px solid #ddd;padding:4px 8px;text-align:left}"
         "figure{margin:1.5em 0}</style></head><body>"
         f"<h1>{escape(title)}</h1><p>Business days in {escape(str(by_day.get('time_zone') or ''))}.</p>"
         f"{_table(by_day)}{figures}</body></html>"
     )
+
+
+def page_bytes(page: str) -> bytes:
+    return page.encode("ascii", "xmlcharrefreplace")

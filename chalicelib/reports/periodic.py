@@ -22,7 +22,7 @@ from chalicelib.adapters.sqs import Outgoing, SqsBus
 from chalicelib.core.ports import PayloadArchive, Repositories
 from chalicelib.core.timestamps import format_timestamp
 from chalicelib.feedback.config import ReportSchedule
-from chalicelib.reports.html import report_page
+from chalicelib.reports.html import page_bytes, report_page
 from chalicelib.reports.kpis import kpi_csv, kpi_report
 
 REPORT_SCHEMA = "omnihub.report.v1"
@@ -67,7 +67,7 @@ def send_weekly_report(ports: ReportPorts, now: datetime) -> str:
     by_channel = kpi_report(ports.repos, {**period, "group_by": "channel"})
     folder = f"{REPORT_PREFIX}{monday.isoformat()}/"
     csv_pointer = ports.archive.put(f"{folder}kpis.csv", kpi_csv(by_channel).encode("utf-8"))
-    html_pointer = ports.archive.put(f"{folder}kpis.html", report_page(by_day, by_channel).encode("utf-8"))
+    html_pointer = ports.archive.put(f"{folder}kpis.html", page_bytes(report_page(by_day, by_channel)))
     ports.bus.publish(REPORTS_QUEUE, Outgoing(
         report_envelope(report_id, by_day, by_channel, csv_pointer, html_pointer, now),
         group_id="kpis-weekly", dedupe_id=report_id,
