@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.adapters import runtime
-from chalicelib.core.errors import ModelError
+from chalicelib.adapters.observability import logger
+from chalicelib.core.errors import ModelError, PermanentError, RetryableError
 from chalicelib.core.timestamps import format_timestamp, parse_timestamp
 
 
@@ -21,12 +22,16 @@ def sweep_sla(event: dict[str, Any] | None = None) -> dict[str, Any]:
     ports = SweepPorts(repos=runtime.repositories(), bus=runtime.bus(), setup=sla_setup(config), config=config)
     at = sweep_time(event)
     swept = sweep(ports, at).to_dict()
-    swept.update(feedback_schedule(at))
+    try:
+        logger.info("feedback schedule", extra=feedback_schedule(at))
+    except (RetryableError, PermanentError):  # the next minute tries again: the due list and the week stand
+        logger.exception("feedback schedule failed; the next minute retries")
     return swept
 
 
 def feedback_schedule(at: datetime) -> dict[str, Any]:
-    """The same minute's feedback work: delayed surveys now due, and the weekly KPI report once due."""
+    """The same minute's feedback work: delayed surveys now due, and the weekly KPI report once due
+    (its own report, logged: the sweep's answer stays the sweeper's)."""
     from chalicelib.adapters.s3 import S3PayloadArchive
     from chalicelib.feedback.asking import send_due_surveys
     from chalicelib.feedback.config import load_feedback_config
