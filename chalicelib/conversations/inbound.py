@@ -24,7 +24,7 @@ from chalicelib.core.ports import Repositories
 from chalicelib.core.records import InboxRecord
 from chalicelib.feedback.answering import take_feedback
 from chalicelib.feedback.config import FeedbackConfig, load_feedback_config
-from chalicelib.reports.events import count_acknowledgment, count_inbound
+from chalicelib.reports.events import count_acknowledgment, count_escalation, count_inbound
 from chalicelib.routing import RoutingConfig, load_routing_config
 
 
@@ -81,6 +81,8 @@ def _thread_route_acknowledge(record: InboxRecord, ports: WorkerPorts) -> str:
         threaded, record.acknowledgment, messages=ports.repos.messages, policy=ports.ack_policy, environ=ports.environ
     )
     count_inbound(ports.repos, record.inbox_key, threaded.conversation, record.received_at, opened=threaded.opened)
+    if routed.escalated:  # a rule's immediate escalation or a repeat contact
+        count_escalation(ports.repos, f"routing#{record.inbox_key}", routed.conversation, record.received_at)
     count_acknowledgment(ports.repos, record.inbox_key, threaded.conversation, record.received_at, acknowledged)
     return f"routed+{acknowledged}"
 

@@ -33,10 +33,14 @@ from chalicelib.reports.recorder import count_event
 DUE_BATCH = 100
 
 
-def is_public(conversation: Conversation) -> bool:
-    """A public conversation (comments, posts) is never surveyed. ``public`` arrives with the social
-    channels' branch; until then no conversation has it."""
-    return bool(getattr(conversation, "public", False))
+def is_public(repos: Repositories, conversation: Conversation) -> bool:
+    """A public conversation (comments, posts) is never surveyed: the conversation says so (``public``, which
+    the social channels' branch adds), or its customer's last message there was public (the event's
+    ``public`` metadata, which the routing rules read too)."""
+    if getattr(conversation, "public", False):
+        return True
+    _, _, metadata, _ = last_inbound_context(repos, conversation.id, conversation.channel)
+    return metadata.get("public") == "true"
 
 
 def ask_on_resolve(
@@ -49,7 +53,7 @@ def ask_on_resolve(
     survey = config.for_channel(conversation.channel)
     if not survey.enabled:
         return "channel_off"
-    if is_public(conversation):
+    if is_public(repos, conversation):
         return "public"
     existing = feedback.get(conversation.id)
     if existing is not None:  # asked before (this resolve retried, or a reopened case resolved again)

@@ -176,3 +176,14 @@ def test_a_delayed_survey_goes_when_the_schedule_finds_it_due(repos: Repositorie
     assert send_due_surveys(repos, environ={}, config=delayed, now=due) == {}
     [job] = surveys(store)
     assert job["created_at"] == format_timestamp(parse_timestamp(now) + timedelta(minutes=10))
+
+
+def test_never_when_the_customers_message_there_was_public(repos: Repositories, ports: WorkerPorts,
+                                                           store: MemoryStore) -> None:
+    assert write(repos, ports, "1", "Your service is slow", metadata={"bot": "omnihub_bot", "public": "true"}
+                 ).startswith("routed")
+    customer = repos.customers.get(repos.customers.identity_owner(CHAT) or "")
+    assert customer is not None and customer.open_conversation_id is not None
+    resolved = resolve_conversation(repos, customer.open_conversation_id, environ={})
+    assert resolved["survey"] == "public" and resolved["feedback"] is None
+    assert surveys(store) == []
