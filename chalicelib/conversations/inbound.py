@@ -68,7 +68,7 @@ def handle_inbound_event(inbox_key: str, ports: WorkerPorts) -> str:
 
 
 def _thread_route_acknowledge(record: InboxRecord, ports: WorkerPorts) -> str:
-    taken = take_feedback(ports.repos, record, ports.feedback or load_feedback_config())
+    taken = take_feedback(ports.repos, record, ports.feedback or load_feedback_config(), ports.environ)
     if taken is not None:  # a survey's answer or comment: stored on the resolved conversation, not threaded
         return f"feedback_{taken.outcome}"
     threaded = thread_message(ports.repos, record, id_key=ports.id_key)

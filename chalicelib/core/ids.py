@@ -108,6 +108,11 @@ def survey_id_for(conversation_id: str) -> str:
     return "out_srv_" + hashlib.sha256(f"survey\x1f{conversation_id}".encode()).hexdigest()[:20]
 
 
+def survey_thanks_id_for(conversation_id: str) -> str:
+    """The thanks after a conversation's survey answer: once, however often the answer is redelivered."""
+    return "out_thx_" + hashlib.sha256(f"thanks\x1f{conversation_id}".encode()).hexdigest()[:20]
+
+
 def reference_for(conversation_id: str, attempt: int = 0) -> str:
     """A short human reference (``OH-7K3Q9``): Crockford base32, no I/L/O/U to misread."""
     return REFERENCE_PREFIX + _base32(_digest("reference", conversation_id, str(attempt)), 5)

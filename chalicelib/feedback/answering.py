@@ -13,6 +13,7 @@ already threaded (its decision recorded on the inbox item) is never taken.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -25,6 +26,7 @@ from chalicelib.core.ports import Repositories
 from chalicelib.core.records import InboxRecord
 from chalicelib.core.timestamps import parse_timestamp
 from chalicelib.feedback.answers import MAX_COMMENT_CHARS, parse_answer
+from chalicelib.feedback.asking import thank_for_answer
 from chalicelib.feedback.config import FeedbackConfig, SurveyKind
 from chalicelib.feedback.events import publish_feedback_event
 from chalicelib.reports.events import count_answer
@@ -40,7 +42,9 @@ class Taken:
     record: FeedbackRecord
 
 
-def take_feedback(repos: Repositories, record: InboxRecord, config: FeedbackConfig) -> Taken | None:
+def take_feedback(
+    repos: Repositories, record: InboxRecord, config: FeedbackConfig, environ: Mapping[str, str] | None = None
+) -> Taken | None:
     """Store the message as the open survey's answer or comment, or None: thread it as usual."""
     event = record.event
     if repos.feedback is None or record.thread is not None or event.sender is None:
@@ -58,6 +62,7 @@ def take_feedback(repos: Repositories, record: InboxRecord, config: FeedbackConf
         if message_id == survey.answer_message_id and survey.score is not None and survey.answered_at:
             count_answer(repos, survey.conversation_id, survey.channel, survey.route, survey.kind, survey.score,
                          survey.answered_at)
+            thank_for_answer(repos, survey, environ=environ or {}, config=config, at=survey.answered_at)
             return Taken("answer", survey)
         return Taken("comment", survey)
     conversation = repos.conversations.get(survey.conversation_id, consistent=True)
@@ -65,7 +70,10 @@ def take_feedback(repos: Repositories, record: InboxRecord, config: FeedbackConf
         return None
     at = record.received_at
     if not survey.answered:
-        return _answer(repos, record, survey, config, at, message_id)
+        taken = _answer(repos, record, survey, config, at, message_id)
+        if taken is not None:  # thanks, inviting a comment (once: its id derives from the conversation)
+            thank_for_answer(repos, taken.record, environ=environ or {}, config=config, at=at)
+        return taken
     return _comment(repos, record, survey, config, at, message_id)
 
 

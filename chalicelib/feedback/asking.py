@@ -18,7 +18,7 @@ from chalicelib.adapters.observability import logger
 from chalicelib.conversations.last_inbound import last_inbound_context
 from chalicelib.core.consent import ConsentState
 from chalicelib.core.feedback_record import FeedbackRecord
-from chalicelib.core.ids import survey_id_for
+from chalicelib.core.ids import survey_id_for, survey_thanks_id_for
 from chalicelib.core.model import Channel, Conversation
 from chalicelib.core.ports import Repositories
 from chalicelib.core.timestamps import format_timestamp, parse_timestamp
@@ -116,22 +116,43 @@ def _place(repos: Repositories, record: FeedbackRecord, environ: Mapping[str, st
     kind = SurveyKind(record.kind)
     _, wording = config.wording_for(record.language)
     text = wording.question(kind).format(reference=conversation.reference, name=customer.name or "")
+    sent = _send(repos, record, conversation, address, text, survey_id_for(conversation.id), record.asked_at,
+                 survey_choices(kind), environ)
+    repos.feedback.mark_sent(record)
+    return sent
+
+
+def thank_for_answer(
+    repos: Repositories, record: FeedbackRecord, *, environ: Mapping[str, str], config: FeedbackConfig, at: str
+) -> str:
+    """The configured thanks (which invites a comment) after an answer; once per conversation."""
+    conversation = repos.conversations.get(record.conversation_id)
+    customer = repos.customers.get(record.customer_id)
+    channel = Channel(record.channel)
+    address = next((i.address for i in customer.identities if i.channel is channel), None) if customer else None
+    if conversation is None or customer is None or address is None:
+        return "gone"
+    _, wording = config.wording_for(record.language)
+    text = wording.thanks.format(reference=conversation.reference, name=customer.name or "")
+    return _send(repos, record, conversation, address, text, survey_thanks_id_for(conversation.id), at, (), environ)
+
+
+def _send(repos: Repositories, record: FeedbackRecord, conversation: Conversation, address: str, text: str,
+          outbound_id: str, at: str, choices: tuple[Choice, ...], environ: Mapping[str, str]) -> str:
+    """Place one survey message through the outbox (its id makes it once) and count it."""
+    channel = Channel(record.channel)
     last_at, provider, metadata, reply_token = last_inbound_context(repos, conversation.id, channel)
-    outbound_id = survey_id_for(conversation.id)
     try:
         place_outbound(repos.messages, OutboundDraft(
             outbound_id=outbound_id, conversation_id=conversation.id, kind=OutboundKind.SURVEY, channel=channel,
-            to=address, created_at=record.asked_at, text=text, language=record.language,
+            to=address, created_at=at, text=text, language=record.language,
             reference=conversation.reference, customer_last_inbound_at=last_at, reply_token=reply_token,
-            inbound_provider=provider, inbound_metadata=metadata, choices=survey_choices(kind),
+            inbound_provider=provider, inbound_metadata=metadata, choices=choices,
         ), environ)
     except NoOutboundProvider as err:
         logger.warning("no sender for the survey", extra={"channel": channel.value, "reason": err.reason})
-        repos.feedback.mark_sent(record)
         return "no_sender"
-    repos.feedback.mark_sent(record)
-    count_event(repos.kpis, f"outbound#{outbound_id}", record.asked_at, channel.value, record.route,
-                figures.outbound_message())
+    count_event(repos.kpis, f"outbound#{outbound_id}", at, channel.value, record.route, figures.outbound_message())
     return "asked"
 
 

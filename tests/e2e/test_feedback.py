@@ -58,6 +58,9 @@ def test_a_resolved_telegram_case_is_surveyed_answered_and_counted(local_stack: 
 
     write(local_stack, chat, "5")
     answered = wait_for_feedback(local_stack, conversation["id"])
+    thanks = local_stack.wait_for_outbox(lambda e: e["provider"] == "telegram" and e["body"].get("chat_id") == chat
+                                         and str(e["body"].get("text", "")).startswith("Grazie"))
+    assert "reply_markup" not in thanks["body"]
     assert answered["status"] == "resolved"
     assert answered["feedback"]["kind"] == "csat" and answered["feedback"]["score"] == 5
     assert answered["feedback"]["answered_at"] >= answered["feedback"]["asked_at"]

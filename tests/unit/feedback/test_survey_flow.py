@@ -96,6 +96,8 @@ def test_an_answer_is_stored_once_without_reopening_and_a_follow_up_is_its_comme
     resolve_conversation(repos, conversation_id, environ={})
     assert write(repos, ports, "2", "cinque") == "feedback_answer"
     assert write(repos, ports, "2", "cinque") == "feedback_answer"  # the same update redelivered
+    [thanks] = [job for job in store.jobs() if job["outbound_id"].startswith("out_thx_")]  # once
+    assert thanks["text"].startswith("Grazie per la tua valutazione") and "choices" not in thanks
     assert write(repos, ports, "3", "Molto gentili, grazie") == "feedback_comment"
     detail = conversation_detail(repos, conversation_id)
     assert detail["status"] == "resolved"
