@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from functools import lru_cache
 from typing import Any
 
@@ -34,9 +33,25 @@ def _current_request() -> Request:
 
 def _webhook(endpoint: str, spec: Any = None) -> Any:
     request = webhook_request(_current_request(), runtime.settings().public_base_url)
+    if _WEBHOOKS[endpoint].answers_call:
+        return _call_webhook(endpoint, request)
     result = ingest_webhook(
         endpoint, request, inbox=runtime.repositories().inbox, secrets=runtime.secrets(),
         acknowledger=_instant_acknowledger() if _WEBHOOKS[endpoint].instant_ack else None, spec=spec,
+        claims=runtime.repositories().claims,
+    )
+    return chalice_response(result.response)
+
+
+def _call_webhook(endpoint: str, request: Any) -> Any:
+    """A call webhook answers with what the caller hears, decided from stored data (never silence)."""
+    from chalicelib.ingest.call_answer import CallSettings, answer_call, ingest_call
+    from chalicelib.sla import load_service_levels
+
+    repos, settings = runtime.repositories(), CallSettings.from_environ(runtime.settings().environ)
+    result = ingest_call(
+        endpoint, request, inbox=repos.inbox, secrets=runtime.secrets(),
+        answerer=lambda events: answer_call(repos, events, settings, lambda: load_service_levels().calendar),
     )
     return chalice_response(result.response)
 
@@ -135,6 +150,42 @@ def webhook_vonage_messages() -> Any:
     return _webhook("vonage_messages")
 
 
+# Telephony: Twilio Voice (TwiML answers and callbacks) and Vonage Voice (the NCCO answer, GET by default).
+@app.route("/webhooks/twilio/voice", methods=["POST"], content_types=WEBHOOK_CONTENT_TYPES)
+def webhook_twilio_voice() -> Any:
+    return _webhook("twilio_voice")
+
+
+@app.route("/webhooks/twilio/voice/status", methods=["POST"], content_types=WEBHOOK_CONTENT_TYPES)
+def webhook_twilio_voice_status() -> Any:
+    return _webhook("twilio_voice_status")
+
+
+@app.route("/webhooks/twilio/voice/action", methods=["POST"], content_types=WEBHOOK_CONTENT_TYPES)
+def webhook_twilio_voice_action() -> Any:
+    return _webhook("twilio_voice_action")
+
+
+@app.route("/webhooks/twilio/voice/recording", methods=["POST"], content_types=WEBHOOK_CONTENT_TYPES)
+def webhook_twilio_voice_recording() -> Any:
+    return _webhook("twilio_voice_recording")
+
+
+@app.route("/webhooks/twilio/voice/transcription", methods=["POST"], content_types=WEBHOOK_CONTENT_TYPES)
+def webhook_twilio_voice_transcription() -> Any:
+    return _webhook("twilio_voice_transcription")
+
+
+@app.route("/webhooks/vonage/voice/answer", methods=["GET", "POST"], content_types=WEBHOOK_CONTENT_TYPES)
+def webhook_vonage_voice_answer() -> Any:
+    return _webhook("vonage_voice_answer")
+
+
+@app.route("/webhooks/vonage/voice/event", methods=["POST"], content_types=WEBHOOK_CONTENT_TYPES)
+def webhook_vonage_voice_event() -> Any:
+    return _webhook("vonage_voice_event")
+
+
 # Email: SendGrid posts multipart/form-data, Mailgun a form (multipart with attachments), Postmark JSON,
 # SNS text/plain; multipart is a binary type, so Chalice hands over its bytes untouched.
 @app.route("/webhooks/email/sendgrid", methods=["POST"], content_types=WEBHOOK_CONTENT_TYPES)
@@ -191,14 +242,45 @@ def conversation_reply(conversation_id: str) -> Any:
     return _rest(
         "support", reply_to_conversation, conversation_id, _json_body(), status=202,
         environ=runtime.settings().environ, idempotency_key=_current_request().headers.get("idempotency-key"),
+        bus=runtime.bus(),
     )
 
 
 @app.route("/conversations/{conversation_id}/resolve", methods=["POST"])
 def conversation_resolve(conversation_id: str) -> Any:
-    from chalicelib.api.replies import resolve_conversation
+    from chalicelib.api.lifecycle import resolve_conversation
 
-    return _rest("support", resolve_conversation, conversation_id, environ=runtime.settings().environ)
+    return _rest("support", resolve_conversation, conversation_id, bus=runtime.bus(),
+                 environ=runtime.settings().environ)
+
+
+@app.route("/conversations/{conversation_id}/reopen", methods=["POST"])
+def conversation_reopen(conversation_id: str) -> Any:
+    from chalicelib.api.lifecycle import reopen_conversation
+
+    return _rest("support", reopen_conversation, conversation_id, bus=runtime.bus())
+
+
+@app.route("/conversations/{conversation_id}/pending", methods=["POST"])
+def conversation_pending(conversation_id: str) -> Any:
+    from chalicelib.api.lifecycle import set_pending
+
+    return _rest("support", set_pending, conversation_id, bus=runtime.bus())
+
+
+@app.route("/conversations/{conversation_id}/assign", methods=["POST"])
+def conversation_assign(conversation_id: str) -> Any:
+    from chalicelib.api.lifecycle import assign_conversation
+
+    return _rest("support", assign_conversation, conversation_id, _json_body(), bus=runtime.bus())
+
+
+@app.route("/customers/{customer_id}", methods=["PATCH"])
+def customer_update(customer_id: str) -> Any:
+    from chalicelib.api.customers import update_customer
+
+    return _rest("support", update_customer, customer_id, _json_body(), bus=runtime.bus())
+
 
 
 @app.route("/reports/kpis", methods=["GET"])
@@ -210,16 +292,10 @@ def reports_kpis() -> Any:
 
 @app.route("/reports/kpis.csv", methods=["GET"])
 def reports_kpis_csv() -> Any:
-    from chalice import Response
+    from chalicelib.api.feedback_view import as_csv
+    from chalicelib.reports.kpis import kpi_report
 
-    from chalicelib.reports.kpis import kpi_csv, kpi_report
-
-    response = _rest("support", kpi_report, _current_request().query_params or {})
-    if response.status_code != 200:
-        return response
-    return Response(body=kpi_csv(json.loads(response.body)), status_code=200,
-                    headers={"Content-Type": "text/csv; charset=utf-8",
-                             "Content-Disposition": 'attachment; filename="kpis.csv"'})
+    return as_csv(_rest("support", kpi_report, _current_request().query_params or {}))
 
 
 # ---------------------------------------------------------------- event handlers (the pump calls these locally)
@@ -230,7 +306,7 @@ def _worker_ports() -> Any:
 
     return WorkerPorts(
         repos=runtime.repositories(), bus=runtime.bus(), environ=runtime.settings().environ, ack_policy=load_policy(),
-        id_key=id_key,
+        id_key=id_key, mail_objects=runtime.mail_objects(), bucket_name=runtime.settings().bucket_name,
     )
 
 
@@ -280,6 +356,37 @@ def handle_outbound(event: Any) -> Any:
     from chalicelib.handlers.outbound import handle_outbound_batch
 
     return handle_outbound_batch(event.to_dict(), _outbound_ports(), runtime.bus(), event.context)
+
+
+# Amazon Connect: a contact flow invokes this function (IAM: infra/ grants connect.amazonaws.com) and
+# gets a flat map of strings back; EventBridge contact events complete the call's message.
+@app.lambda_function(name=resources.CONTACT_FLOW_FUNCTION)
+def connect_contact_flow(event: Any, context: Any) -> Any:
+    from chalicelib.ingest.contact_flow import answer_contact_flow
+    from chalicelib.routing import load_routing_config
+    from chalicelib.sla import load_service_levels
+
+    return answer_contact_flow(event, runtime.repositories(), load_routing_config,
+                               lambda: load_service_levels().calendar)
+
+
+@app.on_cw_event(resources.CONTACT_EVENT_PATTERN, name=resources.CONTACT_EVENTS_CONSUMER)
+def connect_contact_events(event: Any) -> Any:
+    from chalicelib.ingest.contact_flow import store_contact_event
+
+    return {"stored": store_contact_event(event.to_dict(), runtime.repositories())}
+@app.on_sqs_message(
+    queue=resources.queue_name(_STAGE, resources.MAIL_OBJECTS_QUEUE),
+    batch_size=resources.MAIL_OBJECTS_QUEUE.batch_size,
+    name=resources.MAIL_OBJECTS_QUEUE.consumer,
+)
+def receive_mail_objects(event: Any) -> Any:
+    """Amazon SES → S3: the payload bucket's notifications of new mail objects (through an SQS queue:
+    ``@app.on_s3_event`` cannot be packaged by ``chalice package``, and the queue adds retries and a DLQ)."""
+    from chalicelib.handlers.mail_objects import handle_mail_object_batch
+
+    return handle_mail_object_batch(event.to_dict(), inbox=runtime.repositories().inbox, objects=runtime.mail_objects(),
+                                    bucket_name=runtime.settings().bucket_name, context=event.context)
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES), name="sweep_sla")

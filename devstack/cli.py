@@ -1,6 +1,8 @@
 """``./hub``: the command line a new user runs beside ``make run``.
 
   ./hub simulate api --from alice --text "Hello"     a webhook signed as the provider would sign it
+  ./hub simulate voice twilio --from +393331234567   a whole phone call (also: voice vonage, connect)
+  ./hub simulate x mention --from 1497230178432225283 --text "@acmecare hi"   a DM, comment or mention
   ./hub queues                                        depth of every queue and DLQ
   ./hub tail route-default                            print envelopes as they arrive
   ./hub replay inbound-dlq                            move dead letters back to their queue
@@ -15,6 +17,7 @@ secrets from the environment or, failing that, the development values ``make run
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
 import sys
@@ -29,7 +32,7 @@ from chalicelib.adapters import resources
 from chalicelib.providers.registry import Simulator, load, simulators
 from devstack.rules_cli import add_rules_parser
 from devstack.run import DEV_SECRETS
-from devstack.simulators.base import SimulatedRequest, send
+from devstack.simulators.base import send
 
 
 def _secrets() -> dict[str, str]:
@@ -57,21 +60,36 @@ def _sqs() -> Any:
 
 
 # ---------------------------------------------------------------- simulate
-SimulatorBuilder = Callable[[argparse.Namespace, dict[str, str]], SimulatedRequest]
+# A builder returns one signed request, a whole call's requests in order, or a Lambda event (a dict).
+SimulatorBuilder = Callable[[argparse.Namespace, dict[str, str]], Any]
+
+
+class SimulateUsageError(ValueError):
+    """A kind the provider's simulator does not have (``./hub simulate sms comment``)."""
 
 
 def _simulator(simulator: Simulator) -> SimulatorBuilder:
-    def build(args: argparse.Namespace, secrets: dict[str, str]) -> SimulatedRequest:
+    def build(args: argparse.Namespace, secrets: dict[str, str]) -> Any:
         simulate = load(simulator.target)  # imported when this command runs
         kwargs: dict[str, Any] = {"name": args.name, "language": args.language, "public_base_url": _hub_url()}
         if args.event_id:
             kwargs["event_id"] = args.event_id
         kwargs.update(simulator.options)
+        kind = getattr(args, "kind", None)
+        if kind is not None:
+            if kind not in simulator.kinds:
+                choices = "|".join(simulator.kinds) or "none"
+                raise SimulateUsageError(f"{simulator.command} simulates {choices}, not {kind!r}")
+            kwargs["kind"] = kind
         for extra in args.option or []:
             key, _, value = extra.partition("=")
             kwargs[key.replace("-", "_")] = value
-        request: SimulatedRequest = simulate(secrets, args.sender, args.text, **kwargs)
-        return request
+        text = getattr(args, "text", None)
+        if text is None:
+            if inspect.signature(simulate).parameters["text"].default is inspect.Parameter.empty:
+                raise SystemExit(f"./hub simulate {simulator.command} needs --text")
+            return simulate(secrets, args.sender, **kwargs)
+        return simulate(secrets, args.sender, text, **kwargs)
 
     return build
 
@@ -82,14 +100,51 @@ SIMULATORS: dict[str, tuple[SimulatorBuilder, str]] = {
 }
 
 
+def simulate_command(args: argparse.Namespace) -> str:
+    """The simulator a command line names. Its second word is either part of the simulator's name
+    (``simulate voice twilio`` is ``voice-twilio``) or what the customer does (``simulate x mention``:
+    the simulator ``x``, kind ``mention``); ``simulate twilio-sms`` is itself. Sets ``args.kind``."""
+    second = args.kind
+    joined = f"{args.provider}-{second}" if second else None
+    if joined is not None and joined in SIMULATORS:
+        args.kind = None
+        return joined
+    if args.provider not in SIMULATORS:
+        raise SystemExit(f"unknown simulator {args.provider!r}; known: {', '.join(sorted(SIMULATORS))}")
+    return args.provider
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
-    builder, _ = SIMULATORS[args.provider]
-    request = builder(args, _secrets())
-    response = send(_hub_url(), request)
-    print(f"POST {request.path} → {response.status}")
-    if response.body:
-        print(response.body.decode("utf-8", "replace"))
-    return 0 if 200 <= response.status < 300 else 1
+    builder, _ = SIMULATORS[simulate_command(args)]
+    try:
+        built = builder(args, _secrets())
+    except SimulateUsageError as err:
+        print(f"hub simulate: {err}", file=sys.stderr)
+        return 2
+    if isinstance(built, dict):
+        return _invoke_contact_flow(built)
+    failed = 0
+    for request in built if isinstance(built, list) else [built]:  # a phone call: its callbacks in order
+        response = send(_hub_url(), request)
+        print(f"{request.method} {request.path.partition('?')[0]} → {response.status}")
+        if response.body:
+            print(response.body.decode("utf-8", "replace"))
+        failed += not 200 <= response.status < 300
+    return 1 if failed else 0
+
+
+def _invoke_contact_flow(event: dict[str, Any]) -> int:
+    """Amazon Connect: the flow's function, then the contact's end (no agent took it), both in this
+    process against the running stack (devstack/invoke.py says why and how)."""
+    from devstack.invoke import invoke_app_function
+    from devstack.simulators.voice import simulate_connect_contact_event
+
+    answer = invoke_app_function(resources.CONTACT_FLOW_FUNCTION, event)
+    print(f"{resources.CONTACT_FLOW_FUNCTION} → {json.dumps(answer, ensure_ascii=False)}")
+    contact_id = event["Details"]["ContactData"]["ContactId"]
+    ended = invoke_app_function(resources.CONTACT_EVENTS_CONSUMER, simulate_connect_contact_event(contact_id))
+    print(f"{resources.CONTACT_EVENTS_CONSUMER} (DISCONNECTED) → {json.dumps(ended)}")
+    return 0
 
 
 # ---------------------------------------------------------------- queues
@@ -220,10 +275,13 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     simulate = commands.add_parser("simulate", help="send a webhook signed exactly as a provider would")
-    simulate.add_argument("provider", choices=sorted(SIMULATORS), help="; ".join(
+    simulate.add_argument("provider", help="; ".join(
         f"{name}: {text}" for name, (_, text) in sorted(SIMULATORS.items())))
+    simulate.add_argument("kind", nargs="?", help="the second word: the provider of a call (`simulate voice "
+                          "<provider>`), or what the customer does where the channel has a choice (dm, comment, "
+                          "mention, reply: see each simulator above; default dm)")
     simulate.add_argument("--from", dest="sender", required=True, help="the customer's address on that channel")
-    simulate.add_argument("--text", required=True)
+    simulate.add_argument("--text", help="the message (required except for calls: then the voicemail's words)")
     simulate.add_argument("--name")
     simulate.add_argument("--language")
     simulate.add_argument("--event-id", help="the provider's event id (repeat it to try deduplication)")

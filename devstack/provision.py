@@ -56,7 +56,20 @@ def provision(session: Any, stage: str, *, bucket_name: str | None = None) -> Pr
     except ClientError as err:
         if err.response["Error"]["Code"] not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
             raise
+    _notify_mail_objects(s3, sqs, bucket, queue_urls[resources.queue_name(stage, resources.MAIL_OBJECTS_QUEUE)])
     return Provisioned(table, stream_arn, bucket, queue_urls)
+
+
+def _notify_mail_objects(s3: Any, sqs: Any, bucket: str, queue_url: str) -> None:
+    """The bucket tells the mail-objects queue of each mail written under its prefix, as infra/ sets it up
+    on AWS: locally, an object put in the bucket reaches ``receive_mail_objects`` through the pump."""
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={"QueueConfigurations": [{
+        "Id": "mail-objects",
+        "QueueArn": queue_arn,
+        "Events": ["s3:ObjectCreated:*"],
+        "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": resources.MAIL_OBJECTS_PREFIX}]}},
+    }]})
 
 
 def _create_table(dynamodb: Any, table: str) -> str:

@@ -46,7 +46,7 @@ DEFAULT_CONFIG_PATH = Path(__file__).resolve().parents[1] / "config" / "acknowle
 
 _TOP_LEVEL_KEYS = frozenset({
     "version", "quiet_period_minutes", "max_event_age_minutes", "relative_expected_max_minutes",
-    "fallback_language", "channels", "languages",
+    "fallback_language", "channels", "languages", "acknowledge_public",
 })
 # Keys an older acknowledgments.v1.json had: refused with where they went, not as unknown typos.
 _SERVICE_LEVELS_FILE = "chalicelib/config/service_levels.v1.json"
@@ -75,6 +75,10 @@ class Policy:
     channel_limits: Mapping[str, ChannelLimits]  # channel name or "default"
     service_levels: ServiceLevels  # the business calendar and the SLA targets, shared
     source: str
+    # A public conversation (a comment, a mention, a reply post) is acknowledged only when this is
+    # true, and then in public (a comment reply, a reply post). Default false: a brand's automatic
+    # "thanks, your reference is ..." under a complaint is seen by everyone and reads as a brush-off.
+    acknowledge_public: bool = False
 
     @property
     def calendar(self) -> BusinessCalendar:
@@ -116,6 +120,9 @@ def parse_policy(data: Any, source: str = "<policy>", *, service_levels: Service
     max_age = whole_number(data, "max_event_age_minutes", fail, minimum=1)
     relative_max = whole_number(data, "relative_expected_max_minutes", fail, minimum=0, default=180)
     limits = _parse_channel_limits(data.get("channels", {"default": {"max_length": 1000}}), fail)
+    acknowledge_public = data.get("acknowledge_public", False)
+    if not isinstance(acknowledge_public, bool):
+        raise fail("acknowledge_public", f"must be true or false, got {acknowledge_public!r}")
 
     languages_data = data.get("languages")
     if not isinstance(languages_data, Mapping) or not languages_data:
@@ -153,6 +160,7 @@ def parse_policy(data: Any, source: str = "<policy>", *, service_levels: Service
         channel_limits=MappingProxyType(limits),
         service_levels=service_levels if service_levels is not None else load_service_levels(),
         source=source,
+        acknowledge_public=acknowledge_public,
     )
 
 

@@ -11,7 +11,7 @@ from datetime import datetime
 from chalicelib.acknowledgments.decision import AckContext
 from chalicelib.core.consent import event_consent_keyword
 from chalicelib.core.language import language_hint
-from chalicelib.core.model import Conversation, Customer, InboundEvent, Priority
+from chalicelib.core.model import THREAD_OWNER_OTHER, Conversation, Customer, InboundEvent, Priority
 
 
 def acknowledgment_context(
@@ -34,7 +34,9 @@ def acknowledgment_context(
         reference=reference,
         text=event.text,
         is_auto_reply=event.metadata.get("auto_reply") == "true",
-        reply_not_ours=event.metadata.get("mode") == "standby",
+        reply_not_ours=event.metadata.get("mode") == "standby"
+        or (conversation is not None and conversation.thread_owner == THREAD_OWNER_OTHER),
+        public=event.metadata.get("public") == "true",
         consent_state=(customer.consent.get(event.channel.value) if customer else None),
         consent_keyword=event_consent_keyword(event.channel.value, event.text, event.metadata.get("consent")),
         opens_conversation=opens,

@@ -43,7 +43,8 @@ class AckReason(StrEnum):
     # not sent
     NOT_A_MESSAGE = "not_a_message"
     ECHO = "echo"
-    REPLY_NOT_OURS = "reply_not_ours"  # LINE standby: another module channel holds the chat
+    REPLY_NOT_OURS = "reply_not_ours"  # LINE standby, Meta handover: another app holds the chat
+    PUBLIC_CONVERSATION = "public_conversation"  # a comment or mention: not unless acknowledge_public
     ALREADY_ACKNOWLEDGED = "already_acknowledged"
     OPT_OUT_KEYWORD = "opt_out_keyword"
     CONSENT_KEYWORD = "consent_keyword"  # START / HELP: the provider or the consent flow answers those
@@ -68,7 +69,8 @@ class AckContext:
     reference: str | None = None  # the conversation's human reference; required to send
     text: str | None = None
     is_echo: bool = False  # our own outbound message reflected back by the provider
-    reply_not_ours: bool = False  # the provider says another app answers this chat (LINE standby mode)
+    reply_not_ours: bool = False  # another app answers this chat (LINE standby, Meta handover/standby)
+    public: bool = False  # a comment, mention or reply post: everyone would see the acknowledgment
     is_auto_reply: bool = False  # from the parser: Auto-Submitted, Precedence bulk/junk/list, bounces...
     consent_state: str | None = None  # on this channel: "granted", "withdrawn" or None (never asked)
     consent_keyword: ConsentKeyword | None = None  # derived from ``text`` on SMS/WhatsApp when not given
@@ -183,6 +185,8 @@ def _reason_for_silence(ctx: AckContext, policy: Policy) -> AckReason | None:
         return AckReason.ECHO
     if ctx.reply_not_ours:
         return AckReason.REPLY_NOT_OURS
+    if ctx.public and not policy.acknowledge_public:
+        return AckReason.PUBLIC_CONVERSATION
     if ctx.already_acknowledged:
         return AckReason.ALREADY_ACKNOWLEDGED
     keyword = ctx.consent_keyword

@@ -7,6 +7,7 @@ gathered by :mod:`chalicelib.acknowledgments.context`, and the webhook side live
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
@@ -15,9 +16,10 @@ from chalicelib.acknowledgments.context import acknowledgment_context
 from chalicelib.adapters.observability import count, logger
 from chalicelib.conversations.threading import Threaded
 from chalicelib.core.ids import acknowledgment_id_for
-from chalicelib.core.ports import MessageRepository
+from chalicelib.core.model import Channel
+from chalicelib.core.ports import ExpiringClaims, MessageRepository
 from chalicelib.core.records import CarriedAcknowledgment
-from chalicelib.outbound.job import OutboundKind
+from chalicelib.outbound.job import OutboundKind, public_reply_target
 from chalicelib.outbound.outbox import DELIVERED_IN_WEBHOOK_RESPONSE, OutboundDraft, place_outbound, record_delivered
 from chalicelib.outbound.registry import NoOutboundProvider
 
@@ -55,7 +57,26 @@ def acknowledgment_draft(threaded: Threaded, text: str, language: str | None) ->
         reply_token=event.reply_token,
         inbound_provider=event.provider,
         inbound_metadata=event.metadata,
+        # Only when the policy acknowledges public conversations: then in public, under the comment or post.
+        reply_to=public_reply_target(event.metadata, event.occurred_at, private=False),
     )
+
+
+# The channels where another machine may answer our acknowledgment with a message of its own.
+RATE_LIMITED_CHANNELS = frozenset({Channel.EMAIL})
+
+
+def _address_window_claimed(threaded: Threaded, policy: Policy, claims: ExpiringClaims | None) -> bool:
+    """Claim the sender's address for one quiet period (held by this message: a redelivery keeps it)."""
+    event = threaded.event
+    if claims is None or event.sender is None or event.channel not in RATE_LIMITED_CHANNELS:
+        return True
+    window = int(policy.quiet_period.total_seconds())
+    if window <= 0:
+        return True
+    now = time.time()
+    return claims.claim(f"ack#{event.sender.identity.key}", threaded.message.inbox_key or threaded.message.id,
+                        int(now) + window, now=now)
 
 
 def acknowledge_threaded(
@@ -65,6 +86,7 @@ def acknowledge_threaded(
     messages: MessageRepository,
     policy: Policy | None,
     environ: Mapping[str, str],
+    claims: ExpiringClaims | None = None,
 ) -> str:
     """Store the acknowledgment the webhook response carried, or decide one and place it."""
     if carried:
@@ -81,6 +103,11 @@ def acknowledge_threaded(
     logger.info("acknowledgment decision", extra={"send": decision.send, "reason": str(decision.reason)})
     if not decision.send or not decision.text:
         return f"not_acknowledged:{decision.reason}"
+    if not _address_window_claimed(threaded, policy, claims):
+        # Whatever it sends (a new Message-ID each time, a changed subject), an address is acknowledged
+        # at most once per quiet period: the last guard against a loop with another auto-responder.
+        count("AcknowledgmentsRateLimited", channel=threaded.event.channel.value)
+        return "not_acknowledged:address_rate_limited"
     try:
         placed = place_outbound(messages, acknowledgment_draft(threaded, decision.text, decision.language), environ)
     except NoOutboundProvider as err:

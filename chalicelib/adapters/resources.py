@@ -67,15 +67,33 @@ ROUTE_DEFAULT_QUEUE = QueueSpec("route-default")  # consumed by support tools, n
 # A provider outage is ridden out with backoff (5 s doubling to 5 min): 12 receives ≈ 40 minutes.
 OUTBOUND_QUEUE = QueueSpec("outbound", consumer="handle_outbound", consumer_timeout_seconds=60, max_receive_count=12)
 ESCALATION_QUEUE = QueueSpec("escalation")
+# Mail written to the payload bucket by a mail service (Amazon SES's receipt rule, S3 action): the bucket
+# notifies this queue of every object under MAIL_OBJECTS_PREFIX (a standard queue: S3 cannot notify a
+# FIFO one; the Message-ID dedupes), and receive_mail_objects reads each mail (chalicelib/ingest/mail_objects.py).
+MAIL_OBJECTS_QUEUE = QueueSpec("mail-objects", fifo=False, consumer="receive_mail_objects")
+MAIL_OBJECTS_PREFIX = "inbound-mail/"
+# Lifecycle events (omnihub.event.v1) for integrators: group = conversation id (customer id for
+# customer_updated); consumed outside the hub.
+CONVERSATION_EVENTS_QUEUE = QueueSpec("conversation-events")
 REPORTS_QUEUE = QueueSpec("reports")  # omnihub.report.v1, the weekly KPI report (consumed by integrators)
 
-QUEUES: tuple[QueueSpec, ...] = (INBOUND_QUEUE, ROUTE_DEFAULT_QUEUE, OUTBOUND_QUEUE, ESCALATION_QUEUE, REPORTS_QUEUE)
+QUEUES: tuple[QueueSpec, ...] = (
+    INBOUND_QUEUE, ROUTE_DEFAULT_QUEUE, OUTBOUND_QUEUE, ESCALATION_QUEUE, CONVERSATION_EVENTS_QUEUE,
+    MAIL_OBJECTS_QUEUE, REPORTS_QUEUE,
+)
 
 PAYLOAD_BUCKET = BucketSpec("payloads")
 
 # The stream relay and the scheduled sweeper, as app.py names them.
 STREAM_CONSUMER = "relay_inbox_stream"
 SCHEDULE_HANDLERS: tuple[tuple[str, int], ...] = (("sweep_sla", 60),)
+
+# Amazon Connect (telephony): the function a contact flow invokes, and the EventBridge rule's consumer.
+CONTACT_FLOW_FUNCTION = "connect_contact_flow"
+CONTACT_EVENTS_CONSUMER = "connect_contact_events"
+CONTACT_EVENT_PATTERN: dict[str, list[str]] = {"source": ["aws.connect"],
+                                              "detail-type": ["Amazon Connect Contact Event"]}
+CONNECT_PRINCIPAL = "connect.amazonaws.com"
 
 
 def table_name(stage: str) -> str:

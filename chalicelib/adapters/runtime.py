@@ -10,7 +10,7 @@ from functools import cache, lru_cache
 from typing import Any
 
 from chalicelib.adapters.dynamo import Table, dynamo_repositories
-from chalicelib.adapters.s3 import S3PayloadArchive
+from chalicelib.adapters.s3 import S3MediaStore, S3PayloadArchive
 from chalicelib.adapters.secrets import SecretSource
 from chalicelib.adapters.settings import Settings, get_settings
 from chalicelib.adapters.sqs import SqsBus
@@ -34,10 +34,27 @@ def repositories() -> Repositories:
         aws_client("dynamodb"),
         settings.table_name,
         payloads=S3PayloadArchive(aws_client("s3"), settings.bucket_name),
+        media=S3MediaStore(aws_client("s3"), settings.bucket_name, presigner=s3_presigner()),
         inline_payload_limit=settings.inline_payload_limit,
         retention_days=settings.inbox_retention_days,
         cursor_key=_cursor_key,
     )
+
+
+@cache
+def s3_presigner() -> Any:
+    """An S3 client that presigns with SigV4 (attachment links); its requests are never sent."""
+    import boto3
+    from botocore.config import Config
+
+    settings = get_settings()
+    return boto3.session.Session().client("s3", region_name=settings.region, endpoint_url=settings.aws_endpoint_url,
+                                          config=Config(signature_version="s3v4"))
+
+
+def mail_objects() -> S3PayloadArchive:
+    """Reads mail objects (Amazon SES's S3 action) from the payload bucket."""
+    return S3PayloadArchive(aws_client("s3"), get_settings().bucket_name)
 
 
 def _cursor_key() -> bytes:
@@ -68,5 +85,5 @@ def settings() -> Settings:
 
 def reset() -> None:
     """Forget every cached adapter and the settings (tests, after changing the environment)."""
-    for cached in (aws_client, repositories, bus, secrets, get_settings):
+    for cached in (aws_client, s3_presigner, repositories, bus, secrets, get_settings):
         cached.cache_clear()

@@ -35,6 +35,7 @@ def routed_envelope(
             "created_at": message.created_at,
             "provider": message.provider,
             "provider_message_id": message.provider_message_id,
+            "metadata": dict(message.metadata),
         },
     }
 
@@ -78,6 +79,8 @@ def conversation_part(conversation: Conversation) -> dict[str, Any]:
         "routing": conversation.routing.to_api() if conversation.routing else None,
         "sla": conversation.sla.to_api() if conversation.sla else None,
         "created_at": conversation.created_at,
+        "public": conversation.public,  # comments, mentions, reply posts: an answer is seen by everyone
+        "post_id": conversation.post_id,
     }
 
 
@@ -94,3 +97,30 @@ def customer_part(customer: Customer) -> dict[str, Any]:
 def inbound_envelope(inbox_key: str, kind: str) -> dict[str, Any]:
     """Relay → conversation worker: only the key; the worker reads the stored event (the source of truth)."""
     return {"schema": INBOUND_V1, "inbox_key": inbox_key, "kind": kind}
+
+
+EVENT_V1 = "omnihub.event.v1"
+
+
+def lifecycle_event(
+    event_id: str,
+    event_type: str,
+    occurred_at: str,
+    conversation: Conversation | None,
+    customer: Customer,
+    detail: dict[str, Any],
+) -> dict[str, Any]:
+    """What integrators read from the conversation-events queue: one event per change, ``event_id``
+    derived from the change (a redelivery publishes the same id). ``conversation`` is null for
+    ``customer_updated``."""
+    return {
+        "schema": EVENT_V1,
+        "event_id": event_id,
+        "type": event_type,
+        "occurred_at": occurred_at,
+        "published_at": utc_now(),
+        "route": conversation.route if conversation else None,
+        "conversation": conversation_part(conversation) if conversation else None,
+        "customer": customer_part(customer),
+        "detail": detail,
+    }

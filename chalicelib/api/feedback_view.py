@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
+
+from chalice import Response
 
 from chalicelib.core.ports import Repositories
 
@@ -16,3 +19,14 @@ def with_feedback(repos: Repositories, data: dict[str, Any], *, survey: str | No
     if survey is not None:
         data["survey"] = survey
     return data
+
+
+def as_csv(response: Response) -> Response:
+    """``/reports/kpis.csv``: the JSON report's answer as CSV (an error stays the JSON error it is)."""
+    from chalicelib.reports.kpis import kpi_csv
+
+    if response.status_code != 200:
+        return response
+    return Response(body=kpi_csv(json.loads(response.body)), status_code=200,
+                    headers={"Content-Type": "text/csv; charset=utf-8",
+                             "Content-Disposition": 'attachment; filename="kpis.csv"'})

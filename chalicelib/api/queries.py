@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib.api.feedback_view import with_feedback
 from chalicelib.core.errors import BadRequest, NotFound
-from chalicelib.core.model import Channel, ConversationStatus, Identity
-from chalicelib.core.ports import Repositories
+from chalicelib.core.model import Channel, ConversationStatus, Customer, Identity
+from chalicelib.core.ports import MediaStore, Repositories
+from chalicelib.core.timestamps import format_timestamp
+
+ATTACHMENT_LINK_SECONDS = 300  # a presigned attachment URL works for 5 minutes: fetch the conversation again
 
 
 def lookup_customer(repos: Repositories, query: Mapping[str, str]) -> dict[str, Any]:
@@ -23,11 +27,17 @@ def lookup_customer(repos: Repositories, query: Mapping[str, str]) -> dict[str, 
     customer = repos.customers.get(customer_id) if customer_id else None
     if customer is None:
         raise NotFound("no customer has this identity")
+    return customer_answer(repos, customer)
+
+
+def customer_answer(repos: Repositories, customer: Customer) -> dict[str, Any]:
+    """The customer as the lookup (and PATCH /customers/{id}) answers them."""
     return {
         "id": customer.id,
         "name": customer.name,
         "language": customer.language,
         "tier": customer.tier,
+        "tags": list(customer.tags),
         "identities": [i.to_dict() for i in customer.identities],
         "consent": customer.consent,
         "conversation_ids": repos.conversations.customer_conversation_ids(customer.id),
@@ -40,7 +50,29 @@ def conversation_detail(repos: Repositories, conversation_id: str) -> dict[str, 
     if found is None:
         raise NotFound(f"no conversation {conversation_id}")
     conversation, messages = found
-    return with_feedback(repos, conversation.to_api(messages))
+    view = conversation.to_api(messages)
+    if repos.media is not None:
+        expires_at = format_timestamp(datetime.now(UTC) + timedelta(seconds=ATTACHMENT_LINK_SECONDS))
+        for message in view.get("messages", []):
+            message["attachments"] = [_with_link(repos.media, a, expires_at) for a in message["attachments"]]
+    return with_feedback(repos, view)
+
+
+def _with_link(media: MediaStore, attachment: dict[str, Any], expires_at: str) -> dict[str, Any]:
+    """A kept attachment (its ``url`` a pointer into the media store) shows a short-lived download URL
+    instead, until ``url_expires_at``, with its ``sha256``; inline images say ``inline: true``."""
+    pointer = attachment.get("url")
+    link = media.link(pointer, filename=attachment.get("name"), content_type=attachment.get("content_type"),
+                      expires_in=ATTACHMENT_LINK_SECONDS) if isinstance(pointer, str) else None
+    if link is None:
+        return attachment
+    shown = dict(attachment, url=link, url_expires_at=expires_at)
+    media_id = str(attachment.get("media_id") or "")
+    if media_id.startswith("sha256:"):
+        shown["sha256"] = media_id.removeprefix("sha256:")
+    if attachment.get("kind") == "inline_image":
+        shown["inline"] = True
+    return shown
 
 
 def conversation_list(repos: Repositories, query: Mapping[str, str]) -> dict[str, Any]:
@@ -67,4 +99,4 @@ def conversation_list(repos: Repositories, query: Mapping[str, str]) -> dict[str
     return {"conversations": page.items, "next_cursor": page.next_cursor}
 
 
-__all__ = ["conversation_detail", "conversation_list", "lookup_customer"]
+__all__ = ["conversation_detail", "conversation_list", "customer_answer", "lookup_customer"]

@@ -1,25 +1,31 @@
-"""The REST API's write use cases: an agent's reply (to the customer, on their channel) and resolve."""
+"""The REST API's agent reply: to the customer, on their channel (resolve and the other status
+changes are in api/lifecycle.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from chalicelib.api.feedback_view import with_feedback
+from chalicelib.adapters.sqs import SqsBus
 from chalicelib.api.reply_body import validated_idempotency_key, validated_reply
-from chalicelib.conversations.last_inbound import last_inbound_context
+from chalicelib.api.reply_events import report_reply
+from chalicelib.api.reply_rules import (
+    refuse_if_consent_withdrawn,
+    refuse_if_rules_forbid,
+    refuse_if_thread_not_ours,
+    reply_target,
+)
+from chalicelib.api.voice_replies import sms_instead_of_voice
 from chalicelib.core.errors import Conflict, IdempotencyKeyReused, NotFound
 from chalicelib.core.ids import agent_reply_id_for
-from chalicelib.core.model import ConversationStatus, Message
+from chalicelib.core.model import Channel, Message
 from chalicelib.core.ports import Repositories
 from chalicelib.core.timestamps import utc_now
-from chalicelib.feedback.asking import ask_on_resolve
-from chalicelib.feedback.config import load_feedback_config
 from chalicelib.outbound.job import OutboundKind
 from chalicelib.outbound.outbox import OutboundDraft, place_outbound
 from chalicelib.outbound.registry import NoOutboundProvider
-from chalicelib.reports.events import count_agent_reply, count_resolution
-from chalicelib.sla.timers import SlaSetup, after_agent_reply, after_status_change, sla_setup
+from chalicelib.reports.events import count_agent_reply
+from chalicelib.sla.timers import after_agent_reply, current_sla_setup
 
 
 def reply_to_conversation(
@@ -29,10 +35,12 @@ def reply_to_conversation(
     *,
     environ: Mapping[str, str],
     idempotency_key: str | None = None,
+    bus: SqsBus | None = None,
 ) -> dict[str, Any]:
     """Queue an agent's reply on the channel of the customer's last message (or the one chosen).
 
     An ``Idempotency-Key`` makes a retried POST return the same message instead of sending twice.
+    With a ``bus``, the reply is reported as ``replied`` on the conversation-events queue.
     """
     reply = validated_reply(body)
     idempotency_key = validated_idempotency_key(idempotency_key)
@@ -43,12 +51,21 @@ def reply_to_conversation(
     if customer is None:
         raise NotFound(f"the customer of {conversation_id} is gone")
     channel = reply.channel or conversation.channel
-    address = next((i.address for i in customer.identities if i.channel is channel), None)
+    if channel is Channel.VOICE:  # a call is answered by SMS to the same number, where allowed
+        _, call_provider, call_metadata, _, _ = _last_inbound(repos, conversation_id, Channel.VOICE)
+        address: str | None = sms_instead_of_voice(customer, environ, call_provider)
+        channel = Channel.SMS
+    else:
+        address = next((i.address for i in customer.identities if i.channel is channel), None)
     if address is None:
         raise Conflict(f"the customer has no {channel.value} address")
-    last_inbound_at, inbound_provider, inbound_metadata, reply_token = last_inbound_context(
-        repos, conversation_id, channel
-    )
+    refuse_if_thread_not_ours(conversation, channel)
+    refuse_if_consent_withdrawn(customer, channel)
+    last_inbound_at, inbound_provider, inbound_metadata, reply_token, written_at = _last_inbound(
+        repos, conversation_id, channel)
+    if inbound_provider is None and (reply.channel or conversation.channel) is Channel.VOICE:
+        inbound_provider, inbound_metadata = call_provider, call_metadata  # leave from the number called
+    target = reply_target(conversation, channel, inbound_metadata, written_at, private=reply.private)
     outbound_id = agent_reply_id_for(conversation_id, idempotency_key)
     now = utc_now()
     if idempotency_key:
@@ -58,62 +75,66 @@ def reply_to_conversation(
         if first.fingerprint != reply.fingerprint:
             raise IdempotencyKeyReused("this Idempotency-Key was used for a different reply")
         now = first.created_at
+        existing = repos.messages.find(conversation_id, outbound_id)
+        if existing is not None:
+            # A retried POST: what the first one created, whatever the clock says now; the clocks and the
+            # `replied` event again (idempotent), for a first attempt that failed after storing the reply.
+            after_agent_reply(repos.conversations, conversation_id, now, current_sla_setup())
+            count_agent_reply(repos, conversation, outbound_id, channel, now)  # once per reply id
+            if bus is not None:
+                report_reply(bus, conversation, customer, existing, retry_is_safe=True)
+            return _accepted(existing)
+    draft = OutboundDraft(
+        outbound_id=outbound_id,
+        conversation_id=conversation_id,
+        kind=OutboundKind.AGENT_REPLY,
+        channel=channel,
+        to=address,
+        created_at=now,
+        text=reply.text,
+        attachments=reply.attachments,
+        language=customer.language,
+        reference=conversation.reference,
+        customer_last_inbound_at=last_inbound_at,
+        reply_token=reply_token,
+        inbound_provider=inbound_provider,
+        inbound_metadata=inbound_metadata,
+        reply_to=target,
+    )
+    refuse_if_rules_forbid(draft, customer, environ)
     try:
-        placed = place_outbound(
-            repos.messages,
-            OutboundDraft(
-                outbound_id=outbound_id,
-                conversation_id=conversation_id,
-                kind=OutboundKind.AGENT_REPLY,
-                channel=channel,
-                to=address,
-                created_at=now,
-                text=reply.text,
-                attachments=reply.attachments,
-                language=customer.language,
-                reference=conversation.reference,
-                customer_last_inbound_at=last_inbound_at,
-                reply_token=reply_token,
-                inbound_provider=inbound_provider,
-                inbound_metadata=inbound_metadata,
-            ),
-            environ,
-        )
+        placed = place_outbound(repos.messages, draft, environ)
     except NoOutboundProvider as err:
         # Nothing can reach the customer on this channel (voice, or a misconfigured provider).
         raise Conflict(f"no sender can reach the customer on {channel.value}: {err.reason}") from err
     # The reply fulfils the response clocks (a retried POST again: the same time, nothing changes).
-    after_agent_reply(repos.conversations, conversation_id, now, _sla_setup())
+    after_agent_reply(repos.conversations, conversation_id, now, current_sla_setup())
     count_agent_reply(repos, conversation, outbound_id, channel, now)  # once per reply id (a retry: nothing)
+    message = placed.message
     if not placed.stored:
         existing = repos.messages.find(conversation_id, outbound_id)
         if existing is not None:
-            return _accepted(existing)  # a retried POST: what the first one created, in its current state
-    return _accepted(placed.message)
+            message = existing  # a retried POST: what the first one created, in its current state
+    if bus is not None:
+        report_reply(bus, conversation, customer, message, retry_is_safe=idempotency_key is not None)
+    return _accepted(message)
 
 
-def _sla_setup() -> SlaSetup:
-    from chalicelib.routing.config import load_routing_config  # lazy: only the write paths need it
-
-    return sla_setup(load_routing_config())
+def _last_inbound(
+    repos: Repositories, conversation_id: str, channel: Channel
+) -> tuple[str | None, str | None, dict[str, str], str | None, str | None]:
+    """When the customer's last message arrived, its provider, metadata and reply token, and when the
+    customer wrote it (the provider's time: a comment's private-reply window counts from it)."""
+    last = repos.messages.last_inbound_on_channel(conversation_id, channel)
+    if last is None:
+        return None, None, {}, None, None
+    record = repos.inbox.get(last.inbox_key) if last.inbox_key else None
+    if record is None:
+        return last.created_at, last.provider, {}, None, last.created_at
+    event = record.event
+    return last.created_at, last.provider, dict(event.metadata), event.reply_token, event.occurred_at
 
 
 def _accepted(message: Message) -> dict[str, Any]:
     return {"id": message.id, "conversation_id": message.conversation_id, "channel": message.channel.value,
             "status": message.status.value, "created_at": message.created_at}
-
-
-def resolve_conversation(
-    repos: Repositories, conversation_id: str, *, environ: Mapping[str, str] | None = None
-) -> dict[str, Any]:
-    """Resolve a case: the customer's next message opens a new conversation with a new reference, and
-    the customer is asked for feedback (chalicelib.feedback)."""
-    before = repos.conversations.get(conversation_id, consistent=True)
-    now = utc_now()
-    conversation = repos.conversations.set_status(conversation_id, ConversationStatus.RESOLVED, now)
-    repos.customers.release_open_conversation(conversation.customer_id, conversation_id)
-    timed = after_status_change(repos.conversations, conversation_id, _sla_setup())  # the clocks stop
-    resolved = timed.conversation if timed is not None else conversation
-    count_resolution(repos, before, resolved, now)
-    survey = ask_on_resolve(repos, resolved, environ=environ or {}, config=load_feedback_config(), now=now)
-    return with_feedback(repos, resolved.to_api(), survey=survey)

@@ -35,6 +35,7 @@ class ReplyBody:
     attachments: tuple[Attachment, ...]
     channel: Channel | None
     fingerprint: str  # what a retried POST with the same Idempotency-Key must repeat
+    private: bool = False  # on a public conversation: a private reply (Messenger/Instagram, an X DM)
 
 
 def validated_reply(body: Any) -> ReplyBody:
@@ -58,9 +59,15 @@ def validated_reply(body: Any) -> ReplyBody:
         channel = Channel(channel_text) if channel_text else None
     except ValueError as err:
         raise BadRequest("unknown channel") from err
-    canonical = {"text": text, "attachments": [a.to_dict() for a in attachments], "channel": channel_text}
+    private = body.get("private", False)
+    if not isinstance(private, bool):
+        raise BadRequest("private must be true or false")
+    canonical: dict[str, Any] = {"text": text, "attachments": [a.to_dict() for a in attachments],
+                                 "channel": channel_text}
+    if private:  # only when set: a reply's fingerprint stays what it was before the field existed
+        canonical["private"] = True
     fingerprint = hashlib.sha256(json.dumps(canonical, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
-    return ReplyBody(text, attachments, channel, fingerprint)
+    return ReplyBody(text, attachments, channel, fingerprint, private)
 
 
 def validated_idempotency_key(key: str | None) -> str | None:

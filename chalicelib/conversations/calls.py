@@ -26,7 +26,17 @@ from enum import StrEnum
 
 from chalicelib.core import calls
 from chalicelib.core.calls import CallStage, CallState
-from chalicelib.core.model import Attachment, EventKind, Identity, InboundEvent
+from chalicelib.core.ids import message_id_for
+from chalicelib.core.model import (
+    Attachment,
+    Channel,
+    DeliveryStatus,
+    Direction,
+    EventKind,
+    Identity,
+    InboundEvent,
+    Message,
+)
 
 CALLBACK_TAG = "callback"
 VOICEMAIL_TAG = "voicemail"
@@ -79,6 +89,16 @@ class CallRecord:
     @property
     def text(self) -> str:
         return self.transcription or _SUMMARIES[self.outcome]
+
+    @property
+    def details(self) -> tuple[tuple[str, str], ...]:
+        """The message's ``call`` object: what the call was, every value a string."""
+        values = {"outcome": self.outcome.value, "ended": "true" if self.ended else "false",
+                  "direction": self.direction, "started_at": self.started_at, "updated_at": self.updated_at,
+                  "duration_seconds": None if self.duration_seconds is None else str(self.duration_seconds),
+                  "recording_url": self.recording_url, "transcription_url": self.transcription_url,
+                  "tags": ",".join(self.tags) or None}
+        return tuple((name, value) for name, value in values.items() if value is not None)
 
     @property
     def attachments(self) -> tuple[Attachment, ...]:
@@ -169,4 +189,22 @@ def fold_call_events(events: Iterable[InboundEvent]) -> CallRecord:
         recording_url=recording.metadata.get(calls.RECORDING_URL) if recording else None,
         transcription=max(texts, key=lambda t: (len(t), t)) if texts else None,
         transcription_url=transcription_urls[-1] if transcription_urls else None,
+    )
+
+
+def call_message(record: CallRecord, conversation_id: str, created_at: str, inbox_key: str | None = None) -> Message:
+    """The call's one message: its id derives from the call, so every fold writes the same message."""
+    return Message(
+        id=message_id_for(f"{record.provider}#call#{record.call_id}"),
+        conversation_id=conversation_id,
+        direction=Direction.OUTBOUND if record.direction == "outbound" else Direction.INBOUND,
+        channel=Channel.VOICE,
+        created_at=created_at,
+        text=record.text,
+        attachments=record.attachments,
+        status=DeliveryStatus.RECEIVED,
+        provider=record.provider,
+        provider_message_id=record.call_id,
+        inbox_key=inbox_key,  # the callback that names the caller: what a reply reads (the number called)
+        call=record.details,
     )

@@ -15,12 +15,13 @@ from chalicelib.adapters.observability import count, logger
 from chalicelib.adapters.sqs import SqsBus
 from chalicelib.conversations.identities import resolve_customer
 from chalicelib.conversations.routing import route_threaded
+from chalicelib.conversations.signals import apply_read_covering_earlier, apply_signal, note_thread_owner
 from chalicelib.conversations.threading import is_threadable, thread_message
-from chalicelib.core.consent import lifecycle_consent
+from chalicelib.core.consent import feedback_consent, lifecycle_consent
 from chalicelib.core.errors import PermanentError, RetryableError
 from chalicelib.core.ids import event_reference
-from chalicelib.core.model import EventKind, InboundEvent
-from chalicelib.core.ports import Repositories
+from chalicelib.core.model import Channel, EventKind, Identity, InboundEvent
+from chalicelib.core.ports import PayloadArchive, Repositories
 from chalicelib.core.records import InboxRecord
 from chalicelib.feedback.answering import take_feedback
 from chalicelib.feedback.config import FeedbackConfig, load_feedback_config
@@ -45,6 +46,9 @@ class WorkerPorts:
     routing: RoutingConfig | None = None  # None: the configuration in force ($OMNIHUB_ROUTING_CONFIG)
     # The deployment's id key (new customers' ids); read only when a customer is created.
     id_key: Callable[[], bytes] = field(default=_no_id_key)
+    # Where a mail object an SES S3-action notification names is read from (None: such notifications are kept only).
+    mail_objects: PayloadArchive | None = None
+    bucket_name: str = ""
     feedback: FeedbackConfig | None = None  # None: the configuration in force ($OMNIHUB_FEEDBACK_CONFIG)
 
 
@@ -59,7 +63,19 @@ def handle_inbound_event(inbox_key: str, ports: WorkerPorts) -> str:
         if is_threadable(event):
             return _thread_route_acknowledge(record, ports)
         if event.kind is EventKind.DELIVERY_STATUS:
-            return "status_applied" if apply_status(ports.repos, event) else "status_ignored"
+            applied = apply_status(ports.repos, event)
+            covered = apply_read_covering_earlier(event, ports.repos)  # X: a read DM reads the earlier ones
+            return "status_applied" if applied or covered else "status_ignored"
+        if event.kind is EventKind.CALL:
+            from chalicelib.conversations.call_messages import fold_call_callback
+
+            return fold_call_callback(record, ports.repos, id_key=ports.id_key, bus=ports.bus,
+                                      routing=lambda: ports.routing or load_routing_config())
+        if event.kind is EventKind.LIFECYCLE and _names_mail_object(event):
+            return _read_mail_object(event, ports)
+        signal = apply_signal(event, ports.repos) if event.kind is EventKind.LIFECYCLE else None
+        if signal is not None:  # a watermark, an edit or unsend, thread control
+            return signal
         if event.kind is EventKind.LIFECYCLE and event.sender is not None:
             return _apply_lifecycle(record, ports.repos, ports.id_key)
         return "ignored"
@@ -68,17 +84,19 @@ def handle_inbound_event(inbox_key: str, ports: WorkerPorts) -> str:
 
 
 def _thread_route_acknowledge(record: InboxRecord, ports: WorkerPorts) -> str:
-    taken = take_feedback(ports.repos, record, ports.feedback or load_feedback_config(), ports.environ)
+    taken = take_feedback(ports.repos, record, ports.feedback or load_feedback_config(), ports.environ, ports.bus)
     if taken is not None:  # a survey's answer or comment: stored on the resolved conversation, not threaded
         return f"feedback_{taken.outcome}"
     threaded = thread_message(ports.repos, record, id_key=ports.id_key)
     logger.append_keys(conversation_id=threaded.conversation.id)
+    note_thread_owner(record.event, threaded.conversation.id, ports.repos)
     routed = route_threaded(threaded, ports.repos.conversations, ports.bus, ports.routing or load_routing_config())
     threaded = replace(threaded, conversation=routed.conversation)
     count("MessagesRouted", channel=record.event.channel.value)
     logger.info("message threaded and routed", extra={"opened": threaded.opened, "route": routed.conversation.route})
     acknowledged = acknowledge_threaded(
-        threaded, record.acknowledgment, messages=ports.repos.messages, policy=ports.ack_policy, environ=ports.environ
+        threaded, record.acknowledgment, messages=ports.repos.messages, policy=ports.ack_policy, environ=ports.environ,
+        claims=ports.repos.claims,
     )
     count_inbound(ports.repos, record.inbox_key, threaded.conversation, record.received_at, opened=threaded.opened)
     if routed.escalated:  # a rule's immediate escalation or a repeat contact
@@ -93,11 +111,51 @@ def apply_status(repos: Repositories, event: InboundEvent) -> bool:
     applied = repos.messages.apply_delivery_status(
         event.provider, event.provider_message_id, event.status, event.error_code
     )
+    _withdraw_for_feedback(repos, event)
     logger.info(
         "delivery status",
         extra={"event_ref": event_reference(event.inbox_key), "status": event.status.value, "applied": applied},
     )
     return applied
+
+
+def _names_mail_object(event: InboundEvent) -> bool:
+    """A lifecycle event naming a mail object in a bucket: an SES S3 action's SNS notification."""
+    return event.channel is Channel.EMAIL and bool(event.metadata.get("bucket") and event.metadata.get("object_key"))
+
+
+def _read_mail_object(event: InboundEvent, ports: WorkerPorts) -> str:
+    """The SNS notification of an S3 action names the mail object: read it into the inbox (its own
+    event, deduplicated by Message-ID with the bucket's own notification of the same object)."""
+    from chalicelib.ingest.mail_objects import MailObject, NotAMailObject, ingest_mail_object
+
+    if ports.mail_objects is None:
+        return "ignored"
+    mail = MailObject(event.metadata.get("bucket", ""), event.metadata.get("object_key", ""),
+                      created_at=event.occurred_at)
+    try:
+        fresh = ingest_mail_object(mail, bucket_name=ports.bucket_name, inbox=ports.repos.inbox,
+                                   objects=ports.mail_objects)
+    except NotAMailObject as err:
+        logger.warning("mail object refused", extra={"reason": err.reason})
+        return "mail_object_refused"
+    return f"mail_object_read:{len(fresh)}"
+
+
+def _withdraw_for_feedback(repos: Repositories, event: InboundEvent) -> None:
+    """A hard bounce or a complaint withdraws the recipient's email consent (core/consent.py): the
+    outbound rules then send nothing more to that address."""
+    decided = feedback_consent(event.metadata)
+    if decided is None:
+        return
+    address, state = decided
+    try:
+        owner = repos.customers.identity_owner(Identity(Channel.EMAIL, address))
+    except ValueError:  # not an address the model accepts
+        return
+    if owner:
+        repos.customers.set_consent(owner, Channel.EMAIL, state, event.occurred_at)
+        logger.info("email consent withdrawn by provider feedback", extra={"state": str(state)})
 
 
 def _apply_lifecycle(record: InboxRecord, repos: Repositories, id_key: Callable[[], bytes]) -> str:

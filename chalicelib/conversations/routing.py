@@ -11,6 +11,9 @@ Every message goes to its conversation's route queue (group = conversation id); 
 Every message also moves the conversation's SLA timers (:mod:`chalicelib.sla.timers`) before its envelope
 is published, so the envelope carries the due times; the customer's third contact on the same case within
 24 hours escalates with the reason ``repeat_contact``, once per case.
+What the message changed is reported on the conversation-events queue (conversations/lifecycle_worker.py),
+in order: opened, reopened, routed/rerouted, then each escalation's ``escalated`` (emitted by
+:func:`~chalicelib.conversations.escalation.escalate`, the one place every escalation goes through).
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from chalicelib.adapters.resources import QueueSpec, route_queue_spec
 from chalicelib.adapters.sqs import Outgoing, SqsBus
 from chalicelib.api.envelopes import routed_envelope
 from chalicelib.conversations.escalation import REPEAT_CONTACT_REASON, escalate
+from chalicelib.conversations.lifecycle import publish_lifecycle
+from chalicelib.conversations.lifecycle_worker import reopen_by_customer, routing_events
 from chalicelib.conversations.threading import Threaded
 from chalicelib.core.errors import RetryableError
 from chalicelib.core.model import Channel, Conversation
@@ -48,7 +53,8 @@ def route_threaded(
     threaded: Threaded, conversations: ConversationRepository, bus: SqsBus, config: RoutingConfig
 ) -> Routed:
     """Decide, record (once), publish the routed envelope and, for an escalating rule, the escalation."""
-    conversation, message = threaded.conversation, threaded.message
+    conversation, reopened = reopen_by_customer(threaded, conversations)
+    message = threaded.message
     applied = conversation.routing is not None and conversation.routing.message_id == message.id
     if not applied:
         decision = decide_route(config, routing_facts(threaded, conversations))
@@ -72,12 +78,16 @@ def route_threaded(
     )
     routing = conversation.routing
     escalated = applied and routing is not None and routing.escalate and routing.rule is not None
+    # The routing's events first, then the escalations': their ``escalated`` events follow in the same group.
+    publish_lifecycle(bus, routing_events(threaded, conversation, reopened=reopened, applied=applied))
     if escalated:
         assert routing is not None and routing.rule is not None
-        escalate(bus, conversation, threaded.customer, reason=routing.rule, level=IMMEDIATE_ESCALATION_LEVEL)
+        escalate(bus, conversation, threaded.customer, reason=routing.rule, level=IMMEDIATE_ESCALATION_LEVEL,
+                 at=message.created_at)
     if timed is not None and repeat_contact_due(timed.after):
         # Published before it is marked: a crash in between republishes the same envelope id on redelivery.
-        escalate(bus, conversation, threaded.customer, reason=REPEAT_CONTACT_REASON, level=IMMEDIATE_ESCALATION_LEVEL)
+        escalate(bus, conversation, threaded.customer, reason=REPEAT_CONTACT_REASON, level=IMMEDIATE_ESCALATION_LEVEL,
+                 at=message.created_at)
         mark_repeat_escalated(conversations, conversation.id, sla_setup(config))
         escalated = True
     return Routed(conversation, applied, escalated)

@@ -14,12 +14,17 @@ from dataclasses import dataclass
 
 from chalicelib.adapters.observability import logger
 from chalicelib.adapters.resources import INBOUND_QUEUE
+from chalicelib.conversations.attachments import keep_attachments
+from chalicelib.conversations.email_threads import find_mail_thread, remember_mail
 from chalicelib.conversations.identities import owner_of, resolve_customer
+from chalicelib.conversations.message_metadata import shown_metadata
+from chalicelib.conversations.public import PublicThread, newest_public_thread, post_of, public_thread_key
 from chalicelib.core.consent import event_consent_keyword, keyword_consent
 from chalicelib.core.errors import RetryableError
 from chalicelib.core.ids import allocate_reference, conversation_id_for, event_reference, message_id_for
 from chalicelib.core.language import language_hint
 from chalicelib.core.model import (
+    Channel,
     Conversation,
     ConversationStatus,
     Customer,
@@ -49,9 +54,18 @@ class ThreadChoice:
     claim_pending: bool = False  # another message claimed the customer's pointer and has not created it yet
 
 
-def choose_thread(inbox_key: str, customer: Customer | None, current: Conversation | None, now: str) -> ThreadChoice:
+def choose_thread(inbox_key: str, customer: Customer | None, current: Conversation | None, now: str,
+                  *, public: PublicThread | None = None) -> ThreadChoice:
     """The one threading rule, on what was read: the customer's open (not resolved) conversation, else a
-    new one whose id derives from this message."""
+    new one whose id derives from this message.
+
+    A public message (a comment, a mention, a reply post: ``public`` is its thread as read) threads on
+    its post instead: the customer's newest public conversation about it unless resolved, else the next
+    one (:mod:`chalicelib.conversations.public`); the direct conversation is neither joined nor claimed."""
+    if public is not None and customer is not None:
+        if public.current is not None and public.current.status is not ConversationStatus.RESOLVED:
+            return ThreadChoice(public.current.id, opens=False, current=public.current)
+        return ThreadChoice(public.next_id(customer.id), opens=True, current=None)
     mine = conversation_id_for(inbox_key)
     pointer = customer.open_conversation_id if customer else None
     if pointer == mine:  # claimed by an earlier attempt of this very message
@@ -88,7 +102,8 @@ def preview_thread(repos: Repositories, event: InboundEvent) -> ThreadPreview:
     customer = repos.customers.get(owner) if owner else None
     open_id = customer.open_conversation_id if customer else None
     current = repos.conversations.get(open_id) if open_id else None
-    choice = choose_thread(event.inbox_key, customer, current, utc_now())
+    choice = choose_thread(event.inbox_key, customer, current, utc_now(),
+                           public=_public_thread(repos, customer.id, event) if customer else None)
     if not choice.opens and choice.current is not None:
         return ThreadPreview(customer, choice.current, choice.conversation_id, choice.current.reference)
     reference = allocate_reference(choice.conversation_id, repos.references.reserve)
@@ -111,13 +126,24 @@ class Threaded:
 def decide_thread(
     repos: Repositories, inbox_key: str, event: InboundEvent, received_at: str, *, id_key: Callable[[], bytes]
 ) -> ThreadDecision:
-    """Resolve the customer and take the decision; opening claims the customer's pointer (conditional)."""
+    """Resolve the customer and take the decision; opening claims the customer's pointer (conditional).
+
+    An email that answers one of the customer's conversations (by header or by the reference it
+    names, see ``email_threads``) joins it, even resolved: applying the decision reopens it."""
     assert event.sender is not None
     customer_id = resolve_customer(repos.customers, event.sender, received_at, key=id_key)
+    answered = find_mail_thread(repos, event, customer_id)
+    if answered is not None:
+        return ThreadDecision(customer_id, answered.id, opens=False, previous_inbound_at=answered.last_inbound_at)
     while True:
         customer = repos.customers.get(customer_id, consistent=True)
         if customer is None:
             raise RetryableError(f"customer {customer_id} not readable yet")
+        public = _public_thread(repos, customer_id, event, consistent=True)
+        if public is not None:  # a public message claims nothing: its conversation's id is derived
+            choice = choose_thread(inbox_key, customer, None, utc_now(), public=public)
+            previous = choice.current.last_inbound_at if choice.current else None
+            return ThreadDecision(customer_id, choice.conversation_id, opens=choice.opens, previous_inbound_at=previous)
         pointer = customer.open_conversation_id
         current = repos.conversations.get(pointer, consistent=True) if pointer else None
         choice = choose_thread(inbox_key, customer, current, utc_now())
@@ -137,6 +163,15 @@ def decide_thread(
         )
 
 
+def _public_thread(
+    repos: Repositories, customer_id: str, event: InboundEvent, *, consistent: bool = False
+) -> PublicThread | None:
+    key = public_thread_key(event)
+    if key is None:
+        return None
+    return newest_public_thread(customer_id, key, lambda cid: repos.conversations.get(cid, consistent=consistent))
+
+
 def thread_message(repos: Repositories, record: InboxRecord, *, id_key: Callable[[], bytes]) -> Threaded:
     """Resolve, decide (once), apply. Safe to call again for the same inbox record."""
     event, inbox_key, received_at = record.event, record.inbox_key, record.received_at
@@ -146,6 +181,8 @@ def thread_message(repos: Repositories, record: InboxRecord, *, id_key: Callable
     )
     if decision.opens:
         _open_conversation(repos, decision, event, received_at, _announced_reference(record.acknowledgment, decision))
+    else:
+        _reopen_if_resolved(repos, decision)
     _keep_announced_reference(repos, record.acknowledgment, decision)
     message = Message(
         id=message_id_for(inbox_key),
@@ -154,13 +191,16 @@ def thread_message(repos: Repositories, record: InboxRecord, *, id_key: Callable
         channel=event.channel,
         created_at=received_at,
         text=event.text,
-        attachments=event.attachments,
+        attachments=keep_attachments(repos, record),
         status=DeliveryStatus.RECEIVED,
         provider=event.provider,
         provider_message_id=event.provider_message_id,
         inbox_key=inbox_key,
+        metadata=shown_metadata(event.metadata),
     )
     repos.messages.put(message)
+    remember_mail(repos, event.metadata.get("message_id") if event.channel is Channel.EMAIL else None,
+                  decision.conversation_id)
     if not decision.opens:  # an opened conversation was created with this message's time
         repos.conversations.record_inbound_activity(decision.conversation_id, received_at)
     _update_customer(repos, decision.customer_id, event)
@@ -169,6 +209,19 @@ def thread_message(repos: Repositories, record: InboxRecord, *, id_key: Callable
     if customer is None or conversation is None:
         raise RetryableError(f"threading of {event_reference(inbox_key)} is not readable yet")
     return Threaded(event, customer, conversation, message, decision.opens, decision.previous_inbound_at)
+
+
+def join_or_open(repos: Repositories, record: InboxRecord, *, id_key: Callable[[], bytes]) -> ThreadDecision:
+    """The conversation an event with a sender belongs to, opened if need be, without writing a message
+    (a phone call writes its one message itself). Decided once, like a message's; safe to repeat."""
+    event, inbox_key, received_at = record.event, record.inbox_key, record.received_at
+    decision = record.thread or repos.inbox.record_thread_decision(
+        inbox_key, decide_thread(repos, inbox_key, event, received_at, id_key=id_key)
+    )
+    if decision.opens:
+        _open_conversation(repos, decision, event, received_at, None)
+    _update_customer(repos, decision.customer_id, event)
+    return decision
 
 
 def _announced_reference(carried: CarriedAcknowledgment | None, decision: ThreadDecision) -> str | None:
@@ -189,6 +242,7 @@ def _open_conversation(
     repos: Repositories, decision: ThreadDecision, event: InboundEvent, at: str, announced: str | None
 ) -> None:
     conversation_id = decision.conversation_id
+    public = public_thread_key(event) is not None
     if announced and repos.references.reserve(announced, conversation_id):
         reference = announced
     else:
@@ -205,8 +259,22 @@ def _open_conversation(
             created_at=at,
             updated_at=at,
             last_inbound_at=at,
+            public=public,
+            post_id=post_of(event) if public else None,
+            permalink=event.metadata.get("permalink") if public else None,
         )
     )
+
+
+def _reopen_if_resolved(repos: Repositories, decision: ThreadDecision) -> None:
+    """A reply to a resolved conversation (an email naming it) reopens it, and it becomes the customer's
+    open conversation unless they already have another one."""
+    joined = repos.conversations.get(decision.conversation_id, consistent=True)
+    if joined is None or joined.status is not ConversationStatus.RESOLVED:
+        return
+    repos.conversations.set_status(decision.conversation_id, ConversationStatus.OPEN, utc_now())
+    repos.customers.claim_open_conversation(decision.customer_id, decision.conversation_id, None)
+    logger.info("resolved conversation reopened by a reply", extra={"conversation_id": decision.conversation_id})
 
 
 def _update_customer(repos: Repositories, customer_id: str, event: InboundEvent) -> None:

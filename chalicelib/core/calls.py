@@ -61,6 +61,16 @@ class CallState(StrEnum):
         return self not in (CallState.RINGING, CallState.IN_PROGRESS)
 
 
+@dataclass(frozen=True, slots=True)
+class CallLog:
+    """What the store keeps per call: the inbox keys of its callbacks so far, and where its one message
+    lives once the caller's conversation is known (set once: the message's key never moves)."""
+
+    inbox_keys: frozenset[str]
+    conversation_id: str | None = None
+    message_created_at: str | None = None
+
+
 # ---- the first answer: what the hub says to a caller --------------------------------------------------
 
 # The customer's language → the text-to-speech locale both Twilio <Say> and Vonage talk accept.
@@ -236,3 +246,30 @@ class CallGreeting:
 
     def voicemail_prompt(self, *, after_no_answer: bool) -> str:
         return self.prompt("voicemail_no_answer" if after_no_answer else "voicemail_closed")
+
+
+@dataclass(frozen=True, slots=True)
+class CallAnswer:
+    """What the hub decided to say to a caller, before the provider adds where it calls back.
+
+    Built from storage and configuration by provider-neutral code (``chalicelib/ingest/call_answer.py``);
+    the provider module turns it into a :class:`CallGreeting` with its own callback URLs. The default
+    is the answer that needs nothing: an unknown caller, straight to the voicemail.
+    """
+
+    open_now: bool = False
+    support_number: str | None = None
+    business_number: str | None = None
+    customer_name: str | None = None
+    language: str | None = None
+    reference: str | None = None
+    dial_timeout_seconds: int = 20
+    voicemail_max_seconds: int = 120
+
+    def greeting(self, callbacks: CallCallbacks) -> CallGreeting:
+        return CallGreeting(
+            callbacks=callbacks, open_now=self.open_now, support_number=self.support_number,
+            business_number=self.business_number, customer_name=self.customer_name, language=self.language,
+            reference=self.reference, dial_timeout_seconds=self.dial_timeout_seconds,
+            voicemail_max_seconds=self.voicemail_max_seconds,
+        )

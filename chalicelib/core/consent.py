@@ -86,6 +86,26 @@ def lifecycle_consent(lifecycle: str | None) -> ConsentState | None:
     return None
 
 
+# Channels where a withdrawn consent stops every message: the keyword channels (STOP), and email, whose
+# consent a hard bounce or a complaint withdraws (sending again would hurt the sender's reputation).
+CONSENT_HONOURED_CHANNELS: frozenset[Channel] = KEYWORD_CHANNELS | {Channel.EMAIL}
+
+
 def opted_out(consent: Mapping[str, str], channel: Channel | str) -> bool:
     """Whether sending on ``channel`` is forbidden: its consent is withdrawn and the channel honours it."""
-    return channel in KEYWORD_CHANNELS and consent.get(Channel(channel).value) == ConsentState.WITHDRAWN
+    return channel in CONSENT_HONOURED_CHANNELS and consent.get(Channel(channel).value) == ConsentState.WITHDRAWN
+
+
+def feedback_consent(metadata: Mapping[str, str]) -> tuple[str, ConsentState] | None:
+    """The address whose email consent a provider's feedback withdraws: a hard (permanent) bounce's
+    recipient, a complaint's recipient; None for a soft bounce, a delivery or anything else.
+
+    Only a provider's own, signed report counts (``metadata.provider_feedback``): a DSN arriving as mail
+    can be forged by anyone, and must not silence a customer."""
+    if metadata.get("provider_feedback") != "true":
+        return None
+    if metadata.get("bounce") == "hard" and metadata.get("bounce_recipient"):
+        return metadata["bounce_recipient"], ConsentState.WITHDRAWN
+    if metadata.get("complaint") == "true" and metadata.get("complaint_recipient"):
+        return metadata["complaint_recipient"], ConsentState.WITHDRAWN
+    return None

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import uuid
 from collections.abc import Callable
 
@@ -23,6 +24,12 @@ from chalicelib.core.model import Identity
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 REFERENCE_PREFIX = "OH-"
 REFERENCE_ATTEMPTS = 8
+REFERENCE_LENGTH = 5
+# A reference as people and mail clients write it back: in brackets in a subject (``[OH-7K3Q9]``),
+# or bare (a plus-address tag ``support+OH-7K3Q9@``), any case.
+_REFERENCE_IN_TEXT = re.compile(
+    rf"(?<![0-9A-Za-z]){REFERENCE_PREFIX}([{_CROCKFORD}]{{{REFERENCE_LENGTH}}})(?![0-9A-Za-z])", re.IGNORECASE
+)
 MIN_ID_KEY_BYTES = 32  # the generated key has 64 characters; a shorter one is a mistake, not a key
 
 
@@ -96,6 +103,13 @@ def escalation_id_for(conversation_id: str, reason: str, level: int = 1) -> str:
     return "esc_" + _base32(_digest("escalation", conversation_id, reason, str(level)), 20).lower()
 
 
+def lifecycle_event_id_for(subject_id: str, event_type: str, change: str) -> str:
+    """One lifecycle event per change: ``subject_id`` is the conversation (the customer for
+    ``customer_updated``), ``change`` names the change itself (the message that decided, the time
+    of a status change, a profile version), so a redelivery or a retry publishes the same id."""
+    return "evt_" + _base32(_digest("lifecycle-event", subject_id, event_type, change), 20).lower()
+
+
 def agent_reply_id_for(conversation_id: str, idempotency_key: str | None) -> str:
     """A retried POST with the same Idempotency-Key names the same reply; without one, a new id."""
     if idempotency_key is None:
@@ -115,7 +129,19 @@ def survey_thanks_id_for(conversation_id: str) -> str:
 
 def reference_for(conversation_id: str, attempt: int = 0) -> str:
     """A short human reference (``OH-7K3Q9``): Crockford base32, no I/L/O/U to misread."""
-    return REFERENCE_PREFIX + _base32(_digest("reference", conversation_id, str(attempt)), 5)
+    return REFERENCE_PREFIX + _base32(_digest("reference", conversation_id, str(attempt)), REFERENCE_LENGTH)
+
+
+def references_in(text: str | None, *, limit: int = 5) -> list[str]:
+    """The references a text names (a subject's ``[OH-7K3Q9]``), upper-cased, in order, at most ``limit``."""
+    found: list[str] = []
+    for match in _REFERENCE_IN_TEXT.finditer((text or "")[:4_000]):
+        reference = REFERENCE_PREFIX + match.group(1).upper()
+        if reference not in found:
+            found.append(reference)
+        if len(found) >= limit:
+            break
+    return found
 
 
 def allocate_reference(conversation_id: str, reserve: Callable[[str, str], bool]) -> str:
@@ -128,3 +154,9 @@ def allocate_reference(conversation_id: str, reserve: Callable[[str, str], bool]
         if reserve(candidate, conversation_id):
             return candidate
     raise RetryableError(f"no free reference after {REFERENCE_ATTEMPTS} attempts")
+
+
+def public_conversation_id_for(customer_id: str, thread_key: str, generation: int) -> str:
+    """The public conversation of one customer about one post (``thread_key``); ``generation`` counts the
+    ones resolved before it, so a comment after a resolution opens the next one under a known name."""
+    return "cnv_" + _base32(_digest("public", customer_id, thread_key, str(generation)), 16).lower()

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from chalicelib.core.errors import ModelError
-from chalicelib.core.routing_record import ConversationRouting
+from chalicelib.core.routing_record import ConversationRouting, SupportAssignment
 from chalicelib.core.sla_record import StoredSla
 from chalicelib.core.timestamps import ISO_UTC, normalize_timestamp
 from chalicelib.core.vocabulary import (
@@ -35,6 +35,9 @@ from chalicelib.core.vocabulary import (
 # partition keys over 2,048 bytes) and end as a poison message.
 MAX_ADDRESS_BYTES = 320  # an email address is at most 254; provider user ids are far shorter
 MAX_ID_BYTES = 512  # a provider's event or message id
+THREAD_OWNER_OTHER = "other"  # Conversation.thread_owner while another app of the Page owns the thread
+THREAD_OWNER_US = "us"
+HANDOVER_CHANNELS = frozenset({Channel.MESSENGER, Channel.INSTAGRAM})  # where the Handover Protocol exists
 EMAIL_INBOX_NAMESPACE = "email"  # the dedupe namespace of every email event (InboundEvent.inbox_namespace)
 
 
@@ -213,7 +216,10 @@ class InboundEvent:
 
     @property
     def ordering_key(self) -> str:
-        """The FIFO group: one sender's events are handled in order, senders in parallel."""
+        """The FIFO group: one sender's events are handled in order, senders in parallel; a phone call's
+        callbacks (some carry no caller) in order per call, so they fold one after the other."""
+        if self.kind is EventKind.CALL and self.provider_message_id:
+            return f"{self.provider}#call#{self.provider_message_id}"
         if self.sender is not None:
             return self.sender.identity.key
         if self.provider_message_id:
@@ -277,6 +283,7 @@ class Customer:
     consent: dict[str, str] = field(default_factory=dict)  # channel → "granted" | "withdrawn"
     open_claimed_at: str | None = None  # when open_conversation_id was last claimed
     tags: tuple[str, ...] = ()  # set by a CRM (loyalty, segments); routing rules read them
+    profile_version: int = 0  # counts PATCH /customers/{id} changes: the optimistic lock, the event's change
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,8 +300,21 @@ class Message:
     provider_message_id: str | None = None
     inbox_key: str | None = None
     error_code: str | None = None
+    # A phone call's message only: what the call was (outcome, duration, recording), as (name, value) pairs.
+    call: tuple[tuple[str, str], ...] = ()
+    # What happened to it after it was stored: ``edited_at``, ``deleted_at`` and ``edit_history`` (a JSON
+    # list of {"text", "until"}: every earlier text and when it was replaced) for an edit or an unsend.
+    metadata: dict[str, str] = field(default_factory=dict)
 
     def to_api(self) -> dict[str, Any]:
+        data = self._api_fields()
+        if self.call:
+            data["call"] = dict(self.call)
+        if self.metadata:
+            data["metadata"] = dict(self.metadata)
+        return data
+
+    def _api_fields(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "direction": self.direction.value,
@@ -324,6 +344,18 @@ class Conversation:
     resolved_at: str | None = None
     routing: ConversationRouting | None = None  # None until the worker routed it
     sla: StoredSla | None = None  # None until the worker routed it (SLA timers start with routing)
+    # A public conversation (comments on one post, mentions, reply posts): one per customer and post.
+    public: bool = False
+    post_id: str | None = None  # the Page post, Instagram media or X post the comments are about
+    permalink: str | None = None  # where the public exchange can be seen
+    # Messenger/Instagram Handover Protocol: "other" while another app of the Page owns the thread
+    # (the hub then neither acknowledges nor sends), "us" once control came back; None: never handed over.
+    thread_owner: str | None = None
+    # The last status change (resolve, reopen, pending): its lifecycle event's id and time, so a retry
+    # or a redelivery that finds the change made publishes that same event again.
+    status_event_id: str | None = None
+    status_changed_at: str | None = None
+    assignment: SupportAssignment | None = None  # support's last assignment, if any
 
     def to_api(self, messages: list[Message] | None = None) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -341,6 +373,10 @@ class Conversation:
             "resolved_at": self.resolved_at,
             "routing": self.routing.to_api() if self.routing else None,
             "sla": self.sla.to_api() if self.sla else None,
+            "public": self.public,
+            "post_id": self.post_id,
+            "permalink": self.permalink,
+            "thread_owner": self.thread_owner,
         }
         if messages is not None:
             data["messages"] = [m.to_api() for m in messages]

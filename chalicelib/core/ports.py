@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from chalicelib.core.calls import CallLog
 from chalicelib.core.feedback_record import FeedbackRecord
 from chalicelib.core.kpi_record import KpiCounts, KpiDimension
 from chalicelib.core.model import (
@@ -33,7 +34,7 @@ from chalicelib.core.records import (
     Page,
     ThreadDecision,
 )
-from chalicelib.core.routing_record import ConversationRouting
+from chalicelib.core.routing_record import ConversationRouting, SupportAssignment
 from chalicelib.core.sla_record import StoredSla
 
 
@@ -85,6 +86,12 @@ class CustomerRepository(Protocol):
     def fill_profile(self, customer_id: str, *, name: str | None, language: str | None) -> None: ...
     def set_consent(self, customer_id: str, channel: Channel, state: str, at: str) -> None: ...
     def get(self, customer_id: str, *, consistent: bool = False) -> Customer | None: ...
+    def update_profile(self, customer_id: str, changes: Mapping[str, Any], *, expected_version: int) -> Customer | None:
+        """Set profile fields (``tier``, ``tags``, ``name``, ``language``; None or ``()`` clears one) and
+        bump ``profile_version``, if it is still ``expected_version``: None when another update came
+        first (read again), NotFound when there is no such customer."""
+        ...
+
     def claim_open_conversation(self, customer_id: str, conversation_id: str, expected: str | None) -> bool: ...
     def release_open_conversation(self, customer_id: str, conversation_id: str) -> None: ...
 
@@ -108,7 +115,25 @@ class ConversationRepository(Protocol):
     def get(self, conversation_id: str, *, consistent: bool = False) -> Conversation | None: ...
     def get_with_messages(self, conversation_id: str) -> tuple[Conversation, list[Message]] | None: ...
     def record_inbound_activity(self, conversation_id: str, at: str) -> None: ...
-    def set_status(self, conversation_id: str, status: ConversationStatus, at: str) -> Conversation: ...
+
+    def record_thread_owner(self, conversation_id: str, owner: str, at: str) -> bool:
+        """Who owns a Messenger/Instagram thread (Handover Protocol) as of ``at``; an older change than
+        the one recorded changes nothing (False), nor does an unknown conversation."""
+        ...
+
+    def set_status(
+        self,
+        conversation_id: str,
+        status: ConversationStatus,
+        at: str,
+        *,
+        expected: Sequence[ConversationStatus] | None = None,
+        event_id: str | None = None,
+    ) -> Conversation:
+        """Move the conversation to ``status`` (NotFound when it does not exist). With ``expected``,
+        only from one of those statuses (Conflict otherwise, nothing written); ``event_id`` records
+        the lifecycle event of this change with its time (``status_event_id``, ``status_changed_at``)."""
+        ...
 
     def record_routing(
         self,
@@ -136,6 +161,19 @@ class ConversationRepository(Protocol):
     def sla_attention_due(self, now: str, limit: int) -> list[str]:
         """Ids of conversations whose next SLA level falls due at or before ``now``, earliest first (an
         index query, never a scan)."""
+        ...
+
+    def assign(
+        self,
+        conversation_id: str,
+        *,
+        route: str,
+        priority: Priority,
+        routing: ConversationRouting,
+        assignment: SupportAssignment,
+    ) -> Conversation:
+        """Support's choice of route and priority, recorded with ``assignment``, whatever was decided before
+        (NotFound when missing); a later message re-routes it only with a higher priority, as after any routing."""
         ...
 
     def customer_conversation_ids(self, customer_id: str) -> list[str]: ...
@@ -173,6 +211,16 @@ class MessageRepository(Protocol):
         """Monotonic (sent < delivered < read, failed terminal); a status for an unknown id is parked."""
         ...
 
+    def revise_message(self, provider: str, provider_message_id: str, *, text: str | None, deleted: bool,
+                       at: str) -> bool:
+        """Apply a customer's edit or unsend to the message the provider id names
+        (:func:`chalicelib.core.revisions.revised`); False for an unknown id or a change that changes nothing."""
+        ...
+
+    def record_reaction(self, provider: str, provider_message_id: str, *, emoji: str | None, at: str) -> bool:
+        """The customer's reaction to a message (None: removed), :func:`chalicelib.core.revisions.reacted`."""
+        ...
+
     def record_outbound_result(
         self,
         message: Message,
@@ -205,6 +253,43 @@ class PayloadArchive(Protocol):
     def put(self, key: str, body: bytes) -> str: ...
     def get(self, pointer: str) -> bytes: ...
     def delete(self, pointer: str) -> None: ...
+
+
+class MailThreadIndex(Protocol):
+    """Which conversation an email ``Message-ID`` belongs to: the mail the hub received and the mail it
+    sent, so a reply's ``In-Reply-To``/``References`` finds its conversation. Ids are normalized
+    (``chalicelib.email.normalize_message_id``: no angle brackets, domain lower-cased)."""
+
+    def remember(self, message_id: str, conversation_id: str, *, now: float | None = None) -> bool:
+        """Record the Message-ID once; True when it is (or already was) this conversation's."""
+        ...
+
+    def conversations_for(self, message_ids: Sequence[str]) -> dict[str, str]:
+        """The known ones among ``message_ids``: Message-ID → conversation id."""
+        ...
+
+
+class ExpiringClaims(Protocol):
+    """Short-lived claims on a key (a webhook's one-time token, an address's acknowledgment window),
+    each held by one holder until it expires: one conditional put."""
+
+    def claim(self, key: str, holder: str, expires_at: int, *, now: float | None = None) -> bool:
+        """True when the key was free (or its claim expired at ``now``) and ``holder`` now holds it until
+        ``expires_at``, or ``holder`` already held it (a retry); False while another holder does."""
+        ...
+
+
+class MediaStore(Protocol):
+    """Media bytes the hub keeps itself (email attachments), in the payload bucket: one object per key,
+    handed to people only as short-lived links."""
+
+    def put(self, key: str, body: bytes, *, content_type: str | None = None) -> str:
+        """Store (or overwrite with the same bytes) the object; returns its pointer (``s3://bucket/key``)."""
+        ...
+
+    def link(self, pointer: str, *, filename: str | None, content_type: str | None, expires_in: int) -> str | None:
+        """A URL that downloads the object for ``expires_in`` seconds; None for a pointer not in this store."""
+        ...
 
 
 class SecretReader(Protocol):
@@ -264,6 +349,27 @@ class KpiRepository(Protocol):
         ...
 
 
+class CallRepository(Protocol):
+    """One call's log (its callbacks' inbox keys, its message's place) and its one message."""
+
+    def record_event(self, provider: str, call_id: str, inbox_key: str) -> CallLog:
+        """Add the callback (idempotent) and return the log as it now stands (a strongly consistent read)."""
+        ...
+
+    def place(self, provider: str, call_id: str, conversation_id: str, message_created_at: str) -> CallLog:
+        """Set where the call's message lives, once; returns the placement in force."""
+        ...
+
+    def write_message(self, message: Message, version: int) -> bool:
+        """Create or replace the call's message when ``version`` (callbacks folded) is greater than the
+        stored one; False when an equal or newer fold is already there."""
+        ...
+
+    def tag_conversation(self, conversation_id: str, tag: str) -> None:
+        """Add ``tag`` to the conversation's tags unless there (a conditional write: races keep both)."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class Repositories:
     """Every repository of the single table, built together (DynamoDB or in memory)."""
@@ -275,6 +381,10 @@ class Repositories:
     messages: MessageRepository
     deliveries: DeliveryClaims
     idempotency: IdempotencyKeys
+    calls: CallRepository | None = None  # phone calls (chalicelib/conversations/call_messages.py)
+    mail_threads: MailThreadIndex | None = None  # None: no email threading by header (a test's partial set)
+    media: MediaStore | None = None  # None: attachment bytes are not kept (metadata only)
+    claims: ExpiringClaims | None = None  # None: no replay or rate claims (a test's partial set)
     # None where a test builds the spine alone: surveys and KPIs are then off.
     feedback: FeedbackRepository | None = None
     kpis: KpiRepository | None = None

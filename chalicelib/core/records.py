@@ -89,6 +89,7 @@ class InboxRecord:
     endpoint: str
     thread: ThreadDecision | None = None  # the threading decision once taken
     acknowledgment: CarriedAcknowledgment | None = None  # sent in the webhook's response
+    content_type: str | None = None  # of the raw payload as the provider posted it
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,5 @@
-"""What routing recorded on a conversation: the rule that stands, why, and which message decided it."""
+"""What routing recorded on a conversation: the rule that stands, why, and which message decided it;
+and support's last assignment."""
 
 from __future__ import annotations
 
@@ -16,3 +17,13 @@ class ConversationRouting:
     def to_api(self) -> dict[str, Any]:
         """``routing`` in ``GET /conversations/{id}`` and in the routed envelope."""
         return {"rule": self.rule, "reason": self.reason}
+
+
+@dataclass(frozen=True, slots=True)
+class SupportAssignment:
+    """Support's last assignment (``POST /conversations/{id}/assign``): when, and where the conversation
+    was before; enough to publish its ``rerouted`` event and hand-over again when a request is retried."""
+
+    at: str
+    previous_route: str
+    previous_priority: str

@@ -58,6 +58,7 @@ MAX_EVENT_TEXT_CHARS = 20_000
 MAX_FULL_TEXT_CHARS = 4_000
 MAX_LIST_CHARS = 1_000
 MAX_EVENT_ATTACHMENTS = 100
+ATTACHMENTS_PREFIX = "attachments/"  # where kept attachments live in the payload bucket (infra grants it)
 # A Date header later than reception by more than this is a wrong clock or a lie: reception wins.
 FUTURE_DATE_TOLERANCE = timedelta(minutes=15)
 _ATTACHMENT_KINDS = {"image": "image", "audio": "audio", "video": "video"}
@@ -86,7 +87,13 @@ def attachment_object_key(event_id: str, sha256: str) -> str:
     """Where an attachment's bytes go in the payload bucket: per message (so erasing a customer's
     messages erases their files) and content-addressed within it (a retry rewrites the same key)."""
     message = hashlib.sha256(event_id.encode("utf-8")).hexdigest()[:32]
-    return f"attachments/email/{message}/{sha256}"
+    return f"{ATTACHMENTS_PREFIX}email/{message}/{sha256}"
+
+
+def email_media(parsed: ParsedEmail) -> dict[str, bytes]:
+    """The bytes of a mail's attachments and inline images by ``media_id`` (``sha256:<hex>``), as
+    :func:`email_events` names them on the message event."""
+    return {f"sha256:{item.sha256}": item.content for item in (*parsed.attachments, *parsed.inline_images)}
 
 
 def email_events(delivery: EmailDelivery) -> list[InboundEvent]:

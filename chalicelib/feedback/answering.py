@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from chalicelib.adapters.observability import logger
+from chalicelib.adapters.sqs import SqsBus
 from chalicelib.core.consent import consent_keyword
 from chalicelib.core.feedback_record import FeedbackRecord
 from chalicelib.core.ids import message_id_for
@@ -43,7 +44,8 @@ class Taken:
 
 
 def take_feedback(
-    repos: Repositories, record: InboxRecord, config: FeedbackConfig, environ: Mapping[str, str] | None = None
+    repos: Repositories, record: InboxRecord, config: FeedbackConfig, environ: Mapping[str, str] | None = None,
+    bus: SqsBus | None = None,
 ) -> Taken | None:
     """Store the message as the open survey's answer or comment, or None: thread it as usual."""
     event = record.event
@@ -63,22 +65,24 @@ def take_feedback(
             count_answer(repos, survey.conversation_id, survey.channel, survey.route, survey.kind, survey.score,
                          survey.answered_at)
             thank_for_answer(repos, survey, environ=environ or {}, config=config, at=survey.answered_at)
+            publish_feedback_event(repos, bus, survey, survey.answered_at)
             return Taken("answer", survey)
+        publish_feedback_event(repos, bus, survey, record.received_at)
         return Taken("comment", survey)
     conversation = repos.conversations.get(survey.conversation_id, consistent=True)
     if conversation is None or conversation.status is not ConversationStatus.RESOLVED:
         return None
     at = record.received_at
     if not survey.answered:
-        taken = _answer(repos, record, survey, config, at, message_id)
+        taken = _answer(repos, record, survey, config, at, message_id, bus)
         if taken is not None:  # thanks, inviting a comment (once: its id derives from the conversation)
             thank_for_answer(repos, taken.record, environ=environ or {}, config=config, at=at)
         return taken
-    return _comment(repos, record, survey, config, at, message_id)
+    return _comment(repos, record, survey, config, at, message_id, bus)
 
 
 def _answer(repos: Repositories, record: InboxRecord, survey: FeedbackRecord, config: FeedbackConfig, at: str,
-            message_id: str) -> Taken | None:
+            message_id: str, bus: SqsBus | None) -> Taken | None:
     assert repos.feedback is not None
     if _after(survey.asked_at, at, timedelta(hours=config.answer_window_hours)) or at < survey.asked_at:
         return None
@@ -95,13 +99,13 @@ def _answer(repos: Repositories, record: InboxRecord, survey: FeedbackRecord, co
             return None  # another message answered first (a race on two identities): thread this one
     stored = repos.feedback.get(survey.conversation_id) or survey
     count_answer(repos, survey.conversation_id, survey.channel, survey.route, survey.kind, answer.score, at)
-    publish_feedback_event(repos, stored)
+    publish_feedback_event(repos, bus, stored, at)
     logger.info("survey answered", extra={"kind": survey.kind, "score": answer.score})
     return Taken("answer", stored)
 
 
 def _comment(repos: Repositories, record: InboxRecord, survey: FeedbackRecord, config: FeedbackConfig, at: str,
-             message_id: str) -> Taken | None:
+             message_id: str, bus: SqsBus | None) -> Taken | None:
     assert repos.feedback is not None and survey.answered_at is not None
     text = (record.event.text or "").strip()
     if survey.comment is not None or not text or consent_keyword(text) is not None:
@@ -115,7 +119,7 @@ def _comment(repos: Repositories, record: InboxRecord, survey: FeedbackRecord, c
         if stored is None or stored.comment_message_id != message_id:
             return None
     stored = repos.feedback.get(survey.conversation_id) or survey
-    publish_feedback_event(repos, stored)
+    publish_feedback_event(repos, bus, stored, at)
     return Taken("comment", stored)
 
 

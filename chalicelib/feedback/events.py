@@ -1,27 +1,27 @@
-"""The ``feedback`` lifecycle event: a survey answered (or commented) → conversation-events.fifo.
+"""The ``feedback`` lifecycle event (``omnihub.event.v1``) on conversation-events.fifo: the customer answered
+the survey, or commented on the answer.
 
-The conversation-events queue and its ``omnihub.event.v1`` publisher arrive with the lifecycle branch
-(the conversations' lifecycle module); until it is merged this is the one call site, and it
-only logs. At the merge it publishes ``{"type": "feedback", "conversation_id", "feedback": {...}}``
-with an event id derived from the conversation and the answer's (or comment's) message id, so a
-redelivery republishes the same id.
+Its id derives from the conversation and the messages that answered and commented, so a redelivered
+answer republishes the same id (SQS drops it within five minutes, consumers dedupe beyond) and a
+comment is a second event. ``detail.feedback`` is the survey as ``GET /conversations/{id}`` shows it.
 """
 
 from __future__ import annotations
 
-from chalicelib.adapters.observability import logger
+from chalicelib.adapters.sqs import SqsBus
+from chalicelib.conversations.lifecycle import LifecycleType, conversation_event, publish_lifecycle
 from chalicelib.core.feedback_record import FeedbackRecord
 from chalicelib.core.ports import Repositories
 
-FEEDBACK_EVENT_TYPE = "feedback"
 
-
-def feedback_event_id(record: FeedbackRecord) -> str:
-    """Stable per answer and per comment: ``feedback#{conversation}#{message}``."""
-    return f"{FEEDBACK_EVENT_TYPE}#{record.conversation_id}#{record.comment_message_id or record.answer_message_id}"
-
-
-def publish_feedback_event(repos: Repositories, record: FeedbackRecord) -> None:
-    """Publish the ``feedback`` lifecycle event (logged only until the lifecycle publisher is merged)."""
-    logger.info("feedback event", extra={"event_type": FEEDBACK_EVENT_TYPE, "event_id": feedback_event_id(record),
-                                         "feedback": record.to_api()})
+def publish_feedback_event(repos: Repositories, bus: SqsBus | None, record: FeedbackRecord, at: str) -> None:
+    """Publish the event (nothing without a bus: a use case tested alone)."""
+    if bus is None:
+        return
+    conversation = repos.conversations.get(record.conversation_id)
+    customer = repos.customers.get(record.customer_id)
+    if conversation is None or customer is None:
+        return
+    change = f"{record.answer_message_id or ''}\x1f{record.comment_message_id or ''}"
+    publish_lifecycle(bus, [conversation_event(LifecycleType.FEEDBACK, conversation, customer, change=change, at=at,
+                                               by="customer", feedback=record.to_api())])

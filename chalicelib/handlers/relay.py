@@ -28,7 +28,7 @@ from chalicelib.core.model import EventKind
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 
-_RELAYED_KINDS = {EventKind.MESSAGE, EventKind.DELIVERY_STATUS, EventKind.LIFECYCLE}
+_RELAYED_KINDS = {EventKind.MESSAGE, EventKind.DELIVERY_STATUS, EventKind.LIFECYCLE, EventKind.CALL}
 
 
 def relay_outgoing(record: dict[str, Any], key: Callable[[], bytes]) -> tuple[QueueSpec, Outgoing] | None:

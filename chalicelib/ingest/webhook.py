@@ -17,7 +17,7 @@ from chalicelib.core.error_codes import code_for_status, error_body, http_status
 from chalicelib.core.errors import PermanentError, RetryableError
 from chalicelib.core.ids import event_reference
 from chalicelib.core.model import EventKind, InboundEvent
-from chalicelib.core.ports import InboxRepository, SecretReader
+from chalicelib.core.ports import ExpiringClaims, InboxRepository, SecretReader
 from chalicelib.core.records import CarriedAcknowledgment
 from chalicelib.providers import ChannelSpec, WebhookRequest, WebhookResponse, channel_spec
 
@@ -49,9 +49,12 @@ def ingest_webhook(
     now: float | None = None,
     acknowledger: InstantAcknowledger | None = None,
     spec: ChannelSpec | None = None,
+    claims: ExpiringClaims | None = None,
 ) -> IngestResult:
     """``spec``: the endpoint's spec when the route binds one to its deployment (SES: the certificate
-    fetcher and the trusted topics); otherwise the registry's."""
+    fetcher and the trusted topics); otherwise the registry's. ``claims`` records the one-time token of
+    an endpoint that has one (``ChannelSpec.replay_claim``): a token seen before with another body is a
+    replay, refused with the endpoint's forged status, after parsing and before anything is stored."""
     spec = channel_spec(endpoint) if spec is None else spec
     moment = time.time() if now is None else now
     if len(request.body) > spec.max_body_bytes:
@@ -78,6 +81,9 @@ def ingest_webhook(
         count("WebhookInvalid", channel=spec.provider)
         logger.warning("webhook parser fault", extra={"endpoint": endpoint, "error": type(err).__name__})
         return IngestResult(error_response("bad_request", "the payload could not be read"))
+    replayed = _replayed(endpoint, spec, request, claims, moment)
+    if replayed is not None:
+        return IngestResult(replayed)
     # Where the channel's response reaches the customer, the acknowledgment is decided (and its
     # response built) before the write and carried on the inbox item, so the worker records exactly
     # what was said. A response that cannot be built carries nothing: the worker acknowledges instead.
@@ -135,6 +141,26 @@ def _verify(
         logger.warning("webhook verifier fault", extra={"endpoint": endpoint, "error": type(err).__name__})
         return error_response(code_for_status(spec.forged_status), "the request could not be verified")
     return None
+
+
+def _replayed(endpoint: str, spec: ChannelSpec, request: WebhookRequest, claims: ExpiringClaims | None,
+              moment: float) -> WebhookResponse | None:
+    """The refusal of a replayed one-time token; None for a new token or the provider's own retry."""
+    if spec.replay_claim is None or claims is None:
+        return None
+    try:
+        claim = spec.replay_claim(request)
+        fresh = claims.claim(claim.key, claim.fingerprint, claim.expires_at, now=moment)
+    except RetryableError as err:
+        logger.error("webhook replay claim unavailable", extra={"endpoint": endpoint, "reason": err.reason})
+        return error_response("unavailable")
+    except PermanentError as err:  # the token vanished between verify and here: nothing to claim
+        return error_response(code_for_status(spec.forged_status), err.reason)
+    if fresh:
+        return None
+    count("WebhookForged", channel=spec.provider)
+    logger.warning("webhook replay refused", extra={"endpoint": endpoint})
+    return error_response(code_for_status(spec.forged_status), "this request's token was already used")
 
 
 def _instant_response(

@@ -12,14 +12,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.adapters.resources import OUTBOUND_QUEUE
+from chalicelib.conversations.email_threads import remember_mail
 from chalicelib.core.errors import PermanentError, RetryableError
-from chalicelib.core.model import DeliveryStatus
+from chalicelib.core.model import HANDOVER_CHANNELS, THREAD_OWNER_OTHER, Conversation, DeliveryStatus
 from chalicelib.core.ports import Repositories
+from chalicelib.email.headers import normalize_message_id
 from chalicelib.outbound.dispatch import DeliveryOutcome, deliver
+from chalicelib.outbound.errors import PermanentSendError
 from chalicelib.outbound.job import OutboundJob
 from chalicelib.outbound.outbox import outbound_message
 from chalicelib.outbound.rules import ChannelRulesConfig
 
+MESSAGE_ID_DETAIL = "message_id_header"  # SendResult.details: the Message-ID header of a sent mail
 # A claim outlives any attempt: the queue's visibility timeout bounds one delivery attempt.
 DELIVERY_LEASE_SECONDS = OUTBOUND_QUEUE.visibility_timeout_seconds
 
@@ -69,14 +73,34 @@ def deliver_outbound_job(body: dict[str, Any], ports: OutboundPorts, now: dateti
     customer = ports.repos.customers.get(conversation.customer_id, consistent=True)
     if customer is None:
         raise RetryableError(f"customer of {job.conversation_id} not readable yet")
-    return deliver(
+    outcome = deliver(
         job,
         senders=ports.senders,
         ledger=RepositoryDeliveryLedger(ports.repos, job),
         now=now or datetime.now(UTC),
         consent=customer.consent,
         rules_config=ports.rules,
+        refusal=thread_not_ours(conversation, job),
     )
+    _remember_sent_mail(ports.repos, outcome)
+    return outcome
+
+
+def _remember_sent_mail(repos: Repositories, outcome: DeliveryOutcome) -> None:
+    """The ``Message-ID`` of a mail the hub sent names its conversation: the customer's reply, whose
+    ``In-Reply-To`` carries it, threads there (an email sender reports it as ``message_id_header``)."""
+    header = outcome.result.details.get(MESSAGE_ID_DETAIL) if outcome.result is not None else None
+    if header:
+        remember_mail(repos, normalize_message_id(header), outcome.job.conversation_id)
+
+
+def thread_not_ours(conversation: Conversation, job: OutboundJob) -> PermanentSendError | None:
+    """Messenger/Instagram Handover Protocol: while another app owns the thread, the hub sends nothing
+    in it (a comment reply is no message of the thread, and goes)."""
+    if job.reply_to is None and job.channel in HANDOVER_CHANNELS and conversation.thread_owner == THREAD_OWNER_OTHER:
+        return PermanentSendError(f"another app of the Page owns this {job.channel.value} thread",
+                                  provider=job.provider, error_code="thread_not_ours")
+    return None
 
 
 def retry_delay_seconds(receive_count: int, retry_after: float | None) -> int:

@@ -73,11 +73,17 @@ def deliver(
     now: datetime,
     consent: Mapping[str, str] | None = None,
     rules_config: ChannelRulesConfig | None = None,
+    refusal: PermanentSendError | None = None,
 ) -> DeliveryOutcome:
-    """Send ``job`` once; raise :class:`TransientSendError` when SQS should try again later."""
+    """Send ``job`` once; raise :class:`TransientSendError` when SQS should try again later.
+
+    ``refusal``: what the caller knows forbids sending now (another app owns the thread), recorded
+    as the job's permanent failure like any rule's."""
     if not ledger.claim(job.outbound_id):
         return DeliveryOutcome(job.outbound_id, DeliveryState.DUPLICATE, job, job.provider)
     try:
+        if refusal is not None:
+            raise refusal
         ready = check_channel_rules(job, now, consent, rules_config)
         sender = senders.get(ready.provider)
         if sender is None:

@@ -7,6 +7,7 @@ customer receives it at most once (see :func:`chalicelib.outbound.dispatch.deliv
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
@@ -105,6 +106,9 @@ class EmailThreading:
         )
 
 
+MAX_REPLY_TARGET_CHARS = 200
+
+
 class ReplyKind(StrEnum):
     PUBLIC = "public"  # a reply everyone sees: a comment reply (Meta), a reply post (X)
     PRIVATE = "private"  # a private reply to a comment: opens the customer's direct conversation
@@ -123,7 +127,7 @@ class ReplyTarget:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kind", ReplyKind(self.kind))
-        if not isinstance(self.id, str) or not self.id or len(self.id) > 200:
+        if not isinstance(self.id, str) or not self.id or len(self.id) > MAX_REPLY_TARGET_CHARS:
             raise ModelError("reply_to.id must be a non-empty string of at most 200 characters")
         if self.created_at is not None:
             object.__setattr__(self, "created_at", normalize_timestamp(self.created_at))
@@ -138,6 +142,17 @@ class ReplyTarget:
     def from_dict(cls, data: dict[str, Any]) -> ReplyTarget:
         return cls(kind=ReplyKind(str(data.get("kind"))), id=str(data.get("id") or ""),
                    created_at=data.get("created_at"))
+
+
+def public_reply_target(metadata: Mapping[str, str], written_at: str | None, *, private: bool) -> ReplyTarget | None:
+    """What a reply to a public message answers: the comment (Meta) or post (X) itself, in public or in
+    private; None for a direct message."""
+    if metadata.get("public") != "true":
+        return None
+    target = metadata.get("comment_id") or metadata.get("tweet_id")
+    if not target or len(target) > MAX_REPLY_TARGET_CHARS:
+        return None
+    return ReplyTarget(kind=ReplyKind.PRIVATE if private else ReplyKind.PUBLIC, id=target, created_at=written_at)
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,11 +14,13 @@ from dataclasses import dataclass, field
 
 from chalicelib.core.model import Attachment, Channel, DeliveryStatus, Direction, Message
 from chalicelib.core.ports import MessageRepository
-from chalicelib.outbound.job import Choice, OutboundJob, OutboundKind
+from chalicelib.email.parsed import base_mailbox
+from chalicelib.outbound.job import Choice, EmailThreading, OutboundJob, OutboundKind, ReplyTarget
 from chalicelib.outbound.registry import NoSenderForChannel, provider_for
 
 # channel metadata → the sender hint the outbound senders read
-_HINTS_FROM_METADATA = {"to": "from", "phone_number_id": "phone_number_id", "bot": "bot"}
+# (page_id: the Page or Instagram account the customer wrote to, which a private reply leaves from)
+_HINTS_FROM_METADATA = {"to": "from", "phone_number_id": "phone_number_id", "bot": "bot", "page_id": "page_id"}
 
 DELIVERED_IN_CONVERSATION = "conversation"  # web chat: the widget reads it from the conversation
 # The channels whose customer reads our messages from the conversation itself (no push API).
@@ -26,9 +28,27 @@ READ_FROM_CONVERSATION = frozenset({Channel.WEBCHAT})
 DELIVERED_IN_WEBHOOK_RESPONSE = "webhook_response"  # TwiML, Telegram's method reply
 
 
-def sender_hints_from(metadata: Mapping[str, str]) -> dict[str, str]:
-    """Where a reply must leave from: the number, WhatsApp phone number id or bot the customer wrote to."""
+def sender_hints_from(metadata: Mapping[str, str], channel: Channel | None = None) -> dict[str, str]:
+    """Where a reply must leave from: the number, WhatsApp phone number id or bot the customer wrote to;
+    on email, the mailbox the mail arrived at (its base address: ``support+OH-7K3Q9@`` → ``support@``)."""
+    if channel is Channel.EMAIL:
+        mailbox = metadata.get("mailbox")
+        return {"from": base_mailbox(mailbox)} if mailbox else {}
     return {hint: metadata[key] for key, hint in _HINTS_FROM_METADATA.items() if metadata.get(key)}
+
+
+MAX_REFERENCES = 20  # the newest References kept on a reply (RFC 5322 allows trimming the middle)
+
+
+def email_threading_from(metadata: Mapping[str, str]) -> EmailThreading:
+    """What threads a reply to the customer's mail: its subject, its Message-ID as ``In-Reply-To``, and
+    its References followed by its Message-ID (the metadata holds them without angle brackets)."""
+    message_id = metadata.get("message_id")
+    references = [f"<{r}>" for r in (metadata.get("references") or "").split() if r]
+    if message_id:
+        references.append(f"<{message_id}>")
+    return EmailThreading(subject=metadata.get("subject"), in_reply_to=f"<{message_id}>" if message_id else None,
+                          references=tuple(references[-MAX_REFERENCES:]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +69,7 @@ class OutboundDraft:
     reply_token: str | None = None
     inbound_provider: str | None = None  # the provider the customer wrote through
     inbound_metadata: Mapping[str, str] = field(default_factory=dict)
+    reply_to: ReplyTarget | None = None  # a public or private reply to a comment / post
     choices: tuple[Choice, ...] = ()  # a survey's answers to tap (see OutboundJob.choices)
 
     def job(self, provider: str) -> OutboundJob:
@@ -65,8 +86,10 @@ class OutboundDraft:
             reference=self.reference,
             customer_last_inbound_at=self.customer_last_inbound_at,
             reply_token=self.reply_token,
-            sender_hints=sender_hints_from(self.inbound_metadata),
+            sender_hints=sender_hints_from(self.inbound_metadata, self.channel),
             created_at=self.created_at,
+            reply_to=self.reply_to,
+            email=email_threading_from(self.inbound_metadata) if self.channel is Channel.EMAIL else None,
             choices=self.choices,
         )
 

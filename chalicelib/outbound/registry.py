@@ -43,6 +43,12 @@ def api_base(provider: str, environ: Mapping[str, str]) -> str:
     return (configured or DEFAULT_API_BASES[provider]).rstrip("/")
 
 
+# Channels whose replies leave through the deployment's choice whichever provider carried the message in:
+# an email leaves from the mailbox it was sent to, which any email provider can send from
+# (OMNIHUB_EMAIL_PROVIDER, default ses).
+CHOSEN_BY_DEPLOYMENT = frozenset({Channel.EMAIL})
+
+
 def provider_for(channel: Channel | str, hints: Mapping[str, str], inbound_provider: str | None = None) -> str:
     """The provider that sends on ``channel``.
 
@@ -55,7 +61,7 @@ def provider_for(channel: Channel | str, hints: Mapping[str, str], inbound_provi
     senders = _CHANNEL_SENDERS.get(channel)
     if senders is None:
         raise NoSenderForChannel(f"no outbound provider sends on {channel.value}")
-    if inbound_provider in senders.allowed:
+    if inbound_provider in senders.allowed and channel not in CHOSEN_BY_DEPLOYMENT:
         return str(inbound_provider)
     variable = senders.variable
     configured = (hints.get(variable) or "").strip().lower() if variable else ""

@@ -4,7 +4,9 @@
 - WhatsApp: free text only within 24 h of the customer's last message; after that only an
   approved template, configured per language, may be sent; without one the job is refused.
 - Messenger and Instagram: the standard 24 h window; an agent's reply may use the HUMAN_AGENT
-  tag up to 7 days after the customer's last message; nothing after that. A reply to a comment
+  tag up to 7 days after the customer's last message, where the Page has it
+  (``OMNIHUB_HUMAN_AGENT_PAGES``: unset, every Page; ``none``, no Page; else a comma-separated
+  list of Page / Instagram account ids); nothing after that. A reply to a comment
   (``job.reply_to``) is outside the messaging windows: a public comment reply may be sent at any
   time; a private reply (one per comment, no tag) only within 7 days of the comment.
 - LINE: a reply token is used only while fresh (otherwise the message is pushed).
@@ -28,6 +30,7 @@ CUSTOMER_SERVICE_WINDOW = timedelta(hours=24)
 HUMAN_AGENT_WINDOW = timedelta(days=7)
 HUMAN_AGENT_TAG = "HUMAN_AGENT"
 PRIVATE_REPLY_WINDOW = timedelta(days=7)
+HUMAN_AGENT_PAGES_SETTING = "OMNIHUB_HUMAN_AGENT_PAGES"
 TEMPLATE_PARAM_SOURCES = frozenset({"text", "reference"})
 
 
@@ -51,6 +54,12 @@ class ChannelRulesConfig:
     whatsapp_templates: Mapping[str, TemplateConfig] = field(default_factory=dict)  # language → template
     default_language: str = "en"
     line_reply_token_max_age: timedelta = timedelta(seconds=50)
+    human_agent_pages: frozenset[str] | None = None  # None: every Page may use HUMAN_AGENT
+
+    def human_agent_allowed(self, page_id: str | None) -> bool:
+        if self.human_agent_pages is None:
+            return True
+        return page_id is not None and page_id in self.human_agent_pages
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> ChannelRulesConfig:
@@ -74,6 +83,7 @@ class ChannelRulesConfig:
         }
         max_age = environ.get("OMNIHUB_LINE_REPLY_TOKEN_MAX_AGE_SECONDS")
         return cls(
+            human_agent_pages=_human_agent_pages(environ.get(HUMAN_AGENT_PAGES_SETTING)),
             whatsapp_templates=templates,
             default_language=(environ.get("OMNIHUB_DEFAULT_LANGUAGE") or "en").lower(),
             line_reply_token_max_age=timedelta(seconds=float(max_age)) if max_age else timedelta(seconds=50),
@@ -93,6 +103,13 @@ class ChannelRulesConfig:
         return None
 
 
+def _human_agent_pages(setting: str | None) -> frozenset[str] | None:
+    if setting is None:
+        return None
+    pages = frozenset(page.strip() for page in setting.split(",") if page.strip())
+    return frozenset() if pages == {"none"} else pages
+
+
 def check_channel_rules(
     job: OutboundJob,
     now: datetime,
@@ -108,7 +125,7 @@ def check_channel_rules(
     if job.channel is Channel.WHATSAPP:
         return _whatsapp(job, now, config)
     if job.channel in (Channel.MESSENGER, Channel.INSTAGRAM):
-        return _messenger(job, now)
+        return _messenger(job, now, config)
     if job.channel is Channel.LINE:
         return _line(job, now, config)
     return job
@@ -148,13 +165,18 @@ def _whatsapp(job: OutboundJob, now: datetime, config: ChannelRulesConfig) -> Ou
     )
 
 
-def _messenger(job: OutboundJob, now: datetime) -> OutboundJob:
+def _messenger(job: OutboundJob, now: datetime, config: ChannelRulesConfig) -> OutboundJob:
     if job.reply_to is not None:
         return _comment_reply(job, now)
     elapsed = time_since_last_inbound(job, now)
     if elapsed is not None and elapsed < CUSTOMER_SERVICE_WINDOW:
         return job.with_changes(messaging_tag=None)
     if job.kind is OutboundKind.AGENT_REPLY and elapsed is not None and elapsed < HUMAN_AGENT_WINDOW:
+        if not config.human_agent_allowed(job.hint("page_id")):
+            raise WindowClosed(
+                f"{job.channel.value}: more than 24 h since the customer's last message, and this Page may not "
+                f"use the HUMAN_AGENT tag ({HUMAN_AGENT_PAGES_SETTING})"
+            )
         return job.with_changes(messaging_tag=HUMAN_AGENT_TAG)
     if job.kind is OutboundKind.AGENT_REPLY:
         raise WindowClosed(

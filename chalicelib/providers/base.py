@@ -92,6 +92,25 @@ Responder = Callable[[WebhookRequest, list[InboundEvent]], WebhookResponse]
 # Builds the 2xx answer that carries the customer's acknowledgment (TwiML <Message>, a Telegram
 # method reply): only for channels whose webhook response can reach the customer.
 InstantReply = Callable[[WebhookRequest, InboundEvent, str], WebhookResponse]
+@dataclass(frozen=True, slots=True)
+class ReplayClaim:
+    """A one-time token to record with a conditional put before the request is accepted.
+
+    ``key`` is unique per token; ``fingerprint`` identifies the body, so a retry of the same request
+    (same token, same body) is told apart from a replay (same token, another body); the record may
+    expire at ``expires_at`` (epoch seconds), after which the timestamp check alone refuses the token.
+    """
+
+    key: str
+    fingerprint: str
+    expires_at: int
+
+
+# The one-time token of a verified request (a provider whose signature covers a token, not the body).
+ReplayClaimer = Callable[[WebhookRequest], ReplayClaim]
+# The bytes of the media a stored request carries, by the events' ``media_id`` (email attachments:
+# ``sha256:<hex>``): read again from the raw payload by the worker, which keeps them in the media store.
+MediaReader = Callable[[WebhookRequest], Mapping[str, bytes]]
 
 
 def empty_ok(request: WebhookRequest, events: list[InboundEvent]) -> WebhookResponse:
@@ -179,6 +198,8 @@ class ChannelSpec:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     forged_status: int = 401
     lone_surrogates: LoneSurrogates = LoneSurrogates.REFUSE
+    media: MediaReader | None = None
+    replay_claim: ReplayClaimer | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "parse", _guarded_parser(self.parse, LoneSurrogates(self.lone_surrogates)))

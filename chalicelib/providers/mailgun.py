@@ -33,12 +33,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.core.model import InboundEvent
 from chalicelib.core.timestamps import utc_now
-from chalicelib.email.events import EmailDelivery, email_events
+from chalicelib.email.events import EmailDelivery, email_events, email_media
 from chalicelib.email.formdata import Form, read_form
 from chalicelib.email.headers import normalize_address
 from chalicelib.email.mime import PartAttachment, parse_email, parse_email_parts
@@ -46,6 +45,7 @@ from chalicelib.email.parsed import ParsedEmail
 from chalicelib.providers.base import (
     ChannelSpec,
     PayloadError,
+    ReplayClaim,
     Secrets,
     SignatureError,
     WebhookRequest,
@@ -59,20 +59,6 @@ TOLERANCE_SECONDS = 300
 MAX_BODY_BYTES = 4 * 1024 * 1024  # Lambda's 6 MB synchronous payload, less base64 and the event
 MAX_TOKEN_CHARS = 256  # Mailgun's tokens are 50 characters
 _FALLBACK_HEADERS = ("From", "To", "Cc", "Subject", "Date", "Message-Id", "In-Reply-To", "References")
-
-
-@dataclass(frozen=True, slots=True)
-class ReplayClaim:
-    """A one-time token to record with a conditional put before the request is accepted.
-
-    ``key`` is unique per token; ``fingerprint`` identifies the body, so a retry of the same request
-    (same token, same body) is told apart from a replay (same token, another body); the record may
-    expire at ``expires_at`` (epoch seconds), after which the timestamp check alone refuses the token.
-    """
-
-    key: str
-    fingerprint: str
-    expires_at: int
 
 
 class StaleSignatureError(SignatureError):
@@ -189,11 +175,18 @@ def parse_mailgun_events(request: WebhookRequest) -> list[InboundEvent]:
     return email_events(read_mailgun_email(request))
 
 
+def mailgun_media(request: WebhookRequest) -> dict[str, bytes]:
+    """The bytes of the mail's attachments, read again from the stored request (the worker keeps them)."""
+    return email_media(read_mailgun_email(request).parsed)
+
+
 CHANNEL = ChannelSpec(
     provider=PROVIDER,
     secret_names=(SECRET_NAME,),
     verify=verify_mailgun_signature,
     parse=parse_mailgun_events,
     max_body_bytes=MAX_BODY_BYTES,
+    media=mailgun_media,
+    replay_claim=mailgun_replay_claim,
     forged_status=406,
 )

@@ -30,7 +30,7 @@ from typing import Any
 
 from chalicelib.core.model import InboundEvent
 from chalicelib.core.timestamps import utc_now
-from chalicelib.email.events import EmailDelivery, email_events
+from chalicelib.email.events import EmailDelivery, email_events, email_media
 from chalicelib.email.headers import normalize_address
 from chalicelib.email.mime import PartAttachment, parse_email, parse_email_parts
 from chalicelib.providers.base import (
@@ -159,11 +159,17 @@ def parse_postmark_events(request: WebhookRequest) -> list[InboundEvent]:
     return email_events(read_postmark_email(request))
 
 
+def postmark_media(request: WebhookRequest) -> dict[str, bytes]:
+    """The bytes of the mail's attachments, read again from the stored request (the worker keeps them)."""
+    return email_media(read_postmark_email(request).parsed)
+
+
 CHANNEL = ChannelSpec(
     provider=PROVIDER,
     secret_names=(USER_SECRET, PASSWORD_SECRET),
     verify=verify_postmark_basic_auth,
     parse=parse_postmark_events,
     max_body_bytes=MAX_BODY_BYTES,
+    media=postmark_media,
     forged_status=403,
 )

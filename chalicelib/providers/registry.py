@@ -1,8 +1,9 @@
 """Every provider the hub talks to, registered once.
 
-One frozen :class:`ProviderEntry` per provider says everything the rest of the code needs to know
-about it: its webhook endpoints (route path, methods, the :class:`~chalicelib.providers.base.ChannelSpec`
-that verifies and parses them, whether the response can carry the instant acknowledgment), the
+One frozen ``ProviderEntry`` (its shape: :mod:`chalicelib.providers.entries`) per provider says everything
+the rest of the code needs to know about it: its webhook endpoints (route path, methods, the
+:class:`~chalicelib.providers.base.ChannelSpec` that verifies and parses them, whether the response can
+carry the instant acknowledgment), the
 channels it carries, the secrets it reads (split into what checks inbound traffic and what sends,
 so each Lambda can be granted only its half), its sender factory and default API base, and the
 ``./hub simulate`` commands that imitate it. ``ENDPOINTS``, ``SECRET_GROUPS``, the outbound
@@ -26,70 +27,9 @@ from importlib import import_module
 from typing import Any
 
 from chalicelib.core.model import Channel
-
-
-@dataclass(frozen=True, slots=True)
-class WebhookEndpoint:
-    """One webhook route: app.py declares it (Chalice needs the function), this entry says what it is."""
-
-    name: str  # the endpoint name the ingest use case and the stored inbox item carry
-    path: str  # the route, exactly as app.py declares it
-    methods: tuple[str, ...]
-    spec: str  # "module:ATTRIBUTE" of its ChannelSpec
-    instant_ack: bool = False  # the 2xx answer can carry the customer's acknowledgment (TwiML, method reply)
-
-
-@dataclass(frozen=True, slots=True)
-class Simulator:
-    """A ``./hub simulate <command>``: a request signed exactly as the provider signs it."""
-
-    command: str
-    target: str  # "devstack.simulators.<module>:<function>(secrets, sender, text, **options)"
-    summary: str  # the help line: what ``--from`` is on this channel
-    options: tuple[tuple[str, str], ...] = ()  # fixed keyword arguments, e.g. (("channel", "sms"),)
-
-
-@dataclass(frozen=True, slots=True)
-class ProviderEntry:
-    name: str  # as jobs, inbound events and OMNIHUB_<NAME>_API_BASE spell it
-    channels: frozenset[Channel]  # the channels whose messages it carries, in or out
-    secret_group: str | None = None  # omnihub/{stage}/{group} (+ "-send": adapters/secrets.py); None: no secret
-    verify_secrets: tuple[str, ...] = ()  # what checks inbound traffic (the API Lambda)
-    send_secrets: tuple[str, ...] = ()  # what sends: access tokens, private keys (the outbound Lambda)
-    webhooks: tuple[WebhookEndpoint, ...] = ()
-    sender: str | None = None  # "module:ATTRIBUTE" of its build_sender(SenderContext)
-    sends_on: frozenset[Channel] = frozenset()
-    default_sender_for: frozenset[Channel] = frozenset()  # channels it sends on unless configured otherwise
-    api_base: str | None = None  # the public API OMNIHUB_<NAME>_API_BASE overrides; None: an AWS SDK sender
-    retry_safe: bool = False  # resending after an ambiguous failure cannot duplicate (idempotent send API)
-    simulators: tuple[Simulator, ...] = ()
-
-    def __post_init__(self) -> None:
-        problems = []
-        if bool(self.secret_group) != bool(self.verify_secrets or self.send_secrets):
-            problems.append("a secret group holds secrets, and secrets need a group")
-        if bool(self.sender) != bool(self.sends_on):
-            problems.append("a sender sends on some channel, and sending needs a sender")
-        if not self.sends_on <= self.channels:
-            problems.append("it sends on a channel it does not carry")
-        if not self.default_sender_for <= self.sends_on:
-            problems.append("it is the default sender of a channel it does not send on")
-        if (self.api_base is not None or self.retry_safe) and not self.sender:
-            problems.append("an API base or retry safety without a sender")
-        if problems:
-            raise ValueError(f"provider {self.name!r}: {'; '.join(problems)}")
-
-    @property
-    def secrets(self) -> tuple[str, ...]:
-        """Every secret it reads, each once: the contents of its Secrets Manager secret."""
-        return tuple(dict.fromkeys(self.verify_secrets + self.send_secrets))
-
-    @property
-    def modules(self) -> frozenset[str]:
-        """Its own modules: where its specs, sender and simulators live."""
-        targets = [w.spec for w in self.webhooks] + [s.target for s in self.simulators] + [self.sender or ""]
-        return frozenset(target.partition(":")[0] for target in targets if target)
-
+from chalicelib.providers.entries import ProviderEntry as ProviderEntry  # the shapes, re-exported
+from chalicelib.providers.entries import Simulator as Simulator
+from chalicelib.providers.entries import WebhookEndpoint as WebhookEndpoint
 
 REGISTRY: tuple[ProviderEntry, ...] = (
     ProviderEntry(
@@ -104,7 +44,7 @@ REGISTRY: tuple[ProviderEntry, ...] = (
     ),
     ProviderEntry(
         name="twilio",
-        channels=frozenset({Channel.SMS, Channel.WHATSAPP}),
+        channels=frozenset({Channel.SMS, Channel.WHATSAPP, Channel.VOICE}),
         secret_group="twilio",
         verify_secrets=("TWILIO_AUTH_TOKEN",),
         send_secrets=("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"),  # the auth token also signs webhooks
@@ -113,6 +53,17 @@ REGISTRY: tuple[ProviderEntry, ...] = (
                             "chalicelib.providers.twilio:MESSAGING", instant_ack=True),
             WebhookEndpoint("twilio_status", "/webhooks/twilio/status", ("POST",),
                             "chalicelib.providers.twilio:STATUS"),
+            # Twilio Voice: the call's answer (TwiML) and its callbacks, all folded into one call message.
+            WebhookEndpoint("twilio_voice", "/webhooks/twilio/voice", ("POST",),
+                            "chalicelib.providers.twilio.voice:VOICE", answers_call=True),
+            WebhookEndpoint("twilio_voice_status", "/webhooks/twilio/voice/status", ("POST",),
+                            "chalicelib.providers.twilio.voice:VOICE_STATUS"),
+            WebhookEndpoint("twilio_voice_action", "/webhooks/twilio/voice/action", ("POST",),
+                            "chalicelib.providers.twilio.voice:VOICE_ACTION", answers_call=True),
+            WebhookEndpoint("twilio_voice_recording", "/webhooks/twilio/voice/recording", ("POST",),
+                            "chalicelib.providers.twilio.voice:VOICE_RECORDING"),
+            WebhookEndpoint("twilio_voice_transcription", "/webhooks/twilio/voice/transcription", ("POST",),
+                            "chalicelib.providers.twilio.voice:VOICE_TRANSCRIPTION"),
         ),
         sender="chalicelib.outbound.senders.twilio:build_sender",
         sends_on=frozenset({Channel.SMS, Channel.WHATSAPP}),
@@ -123,6 +74,8 @@ REGISTRY: tuple[ProviderEntry, ...] = (
                       "Twilio SMS; --from is a phone number (+393331234567)", (("channel", "sms"),)),
             Simulator("twilio-whatsapp", "devstack.simulators.twilio:simulate_twilio_messaging_message",
                       "Twilio WhatsApp; --from is a phone number", (("channel", "whatsapp"),)),
+            Simulator("voice-twilio", "devstack.simulators.voice:simulate_twilio_voice_call",
+                      "Twilio Voice, a whole unanswered call with voicemail (also: voice twilio); --from is a phone"),
         ),
     ),
     ProviderEntry(
@@ -140,9 +93,10 @@ REGISTRY: tuple[ProviderEntry, ...] = (
             Simulator("whatsapp", "devstack.simulators.meta:simulate_meta_message",
                       "WhatsApp Cloud API; --from is a phone"),
             Simulator("messenger", "devstack.simulators.meta:simulate_meta_social",
-                      "Messenger; --from is a PSID; -o kind=dm|comment", (("channel", "messenger"),)),
+                      "Messenger; --from is a PSID; dm|comment", (("channel", "messenger"),), ("dm", "comment")),
             Simulator("instagram", "devstack.simulators.meta:simulate_meta_social",
-                      "Instagram; --from is an IGSID; -o kind=dm|comment|mention", (("channel", "instagram"),)),
+                      "Instagram; --from is an IGSID; dm|comment|mention", (("channel", "instagram"),),
+                      ("dm", "comment", "mention")),
         ),
     ),
     ProviderEntry(
@@ -203,16 +157,23 @@ REGISTRY: tuple[ProviderEntry, ...] = (
         default_sender_for=frozenset({Channel.X}),
         api_base="https://api.x.com",
         simulators=(Simulator("x", "devstack.simulators.x:simulate_x_message",
-                              "X; --from is a user id; -o kind=dm|mention|reply"),),
+                              "X; --from is a user id; dm|mention|reply", kinds=("dm", "mention", "reply")),),
     ),
     ProviderEntry(
         name="vonage",
-        channels=frozenset({Channel.SMS, Channel.WHATSAPP, Channel.MESSENGER, Channel.VIBER}),
+        channels=frozenset({Channel.SMS, Channel.WHATSAPP, Channel.MESSENGER, Channel.VIBER, Channel.VOICE}),
         secret_group="vonage",
         verify_secrets=("VONAGE_SIGNATURE_SECRET",),
         send_secrets=("VONAGE_API_KEY", "VONAGE_API_SECRET", "VONAGE_APPLICATION_ID", "VONAGE_PRIVATE_KEY"),
-        webhooks=(WebhookEndpoint("vonage_messages", "/webhooks/vonage/messages", ("POST",),
-                                  "chalicelib.providers.vonage:MESSAGES"),),
+        webhooks=(
+            WebhookEndpoint("vonage_messages", "/webhooks/vonage/messages", ("POST",),
+                            "chalicelib.providers.vonage:MESSAGES"),
+            # Vonage Voice: the answer URL (GET by default, POST when so configured) returns the NCCO.
+            WebhookEndpoint("vonage_voice_answer", "/webhooks/vonage/voice/answer", ("GET", "POST"),
+                            "chalicelib.providers.vonage.voice:VOICE_ANSWER", answers_call=True),
+            WebhookEndpoint("vonage_voice_event", "/webhooks/vonage/voice/event", ("POST",),
+                            "chalicelib.providers.vonage.voice:VOICE_EVENT"),
+        ),
         sender="chalicelib.outbound.senders.vonage:build_sender",
         sends_on=frozenset({Channel.SMS, Channel.WHATSAPP, Channel.MESSENGER, Channel.VIBER}),
         api_base="https://api.nexmo.com",
@@ -221,7 +182,19 @@ REGISTRY: tuple[ProviderEntry, ...] = (
                       "Vonage Messages SMS; --from is a phone number", (("channel", "sms"),)),
             Simulator("vonage-whatsapp", "devstack.simulators.vonage:simulate_vonage_messages_message",
                       "Vonage Messages WhatsApp; --from is a phone number", (("channel", "whatsapp"),)),
+            Simulator("voice-vonage", "devstack.simulators.voice:simulate_vonage_voice_call",
+                      "Vonage Voice, a whole unanswered call with voicemail (also: voice vonage); --from is a phone"),
         ),
+    ),
+    ProviderEntry(
+        # Amazon Connect: no webhook and no secret. A contact flow invokes a Lambda function (IAM: a
+        # resource policy for connect.amazonaws.com) and EventBridge delivers contact events; app.py wires both.
+        name="amazon_connect",
+        channels=frozenset({Channel.VOICE}),
+        invocations=("chalicelib.providers.connect:parse_invocation",
+                     "chalicelib.providers.connect:parse_contact_event"),
+        simulators=(Simulator("connect", "devstack.simulators.voice:simulate_connect_invocation",
+                              "Amazon Connect, the contact flow's Lambda invoked in-process; --from is a phone"),),
     ),
     ProviderEntry(
         # Amazon SES v2 through boto3 and the Lambda's role: no secret, no HTTP API base. Inbound: SNS
@@ -243,8 +216,12 @@ REGISTRY: tuple[ProviderEntry, ...] = (
         channels=frozenset({Channel.EMAIL}),
         secret_group="sendgrid",
         verify_secrets=("SENDGRID_INBOUND_TOKEN",),
+        send_secrets=("SENDGRID_API_KEY",),
         webhooks=(WebhookEndpoint("sendgrid", "/webhooks/email/sendgrid", ("POST",),
                                   "chalicelib.providers.sendgrid:CHANNEL"),),
+        sender="chalicelib.outbound.senders.sendgrid:build_sender",
+        sends_on=frozenset({Channel.EMAIL}),
+        api_base="https://api.sendgrid.com",
         simulators=(Simulator("sendgrid", "devstack.simulators.email:simulate_sendgrid_message",
                               "SendGrid Inbound Parse; --from is an email address; -o mode=raw|parsed"),),
     ),
@@ -253,8 +230,12 @@ REGISTRY: tuple[ProviderEntry, ...] = (
         channels=frozenset({Channel.EMAIL}),
         secret_group="mailgun",
         verify_secrets=("MAILGUN_SIGNING_KEY",),
+        send_secrets=("MAILGUN_API_KEY",),
         webhooks=(WebhookEndpoint("mailgun", "/webhooks/email/mailgun", ("POST",),
                                   "chalicelib.providers.mailgun:CHANNEL"),),
+        sender="chalicelib.outbound.senders.mailgun:build_sender",
+        sends_on=frozenset({Channel.EMAIL}),
+        api_base="https://api.mailgun.net",
         simulators=(Simulator("mailgun", "devstack.simulators.email:simulate_mailgun_message",
                               "Mailgun route forward(); --from is an email address; -o mode=parsed|mime"),),
     ),
@@ -263,8 +244,12 @@ REGISTRY: tuple[ProviderEntry, ...] = (
         channels=frozenset({Channel.EMAIL}),
         secret_group="postmark",
         verify_secrets=("POSTMARK_INBOUND_USER", "POSTMARK_INBOUND_PASSWORD"),
+        send_secrets=("POSTMARK_SERVER_TOKEN",),
         webhooks=(WebhookEndpoint("postmark", "/webhooks/email/postmark", ("POST",),
                                   "chalicelib.providers.postmark:CHANNEL"),),
+        sender="chalicelib.outbound.senders.postmark:build_sender",
+        sends_on=frozenset({Channel.EMAIL}),
+        api_base="https://api.postmarkapp.com",
         simulators=(Simulator("postmark", "devstack.simulators.email:simulate_postmark_message",
                               "Postmark inbound; --from is an email address"),),
     ),

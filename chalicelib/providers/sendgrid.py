@@ -35,7 +35,7 @@ from typing import Any
 
 from chalicelib.core.model import InboundEvent
 from chalicelib.core.timestamps import utc_now
-from chalicelib.email.events import EmailDelivery, email_events
+from chalicelib.email.events import EmailDelivery, email_events, email_media
 from chalicelib.email.formdata import Form, read_form
 from chalicelib.email.headers import normalize_address, one_line
 from chalicelib.email.mime import PartAttachment, parse_email, parse_email_parts
@@ -152,11 +152,17 @@ def _str(value: Any) -> str | None:
     return one_line(value, limit=255) or None if isinstance(value, str) else None
 
 
+def sendgrid_media(request: WebhookRequest) -> dict[str, bytes]:
+    """The bytes of the mail's attachments, read again from the stored request (the worker keeps them)."""
+    return email_media(read_sendgrid_email(request).parsed)
+
+
 CHANNEL = ChannelSpec(
     provider=PROVIDER,
     secret_names=(SECRET_NAME,),
     verify=verify_sendgrid_token,
     parse=parse_sendgrid_events,
     max_body_bytes=MAX_BODY_BYTES,
+    media=sendgrid_media,
     forged_status=403,
 )

@@ -40,7 +40,7 @@ from chalicelib.core.model import (
     ModelError,
 )
 from chalicelib.core.timestamps import normalize_timestamp, utc_now
-from chalicelib.email.events import EmailDelivery, email_events
+from chalicelib.email.events import EmailDelivery, email_events, email_media
 from chalicelib.email.headers import normalize_address, one_line
 from chalicelib.email.mime import parse_email
 from chalicelib.providers.base import (
@@ -94,7 +94,7 @@ def ses_channel(certificates: CertificateSource, trust: SnsTrust, *,
         verify_sns_message(_envelope(request), trust=trust, certificates=cache, now=now)
 
     return ChannelSpec(provider=PROVIDER, secret_names=(), verify=verify, parse=parse_ses_events,
-                       max_body_bytes=max_body_bytes, forged_status=403)
+                       max_body_bytes=max_body_bytes, forged_status=403, media=ses_media)
 
 
 def _envelope(request: WebhookRequest) -> dict[str, Any]:
@@ -138,7 +138,7 @@ def _received(notification: dict[str, Any], received_at: str, base: dict[str, An
               sns_id: str) -> list[InboundEvent]:
     receipt, mail = as_dict(notification.get("receipt")), as_dict(notification.get("mail"))
     action = as_dict(receipt.get("action"))
-    content = json_string(notification.get("content"))
+    content = _content(notification)
     if content is None:
         bucket, key = json_string(action.get("bucketName")), json_string(action.get("objectKey"))
         metadata = {"lifecycle": "ses_received_in_s3", "bucket": bucket or "", "object_key": key or "",
@@ -146,14 +146,28 @@ def _received(notification: dict[str, Any], received_at: str, base: dict[str, An
         metadata = {k: one_line(v, limit=1_000) for k, v in metadata.items() if v}
         return [InboundEvent(event_id=f"ses-s3#{metadata.get('ses_message_id') or sns_id}",
                              kind=EventKind.LIFECYCLE, metadata=metadata, **base)]
+    return ses_events_from_raw(content, received_at=received_at, receipt=receipt, mail=mail)
+
+
+def _content(notification: dict[str, Any]) -> bytes | None:
+    """The raw mail a ``Received`` notification carries (SNS action), None when it names an S3 object."""
+    content = json_string(notification.get("content"))
+    if content is None:
+        return None
+    action = as_dict(as_dict(notification.get("receipt")).get("action"))
     if str(action.get("encoding", "")).upper() == "BASE64":
         try:
-            raw = base64.b64decode(content, validate=False)
+            return base64.b64decode(content, validate=False)
         except (binascii.Error, ValueError) as err:
             raise PayloadError("the SES content is not base64") from err
-    else:
-        raw = content.encode("utf-8", "surrogatepass")
-    return ses_events_from_raw(raw, received_at=received_at, receipt=receipt, mail=mail)
+    return content.encode("utf-8", "surrogatepass")
+
+
+def ses_media(request: WebhookRequest) -> dict[str, bytes]:
+    """The bytes of the attachments of the mail an SNS ``Received`` notification carries."""
+    notification = load_json(json_string(_envelope(request).get("Message")) or "")
+    content = _content(notification) if isinstance(notification, dict) else None
+    return email_media(parse_email(content)) if content is not None else {}
 
 
 def ses_events_from_raw(raw: bytes, *, received_at: str, receipt: Mapping[str, Any] | None = None,
@@ -188,7 +202,7 @@ def _feedback(notification: dict[str, Any], notification_type: str, base: dict[s
     if not ses_id:
         return [InboundEvent(event_id=f"sns#{sns_id}", kind=EventKind.UNKNOWN,
                              metadata={"notification_type": notification_type}, **base)]
-    metadata: dict[str, str] = {"notification_type": notification_type}
+    metadata: dict[str, str] = {"notification_type": notification_type, "provider_feedback": "true"}
     error_code = None
     if notification_type == "Bounce":
         bounce_type = json_string(detail.get("bounceType")) or ""
@@ -203,6 +217,8 @@ def _feedback(notification: dict[str, Any], notification_type: str, base: dict[s
     elif notification_type == "Complaint":
         metadata["complaint"] = "true"
         metadata["complaint_type"] = json_string(detail.get("complaintFeedbackType")) or ""
+        complained = as_dict((as_list(detail.get("complainedRecipients")) or [{}])[0])
+        metadata["complaint_recipient"] = normalize_address(json_string(complained.get("emailAddress")) or "") or ""
         status = DeliveryStatus.DELIVERED  # it arrived; the recipient objected, consent acts on it
     else:
         status = DeliveryStatus.DELIVERED

@@ -286,6 +286,12 @@ def next_attention_at(
     return earliest
 
 
+def still_running(state: SlaState, kind: SlaKind, started_at: datetime) -> bool:
+    """The clock ``kind`` that started at ``started_at`` still runs: not fulfilled, resolved or restarted."""
+    clock = state.clock(kind)
+    return clock is not None and _utc(clock.started_at) == _utc(started_at) and not _fulfilled(state, clock)
+
+
 def record_level(state: SlaState, done: DueLevel) -> SlaState:
     """Mark ``done`` as carried out; :class:`LadderConflict` when it is not the clock's next level.
 

@@ -10,7 +10,10 @@ conversation (:class:`chalicelib.core.sla_record.StoredSla`) and moves them when
 - a status change: ``pending`` pauses every clock, back to ``open`` resumes them (deadlines move later by
   the paused time), ``resolved`` stops them, a reopen starts a new resolution clock. The timers remember
   the status they last followed, so whoever writes next (the worker, the API, the sweeper) catches up
-  with a status another writer set.
+  with a status another writer set;
+- the sweeper: a ladder level recorded stays in flight until its publication is confirmed
+  (:mod:`chalicelib.sla.in_flight`); every writer keeps the mark, and while it stands the conversation
+  stays on the sweeper's index at the moment the mark becomes claimable, paused or not.
 
 Every write is conditional on the revision read (:meth:`ConversationRepository.record_sla`); on a
 conflict the change is re-applied to what now stands.
@@ -29,7 +32,8 @@ from chalicelib.core.model import Conversation, ConversationStatus
 from chalicelib.core.ports import ConversationRepository
 from chalicelib.core.sla_record import StoredSla
 from chalicelib.core.timestamps import format_timestamp, parse_timestamp
-from chalicelib.sla import ladder
+from chalicelib.sla import in_flight, ladder
+from chalicelib.sla.in_flight import InFlight
 from chalicelib.sla.ladder import EscalationLevel, SlaState
 from chalicelib.sla.policy import SlaPolicies
 from chalicelib.sla.service_levels import load_service_levels
@@ -61,12 +65,20 @@ def sla_setup(config: RoutingConfig) -> SlaSetup:
     return SlaSetup(config.sla_policies(levels.sla), levels.calendar, config.escalation)
 
 
+def current_sla_setup() -> SlaSetup:
+    """The setup of the routing configuration in force (the REST write paths: a reply, a status change)."""
+    from chalicelib.routing.config import load_routing_config  # lazy: only the write paths need it
+
+    return sla_setup(load_routing_config())
+
+
 @dataclass(frozen=True, slots=True)
 class Timers:
     state: SlaState
     status: ConversationStatus  # the conversation's status these timers last followed
     contacts: tuple[str, ...] = ()  # the customer's contacts within REPEAT_WINDOW of the latest (UTC ISO)
     repeat_escalated: bool = False  # the repeat-contact escalation went out for this case
+    in_flight: InFlight | None = None  # a ladder level recorded whose publication is not yet confirmed
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,15 +98,22 @@ def decode(conversation: Conversation) -> Timers | None:
         status=ConversationStatus(record.get("status", conversation.status.value)),
         contacts=tuple(str(at) for at in record.get("contacts") or ()),
         repeat_escalated=bool(record.get("repeat_escalated", False)),
+        in_flight=in_flight.from_record(record.get("in_flight")),
     )
 
 
 def encode(timers: Timers, revision: int, setup: SlaSetup) -> StoredSla:
-    state = timers.state
-    attention = ladder.next_attention_at(state, setup.ladder, setup.policies, setup.calendar)
+    state, flight = timers.state, timers.in_flight
+    if flight is not None:  # on the index until confirmed: a mark nobody confirms is claimed from then on
+        attention: datetime | None = flight.claimable_at
+    else:
+        attention = ladder.next_attention_at(state, setup.ladder, setup.policies, setup.calendar)
+    record = {**ladder.state_to_record(state), "status": timers.status.value, "contacts": list(timers.contacts),
+              "repeat_escalated": timers.repeat_escalated}
+    if flight is not None:
+        record["in_flight"] = in_flight.to_record(flight)
     return StoredSla(
-        record={**ladder.state_to_record(state), "status": timers.status.value, "contacts": list(timers.contacts),
-                "repeat_escalated": timers.repeat_escalated},
+        record=record,
         revision=revision,
         due={kind.value: format_timestamp(deadline) for kind, deadline in state.deadlines().items()},
         paused=state.paused_since is not None,

@@ -14,7 +14,8 @@ time) and lets tests and users rehearse failures:
   the answer (to rehearse read timeouts);
 - ``POST /_sandbox/reset`` forgets requests and pending failures; ``GET /_sandbox/health``.
 
-SES is not served here: the embedded AWS (moto) answers SES locally.
+SES is not served here: the embedded AWS (moto) answers SES locally. The other email send APIs
+(SendGrid, Mailgun, Postmark) answer from email_apis.py.
 Run: ``python -m devstack.sandbox --port 4580``.
 
 The package, by concern: presets.py (each provider's error answers), readers.py (routes, bodies,

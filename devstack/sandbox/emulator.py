@@ -18,6 +18,7 @@ from email.utils import formatdate
 from typing import Any
 from urllib.parse import parse_qs, parse_qsl, urlsplit
 
+from devstack.sandbox.email_apis import EmailApis
 from devstack.sandbox.presets import (
     Answer,
     _meta_error,
@@ -69,7 +70,7 @@ class SandboxState:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-class Sandbox:
+class Sandbox(EmailApis):
     """The request → answer logic, independent of the HTTP server (and so testable alone)."""
 
     def __init__(self) -> None:

@@ -13,7 +13,8 @@ import re
 from typing import Any
 from urllib.parse import parse_qs, parse_qsl
 
-SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "x-viber-auth-token", "x-api-key", "cookie"})
+SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "x-viber-auth-token", "x-api-key", "cookie",
+                            "x-postmark-server-token"})
 
 # Each HTTP sender's send API, as the provider serves it (a test checks these cover the registry).
 ROUTES: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -26,6 +27,9 @@ ROUTES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("x", re.compile(r"^/2/dm_conversations/with/(?P<participant>[^/]+)/messages$")),
     ("x", re.compile(r"^/2/(?P<tweets>tweets)$")),
     ("vonage", re.compile(r"^/v1/messages$")),
+    ("sendgrid", re.compile(r"^/v3/mail/send$")),
+    ("mailgun", re.compile(r"^/v3/(?P<domain>[^/]+)/messages$")),
+    ("postmark", re.compile(r"^/email$")),
 )
 
 
@@ -83,6 +87,9 @@ def _auth_summary(provider: str | None, path: str, headers: dict[str, str], quer
     token = _bearer(headers)
     if token is not None:
         return {"scheme": "bearer", "secret_sha256": secret_fingerprint(token)}
+    if headers.get("x-postmark-server-token"):
+        token = headers["x-postmark-server-token"]
+        return {"scheme": "x-postmark-server-token", "secret_sha256": secret_fingerprint(token)}
     if headers.get("x-viber-auth-token"):
         return {"scheme": "x-viber-auth-token", "secret_sha256": secret_fingerprint(headers["x-viber-auth-token"])}
     if provider == "telegram":

@@ -187,8 +187,13 @@ def simulate_ses_message(
     secrets: Mapping[str, str], sender: str, text: str, *, name: str | None = None, language: str | None = None,
     public_base_url: str = "http://127.0.0.1:8000", event_id: str | None = None, to: str = LOCAL_MAILBOX,
     subject: str | None = None, topic_arn: str = LOCAL_SES_TOPIC_ARN, signature_version: str = "2",
+    action: str = "sns", s3_endpoint: str | None = None,
 ) -> SimulatedRequest:
-    """An SES receipt rule's SNS action: the mail in the notification, signed by the local certificate."""
+    """An SES receipt rule's SNS action (``action=sns``: the mail in the notification), or its S3 action
+    (``action=s3``: the mail written to the local payload bucket under the mail-objects prefix, which the
+    bucket's notification delivers to the hub, and the SNS notification naming the object), signed by the
+    local certificate. ``s3_endpoint``: the local AWS (default ``$AWS_ENDPOINT_URL`` or :4566; ``aws``:
+    boto3's own endpoint, as the in-process tests mock it)."""
     del secrets, public_base_url  # SNS signs with its certificate, not with a shared secret
     from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
@@ -197,6 +202,12 @@ def simulate_ses_message(
     raw = simulated_mail(sender, text, name=name, language=language, message_id=event_id, to=to, subject=subject)
     now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     ses_id = random_tokens.token_hex(20)
+    if action == "s3":
+        bucket, object_key = _write_mail_object(raw, ses_id, s3_endpoint)
+        rule_action: dict[str, Any] = {"type": "S3", "topicArn": topic_arn, "bucketName": bucket,
+                                       "objectKeyPrefix": object_key.rsplit("/", 1)[0], "objectKey": object_key}
+    else:
+        rule_action = {"type": "SNS", "topicArn": topic_arn, "encoding": "UTF8"}
     notification = {
         "notificationType": "Received",
         "mail": {"timestamp": now, "source": sender, "messageId": ses_id, "destination": [to],
@@ -205,9 +216,10 @@ def simulate_ses_message(
                     "spamVerdict": {"status": "PASS"}, "virusVerdict": {"status": "PASS"},
                     "spfVerdict": {"status": "PASS"}, "dkimVerdict": {"status": "PASS"},
                     "dmarcVerdict": {"status": "PASS"},
-                    "action": {"type": "SNS", "topicArn": topic_arn, "encoding": "UTF8"}},
-        "content": raw.decode("utf-8"),
+                    "action": rule_action},
     }
+    if action != "s3":
+        notification["content"] = raw.decode("utf-8")
     message = {
         "Type": "Notification", "MessageId": str(uuid.uuid4()), "TopicArn": topic_arn,
         "Subject": "Amazon SES Email Receipt Notification", "Message": json.dumps(notification), "Timestamp": now,
@@ -222,3 +234,23 @@ def simulate_ses_message(
                  "User-Agent": "Amazon Simple Notification Service Agent"},
         body=json.dumps(signed).encode(),
     )
+
+
+def _write_mail_object(raw: bytes, ses_id: str, s3_endpoint: str | None) -> tuple[str, str]:
+    """Put the mail where SES's S3 action would: the stage's payload bucket, under the mail-objects prefix."""
+    import os
+
+    import boto3
+
+    from chalicelib.adapters import resources
+
+    endpoint = None if s3_endpoint == "aws" else (s3_endpoint or os.environ.get("AWS_ENDPOINT_URL",
+                                                                              "http://127.0.0.1:4566"))
+    bucket = os.environ.get("OMNIHUB_BUCKET") or resources.bucket_name(os.environ.get("OMNIHUB_STAGE", "local"))
+    key = f"{resources.MAIL_OBJECTS_PREFIX}{ses_id}"
+    client = boto3.session.Session().client(
+        "s3", endpoint_url=endpoint, region_name=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+        aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID", "testing"),
+        aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY", "testing"))
+    client.put_object(Bucket=bucket, Key=key, Body=raw)
+    return bucket, key

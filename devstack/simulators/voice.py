@@ -163,3 +163,19 @@ def simulate_connect_invocation(
         },
         "Name": "ContactFlowEvent",
     }
+
+
+def simulate_connect_contact_event(contact_id: str, event_type: str = "DISCONNECTED", *,
+                                   region: str = "eu-west-1", account: str = "123456789012",
+                                   agent: bool = False) -> dict[str, Any]:
+    """The EventBridge ``Amazon Connect Contact Event`` of a contact (what the rule delivers)."""
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    instance = f"arn:aws:connect:{region}:{account}:instance/{uuid.uuid4()}"
+    detail: dict[str, Any] = {"eventType": event_type, "contactId": contact_id, "initialContactId": contact_id,
+                              "channel": "VOICE", "instanceArn": instance, "initiationMethod": "INBOUND",
+                              "initiationTimestamp": stamp}
+    if agent:
+        detail["agentInfo"] = {"agentArn": f"{instance}/agent/{uuid.uuid4()}", "connectedToAgentTimestamp": stamp}
+    return {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Amazon Connect Contact Event",
+            "source": "aws.connect", "account": account, "time": stamp, "region": region,
+            "resources": [f"{instance}/contact/{contact_id}", instance], "detail": detail}

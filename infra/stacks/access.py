@@ -21,10 +21,12 @@ from chalicelib.adapters import resources
 from chalicelib.adapters.dynamo.keys import Prefix
 from chalicelib.adapters.resources import QueueSpec
 from chalicelib.adapters.secrets import ID_KEY_GROUP, SEND, VERIFY, groups_read_by
+from chalicelib.email.events import ATTACHMENTS_PREFIX
 from chalicelib.reports.periodic import REPORT_PREFIX
 from infra.stacks.chalice_app import API_HANDLER_NAME
 
 RAW_PAYLOAD_PREFIX = "raw/"  # chalicelib/adapters/dynamo/inbox.py: archive_payload keys
+MEDIA_PREFIX = ATTACHMENTS_PREFIX  # kept email attachments (chalicelib/email/events.py: attachment_object_key)
 REPORTS_PREFIX = REPORT_PREFIX  # chalicelib/reports/periodic.py: the weekly report's CSV and HTML page
 
 _CONSUME = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes")
@@ -42,6 +44,9 @@ class FunctionAccess:
     payload_put: bool = False  # s3:PutObject under RAW_PAYLOAD_PREFIX
     payload_get: bool = False
     payload_delete: bool = False
+    media_put: bool = False  # s3:PutObject under MEDIA_PREFIX (the worker keeps email attachments)
+    media_get: bool = False  # s3:GetObject under MEDIA_PREFIX: presigned links are signed with this role
+    mail_get: bool = False  # s3:GetObject under MAIL_OBJECTS_PREFIX: mail the receipt rule wrote
     reports_put: bool = False  # s3:PutObject under REPORTS_PREFIX (the weekly KPI report)
     reads_secrets_for: str | None = None  # VERIFY | SEND: that half of the provider secrets (adapters/secrets.py)
     reads_id_key: bool = False  # omnihub/{stage}/ids: customer ids, inbound FIFO groups, cursor keys
@@ -51,7 +56,8 @@ class FunctionAccess:
 
 ACCESS: dict[str, FunctionAccess] = {
     # Webhooks + REST API: one conditional put per event, single-item reads, list queries; the
-    # REST writes: an agent's reply is one put (the stream relays its job), resolve one update.
+    # REST writes: an agent's reply is one put (the stream relays its job), a status change one update,
+    # each with its lifecycle event.
     API_HANDLER_NAME: FunctionAccess(
         table_actions=(
             "dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:UpdateItem",
@@ -65,6 +71,11 @@ ACCESS: dict[str, FunctionAccess] = {
         # REST listing cursors are signed with a key derived from OMNIHUB_ID_KEY (read only when a
         # listing pages); tests/infra/test_access_covers_usage.py pages a listing to prove it.
         reads_id_key=True,
+        # GET /conversations/{id} presigns attachment links: the link works only if this role may read them.
+        media_get=True,
+        # The lifecycle events of the REST writes (replied, resolved, reopened, pending, rerouted, customer_updated);
+        # an assignment hands the conversation to its new route's queue.
+        sends_to=(resources.CONVERSATION_EVENTS_QUEUE, *resources.route_queue_specs()),
     ),
     # The outbox relay: table stream → inbound.fifo (and outbound.fifo for API-written replies).
     resources.STREAM_CONSUMER: FunctionAccess(
@@ -79,8 +90,21 @@ ACCESS: dict[str, FunctionAccess] = {
         # Query: the customer's conversations, when a rule asks about repeat contact
         table_actions=(*_READ_WRITE, "dynamodb:BatchGetItem", "dynamodb:Query"),
         consumes=resources.INBOUND_QUEUE,
-        sends_to=(*resources.route_queue_specs(), resources.ESCALATION_QUEUE),  # routed; escalated at once
+        # routed; escalated at once; lifecycle events (opened, routed, rerouted, escalated, reopened)
+        sends_to=(*resources.route_queue_specs(), resources.ESCALATION_QUEUE, resources.CONVERSATION_EVENTS_QUEUE),
         reads_id_key=True,  # a new customer's id
+        # Email attachments: the stored request read again (a large body is archived under raw/), each
+        # attachment written under attachments/ (chalicelib/conversations/attachments.py).
+        payload_get=True,
+        media_put=True,
+        mail_get=True,  # the mail an SES S3-action notification names, and its attachments
+    ),
+    # Mail written to the bucket by SES (its notification, through the mail-objects queue): read, then
+    # one conditional put per event into the inbox.
+    str(resources.MAIL_OBJECTS_QUEUE.consumer): FunctionAccess(
+        table_actions=("dynamodb:PutItem",),
+        consumes=resources.MAIL_OBJECTS_QUEUE,
+        mail_get=True,
     ),
     # The sender: its delivery ledger releases a claim (a conditional DeleteItem) when a send fails
     # transiently, so the retry can claim it again; it may delete nothing but those claims.
@@ -92,15 +116,26 @@ ACCESS: dict[str, FunctionAccess] = {
         sends_email=True,
     ),
     # The SLA sweeper, every minute: a Query of the sparse index gsi_sla, consistent reads and conditional
-    # updates of the conversations it escalates, their customer and standing message; escalation envelopes,
+    # updates of the conversations it escalates, their customer and standing message; escalation envelopes
+    # with their `escalated` lifecycle events (conversation-events),
     # and a ladder's re-route publishes on the new route's queue. The same minute's feedback work: delayed
-    # surveys due (a Query of their list from its cursor, the survey put in the outbox, the cursor moved), KPI counts (a
-    # transaction of a marker put and counter updates) and the weekly report (S3 objects, reports.fifo).
+    # surveys due (a Query of their list from its cursor, the survey put in the outbox, the cursor moved), KPI
+    # counts (a marker put and counter updates) and the weekly report (S3 objects, reports.fifo).
     resources.SCHEDULE_HANDLERS[0][0]: FunctionAccess(
         table_actions=("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query", "dynamodb:PutItem"),
-        sends_to=(*resources.route_queue_specs(), resources.ESCALATION_QUEUE, resources.REPORTS_QUEUE),
+        sends_to=(*resources.route_queue_specs(), resources.ESCALATION_QUEUE, resources.CONVERSATION_EVENTS_QUEUE,
+                  resources.REPORTS_QUEUE),
         failure_queue="sweep",
         reports_put=True,
+    ),
+    # Amazon Connect's contact flow function: the caller's identities, customer and open conversation
+    # (single-item reads), and the call stored as one conditional put per contact.
+    resources.CONTACT_FLOW_FUNCTION: FunctionAccess(
+        table_actions=("dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:BatchGetItem"),
+    ),
+    # Contact events (EventBridge): one conditional put per event; undeliverable ones to their failure queue.
+    resources.CONTACT_EVENTS_CONSUMER: FunctionAccess(
+        table_actions=("dynamodb:PutItem",), failure_queue="contact_events",
     ),
 }
 
@@ -124,7 +159,7 @@ class Grant:
 
     sid: str
     actions: tuple[str, ...]
-    # logs | table | items | stream | any | consumed_queue | sent_queues | payloads | secrets | id_key | email
+    # logs | table | items | stream | any | consumed_queue | sent_queues | payloads | media | secrets | id_key | email
     scope: str
     leading_keys: tuple[str, ...] = ()  # partition key prefixes the actions are limited to (dynamodb:LeadingKeys)
 
@@ -159,6 +194,12 @@ def grants(access: FunctionAccess) -> list[Grant]:
         out.append(Grant("PayloadGet", ("s3:GetObject",), "payloads"))
     if access.payload_delete:
         out.append(Grant("PayloadDelete", ("s3:DeleteObject",), "payloads"))
+    if access.media_put:
+        out.append(Grant("MediaPut", ("s3:PutObject",), "media"))
+    if access.media_get:
+        out.append(Grant("MediaGet", ("s3:GetObject",), "media"))
+    if access.mail_get:
+        out.append(Grant("MailGet", ("s3:GetObject",), "mail_objects"))
     if access.reports_put:
         out.append(Grant("ReportPut", ("s3:PutObject",), "reports"))
     if access.reads_secrets_for:
@@ -204,6 +245,10 @@ def _grant_resources(scope: str, access: FunctionAccess, res: Resources, log_gro
         return sends
     if scope == "payloads":
         return [f"{res.bucket.bucket_arn}/{RAW_PAYLOAD_PREFIX}*"]
+    if scope == "media":
+        return [f"{res.bucket.bucket_arn}/{MEDIA_PREFIX}*"]
+    if scope == "mail_objects":
+        return [f"{res.bucket.bucket_arn}/{resources.MAIL_OBJECTS_PREFIX}*"]
     if scope == "reports":
         return [f"{res.bucket.bucket_arn}/{REPORTS_PREFIX}*"]
     if scope == "secrets":

@@ -11,8 +11,10 @@ import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 from constructs import IConstruct
 
+from chalicelib.adapters import resources
+from chalicelib.adapters.resources import MAIL_OBJECTS_PREFIX
 from chalicelib.adapters.secrets import ID_KEY_GROUP
-from infra.stacks.access import RAW_PAYLOAD_PREFIX, REPORTS_PREFIX
+from infra.stacks.access import MEDIA_PREFIX, RAW_PAYLOAD_PREFIX, REPORTS_PREFIX
 from infra.stacks.chalice_app import API_HANDLER_NAME
 from infra.stacks.omnihub_stack import OmnihubStack
 
@@ -82,6 +84,8 @@ REASONS: dict[str, str] = {
         "so the grant covers this account's identities and configuration sets in this region only."
     ),
     "payload-prefix": f"Object access is scoped to the raw payload prefix {RAW_PAYLOAD_PREFIX} (date/hash keys).",
+    "mail-prefix": f"Object access is scoped to the prefix SES writes inbound mail to ({MAIL_OBJECTS_PREFIX}).",
+    "media-prefix": f"Object access is scoped to the kept attachments prefix {MEDIA_PREFIX} (hash keys).",
     "reports-prefix": f"The weekly KPI report writes only under {REPORTS_PREFIX} (one folder per week).",
     "list-streams": (
         "dynamodb:ListStreams has no resource-level scope (IAM requires '*'); the stream poller "
@@ -132,6 +136,9 @@ def _acknowledge(stack: OmnihubStack) -> None:
     for spec_consumer in stack.consumers:
         sync_sources[spec_consumer] = ("SQS event source mapping", "the queue's redrive DLQ")
     sync_sources[stack.stream_consumer] = ("DynamoDB stream mapping", "its on-failure destination relay-failures")
+    # Amazon Connect waits for the answer (8 s at most) and takes the flow's error branch on a failure.
+    sync_sources[resources.CONTACT_FLOW_FUNCTION] = ("Amazon Connect contact flow",
+                                                     "the flow's error branch; the call is answered regardless")
     for handler, role in stack.roles.items():
         function = stack.chalice.function(handler)
         _ack(function, "AwsSolutions-L1", reason=RUNTIME)
@@ -146,6 +153,10 @@ def _acknowledge(stack: OmnihubStack) -> None:
         access = stack.access_of(handler)
         if access.payload_put or access.payload_get or access.payload_delete:
             _ack(role, f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/{RAW_PAYLOAD_PREFIX}*]", "payload-prefix")
+        if access.media_put or access.media_get:
+            _ack(role, f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/{MEDIA_PREFIX}*]", "media-prefix")
+        if access.mail_get:
+            _ack(role, f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/{MAIL_OBJECTS_PREFIX}*]", "mail-prefix")
         if access.reports_put:
             _ack(role, f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/{REPORTS_PREFIX}*]", "reports-prefix")
         if access.stream_read:

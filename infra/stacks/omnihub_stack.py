@@ -14,6 +14,7 @@ from chalicelib.adapters import resources
 from infra.stacks import access, alarms, queues, storage, wiring
 from infra.stacks.api_stage import build_api_stage, retention
 from infra.stacks.chalice_app import API_HANDLER_NAME, ChaliceApp
+from infra.stacks.mail_receiving import build_mail_receiving
 from infra.stacks.provider_secrets import build_secrets
 from infra.stacks.sam import REST_API
 from infra.stacks.settings import DeploySettings
@@ -41,8 +42,12 @@ class OmnihubStack(Stack):
         failure_queues = {
             "relay": queues.build_failure_queue(self, settings, queues.RELAY_FAILURES),
             "sweep": queues.build_failure_queue(self, settings, queues.SWEEP_FAILURES),
+            "contact_events": queues.build_failure_queue(self, settings, queues.CONTACT_EVENT_FAILURES),
         }
         secrets = build_secrets(self, settings)
+        self.mail_receiving = build_mail_receiving(
+            self, settings, bucket=bucket, queue=pairs[resources.MAIL_OBJECTS_QUEUE.logical_name].queue
+        )
         res = access.Resources(
             table=table,
             bucket=bucket,
@@ -73,6 +78,7 @@ class OmnihubStack(Stack):
             "OMNIHUB_QUEUE_URL_PREFIX": Fn.sub("https://sqs.${AWS::Region}.${AWS::URLSuffix}/${AWS::AccountId}/"),
             "OMNIHUB_TABLE_STREAM_ARN": table.table_stream_arn or "",
             "PUBLIC_BASE_URL": public_base_url,
+            **self.mail_receiving.environment,  # the topic whose SNS notifications the mail webhook accepts
         }
 
         self.bucket = bucket
@@ -132,6 +138,20 @@ class OmnihubStack(Stack):
             self.chalice.function(handler).dead_letter_config = lambda_.CfnFunction.DeadLetterConfigProperty(
                 target_arn=failure_queues["sweep"].queue_arn
             )
+
+        # Amazon Connect: the flow's function may be invoked by Connect; contact events reach their consumer.
+        if resources.CONTACT_FLOW_FUNCTION in functions:
+            self.connect_permission = wiring.grant_connect_invoke(
+                self, functions[resources.CONTACT_FLOW_FUNCTION], settings.connect_instance_arn)
+        if resources.CONTACT_EVENTS_CONSUMER in functions:
+            contact_rule = wiring.wire_contact_events(
+                self, functions[resources.CONTACT_EVENTS_CONSUMER], failure_queues["contact_events"])
+            Annotations.of(contact_rule).acknowledge_warning(
+                "@aws-cdk/aws-events:ruleUnresolvedEnvironment",
+                "Rule and function are in this stack; the account is only unresolved in offline synth.",
+            )
+            self.chalice.function(resources.CONTACT_EVENTS_CONSUMER).dead_letter_config = (
+                lambda_.CfnFunction.DeadLetterConfigProperty(target_arn=failure_queues["contact_events"].queue_arn))
 
         self.alarm_topic = topic = alarms.build_topic(self, settings.stage)
         for pair in pairs.values():

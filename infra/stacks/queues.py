@@ -16,6 +16,8 @@ from infra.stacks.settings import DeploySettings
 # on-failure destination and EventBridge/Lambda async DLQs do not accept FIFO queues.
 RELAY_FAILURES = QueueSpec("relay-failures", fifo=False, retention_seconds=14 * 24 * 3600)
 SWEEP_FAILURES = QueueSpec("sweep-failures", fifo=False, retention_seconds=14 * 24 * 3600)
+# Amazon Connect contact events EventBridge could not deliver (or the function failed on every retry).
+CONTACT_EVENT_FAILURES = QueueSpec("contact-event-failures", fifo=False, retention_seconds=14 * 24 * 3600)
 
 
 @dataclass(frozen=True, slots=True)

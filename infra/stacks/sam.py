@@ -53,7 +53,7 @@ class UnsupportedSam(ValueError):
 @dataclass(frozen=True, slots=True)
 class EventSource:
     function: str  # the function's logical id
-    kind: str  # SQS | DynamoDB | Schedule
+    kind: str  # SQS | DynamoDB | Schedule | CloudWatchEvent (an EventBridge rule: wiring.wire_contact_events)
     properties: Mapping[str, Any]
 
 
@@ -103,7 +103,7 @@ def _function(
     events = []
     for name, event in dict(props.get("Events", {})).items():
         kind = event.get("Type")
-        if kind not in {"SQS", "DynamoDB", "Schedule"}:
+        if kind not in {"SQS", "DynamoDB", "Schedule", "CloudWatchEvent"}:
             raise UnsupportedSam(f"{logical_id}: event {name} of type {kind} is not wired by infra/")
         events.append(EventSource(function=logical_id, kind=kind, properties=event.get("Properties", {})))
     return {"Type": "AWS::Lambda::Function", "Properties": out}, events

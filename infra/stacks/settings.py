@@ -23,6 +23,7 @@ class DeploySettings:
     api_burst_limit: int = 100
     log_retention_days: int = 30
     retain_data: bool = False  # table, bucket, secrets survive `cdk destroy` (prod)
+    connect_instance_arn: str | None = None  # the Amazon Connect instance allowed to invoke the flow function
 
     @property
     def stack_name(self) -> str:
@@ -58,6 +59,9 @@ def load(context: Callable[[str], object | None], environ: dict[str, str] | None
     public_base_url = pick("public_base_url", "OMNIHUB_PUBLIC_BASE_URL")
     if public_base_url:
         values["public_base_url"] = public_base_url.rstrip("/")
+    connect_instance_arn = pick("connect_instance_arn", "OMNIHUB_CONNECT_INSTANCE_ARN")
+    if connect_instance_arn:
+        values["connect_instance_arn"] = connect_instance_arn
     for key, cast in (("api_rate_limit", float), ("api_burst_limit", int), ("log_retention_days", int)):
         raw = context(key)
         if raw not in (None, ""):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 
-from aws_cdk import Annotations, Duration
+from aws_cdk import Annotations, Duration, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -46,10 +46,15 @@ def check_app_events(
             raise ValueError(f"app.py: {handler} reads the stream; resources.py names {resources.STREAM_CONSUMER}")
         elif event.kind == "Schedule" and handler not in dict(resources.SCHEDULE_HANDLERS):
             raise ValueError(f"app.py: {handler} is scheduled but not in resources.SCHEDULE_HANDLERS")
+        elif event.kind == "CloudWatchEvent" and (handler != resources.CONTACT_EVENTS_CONSUMER or json.loads(
+                json.dumps(event.properties.get("Pattern"))) != resources.CONTACT_EVENT_PATTERN):
+            raise ValueError(f"app.py: {handler} takes EventBridge events; resources.py names "
+                             f"{resources.CONTACT_EVENTS_CONSUMER} with {resources.CONTACT_EVENT_PATTERN}")
     declared = {(handler_of[event.function], event.kind) for event in app_events}
     expected_events = [(spec.consumer, "SQS") for spec in resources.QUEUES if spec.consumer]
     expected_events += [(resources.STREAM_CONSUMER, "DynamoDB")]
     expected_events += [(name, "Schedule") for name, _ in resources.SCHEDULE_HANDLERS]
+    expected_events += [(resources.CONTACT_EVENTS_CONSUMER, "CloudWatchEvent")]
     missing = [f"{kind} handler {handler}" for handler, kind in expected_events if (handler, kind) not in declared]
     for text in missing:
         # Not fatal: the app may grow a consumer after its queue. The infra tests do fail on it.
@@ -108,4 +113,42 @@ def wire_schedule(
                 max_event_age=SCHEDULE_MAX_EVENT_AGE,
             )
         ],
+    )
+
+
+CONTACT_EVENT_RETRY_ATTEMPTS = 8
+CONTACT_EVENT_MAX_AGE = Duration.hours(6)
+
+
+def wire_contact_events(scope: Construct, function: lambda_.IFunction, failures: sqs.IQueue) -> events.Rule:
+    """Amazon Connect contact events (the default event bus of the instance's account and Region)."""
+    return events.Rule(
+        scope,
+        f"{function.node.id}ContactEvents",
+        event_pattern=events.EventPattern(source=resources.CONTACT_EVENT_PATTERN["source"],
+                                          detail_type=resources.CONTACT_EVENT_PATTERN["detail-type"]),
+        targets=[
+            targets.LambdaFunction(
+                function,
+                dead_letter_queue=failures,
+                retry_attempts=CONTACT_EVENT_RETRY_ATTEMPTS,
+                max_event_age=CONTACT_EVENT_MAX_AGE,
+            )
+        ],
+    )
+
+
+def grant_connect_invoke(
+    scope: Construct, function: lambda_.IFunction, instance_arn: str | None
+) -> lambda_.CfnPermission:
+    """Let Amazon Connect invoke the contact flow's function: only from this account, and only from one
+    instance when its ARN is configured (``-c connect_instance_arn=...``)."""
+    return lambda_.CfnPermission(
+        scope,
+        f"{function.node.id}ConnectInvoke",
+        action="lambda:InvokeFunction",
+        function_name=function.function_arn,
+        principal=resources.CONNECT_PRINCIPAL,
+        source_account=Stack.of(scope).account,
+        source_arn=instance_arn or None,
     )

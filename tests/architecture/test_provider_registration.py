@@ -37,12 +37,15 @@ ALLOWED: dict[str, set[str] | None] = {  # file → the providers it may name (N
     "devstack/sandbox/readers.py": None,
     "devstack/sandbox/emulator.py": None,
     "devstack/sandbox/presets.py": None,
+    "devstack/sandbox/email_apis.py": None,  # the email send APIs' answers, split from emulator.py
     # DEV_SECRETS: the development value of every secret, which `make run` prints (local contract);
     # test_registry checks they cover every webhook secret of the registry.
     "devstack/run.py": None,
     # SES is also an AWS service: IAM actions and ARNs name it (ses:SendEmail), as every grant names its service.
     "infra/stacks/access.py": {"ses"},
     "infra/stacks/nag.py": {"ses"},
+    # SES receiving (receipt rule, the service principal that writes to the bucket and publishes) is infra.
+    "infra/stacks/mail_receiving.py": {"ses"},
     # The HTML element <meta>, which the HTML-to-text renderer skips, not the provider.
     "chalicelib/email/html_text.py": {"meta"},
 }

@@ -93,23 +93,35 @@ def moto_clients() -> Iterator[tuple[Any, Any]]:
             yield session.client("dynamodb"), session.client("s3")
 
 
+def boto3_client(service: str, config: Any) -> Any:
+    import boto3
+
+    return boto3.session.Session().client(service, config=config)
+
+
 @pytest.fixture(params=["memory", "dynamo"])
 def backend(request: pytest.FixtureRequest) -> Backend:
     if request.param == "memory":
-        from chalicelib.adapters.memory import MemoryPayloadArchive, MemoryStore, memory_repositories
+        from chalicelib.adapters.memory import MemoryMediaStore, MemoryPayloadArchive, MemoryStore, memory_repositories
 
-        store = MemoryStore()
-        return Backend("memory", MemoryPayloadArchive(), lambda **options: memory_repositories(store, **options))
+        store, media = MemoryStore(), MemoryMediaStore()
+        return Backend("memory", MemoryPayloadArchive(),
+                       lambda **options: memory_repositories(store, **{"media": media, **options}))
     from chalicelib.adapters.dynamo import dynamo_repositories
-    from chalicelib.adapters.s3 import S3PayloadArchive
+    from chalicelib.adapters.s3 import S3MediaStore, S3PayloadArchive
 
     dynamodb, s3 = request.getfixturevalue("moto_clients")
     table, bucket = f"omnihub-contract-{next(_NUMBERS)}", f"omnihub-contract-{next(_NUMBERS)}"
     create_table(dynamodb, table)
     s3.create_bucket(Bucket=bucket)
     atomic = OneRequestAtATime(dynamodb)
+    from botocore.config import Config
+
+    presigner = boto3_client("s3", Config(signature_version="s3v4"))
+    media = S3MediaStore(s3, bucket, presigner=presigner)
     return Backend("dynamo", S3PayloadArchive(s3, bucket),
-                   lambda **options: dynamo_repositories(atomic, table, cursor_key=lambda: CURSOR_KEY, **options))
+                   lambda **options: dynamo_repositories(atomic, table, cursor_key=lambda: CURSOR_KEY,
+                                                         **{"media": media, **options}))
 
 
 @pytest.fixture

@@ -633,3 +633,46 @@ def test_the_payload_archive_keeps_bytes_under_a_pointer(backend: Backend) -> No
     assert first != second
     assert archive.get(first) == b"\x00\x01binary\xff" and archive.get(second) == b"other"
     assert archive.put("raw/meta/2026-11-18/a", b"again") == first and archive.get(first) == b"again"
+
+
+def test_a_mail_message_id_names_one_conversation_for_good(repos: Repositories) -> None:
+    threads = repos.mail_threads
+    assert threads is not None
+    assert threads.remember("CAH7yN8s@mail.gmail.com", "cnv_1", now=T0)
+    assert threads.remember("CAH7yN8s@mail.gmail.com", "cnv_1", now=T0 + 5)  # a retry: still ours
+    assert not threads.remember("CAH7yN8s@mail.gmail.com", "cnv_2", now=T0)  # the first conversation keeps it
+    assert threads.remember("0102-sent-1@eu-west-1.amazonses.com", "cnv_2", now=T0)
+    found = threads.conversations_for(["unknown@x.example", "CAH7yN8s@mail.gmail.com",
+                                       "0102-sent-1@eu-west-1.amazonses.com", "CAH7yN8s@mail.gmail.com"])
+    assert found == {"CAH7yN8s@mail.gmail.com": "cnv_1", "0102-sent-1@eu-west-1.amazonses.com": "cnv_2"}
+    assert threads.conversations_for([]) == {}
+
+
+def test_kept_media_is_read_only_through_a_link_that_names_the_file(repos: Repositories, backend: Backend) -> None:
+    from urllib.parse import parse_qs, urlsplit
+
+    media = repos.media
+    assert media is not None
+    pointer = media.put("attachments/email/abc/0123", b"%PDF-1.4 ...", content_type="application/pdf")
+    assert pointer == media.put("attachments/email/abc/0123", b"%PDF-1.4 ...", content_type="application/pdf")
+    assert pointer.endswith("/attachments/email/abc/0123")
+    link = media.link(pointer, filename="invoice 2024.pdf", content_type="application/pdf", expires_in=300)
+    assert link is not None and "attachments/email/abc/0123" in link
+    if backend.name == "dynamo":  # a real presigned GET: signed, expiring, naming the file
+        query = parse_qs(urlsplit(link).query)
+        assert query["X-Amz-Expires"] == ["300"] and "X-Amz-Signature" in query
+        assert query["response-content-type"] == ["application/pdf"]
+        assert 'filename="invoice 2024.pdf"' in query["response-content-disposition"][0]
+        assert backend.payloads.get(pointer) == b"%PDF-1.4 ..."
+    assert media.link("s3://someone-elses-bucket/x", filename=None, content_type=None, expires_in=300) is None
+
+
+def test_an_expiring_claim_has_one_holder_until_it_expires(repos: Repositories) -> None:
+    claims = repos.claims
+    assert claims is not None
+    assert claims.claim("mailgun#token#abc", "body-1", T0 + 600, now=T0)
+    assert claims.claim("mailgun#token#abc", "body-1", T0 + 600, now=T0 + 5)  # the same holder: a retry
+    assert not claims.claim("mailgun#token#abc", "body-2", T0 + 900, now=T0 + 10)  # another: refused
+    assert claims.claim("mailgun#token#other", "body-2", T0 + 600, now=T0 + 10)  # keys are independent
+    assert claims.claim("mailgun#token#abc", "body-2", T0 + 1500, now=T0 + 601)  # expired: free again
+    assert not claims.claim("mailgun#token#abc", "body-1", T0 + 2000, now=T0 + 602)

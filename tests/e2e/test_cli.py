@@ -72,3 +72,28 @@ def test_outbox_shows_what_the_providers_received(hub_env: LocalStack, capsys: p
     capsys.readouterr()
     assert main(["outbox"]) == 0
     assert number in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("command", "channel"), [
+    (("messenger", "comment"), "messenger"), (("instagram", "comment"), "instagram"), (("x", "mention"), "x"),
+])
+def test_simulated_comments_and_mentions_open_public_conversations(
+    hub_env: LocalStack, capsys: pytest.CaptureFixture[str], command: tuple[str, str], channel: str
+) -> None:
+    sender = str(10**15 + uuid.uuid4().int % 10**14)
+    assert main(["simulate", *command, "--from", sender, "--text", "my parcel never arrived"]) == 0
+    assert "→ 200" in capsys.readouterr().out
+    conversation = hub_env.wait_for_conversation(channel, sender)
+    assert conversation["public"] is True and conversation["post_id"]
+@pytest.mark.parametrize("action", ["sns", "s3"])
+def test_simulate_ses_plays_both_receipt_actions(hub_env: LocalStack, action: str,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """SES's SNS action (the mail in a signed notification) and its S3 action (the mail written to the
+    local bucket, whose notification reaches receive_mail_objects through the pump, plus the SNS
+    notification naming the object): either way one conversation."""
+    sender = f"ses-{action}-{uuid.uuid4().hex[:8]}@example.com"
+    command = ["simulate", "ses", "--from", sender, "--text", f"hello through {action}", "-o", f"action={action}"]
+    assert main(command) == 0
+    assert "→ 200" in capsys.readouterr().out
+    conversation = hub_env.wait_for_conversation("email", sender)
+    assert conversation["channel"] == "email"

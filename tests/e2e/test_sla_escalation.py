@@ -76,12 +76,25 @@ def wait_for_escalation(stack: LocalStack, conversation_id: str, timeout: float 
     raise AssertionError(f"no escalation of {conversation_id} within {timeout} s")
 
 
+def wait_for_timers(stack: LocalStack, conversation: dict[str, Any], timeout: float = 30) -> dict[str, Any]:
+    """The conversation once its SLA timers run: the worker stores the message (which is all
+    ``wait_for_conversation`` waits for) before it routes the conversation and starts them."""
+    deadline = time.monotonic() + timeout
+    while conversation["sla"] is None:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no SLA timers on {conversation['id']} within {timeout} s")
+        time.sleep(0.3)
+        status, fresh = stack.get(f"/conversations/{conversation['id']}")
+        conversation = fresh if status == 200 else conversation
+    return conversation
+
+
 def test_an_unanswered_message_escalates_once_the_sweepers_clock_passes_its_deadline(
     sla_stack: LocalStack, clock_file: Path
 ) -> None:
     sender = f"e2e-sla-{uuid.uuid4().hex[:8]}"
     assert 200 <= simulate(sla_stack, "api", sender, "hello, anyone there?") < 300
-    conversation = sla_stack.wait_for_conversation("webchat", sender)
+    conversation = wait_for_timers(sla_stack, sla_stack.wait_for_conversation("webchat", sender))
     due = conversation["sla"]["first_response_due_at"]
     assert due is not None and conversation["sla"]["paused"] is False
     time.sleep(3 * SCHEDULE_SECONDS)  # a few sweeps on the real clock: the deadline is a minute away

@@ -93,14 +93,23 @@ def sign_viber(body: bytes, *, secret: str | None = None) -> FuzzRequest:
     })
 
 
-def sign_vonage(body: bytes, *, secret: str | None = None, issued_at: int | None = None) -> FuzzRequest:
+def sign_vonage(body: bytes, *, secret: str | None = None, issued_at: int | None = None,
+                path: str = "/webhooks/vonage/messages") -> FuzzRequest:
     from chalicelib.providers.vonage import sign_vonage_webhook
 
     iat = int(time.time()) if issued_at is None else issued_at
     authorization = sign_vonage_webhook(secret or TEST_SECRETS["VONAGE_SIGNATURE_SECRET"], body,
                                         issued_at=iat, jti=str(uuid.uuid4()))
-    return FuzzRequest("POST", "/webhooks/vonage/messages", body,
-                       {"Content-Type": "application/json", "Authorization": authorization})
+    return FuzzRequest("POST", path, body, {"Content-Type": "application/json", "Authorization": authorization})
+
+
+def sign_vonage_voice_answer(body: bytes, **options: Any) -> FuzzRequest:
+    """The answer URL configured as POST (JSON); its default GET form is tested in tests/unit/telephony."""
+    return sign_vonage(body, path="/webhooks/vonage/voice/answer", **options)
+
+
+def sign_vonage_voice_event(body: bytes, **options: Any) -> FuzzRequest:
+    return sign_vonage(body, path="/webhooks/vonage/voice/event", **options)
 
 
 def sign_x(body: bytes, *, secret: str | None = None) -> FuzzRequest:
@@ -239,15 +248,28 @@ JSON_SIGNERS: dict[str, Callable[..., FuzzRequest]] = {
     "line": sign_line,
     "viber": sign_viber,
     "vonage_messages": sign_vonage,
+    "vonage_voice_answer": sign_vonage_voice_answer,
+    "vonage_voice_event": sign_vonage_voice_event,
     "x": sign_x,
     "postmark": sign_postmark,
     "ses": sign_ses,
 }
 # Multipart or urlencoded email forms, signed from their fields.
 EMAIL_FORM_SIGNERS: dict[str, Callable[..., FuzzRequest]] = {"sendgrid": sign_sendgrid, "mailgun": sign_mailgun_form}
-FORM_ENDPOINTS = {"twilio_messaging": "/webhooks/twilio/messaging", "twilio_status": "/webhooks/twilio/status"}
+FORM_ENDPOINTS = {"twilio_messaging": "/webhooks/twilio/messaging", "twilio_status": "/webhooks/twilio/status",
+                  "twilio_voice": "/webhooks/twilio/voice", "twilio_voice_status": "/webhooks/twilio/voice/status",
+                  "twilio_voice_action": "/webhooks/twilio/voice/action",
+                  "twilio_voice_recording": "/webhooks/twilio/voice/recording",
+                  "twilio_voice_transcription": "/webhooks/twilio/voice/transcription"}
+# Twilio form endpoint → its fixture folder, and the fixtures (name prefixes) it must accept unmutated.
+FORM_FIXTURES = {endpoint: "voice/twilio" if "voice" in endpoint else "twilio" for endpoint in FORM_ENDPOINTS}
+VOICE_FORM_FIXTURES = {"twilio_voice": "call_", "twilio_voice_status": "status_", "twilio_voice_action": "action_",
+                       "twilio_voice_recording": "recording_", "twilio_voice_transcription": "transcription_"}
+VONAGE_ENDPOINTS = ("vonage_messages", "vonage_voice_answer", "vonage_voice_event")
 FIXTURE_DIR = {"api": None, "meta": "meta", "telegram": "telegram", "line": "line", "viber": "viber",
                "vonage_messages": "vonage", "twilio_messaging": "twilio", "twilio_status": "twilio",
+               "vonage_voice_answer": "voice/vonage/answer.json", "vonage_voice_event": "voice/vonage/event_*.json",
+               **{endpoint: "voice/twilio" for endpoint in VOICE_FORM_FIXTURES},
                "x": "x", "postmark": "email/postmark_*.json", "ses": "email/ses_*.json",
                "sendgrid": "email/sendgrid_parsed.json", "mailgun": "email/mailgun_parsed.json"}
 # The signature header each endpoint checks (the forged strategies drop, garble or replay it).
@@ -255,6 +277,8 @@ SIGNATURE_HEADER = {
     "api": "X-Omnihub-Signature", "meta": "X-Hub-Signature-256", "telegram": "X-Telegram-Bot-Api-Secret-Token",
     "line": "x-line-signature", "viber": "X-Viber-Content-Signature", "vonage_messages": "Authorization",
     "twilio_messaging": "X-Twilio-Signature", "twilio_status": "X-Twilio-Signature",
+    **{endpoint: "X-Twilio-Signature" for endpoint in VOICE_FORM_FIXTURES},
+    "vonage_voice_answer": "Authorization", "vonage_voice_event": "Authorization",
     "x": "x-twitter-webhooks-signature", "postmark": "Authorization",
     # Carried elsewhere (see credential/with_credential): SendGrid's token in the query or basic auth,
     # Mailgun's signature field of the form, the SNS envelope's Signature.

@@ -82,14 +82,26 @@ query_values = st.one_of(
 )
 
 
+@pytest.fixture(scope="module")
+def seeded_customer(fuzz_hub: FuzzHub, seeded: str) -> str:
+    """The seeded conversation's customer: PATCH /customers/{customer_id} reaches its 2xx path too."""
+    found = fuzz_hub.client.http.get("/customers/lookup?channel=webchat&address=fuzz-seed",
+                                     headers={"x-api-key": KEYS["support"]})
+    return str(json.loads(found.body)["id"])
+
+
 @st.composite
-def rest_request(draw: st.DrawFn, method: str, path: str, conversation_id: str) -> dict[str, Any]:
+def rest_request(draw: st.DrawFn, method: str, path: str, conversation_id: str, customer_id: str = "cus_0"
+                 ) -> dict[str, Any]:
     concrete = path
-    if "{conversation_id}" in path:
-        value = draw(st.one_of(st.just(conversation_id),
+    for placeholder, real, prefix in (("{conversation_id}", conversation_id, "cnv_"),
+                                      ("{customer_id}", customer_id, "cus_")):
+        if placeholder not in path:
+            continue
+        value = draw(st.one_of(st.just(real),
                                st.text(alphabet=st.characters(blacklist_characters="/?#%"), min_size=1, max_size=80),
-                               st.sampled_from(["cnv_0000000000000000", "x" * 3000, "..", "%2F", "cnv_" + "0" * 16])))
-        concrete = path.replace("{conversation_id}", quote(value.encode("utf-8", "surrogatepass"), safe=""))
+                               st.sampled_from([prefix + "0" * 16, "x" * 3000, "..", "%2F", prefix + "0" * 70])))
+        concrete = concrete.replace(placeholder, quote(value.encode("utf-8", "surrogatepass"), safe=""))
     pairs = draw(st.lists(st.tuples(st.sampled_from(QUERY_NAMES), query_values), max_size=4))
     query = urlencode([(n, v.encode("utf-8", "surrogatepass")) for n, v in pairs])
     key_choice = draw(st.sampled_from(["none", "empty", "wrong", "support", "crisis", "admin", "random"]))
@@ -107,10 +119,19 @@ def rest_request(draw: st.DrawFn, method: str, path: str, conversation_id: str) 
         headers["Idempotency-Key"] = draw(st.one_of(st.uuids().map(str), st.text(
             alphabet=st.characters(min_codepoint=32, max_codepoint=0x2FF), max_size=40), st.just("k" * 5000)))
     body = b""
-    if method == "POST":
+    if method in ("POST", "PATCH"):
         body = draw(st.one_of(
             st.builds(render, random_json),
             st.builds(render, st.fixed_dictionaries({}, optional={
+                # assign
+                "route": st.sampled_from(["default", "billing", "vip", "nowhere"]) | hostile_text | random_json,
+                "priority": st.sampled_from(["low", "normal", "high", "urgent", "URGENT"]) | random_json,
+                # PATCH /customers/{id}
+                "tier": st.sampled_from(["vip", "gold", " VIP ", "x" * 40]) | hostile_text | random_json,
+                "tags": st.lists(st.sampled_from(["press", "loyal"]) | hostile_text, max_size=25) | random_json,
+                "name": hostile_text | random_json,
+                "language": st.sampled_from(["it", "pt_BR", "en-GB", "xx-yyyyyyyyy"]) | hostile_text | random_json,
+                # replies
                 "text": hostile_text | random_json, "channel": st.sampled_from(["webchat", "sms", "x"]) | random_json,
                 "attachments": st.lists(st.fixed_dictionaries({}, optional={
                     "url": st.sampled_from(["https://cdn.example.com/a.png", "https://169.254.169.254/x",
@@ -127,15 +148,16 @@ def rest_request(draw: st.DrawFn, method: str, path: str, conversation_id: str) 
 def _send(client: Any, request: dict[str, Any]) -> Any:
     if request["method"] == "GET":
         return client.http.get(request["path"], headers=request["headers"])
-    return client.http.post(request["path"], headers=request["headers"], body=request["body"])
+    send = client.http.patch if request["method"] == "PATCH" else client.http.post
+    return send(request["path"], headers=request["headers"], body=request["body"])
 
 
 @pytest.mark.parametrize(("method", "path", "scope"), rest_routes())
 def test_rest_routes_never_5xx_and_need_their_scope(
-    fuzz_hub: FuzzHub, seeded: str, method: str, path: str, scope: str | None
+    fuzz_hub: FuzzHub, seeded: str, seeded_customer: str, method: str, path: str, scope: str | None
 ) -> None:
     @examples(45)
-    @given(request=rest_request(method, path, seeded))
+    @given(request=rest_request(method, path, seeded, seeded_customer))
     def run(request: dict[str, Any]) -> None:
         before = len(fuzz_hub.table_items())
         response = _send(fuzz_hub.client, request)

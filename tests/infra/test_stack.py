@@ -123,9 +123,11 @@ def test_api_function_role_has_exactly_the_permissions_it_uses(synthesized: Any,
         "dynamodb:GetItem",
         "dynamodb:BatchGetItem",  # a phone's identities on SMS, WhatsApp and voice, for the instant ack
         "dynamodb:Query",
-        "dynamodb:UpdateItem",  # POST /conversations/{id}/resolve
+        "dynamodb:UpdateItem",  # resolve, reopen, pending, assign; PATCH /customers/{id}
+        "sqs:SendMessage",  # lifecycle events; an assignment's envelope on its route queue
         "s3:PutObject",
         "s3:DeleteObject",  # a large body archived for a duplicate delivery is discarded
+        "s3:GetObject",  # under attachments/ only: the presigned attachment links are signed with this role
         "secretsmanager:GetSecretValue",
         "logs:CreateLogStream",
         "logs:PutLogEvents",
@@ -141,6 +143,8 @@ def test_api_function_role_has_exactly_the_permissions_it_uses(synthesized: Any,
     assert put[0]["Resource"] == {"Fn::Join": ["", [{"Fn::GetAtt": [bucket_id, "Arn"]}, "/raw/*"]]}
     [delete] = [s for s in _role_statements(raw, role_id) if s["Action"] == "s3:DeleteObject"]
     assert delete["Resource"] == put[0]["Resource"]
+    [links] = [s for s in _role_statements(raw, role_id) if s["Action"] == "s3:GetObject"]
+    assert links["Resource"] == {"Fn::Join": ["", [{"Fn::GetAtt": [bucket_id, "Arn"]}, "/attachments/*"]]}
 
 
 def _role_statements(raw: dict[str, Any], role_id: str) -> list[dict[str, Any]]:
@@ -213,7 +217,8 @@ def _dimension(alarm: dict[str, Any], name: str) -> Any:
 
 def test_alarms_on_every_dlq_depth_and_every_queue_age(raw: dict[str, Any]) -> None:
     alarms = _alarms(raw)
-    topic_id = next(iter(_by_type(raw, "AWS::SNS::Topic")))
+    topic_id = next(i for i, t in _by_type(raw, "AWS::SNS::Topic").items()
+                    if t["Properties"].get("TopicName") == f"omnihub-{STAGE}-alarms")
     assert all(alarm["AlarmActions"] == [{"Ref": topic_id}] for alarm in alarms)
 
     def watched(metric: str) -> set[str]:
@@ -224,7 +229,7 @@ def test_alarms_on_every_dlq_depth_and_every_queue_age(raw: dict[str, Any]) -> N
         }
 
     dlqs = {_logical_id_of_queue(raw, resources.dlq_name(STAGE, s)) for s in resources.all_queues()}
-    dlqs |= {_logical_id_of_queue(raw, f"omnihub-{STAGE}-{n}-failures") for n in ("relay", "sweep")}
+    dlqs |= {_logical_id_of_queue(raw, f"omnihub-{STAGE}-{n}-failures") for n in ("relay", "sweep", "contact-event")}
     assert watched("ApproximateNumberOfMessagesVisible") == dlqs
     queues = {_logical_id_of_queue(raw, resources.queue_name(STAGE, s)) for s in resources.all_queues()}
     assert watched("ApproximateAgeOfOldestMessage") == queues
@@ -258,11 +263,35 @@ def test_api_stage_throttles_and_emits_per_route_metrics(raw: dict[str, Any]) ->
 def test_schedule_runs_the_sweeper_every_minute(synthesized: Any, raw: dict[str, Any]) -> None:
     ((handler, seconds),) = resources.SCHEDULE_HANDLERS
     assert seconds == 60
-    (rule,) = [r["Properties"] for r in _by_type(raw, "AWS::Events::Rule").values()]
+    (rule,) = [r["Properties"] for r in _by_type(raw, "AWS::Events::Rule").values()
+               if "ScheduleExpression" in r["Properties"]]
     assert rule["ScheduleExpression"] == "rate(1 minute)"
     (target,) = rule["Targets"]
     assert target["Arn"] == {"Fn::GetAtt": [_function_id(synthesized, handler), "Arn"]}
     assert "DeadLetterConfig" in target
+
+
+def test_amazon_connect_may_invoke_the_contact_flow_function_and_only_that_one(
+    synthesized: Any, raw: dict[str, Any]
+) -> None:
+    permissions = [r["Properties"] for r in _by_type(raw, "AWS::Lambda::Permission").values()
+                   if r["Properties"].get("Principal") == resources.CONNECT_PRINCIPAL]
+    (permission,) = permissions
+    assert permission["Action"] == "lambda:InvokeFunction"
+    assert permission["FunctionName"] == {"Fn::GetAtt": [_function_id(synthesized, resources.CONTACT_FLOW_FUNCTION),
+                                                         "Arn"]}
+    assert "SourceAccount" in permission  # only this account's Connect instances
+
+
+def test_contact_events_reach_their_consumer_through_an_eventbridge_rule(synthesized: Any, raw: dict[str, Any]) -> None:
+    (rule,) = [r["Properties"] for r in _by_type(raw, "AWS::Events::Rule").values()
+               if "EventPattern" in r["Properties"]]
+    assert rule["EventPattern"] == resources.CONTACT_EVENT_PATTERN
+    (target,) = rule["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": [_function_id(synthesized, resources.CONTACT_EVENTS_CONSUMER), "Arn"]}
+    assert "DeadLetterConfig" in target and target["RetryPolicy"]["MaximumRetryAttempts"] > 0
+    queue = _logical_id_of_queue(raw, f"omnihub-{STAGE}-contact-event-failures")
+    assert target["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": [queue, "Arn"]}
 
 
 def test_table_matches_resources(synthesized: Any) -> None:
@@ -342,3 +371,48 @@ def test_only_the_outbound_function_may_send_email(synthesized: Any, raw: dict[s
         function = raw["Resources"][_function_id(synthesized, handler)]["Properties"]
         actions = _role_actions(raw, function["Role"]["Fn::GetAtt"][0])
         assert ("ses:SendEmail" in actions) is (handler == "handle_outbound"), handler
+
+
+def test_the_worker_reads_stored_bodies_and_keeps_attachments_under_their_prefix(
+        synthesized: Any, raw: dict[str, Any]) -> None:
+    role_id = _role_of(synthesized, raw, str(resources.INBOUND_QUEUE.consumer))
+    bucket_id = next(iter(_by_type(raw, "AWS::S3::Bucket")))
+    s3_statements = {(s["Action"], s["Resource"]["Fn::Join"][1][1]) for s in _role_statements(raw, role_id)
+                     if str(s["Action"]).startswith("s3:")}
+    assert s3_statements == {("s3:GetObject", "/raw/*"), ("s3:PutObject", "/attachments/*"),
+                             ("s3:GetObject", f"/{resources.MAIL_OBJECTS_PREFIX}*")}
+    assert all(s["Resource"]["Fn::Join"][1][0] == {"Fn::GetAtt": [bucket_id, "Arn"]}
+               for s in _role_statements(raw, role_id) if str(s["Action"]).startswith("s3:"))
+
+
+def test_ses_writes_mail_under_its_prefix_and_the_bucket_notifies_the_mail_objects_queue(
+        synthesized: Any, raw: dict[str, Any]) -> None:
+    prefix = resources.MAIL_OBJECTS_PREFIX
+    [rule_set] = _by_type(raw, "AWS::SES::ReceiptRuleSet").values()
+    [rule] = _by_type(raw, "AWS::SES::ReceiptRule").values()
+    name = rule_set["Properties"]["RuleSetName"]
+    assert rule["Properties"]["RuleSetName"] == name == f"omnihub-{STAGE}"
+    [action] = rule["Properties"]["Rule"]["Actions"]
+    assert action["S3Action"]["ObjectKeyPrefix"] == prefix.rstrip("/")
+    assert rule["Properties"]["Rule"]["Enabled"] is True and rule["Properties"]["Rule"]["ScanEnabled"] is True
+    [bucket_policy] = _by_type(raw, "AWS::S3::BucketPolicy").values()
+    [ses_write] = [s for s in bucket_policy["Properties"]["PolicyDocument"]["Statement"]
+                   if s.get("Principal") == {"Service": "ses.amazonaws.com"}]
+    assert ses_write["Action"] == "s3:PutObject" and ses_write["Resource"]["Fn::Join"][1][1] == f"/{prefix}*"
+    assert "aws:SourceAccount" in ses_write["Condition"]["StringEquals"]
+    [bucket] = _by_type(raw, "AWS::S3::Bucket").values()
+    [notification] = bucket["Properties"]["NotificationConfiguration"]["QueueConfigurations"]
+    queue_id = _logical_id_of_queue(raw, resources.queue_name(STAGE, resources.MAIL_OBJECTS_QUEUE))
+    assert notification["Queue"] == {"Fn::GetAtt": [queue_id, "Arn"]}
+    assert notification["Filter"]["S3Key"]["Rules"] == [{"Name": "prefix", "Value": prefix}]
+    [queue_policy] = [p for p in _by_type(raw, "AWS::SQS::QueuePolicy").values()
+                      if {"Ref": queue_id} in p["Properties"]["Queues"]]  # one per queue: none overwrites another
+    [send] = [s for s in queue_policy["Properties"]["PolicyDocument"]["Statement"]
+              if s.get("Principal") == {"Service": "s3.amazonaws.com"}]
+    assert send["Action"] == "sqs:SendMessage" and "aws:SourceArn" in send["Condition"]["ArnEquals"]
+    topics = {t["Properties"]["TopicName"]: i for i, t in _by_type(raw, "AWS::SNS::Topic").items()}
+    ses_topic = topics[f"omnihub-{STAGE}-mail-notifications"]
+    for function in _by_type(raw, "AWS::Lambda::Function").values():
+        variables = function["Properties"].get("Environment", {}).get("Variables", {})
+        if "OMNIHUB_TABLE" in variables:
+            assert variables["OMNIHUB_SES_TOPIC_ARNS"] == {"Ref": ses_topic}

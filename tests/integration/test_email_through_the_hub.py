@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from argparse import Namespace
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -135,3 +136,154 @@ def test_an_unreachable_signing_certificate_is_503_so_sns_retries(hub: Hub, monk
     assert response.status_code == 503 and json.loads(response.body)["error"] == "unavailable"
     assert calls == ["https://sns.us-east-1.amazonaws.com/SimpleNotificationService-abc.pem"]
     assert hub.table_items() == []
+
+
+# ------------------------------------------------------------------ threading, through the worker
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "email"
+
+
+def post_raw_mail(hub: Hub, raw: bytes) -> Any:
+    """A mail as SendGrid's raw mode posts it (the whole message in ``email``)."""
+    boundary = "xYzZY-threading"
+    fields = [("envelope", b'{"to":["support@omnihub.example"],"from":"x@example.com"}'), ("email", raw)]
+    body = b"".join(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'.encode() + value
+                    + b"\r\n" for name, value in fields) + f"--{boundary}--\r\n".encode()
+    token = EMAIL_SECRETS["SENDGRID_INBOUND_TOKEN"]
+    return hub.client.http.post(f"/webhooks/email/sendgrid?token={token}", body=body,
+                                headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+
+
+def conversations(hub: Hub) -> list[dict[str, Any]]:
+    return [i for i in hub.table_items() if i["pk"].startswith("CONV#") and i["sk"] == "META"]
+
+
+def resolve(hub: Hub, conversation_id: str) -> None:
+    from chalicelib.adapters import runtime
+    from chalicelib.api.replies import resolve_conversation
+
+    resolve_conversation(runtime.repositories(), conversation_id)
+
+
+def test_a_reply_lands_in_the_conversation_it_answers_by_header_then_by_subject_reference(hub: Hub) -> None:
+    assert post_raw_mail(hub, (FIXTURES / "multipart_pdf.eml").read_bytes()).status_code == 200
+    hub.pump.drain()
+    [first] = conversations(hub)
+    resolve(hub, first["id"])
+    # Gmail's reply: References names Mario's first mail; the subject's reference is another case's.
+    assert post_raw_mail(hub, (FIXTURES / "reply_gmail.eml").read_bytes()).status_code == 200
+    hub.pump.drain()
+    [again] = conversations(hub)
+    assert again["id"] == first["id"] and again["status"] == "open"
+    resolve(hub, first["id"])
+    by_subject = (b"From: Mario Rossi <mario.rossi@gmail.com>\r\nTo: support@omnihub.example\r\n"
+                  b"Subject: Re: Invoice [" + first["reference"].encode() + b"]\r\n"
+                  b"Message-ID: <by-subject-1@mail.gmail.com>\r\nDate: Mon, 03 Jun 2024 12:00:00 +0000\r\n"
+                  b"Content-Type: text/plain; charset=utf-8\r\n\r\nAny news?\r\n")
+    assert post_raw_mail(hub, by_subject).status_code == 200
+    hub.pump.drain()
+    [still] = conversations(hub)
+    assert still["id"] == first["id"] and still["status"] == "open"
+    assert len(inbound_messages(hub)) == 3
+    mail_ids = {i["pk"] for i in hub.table_items() if i["sk"] == "MAILID"}
+    assert len(mail_ids) == 3  # each received Message-ID now names the conversation
+
+
+def test_a_pdf_attachment_is_in_the_bucket_and_the_conversation_links_it(hub: Hub) -> None:
+    import hashlib
+    from urllib.parse import parse_qs, urlsplit
+
+    pdf = (FIXTURES / "invoice-2024-118.pdf").read_bytes()
+    assert post_raw_mail(hub, (FIXTURES / "multipart_pdf.eml").read_bytes()).status_code == 200
+    hub.pump.drain()
+    [conversation] = conversations(hub)
+    response = hub.client.http.get(f"/conversations/{conversation['id']}", headers={"x-api-key": "support-key"})
+    assert response.status_code == 200
+    [message] = json.loads(response.body)["messages"]
+    [attachment] = message["attachments"]
+    digest = hashlib.sha256(pdf).hexdigest()
+    assert (attachment["name"], attachment["content_type"], attachment["size"], attachment["sha256"]) == (
+        "invoice-2024-118.pdf", "application/pdf", len(pdf), digest)
+    link = urlsplit(attachment["url"])
+    assert parse_qs(link.query)["X-Amz-Expires"] == ["300"] and "url_expires_at" in attachment
+    assert link.path.endswith(digest)
+    s3 = hub.session.client("s3")
+    stored = [o["Key"] for o in s3.list_objects_v2(Bucket=_bucket(), Prefix="attachments/email/").get("Contents", [])]
+    assert len(stored) == 1 and stored[0].endswith(digest)
+    assert s3.get_object(Bucket=_bucket(), Key=stored[0])["Body"].read() == pdf
+
+
+def _stage() -> str:
+    from chalicelib.adapters import runtime
+
+    return runtime.settings().stage
+
+
+def _bucket() -> str:
+    from chalicelib.adapters import runtime
+
+    return runtime.settings().bucket_name
+
+
+
+# ------------------------------------------------------------------ Amazon SES → S3
+def test_a_mail_ses_writes_to_the_bucket_reaches_the_inbox_once_with_its_attachment(hub: Hub) -> None:
+    from chalicelib.adapters.resources import MAIL_OBJECTS_PREFIX
+
+    s3 = hub.session.client("s3")
+    raw = (FIXTURES / "multipart_pdf.eml").read_bytes()
+    s3.put_object(Bucket=_bucket(), Key=f"{MAIL_OBJECTS_PREFIX}d6iitobk75ur44p8kdnnp7g2n800", Body=raw)
+    s3.put_object(Bucket=_bucket(), Key=f"{MAIL_OBJECTS_PREFIX}d6iitobk75ur44p8kdnnp7g2n801", Body=raw)  # twice
+    hub.pump.drain()
+    [item] = inbox(hub)
+    assert item["pk"] == "INBOX#email#CAH7yN8sQ1Z4vGx=P0kX9q3dLr2m+Fw@mail.gmail.com"
+    assert item["endpoint"] == "mail_object" and "raw" not in item  # a pointer to the object, no copy
+    [message] = inbound_messages(hub)
+    [attachment] = json.loads(message["attachments"])
+    assert attachment["name"] == "invoice-2024-118.pdf" and attachment["url"].startswith("s3://")
+
+
+def test_a_notification_naming_another_bucket_stores_nothing(hub: Hub) -> None:
+    import json as json_module
+
+    from chalicelib.adapters.resources import MAIL_OBJECTS_QUEUE, queue_name
+
+    sqs = hub.session.client("sqs")
+    url = sqs.get_queue_url(QueueName=queue_name(_stage(), MAIL_OBJECTS_QUEUE))
+    body = {"Records": [{"eventName": "ObjectCreated:Put", "eventTime": "2024-06-03T08:12:34.000Z",
+                         "s3": {"bucket": {"name": "someone-elses"}, "object": {"key": "inbound-mail/x", "size": 9}}}]}
+    sqs.send_message(QueueUrl=url["QueueUrl"], MessageBody=json_module.dumps(body))
+    hub.pump.drain()
+    assert inbox(hub) == []
+
+
+def test_ses_s3_action_both_notifications_read_the_object_into_one_message(hub: Hub) -> None:
+    request = build("ses", ("action=s3", "s3_endpoint=aws"), EMAIL_SECRETS, event_id="s3-path-1@mail.example.com")
+    assert json.loads(json.loads(request.body)["Message"])["receipt"]["action"]["type"] == "S3"
+    assert post(hub, request).status_code == 200  # the SNS notification naming the object
+    hub.pump.drain()  # ... and the bucket's own notification of the same object
+    keys = sorted(item["pk"] for item in inbox(hub))
+    assert keys[0] == "INBOX#email#s3-path-1@mail.example.com" and len(keys) == 2  # + the SNS lifecycle item
+    [message] = inbound_messages(hub)
+    assert "My order 1182 has not arrived." in message["text"]
+
+
+def test_the_sns_notification_of_an_s3_action_alone_reads_the_object(hub: Hub) -> None:
+    hub.session.client("s3").put_bucket_notification_configuration(Bucket=_bucket(), NotificationConfiguration={})
+    request = build("ses", ("action=s3", "s3_endpoint=aws"), EMAIL_SECRETS, event_id="s3-path-2@mail.example.com")
+    assert post(hub, request).status_code == 200
+    hub.pump.drain()
+    [message] = inbound_messages(hub)
+    assert "My order 1182 has not arrived." in message["text"]
+
+
+def test_a_mailgun_token_replayed_with_another_mail_is_406_and_stores_nothing(hub: Hub) -> None:
+    request = build("mailgun", ("mode=parsed",), EMAIL_SECRETS, event_id="mg-original@mail.example.com")
+    assert post(hub, request).status_code == 200
+    assert post(hub, request).status_code == 200  # Mailgun's retry: one item
+    before = hub.table_items()
+    replayed_body = request.body.replace(b"mg-original", b"mg-replayed").replace(b"has+not+arrived", b"is+here")
+    assert replayed_body != request.body
+    replay = type(request)(request.method, request.path, request.headers, replayed_body)
+    response = post(hub, replay)
+    assert response.status_code == 406, response.body
+    assert hub.table_items() == before

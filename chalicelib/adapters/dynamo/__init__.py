@@ -10,17 +10,19 @@ from collections.abc import Callable
 from typing import Any
 
 from chalicelib.adapters.cursors import CursorCodec
-from chalicelib.adapters.dynamo.claims import DynamoDeliveryClaims, DynamoIdempotencyKeys
+from chalicelib.adapters.dynamo.calls import DynamoCalls
+from chalicelib.adapters.dynamo.claims import DynamoDeliveryClaims, DynamoExpiringClaims, DynamoIdempotencyKeys
 from chalicelib.adapters.dynamo.conversations import DynamoConversations
 from chalicelib.adapters.dynamo.customers import DynamoCustomers
 from chalicelib.adapters.dynamo.feedback import DynamoFeedback
 from chalicelib.adapters.dynamo.inbox import DynamoInbox
 from chalicelib.adapters.dynamo.kpis import DynamoKpis
+from chalicelib.adapters.dynamo.mail_threads import DynamoMailThreads
 from chalicelib.adapters.dynamo.messages import DynamoMessages
 from chalicelib.adapters.dynamo.references import DynamoReferences
 from chalicelib.adapters.dynamo.table import Table
 from chalicelib.core.errors import StoreUnavailable
-from chalicelib.core.ports import PayloadArchive, Repositories
+from chalicelib.core.ports import MediaStore, PayloadArchive, Repositories
 
 
 def dynamo_repositories(
@@ -28,6 +30,7 @@ def dynamo_repositories(
     table_name: str,
     *,
     payloads: PayloadArchive | None = None,
+    media: MediaStore | None = None,
     inline_payload_limit: int = 256 * 1024,
     retention_days: int = 30,
     cursor_key: Callable[[], bytes] | None = None,
@@ -46,6 +49,10 @@ def dynamo_repositories(
         idempotency=DynamoIdempotencyKeys(table, retention_days=retention_days),
         feedback=DynamoFeedback(table),
         kpis=DynamoKpis(table),
+        calls=DynamoCalls(table, retention_days=retention_days),
+        mail_threads=DynamoMailThreads(table),
+        media=media,
+        claims=DynamoExpiringClaims(table),
     )
 
 

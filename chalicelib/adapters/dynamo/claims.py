@@ -66,3 +66,20 @@ class DynamoIdempotencyKeys:
         if item is None:
             return mine
         return IdempotencyRecord(str(item["created_at"]), str(item.get("fingerprint", "")))
+
+
+class DynamoExpiringClaims:
+    """A claim per key with its holder and expiry (the table's TTL deletes it later; until then the
+    condition treats an expired claim as free)."""
+
+    def __init__(self, table: Table) -> None:
+        self._table = table
+
+    def claim(self, key: str, holder: str, expires_at: int, *, now: float | None = None) -> bool:
+        moment = int(time.time() if now is None else now)
+        return self._table.conditionally(
+            "put_item",
+            Item=to_item({**keys.expiring_claim(key), "holder": holder, "expires_at": expires_at}),
+            ConditionExpression="attribute_not_exists(pk) OR expires_at < :now OR holder = :holder",
+            ExpressionAttributeValues=to_item({":now": moment, ":holder": holder}),
+        )

@@ -17,10 +17,10 @@ from chalicelib.adapters.dynamo.items import (
 )
 from chalicelib.adapters.dynamo.table import Table, from_item, to_item
 from chalicelib.adapters.listing import MAX_PAGE, customer_listing
-from chalicelib.core.errors import NotFound
+from chalicelib.core.errors import Conflict, NotFound
 from chalicelib.core.model import Conversation, ConversationStatus, Message, Priority
 from chalicelib.core.records import Page
-from chalicelib.core.routing_record import ConversationRouting
+from chalicelib.core.routing_record import ConversationRouting, SupportAssignment
 from chalicelib.core.sla_record import StoredSla
 
 _INDEX_KEY_NAMES = ("pk", "sk", "gsi1pk", "gsi1sk")
@@ -73,22 +73,49 @@ class DynamoConversations:
             ExpressionAttributeValues=to_item({":t": at, ":g": index["gsi1sk"]}),
         )
 
-    def set_status(self, conversation_id: str, status: ConversationStatus, at: str) -> Conversation:
+    def record_thread_owner(self, conversation_id: str, owner: str, at: str) -> bool:
+        return self._table.update(
+            keys.conversation(conversation_id),
+            UpdateExpression="SET thread_owner = :o, thread_owner_at = :t",
+            ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(thread_owner_at) "
+            "OR thread_owner_at < :t)",
+            ExpressionAttributeValues=to_item({":o": owner, ":t": at}),
+        )
+
+    def set_status(
+        self,
+        conversation_id: str,
+        status: ConversationStatus,
+        at: str,
+        *,
+        expected: Sequence[ConversationStatus] | None = None,
+        event_id: str | None = None,
+    ) -> Conversation:
         index = keys.status_index(status.value, at, conversation_id)
-        values = {":s": status.value, ":t": at, ":g": index["gsi1pk"], ":k": index["gsi1sk"]}
+        values: dict[str, Any] = {":s": status.value, ":t": at, ":g": index["gsi1pk"], ":k": index["gsi1sk"]}
         update = "SET #s = :s, updated_at = :t, gsi1pk = :g, gsi1sk = :k"
+        if event_id is not None:
+            update += ", status_event_id = :e, status_changed_at = :t"
+            values[":e"] = event_id
         update += ", resolved_at = :t" if status is ConversationStatus.RESOLVED else " REMOVE resolved_at"
+        condition = "attribute_exists(pk)"
+        if expected is not None:
+            names = [f":from{i}" for i in range(len(expected))]
+            values.update({name: state.value for name, state in zip(names, expected, strict=True)})
+            condition += f" AND #s IN ({', '.join(names)})" if names else " AND attribute_not_exists(pk)"
         try:
             response = self._table.call(
                 "update_item",
                 Key=to_item(keys.conversation(conversation_id)),
                 UpdateExpression=update,
-                ConditionExpression="attribute_exists(pk)",
+                ConditionExpression=condition,
                 ExpressionAttributeNames={"#s": "status"},
                 ExpressionAttributeValues=to_item(values),
                 ReturnValues="ALL_NEW",
             )
         except ClientError as err:  # only a failed condition gets here: the table re-raises nothing else
+            if expected is not None and self.get(conversation_id, consistent=True) is not None:
+                raise Conflict(f"conversation {conversation_id} is not {' or '.join(expected)}") from err
             raise NotFound(f"no conversation {conversation_id}") from err
         return conversation_from_item(from_item(response["Attributes"]))
 
@@ -181,6 +208,38 @@ class DynamoConversations:
             Limit=max(1, limit),
         )
         return [keys.conversation_id_of_sla_key(from_item(item)["sla_sk"]) for item in response.get("Items", [])]
+
+    def assign(
+        self,
+        conversation_id: str,
+        *,
+        route: str,
+        priority: Priority,
+        routing: ConversationRouting,
+        assignment: SupportAssignment,
+    ) -> Conversation:
+        """Unconditional but for existence: support decides; ``priority_rank`` keeps re-routes upwards."""
+        values: dict[str, Any] = {
+            ":route": route, ":priority": priority.value, ":rank": priority.rank, ":reason": routing.reason,
+            ":by": routing.message_id, ":escalate": False, ":at": assignment.at,
+            ":from_route": assignment.previous_route, ":from_priority": assignment.previous_priority,
+        }
+        update = ("SET #route = :route, #priority = :priority, priority_rank = :rank, routing_reason = :reason, "
+                  "routed_by = :by, routing_escalate = :escalate, assigned_at = :at, "
+                  "assigned_from_route = :from_route, assigned_from_priority = :from_priority REMOVE routing_rule")
+        try:
+            response = self._table.call(
+                "update_item",
+                Key=to_item(keys.conversation(conversation_id)),
+                UpdateExpression=update,
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeNames={"#route": "route", "#priority": "priority"},
+                ExpressionAttributeValues=to_item(values),
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as err:  # only a failed condition gets here: the table re-raises nothing else
+            raise NotFound(f"no conversation {conversation_id}") from err
+        return conversation_from_item(from_item(response["Attributes"]))
 
     def customer_conversation_ids(self, customer_id: str) -> list[str]:
         items = self._table.query(

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from chalicelib.adapters.dynamo import keys
-from chalicelib.adapters.dynamo.table import Table, to_item
-from chalicelib.core.errors import StoreUnavailable
+from chalicelib.adapters.dynamo.table import Table, from_item, to_item
+from chalicelib.core.errors import NotFound, StoreUnavailable
 from chalicelib.core.model import Channel, Customer, Identity
 from chalicelib.core.timestamps import utc_now
 
@@ -99,6 +101,38 @@ class DynamoCustomers:
             ExpressionAttributeValues=to_item({":s": state, ":t": at}),
         )
 
+    def update_profile(self, customer_id: str, changes: Mapping[str, Any], *, expected_version: int) -> Customer | None:
+        """One conditional update on the profile's version; cleared fields are removed."""
+        names = {f"#f{i}": field for i, field in enumerate(changes)}
+        values: dict[str, Any] = {":next": expected_version + 1, ":expected": expected_version}
+        sets, removes = ["profile_version = :next"], []
+        for placeholder, field in names.items():
+            value = changes[field]
+            if value is None or value == ():
+                removes.append(placeholder)
+            else:
+                values[f":v{placeholder[2:]}"] = list(value) if isinstance(value, tuple) else value
+                sets.append(f"{placeholder} = :v{placeholder[2:]}")
+        update = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+        unchanged = "profile_version = :expected"
+        if expected_version == 0:
+            unchanged = f"(attribute_not_exists(profile_version) OR {unchanged})"
+        try:
+            response = self._table.call(
+                "update_item",
+                Key=to_item(keys.customer(customer_id)),
+                UpdateExpression=update,
+                ConditionExpression=f"attribute_exists(pk) AND {unchanged}",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=to_item(values),
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as err:  # only a failed condition gets here: the table re-raises nothing else
+            if self.get(customer_id, consistent=True) is None:
+                raise NotFound(f"no customer {customer_id}") from err
+            return None
+        return customer_from_item(from_item(response["Attributes"]))
+
     def get(self, customer_id: str, *, consistent: bool = False) -> Customer | None:
         item = self._table.get(keys.customer(customer_id), consistent=consistent)
         return None if item is None else customer_from_item(item)
@@ -150,6 +184,7 @@ def customer_from_item(item: dict[str, Any]) -> Customer:
         created_at=item["created_at"],
         open_conversation_id=item.get("open_conversation_id"),
         open_claimed_at=item.get("open_claimed_at"),
+        profile_version=int(item.get("profile_version", 0)),
         consent={
             key.removeprefix(_STATE_ATTRIBUTE): str(value)
             for key, value in item.items()

@@ -102,6 +102,7 @@ class DynamoInbox:
             acknowledgment=CarriedAcknowledgment.from_dict(json.loads(item["acknowledgment"]))
             if item.get("acknowledgment")
             else None,
+            content_type=item.get("content_type"),
         )
 
     def raw_payload(self, inbox_key: str) -> bytes | None:

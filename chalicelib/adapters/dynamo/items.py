@@ -16,7 +16,7 @@ from chalicelib.core.model import (
     Message,
     Priority,
 )
-from chalicelib.core.routing_record import ConversationRouting
+from chalicelib.core.routing_record import ConversationRouting, SupportAssignment
 from chalicelib.core.sla_record import StoredSla
 
 
@@ -34,8 +34,12 @@ def conversation_attributes(conversation: Conversation) -> dict[str, Any]:
         "updated_at": conversation.updated_at,
         "last_inbound_at": conversation.last_inbound_at,
         "resolved_at": conversation.resolved_at,
+        "status_event_id": conversation.status_event_id,
+        "status_changed_at": conversation.status_changed_at,
+        **_assignment_attributes(conversation),
         **_routing_attributes(conversation),
         **(sla_attributes(conversation.id, conversation.sla) if conversation.sla else {}),
+        **_public_attributes(conversation),
         **keys.status_index(conversation.status.value, conversation.updated_at, conversation.id),
     }
 
@@ -56,6 +60,13 @@ def conversation_from_item(item: dict[str, Any]) -> Conversation:
         resolved_at=item.get("resolved_at"),
         routing=_routing_from_item(item),
         sla=_sla_from_item(item),
+        public=bool(item.get("public", False)),
+        post_id=item.get("post_id"),
+        permalink=item.get("permalink"),
+        thread_owner=item.get("thread_owner"),
+        status_event_id=item.get("status_event_id"),
+        status_changed_at=item.get("status_changed_at"),
+        assignment=_assignment_from_item(item),
     )
 
 
@@ -81,6 +92,16 @@ def _sla_from_item(item: dict[str, Any]) -> StoredSla | None:
     )
 
 
+def _public_attributes(conversation: Conversation) -> dict[str, Any]:
+    """Only on a public conversation (and one whose thread was handed over): others keep their items as they were."""
+    data: dict[str, Any] = {}
+    if conversation.public:
+        data.update(public=True, post_id=conversation.post_id, permalink=conversation.permalink)
+    if conversation.thread_owner:
+        data["thread_owner"] = conversation.thread_owner
+    return data
+
+
 def _routing_attributes(conversation: Conversation) -> dict[str, Any]:
     routing = conversation.routing
     if routing is None:
@@ -101,6 +122,22 @@ def _routing_from_item(item: dict[str, Any]) -> ConversationRouting | None:
     )
 
 
+def _assignment_attributes(conversation: Conversation) -> dict[str, Any]:
+    assignment = conversation.assignment
+    if assignment is None:
+        return {}
+    return {"assigned_at": assignment.at, "assigned_from_route": assignment.previous_route,
+            "assigned_from_priority": assignment.previous_priority}
+
+
+def _assignment_from_item(item: dict[str, Any]) -> SupportAssignment | None:
+    """Written by ``DynamoConversations.assign``."""
+    if "assigned_at" not in item:
+        return None
+    return SupportAssignment(item["assigned_at"], item.get("assigned_from_route", ""),
+                             item.get("assigned_from_priority", ""))
+
+
 def message_attributes(message: Message) -> dict[str, Any]:
     return {
         "id": message.id,
@@ -116,6 +153,8 @@ def message_attributes(message: Message) -> dict[str, Any]:
         "provider_message_id": message.provider_message_id,
         "inbox_key": message.inbox_key,
         "error_code": message.error_code,
+        "call": dict(message.call) or None,
+        "message_metadata": json.dumps(message.metadata, ensure_ascii=False) if message.metadata else None,
     }
 
 
@@ -135,4 +174,6 @@ def message_from_item(item: dict[str, Any]) -> Message:
         provider_message_id=item.get("provider_message_id"),
         inbox_key=item.get("inbox_key"),
         error_code=item.get("error_code"),
+        call=tuple(sorted((str(k), str(v)) for k, v in (item.get("call") or {}).items())),
+        metadata=dict(json.loads(item["message_metadata"])) if item.get("message_metadata") else {},
     )

@@ -18,6 +18,9 @@ Item layout (pk / sk):
   SURVEYDUE / CURSOR                           how far the scheduler has sent the delayed surveys
   KPI#{dimension kind} / {day}#{value}         the KPI counters of one business day and dimension (ADD)
   KPIEVENT#{event key} / KPIEVENT              an event already counted in the KPIs (TTL)
+  CALL#{provider}#{call id} / CALL             a phone call's log: its callbacks, where its one message lives
+  MAILID#{Message-ID} / MAILID                 the conversation an email Message-ID (received or sent) belongs to
+  CLAIM#{key} / CLAIM                          a short-lived claim (a webhook token seen, an address acknowledged)
 """
 
 from __future__ import annotations
@@ -40,6 +43,9 @@ class Prefix(StrEnum):
     FEEDBACK = "FEEDBACK#"
     KPI = "KPI#"
     KPI_EVENT = "KPIEVENT#"
+    CALL = "CALL#"
+    MAIL_THREAD = "MAILID#"
+    EXPIRING_CLAIM = "CLAIM#"
 
 
 SLA_INDEX_PARTITION = "SLA"  # the sparse index's one partition: only conversations whose timers run
@@ -57,6 +63,9 @@ class SortKey(StrEnum):
     FEEDBACK = "FEEDBACK"
     SURVEY = "SURVEY"
     KPI_EVENT = "KPIEVENT"
+    CALL = "CALL"
+    MAIL_THREAD = "MAILID"
+    EXPIRING_CLAIM = "CLAIM"
 
 
 class Key(TypedDict):
@@ -127,6 +136,14 @@ def outbox_claim(outbound_id: str) -> Key:
 
 def idempotency(scope: str, key_text: str) -> Key:
     return _key(f"{Prefix.IDEMPOTENCY}{scope}#{key_text}", SortKey.IDEMPOTENCY)
+
+
+def mail_thread(message_id: str) -> Key:
+    return _key(f"{Prefix.MAIL_THREAD}{message_id}", SortKey.MAIL_THREAD)
+
+
+def expiring_claim(key_text: str) -> Key:
+    return _key(f"{Prefix.EXPIRING_CLAIM}{key_text}", SortKey.EXPIRING_CLAIM)
 
 
 def status_index(status: str, updated_at: str, conversation_id: str) -> dict[str, str]:
@@ -207,3 +224,5 @@ def kpi_day_and_value(sort_key: str) -> tuple[str, str]:
 
 def kpi_event(event_key: str) -> Key:
     return _key(f"{Prefix.KPI_EVENT}{event_key}", SortKey.KPI_EVENT)
+def call(provider: str, call_id: str) -> Key:
+    return _key(f"{Prefix.CALL}{provider}#{call_id}", SortKey.CALL)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from chalicelib.adapters.dynamo import keys
@@ -12,7 +12,10 @@ from chalicelib.adapters.dynamo.items import message_attributes, message_from_it
 from chalicelib.adapters.dynamo.table import Table, to_item
 from chalicelib.core.model import Channel, DeliveryStatus, Direction, Message
 from chalicelib.core.records import LastInbound
+from chalicelib.core.revisions import reacted, revised
 from chalicelib.core.timestamps import utc_now
+
+_REVISION_ATTEMPTS = 3  # two edits of one message racing: the loser reads again
 
 
 class DynamoMessages:
@@ -87,6 +90,47 @@ class DynamoMessages:
             ExpressionAttributeNames={"#s": "status"},
             ExpressionAttributeValues=to_item(values),
         )
+
+    def revise_message(self, provider: str, provider_message_id: str, *, text: str | None, deleted: bool,
+                       at: str) -> bool:
+        return self._rewrite(provider, provider_message_id,
+                             lambda message: revised(message, text=text, deleted=deleted, at=at))
+
+    def record_reaction(self, provider: str, provider_message_id: str, *, emoji: str | None, at: str) -> bool:
+        return self._rewrite(provider, provider_message_id, lambda message: reacted(message, emoji=emoji, at=at))
+
+    def _rewrite(self, provider: str, provider_message_id: str, change: Callable[[Message], Message | None]) -> bool:
+        """Read, change, write back on the condition that nobody changed it meanwhile (then read again)."""
+        pointer = self._table.get(keys.provider_message(provider, provider_message_id), consistent=True)
+        if pointer is None or not pointer.get("conversation_id"):
+            return False
+        key: keys.Key = {"pk": keys.conversation_partition(pointer["conversation_id"]), "sk": pointer["message_sk"]}
+        for _ in range(_REVISION_ATTEMPTS):
+            item = self._table.get(key, consistent=True)
+            if item is None:
+                return False
+            changed = change(message_from_item(item))
+            if changed is None:
+                return False
+            attributes = message_attributes(changed)
+            values: dict[str, Any] = {":m": attributes["message_metadata"]}
+            update = "SET message_metadata = :m"
+            removed = [name for name in ("#text", "attachments") if attributes[name.lstrip("#")] is None]
+            if attributes["text"] is not None:
+                update += ", #text = :t"
+                values[":t"] = attributes["text"]
+            update += f" REMOVE {', '.join(removed)}" if removed else ""
+            condition = "attribute_exists(pk) AND "
+            if item.get("message_metadata") is None:
+                condition += "attribute_not_exists(message_metadata)"
+            else:
+                condition += "message_metadata = :old"
+                values[":old"] = item["message_metadata"]
+            if self._table.update(key, UpdateExpression=update, ConditionExpression=condition,
+                                  ExpressionAttributeNames={"#text": "text"},
+                                  ExpressionAttributeValues=to_item(values)):
+                return True
+        return False
 
     def record_outbound_result(
         self,

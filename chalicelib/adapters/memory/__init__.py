@@ -11,22 +11,25 @@ proven by the contract tests in ``tests/contract``, so use cases can be tested w
 from __future__ import annotations
 
 from chalicelib.adapters.memory.bus import DelayedRetry, MemoryBus, Queued
-from chalicelib.adapters.memory.claims import MemoryDeliveryClaims, MemoryIdempotencyKeys
+from chalicelib.adapters.memory.calls import MemoryCalls
+from chalicelib.adapters.memory.claims import MemoryDeliveryClaims, MemoryExpiringClaims, MemoryIdempotencyKeys
 from chalicelib.adapters.memory.conversations import MemoryConversations
 from chalicelib.adapters.memory.customers import MemoryCustomers
 from chalicelib.adapters.memory.feedback import MemoryFeedback, MemoryKpis
 from chalicelib.adapters.memory.inbox import MemoryInbox
+from chalicelib.adapters.memory.mail_threads import MemoryMailThreads
 from chalicelib.adapters.memory.messages import MemoryMessages
-from chalicelib.adapters.memory.payloads import MemoryPayloadArchive, MemorySecrets
+from chalicelib.adapters.memory.payloads import MemoryMediaStore, MemoryPayloadArchive, MemorySecrets
 from chalicelib.adapters.memory.references import MemoryReferences
 from chalicelib.adapters.memory.store import InboxWritten, JobWritten, MemoryStore, Stored
-from chalicelib.core.ports import PayloadArchive, Repositories
+from chalicelib.core.ports import MediaStore, PayloadArchive, Repositories
 
 
 def memory_repositories(
     store: MemoryStore | None = None,
     *,
     payloads: PayloadArchive | None = None,
+    media: MediaStore | None = None,
     inline_payload_limit: int = 256 * 1024,
     retention_days: int = 30,
 ) -> Repositories:
@@ -44,6 +47,10 @@ def memory_repositories(
         idempotency=MemoryIdempotencyKeys(state, retention_days=retention_days),
         feedback=MemoryFeedback(state),
         kpis=MemoryKpis(state),
+        calls=MemoryCalls(state),
+        mail_threads=MemoryMailThreads(state),
+        media=MemoryMediaStore() if media is None else media,
+        claims=MemoryExpiringClaims(state),
     )
 
 
@@ -59,6 +66,7 @@ __all__ = [
     "MemoryIdempotencyKeys",
     "MemoryInbox",
     "MemoryKpis",
+    "MemoryMediaStore",
     "MemoryMessages",
     "MemoryPayloadArchive",
     "MemoryReferences",

@@ -63,3 +63,17 @@ class MemoryIdempotencyKeys:
                 (scope, key), IdempotencyEntry(created_at, int(time.time()) + self._retention_seconds, fingerprint)
             )
             return IdempotencyRecord(entry.created_at, entry.fingerprint)
+
+
+class MemoryExpiringClaims:
+    def __init__(self, store: MemoryStore) -> None:
+        self.store = store
+
+    def claim(self, key: str, holder: str, expires_at: int, *, now: float | None = None) -> bool:
+        moment = int(time.time() if now is None else now)
+        with self.store.lock:
+            held = self.store.expiring_claims.get(key)
+            if held is not None and held[1] >= moment and held[0] != holder:
+                return False
+            self.store.expiring_claims[key] = (holder, expires_at)
+            return True

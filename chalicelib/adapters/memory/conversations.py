@@ -15,10 +15,10 @@ from typing import Any
 from chalicelib.adapters.cursors import CursorCodec, whole_number
 from chalicelib.adapters.listing import MAX_PAGE, customer_listing
 from chalicelib.adapters.memory.store import MemoryStore
-from chalicelib.core.errors import InvalidCursor, NotFound
+from chalicelib.core.errors import Conflict, InvalidCursor, NotFound
 from chalicelib.core.model import Conversation, ConversationStatus, Message, Priority
 from chalicelib.core.records import Page
-from chalicelib.core.routing_record import ConversationRouting
+from chalicelib.core.routing_record import ConversationRouting, SupportAssignment
 from chalicelib.core.sla_record import StoredSla
 
 # The twins sign cursors as the table's repository does, with a key of their own.
@@ -62,15 +62,39 @@ class MemoryConversations:
                 return
             self.store.conversations[conversation_id] = replace(current, last_inbound_at=at, updated_at=at)
 
-    def set_status(self, conversation_id: str, status: ConversationStatus, at: str) -> Conversation:
+    def record_thread_owner(self, conversation_id: str, owner: str, at: str) -> bool:
+        with self.store.lock:
+            current = self.store.conversations.get(conversation_id)
+            if current is None:
+                return False
+            recorded_at = self.store.thread_owner_at.get(conversation_id)
+            if recorded_at is not None and not recorded_at < at:
+                return False
+            self.store.thread_owner_at[conversation_id] = at
+            self.store.conversations[conversation_id] = replace(current, thread_owner=owner)
+            return True
+
+    def set_status(
+        self,
+        conversation_id: str,
+        status: ConversationStatus,
+        at: str,
+        *,
+        expected: Sequence[ConversationStatus] | None = None,
+        event_id: str | None = None,
+    ) -> Conversation:
         with self.store.lock:
             current = self.store.conversations.get(conversation_id)
             if current is None:
                 raise NotFound(f"no conversation {conversation_id}")
+            if expected is not None and current.status not in expected:
+                raise Conflict(f"conversation {conversation_id} is not {' or '.join(expected)}")
             changed = replace(
                 current, status=status, updated_at=at,
                 resolved_at=at if status is ConversationStatus.RESOLVED else None,
             )
+            if event_id is not None:
+                changed = replace(changed, status_event_id=event_id, status_changed_at=at)
             self.store.conversations[conversation_id] = changed
             return changed
 
@@ -113,6 +137,24 @@ class MemoryConversations:
                 if c.sla is not None and c.sla.attention_at is not None and c.sla.attention_at <= now
             )
         return [conversation_id for _, conversation_id in due[: max(1, limit)]]
+
+    def assign(
+        self,
+        conversation_id: str,
+        *,
+        route: str,
+        priority: Priority,
+        routing: ConversationRouting,
+        assignment: SupportAssignment,
+    ) -> Conversation:
+        with self.store.lock:
+            current = self.store.conversations.get(conversation_id)
+            if current is None:
+                raise NotFound(f"no conversation {conversation_id}")
+            changed = replace(current, route=route, priority=priority, assignment=assignment,
+                              routing=replace(routing, rule=None, escalate=False))
+            self.store.conversations[conversation_id] = changed
+            return changed
 
     def customer_conversation_ids(self, customer_id: str) -> list[str]:
         with self.store.lock:

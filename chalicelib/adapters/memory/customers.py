@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from typing import Any
 
 from chalicelib.adapters.memory.store import CustomerEntry, IdentityEntry, MemoryStore
+from chalicelib.core.errors import NotFound
 from chalicelib.core.model import Channel, Customer, Identity
 from chalicelib.core.timestamps import utc_now
 
@@ -80,6 +82,21 @@ class MemoryCustomers:
             consent = tuple(sorted((c, s, t) for c, (s, t) in decided.items()))
             self.store.customers[customer_id] = replace(entry, consent=consent)
 
+    def update_profile(self, customer_id: str, changes: Mapping[str, Any], *, expected_version: int) -> Customer | None:
+        """The table's conditional update: only on the version read; cleared fields become unset."""
+        with self.store.lock:
+            entry = self.store.customers.get(customer_id)
+            if entry is None:
+                raise NotFound(f"no customer {customer_id}")
+            if entry.profile_version != expected_version:
+                return None
+            values: dict[str, Any] = {
+                field: (() if field == "tags" and value is None else value) for field, value in changes.items()
+            }
+            entry = replace(entry, **values, profile_version=expected_version + 1)
+            self.store.customers[customer_id] = entry
+        return _customer(entry)
+
     def get(self, customer_id: str, *, consistent: bool = False) -> Customer | None:
         with self.store.lock:
             entry = self.store.customers.get(customer_id)
@@ -121,5 +138,6 @@ def _customer(entry: CustomerEntry) -> Customer:
         created_at=entry.created_at,
         open_conversation_id=entry.open_conversation_id,
         open_claimed_at=entry.open_claimed_at,
+        profile_version=entry.profile_version,
         consent={channel: state for channel, state, _ in entry.consent},
     )

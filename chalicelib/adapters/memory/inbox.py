@@ -95,6 +95,7 @@ class MemoryInbox:
             acknowledgment=CarriedAcknowledgment.from_dict(json.loads(entry.acknowledgment_json))
             if entry.acknowledgment_json
             else None,
+            content_type=entry.content_type,
         )
 
     def raw_payload(self, inbox_key: str) -> bytes | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, replace
 from typing import Any
 
@@ -24,6 +24,7 @@ from chalicelib.adapters.memory.store import (
 )
 from chalicelib.core.model import Channel, DeliveryStatus, Direction, Message
 from chalicelib.core.records import LastInbound
+from chalicelib.core.revisions import reacted, revised
 from chalicelib.core.timestamps import utc_now
 
 
@@ -79,6 +80,27 @@ class MemoryMessages:
                 self._park_status((provider, provider_message_id), status, error_code)
                 return False
             return self._advance((pointer.conversation_id, pointer.message_key), status, error_code)
+
+    def revise_message(self, provider: str, provider_message_id: str, *, text: str | None, deleted: bool,
+                       at: str) -> bool:
+        return self._rewrite(provider, provider_message_id,
+                             lambda message: revised(message, text=text, deleted=deleted, at=at))
+
+    def record_reaction(self, provider: str, provider_message_id: str, *, emoji: str | None, at: str) -> bool:
+        return self._rewrite(provider, provider_message_id, lambda message: reacted(message, emoji=emoji, at=at))
+
+    def _rewrite(self, provider: str, provider_message_id: str, change: Callable[[Message], Message | None]) -> bool:
+        with self.store.lock:
+            pointer = self.store.provider_messages.get((provider, provider_message_id))
+            if pointer is None or not pointer.conversation_id or pointer.message_key is None:
+                return False
+            key = (pointer.conversation_id, pointer.message_key)
+            entry = self.store.messages.get(key)
+            changed = None if entry is None else change(entry.message)
+            if entry is None or changed is None:
+                return False
+            self.store.messages[key] = replace(entry, message=changed)
+            return True
 
     def record_outbound_result(
         self,

@@ -54,3 +54,23 @@ class MemorySecrets:
 
     def get_many(self, names: Iterable[str]) -> Mapping[str, str]:
         return {name: value for name in names if (value := self.get(name))}
+
+
+class MemoryMediaStore:
+    """Media bytes in memory; a link is ``memory://bucket/key?expires_in=…`` (the twin of S3MediaStore)."""
+
+    def __init__(self, bucket: str = "payloads") -> None:
+        self.bucket = bucket
+        self.objects: dict[str, tuple[bytes, str | None]] = {}
+        self._lock = threading.Lock()
+
+    def put(self, key: str, body: bytes, *, content_type: str | None = None) -> str:
+        with self._lock:
+            self.objects[key] = (bytes(body), content_type)
+        return f"{POINTER_SCHEME}{self.bucket}/{key}"
+
+    def link(self, pointer: str, *, filename: str | None, content_type: str | None, expires_in: int) -> str | None:
+        bucket, _, key = pointer.removeprefix(POINTER_SCHEME).partition("/")
+        if not pointer.startswith(POINTER_SCHEME) or bucket != self.bucket or not key:
+            return None
+        return f"{pointer}?expires_in={expires_in}"

@@ -50,6 +50,7 @@ class CustomerEntry:
     open_claimed_at: str | None = None
     consent: tuple[tuple[str, str, str], ...] = ()  # (channel, state, decided at)
     tags: tuple[str, ...] = ()
+    profile_version: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +77,13 @@ class ProviderMessageEntry:
     parked_rank: int | None = None
     parked_error_code: str | None = None
     expires_at: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CallEntry:
+    inbox_keys: frozenset[str] = frozenset()
+    conversation_id: str | None = None
+    message_created_at: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +175,11 @@ class MemoryStore:
     provider_messages: dict[tuple[str, str], ProviderMessageEntry] = field(default_factory=dict)
     claims: dict[str, ClaimEntry] = field(default_factory=dict)
     idempotency: dict[tuple[str, str], IdempotencyEntry] = field(default_factory=dict)
+    calls: dict[tuple[str, str], CallEntry] = field(default_factory=dict)  # (provider, call id)
+    call_versions: dict[tuple[str, str], int] = field(default_factory=dict)  # (conversation, message_key)
+    thread_owner_at: dict[str, str] = field(default_factory=dict)  # conversation → when its owner was recorded
+    mail_threads: dict[str, str] = field(default_factory=dict)  # email Message-ID → conversation id
+    expiring_claims: dict[str, tuple[str, int]] = field(default_factory=dict)  # key → (holder, expires at)
     changes: list[Change] = field(default_factory=list)  # what the stream would carry, in order
     feedback: dict[str, Any] = field(default_factory=dict)  # conversation id → FeedbackRecord
     customer_surveys: dict[str, tuple[str, str]] = field(default_factory=dict)  # customer → (conversation, asked)

@@ -161,7 +161,11 @@ def comment_reply_request(root: str, job: OutboundJob) -> tuple[str, dict[str, A
     assert job.reply_to is not None
     comment = quote(job.reply_to.id, safe="")
     if job.reply_to.kind is ReplyKind.PRIVATE:
-        page = quote(job.hint("page_id") or "me", safe="")  # "me" is the Page of the Page access token
+        # Facebook Login (graph.facebook.com, a Page access token): the Page that received the comment,
+        # or "me", the Page of the token. An Instagram event names the Instagram account, not its Page:
+        # "me" there (the account's linked Page).
+        hinted = job.hint("page_id") if job.channel is Channel.MESSENGER else None
+        page = quote(hinted or "me", safe="")
         return f"{root}/{page}/messages", {"recipient": {"comment_id": job.reply_to.id},
                                            "message": {"text": text_with_links(job)}}
     edge = "replies" if job.channel is Channel.INSTAGRAM else "comments"

@@ -11,17 +11,24 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.utils import formatdate
 from typing import Any
 
 from chalicelib.adapters.settings import Settings
 from chalicelib.core.model import Channel, DeliveryStatus
 from chalicelib.outbound.errors import PermanentSendError, SenderNotConfigured, TransientSendError
-from chalicelib.outbound.job import OutboundJob, OutboundKind
+from chalicelib.outbound.job import OutboundJob
 from chalicelib.outbound.senders.base import SenderContext, SendResult, text_with_links
+from chalicelib.outbound.senders.email_headers import (
+    FROM_SETTING,
+    MAILBOXES_SETTING,
+    mailboxes_from,
+    reply_from,
+    subject_of,
+    threading_headers,
+)
 
 PROVIDER = "ses"
-DEFAULT_SUBJECT = "Your request"
 
 _TRANSIENT_ERRORS = frozenset({
     "TooManyRequestsException", "LimitExceededException", "Throttling", "ThrottlingException",
@@ -29,38 +36,16 @@ _TRANSIENT_ERRORS = frozenset({
 })
 
 
-def subject_with_reference(subject: str | None, reference: str | None, *, reply: bool) -> str:
-    text = " ".join((subject or "").split()) or DEFAULT_SUBJECT
-    if reply and not text.lower().startswith(("re:", "r:", "aw:", "sv:")):
-        text = f"Re: {text}"
-    if reference and reference not in text:
-        text = f"{text} [{reference}]"
-    return text
-
-
 def build_mime_message(job: OutboundJob, *, from_address: str, reply_to: str | None = None) -> EmailMessage:
-    threading = job.email
-    in_reply_to = threading.in_reply_to if threading else None
-    references = list(threading.references) if threading else []
-    if in_reply_to and in_reply_to not in references:
-        references.append(in_reply_to)
     message = EmailMessage()
     message["From"] = from_address
     message["To"] = job.to
     if reply_to:
         message["Reply-To"] = reply_to
-    message["Subject"] = subject_with_reference(threading.subject if threading else None, job.reference,
-                                                reply=bool(in_reply_to))
+    message["Subject"] = subject_of(job)
     message["Date"] = formatdate(usegmt=True)
-    domain = from_address.rsplit("@", 1)[-1].strip("> ") or None
-    message["Message-ID"] = make_msgid(idstring=job.outbound_id[:40].replace("@", "-"), domain=domain)
-    if in_reply_to:
-        message["In-Reply-To"] = in_reply_to
-    if references:
-        message["References"] = " ".join(references)
-    if job.kind is OutboundKind.ACKNOWLEDGMENT:
-        message["Auto-Submitted"] = "auto-replied"
-        message["X-Auto-Response-Suppress"] = "All"
+    for name, value in threading_headers(job, from_address):
+        message[name] = value
     message["X-Omnihub-Conversation-Id"] = job.conversation_id
     message["X-Omnihub-Outbound-Id"] = job.outbound_id
     message.set_content(text_with_links(job) + "\n", charset="utf-8")
@@ -72,7 +57,7 @@ class SesSender:
 
     def __init__(self, *, client: Any | None = None, client_factory: Callable[[], Any] | None = None,
                  from_address: str | None = None, reply_to: str | None = None,
-                 configuration_set: str | None = None) -> None:
+                 configuration_set: str | None = None, mailboxes: frozenset[str] = frozenset()) -> None:
         if client is None and client_factory is None:
             raise ValueError("give an SES v2 client or a factory")
         self._client = client
@@ -80,6 +65,7 @@ class SesSender:
         self._from_address = from_address
         self._reply_to = reply_to
         self._configuration_set = configuration_set
+        self._mailboxes = mailboxes
 
     def _ses(self) -> Any:
         if self._client is None:
@@ -91,7 +77,7 @@ class SesSender:
         if job.channel is not Channel.EMAIL:
             raise PermanentSendError(f"SES does not send on {job.channel.value}",
                                      provider=PROVIDER, error_code="unsupported_channel")
-        from_address = job.hint("from") or self._from_address
+        from_address = reply_from(job.hint("from"), self._from_address, self._mailboxes)
         if not from_address:
             raise SenderNotConfigured("no sender address for email (OMNIHUB_EMAIL_FROM)", provider=PROVIDER)
         message = build_mime_message(job, from_address=from_address,
@@ -128,8 +114,9 @@ class SesSender:
 def build_sender(context: SenderContext) -> SesSender:
     return SesSender(
         client_factory=context.aws_client_factory or _sesv2_client_factory(context.settings),
-        from_address=context.setting("OMNIHUB_EMAIL_FROM"), reply_to=context.setting("OMNIHUB_EMAIL_REPLY_TO"),
+        from_address=context.setting(FROM_SETTING), reply_to=context.setting("OMNIHUB_EMAIL_REPLY_TO"),
         configuration_set=context.setting("OMNIHUB_SES_CONFIGURATION_SET"),
+        mailboxes=mailboxes_from(context.setting(MAILBOXES_SETTING)),
     )
 
 

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from urllib.parse import urlsplit, urlunsplit
 
 from chalicelib.core import calls
-from chalicelib.core.calls import CallCallbacks, CallGreeting, CallStage, CallState
+from chalicelib.core.calls import CallAnswer, CallCallbacks, CallGreeting, CallStage, CallState
 from chalicelib.core.media import is_provider_media_url
 from chalicelib.core.model import Channel, EventKind, InboundEvent, ModelError, Sender
 from chalicelib.providers.base import (
@@ -281,20 +281,23 @@ def callbacks_for(public_url: str) -> CallCallbacks:
                          transcription=base + TRANSCRIPTION_PATH)
 
 
-def _fallback_greeting(request: WebhookRequest) -> CallGreeting:
-    # Until the lookup is wired: an unknown caller, straight to voicemail; never silence.
-    return CallGreeting(callbacks=callbacks_for(request.public_url or "https://invalid.example"))
+def _greeting(request: WebhookRequest, answer: CallGreeting | CallAnswer | None) -> CallGreeting:
+    """The greeting to speak: as given, or the hub's answer with this provider's callbacks; without one
+    (nothing could be read) an unknown caller, straight to the voicemail: never silence."""
+    if isinstance(answer, CallGreeting):
+        return answer
+    return (answer or CallAnswer()).greeting(callbacks_for(request.public_url or "https://invalid.example"))
 
 
 def respond_twilio_voice(request: WebhookRequest, events: list[InboundEvent],
-                         greeting: CallGreeting | None = None) -> WebhookResponse:
-    return WebhookResponse(200, twiml_for_call(greeting or _fallback_greeting(request)),
+                         greeting: CallGreeting | CallAnswer | None = None) -> WebhookResponse:
+    return WebhookResponse(200, twiml_for_call(_greeting(request, greeting)),
                            content_type=TWIML_CONTENT_TYPE)
 
 
 def respond_twilio_action(request: WebhookRequest, events: list[InboundEvent],
-                          greeting: CallGreeting | None = None) -> WebhookResponse:
-    return WebhookResponse(200, twiml_after_action(greeting or _fallback_greeting(request), events),
+                          greeting: CallGreeting | CallAnswer | None = None) -> WebhookResponse:
+    return WebhookResponse(200, twiml_after_action(_greeting(request, greeting), events),
                            content_type=TWIML_CONTENT_TYPE)
 
 

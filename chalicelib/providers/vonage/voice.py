@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from chalicelib.core import calls
-from chalicelib.core.calls import CallCallbacks, CallGreeting, CallStage, CallState
+from chalicelib.core.calls import CallAnswer, CallCallbacks, CallGreeting, CallStage, CallState
 from chalicelib.core.media import is_provider_media_url
 from chalicelib.core.model import Channel, EventKind, InboundEvent, ModelError, Sender
 from chalicelib.providers.base import (
@@ -277,19 +277,23 @@ def callbacks_for(public_url: str) -> CallCallbacks:
     return CallCallbacks(action=event_url, recording=event_url, transcription=event_url)
 
 
-def _fallback_greeting(request: WebhookRequest) -> CallGreeting:
-    return CallGreeting(callbacks=callbacks_for(request.public_url or "https://invalid.example"))
+def _greeting(request: WebhookRequest, answer: CallGreeting | CallAnswer | None) -> CallGreeting:
+    """The greeting to speak: as given, or the hub's answer with this provider's callbacks; without one
+    (nothing could be read) an unknown caller, straight to the voicemail: never silence."""
+    if isinstance(answer, CallGreeting):
+        return answer
+    return (answer or CallAnswer()).greeting(callbacks_for(request.public_url or "https://invalid.example"))
 
 
 def respond_vonage_answer(request: WebhookRequest, events: list[InboundEvent],
-                          greeting: CallGreeting | None = None) -> WebhookResponse:
-    ncco = ncco_for_call(greeting or _fallback_greeting(request))
+                          greeting: CallGreeting | CallAnswer | None = None) -> WebhookResponse:
+    ncco = ncco_for_call(_greeting(request, greeting))
     return WebhookResponse(200, json.dumps(ncco, ensure_ascii=False), content_type=NCCO_CONTENT_TYPE)
 
 
 def respond_vonage_event(request: WebhookRequest, events: list[InboundEvent],
-                         greeting: CallGreeting | None = None) -> WebhookResponse:
-    ncco = ncco_after_event(greeting or _fallback_greeting(request), events)
+                         greeting: CallGreeting | CallAnswer | None = None) -> WebhookResponse:
+    ncco = ncco_after_event(_greeting(request, greeting), events)
     return WebhookResponse(200, "" if ncco is None else json.dumps(ncco, ensure_ascii=False),
                            content_type=NCCO_CONTENT_TYPE)
 

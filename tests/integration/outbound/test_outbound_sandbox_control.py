@@ -71,4 +71,5 @@ def test_missing_auth_is_refused_like_the_provider():
 def test_environment_points_every_provider_at_the_sandbox():
     env = sandbox_environment("http://127.0.0.1:4580")
     assert env == {f"OMNIHUB_{p}_API_BASE": "http://127.0.0.1:4580"
-                   for p in ("TWILIO", "META", "TELEGRAM", "LINE", "VIBER", "X", "VONAGE")}
+                   for p in ("TWILIO", "META", "TELEGRAM", "LINE", "VIBER", "X", "VONAGE", "SENDGRID", "MAILGUN",
+                             "POSTMARK")}

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from chalicelib.adapters.memory import MemoryStore, memory_repositories
-from chalicelib.api.replies import resolve_conversation
+from chalicelib.adapters.memory import MemoryBus, MemoryStore, memory_repositories
+from chalicelib.api.lifecycle import resolve_conversation
 from chalicelib.conversations import threading as threading_module
 from chalicelib.conversations.threading import (
     ABANDONED_CLAIM_SECONDS,
@@ -153,7 +153,7 @@ def test_a_message_joins_the_open_conversation(repos: Repositories) -> None:
 
 def test_after_a_resolution_the_next_message_opens_a_new_conversation_and_reference(repos: Repositories) -> None:
     first = thread_message(repos, receive(repos, message_event("wamid.1")), id_key=KEY)
-    resolve_conversation(repos, first.conversation.id)
+    resolve_conversation(repos, first.conversation.id, bus=MemoryBus())  # type: ignore[arg-type]
     event = message_event("wamid.2", text="It came broken")
     preview = preview_thread(repos, event)
     second = thread_message(repos, receive(repos, event, later(60)), id_key=KEY)

@@ -7,14 +7,16 @@ import dataclasses
 import json
 from datetime import timedelta
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
+import jsonschema
 import pytest
 
 from chalicelib.adapters.memory import MemoryBus, MemoryStore, memory_repositories
+from chalicelib.adapters.resources import CONVERSATION_EVENTS_QUEUE
+from chalicelib.api.lifecycle import resolve_conversation
 from chalicelib.api.queries import conversation_detail
-from chalicelib.api.replies import reply_to_conversation, resolve_conversation
+from chalicelib.api.replies import reply_to_conversation
 from chalicelib.conversations.inbound import WorkerPorts, handle_inbound_event
 from chalicelib.core.model import Channel, ConversationStatus, EventKind, Identity, InboundEvent, Sender
 from chalicelib.core.ports import Repositories
@@ -22,6 +24,7 @@ from chalicelib.core.timestamps import format_timestamp, parse_timestamp, utc_no
 from chalicelib.feedback.asking import ask_on_resolve, send_due_surveys
 from chalicelib.feedback.config import DEFAULT_FEEDBACK_PATH, FeedbackConfig, parse_feedback_config
 from chalicelib.reports.kpis import kpi_report
+from tests.conftest import load_schema
 from tests.unit.conftest import test_id_key
 
 CHAT = Identity(Channel.TELEGRAM, "7012345678")
@@ -75,14 +78,14 @@ def test_resolve_asks_once_in_the_customers_language_with_buttons(repos: Reposit
                                                                    store: MemoryStore) -> None:
     conversation_id = open_case(repos, ports)
     reply_to_conversation(repos, conversation_id, {"text": "Spedito oggi"}, environ={})
-    resolved = resolve_conversation(repos, conversation_id, environ={})
+    resolved = resolve_conversation(repos, conversation_id, environ={}, bus=MemoryBus())
     assert resolved["status"] == "resolved" and resolved["survey"] == "asked"
     assert resolved["feedback"]["kind"] == "csat" and resolved["feedback"]["score"] is None
     [job] = surveys(store)
     assert job["channel"] == "telegram" and job["to"] == CHAT.address and job["language"] == "it"
     assert "Quanto sei soddisfatto" in job["text"]
     assert [c["payload"] for c in job["choices"]] == [f"omnihub-feedback:csat:{s}" for s in range(1, 6)]
-    again = resolve_conversation(repos, conversation_id, environ={})
+    again = resolve_conversation(repos, conversation_id, environ={}, bus=MemoryBus())
     assert again["survey"] == "already_asked" and len(surveys(store)) == 1
     detail = conversation_detail(repos, conversation_id)
     assert detail["feedback"] == {"kind": "csat", "score": None, "comment": None,
@@ -93,7 +96,7 @@ def test_an_answer_is_stored_once_without_reopening_and_a_follow_up_is_its_comme
     repos: Repositories, ports: WorkerPorts, store: MemoryStore
 ) -> None:
     conversation_id = open_case(repos, ports)
-    resolve_conversation(repos, conversation_id, environ={})
+    resolve_conversation(repos, conversation_id, environ={}, bus=MemoryBus())
     assert write(repos, ports, "2", "cinque") == "feedback_answer"
     assert write(repos, ports, "2", "cinque") == "feedback_answer"  # the same update redelivered
     [thanks] = [job for job in store.jobs() if job["outbound_id"].startswith("out_thx_")]  # once
@@ -109,6 +112,14 @@ def test_an_answer_is_stored_once_without_reopening_and_a_follow_up_is_its_comme
     assert write(repos, ports, "4", "Ho un altro problema").startswith("routed")  # a new case, as usual
     customer = repos.customers.get(detail["customer_id"])
     assert customer is not None and customer.open_conversation_id not in (None, conversation_id)
+    events = [body for body in ports.bus.bodies(CONVERSATION_EVENTS_QUEUE) if body["type"] == "feedback"]
+    validator = jsonschema.Draft202012Validator(load_schema("omnihub.event.v1"))
+    for event in events:
+        validator.validate(event)
+    # the redelivered answer republished the same event id (dropped as a duplicate); the comment is another
+    assert [(e["detail"]["feedback"]["score"], e["detail"]["feedback"]["comment"]) for e in events] == [
+        (5, None), (5, "Molto gentili, grazie")]
+    assert len({e["event_id"] for e in events}) == 2
     day = utc_now()[:10]
     report = kpi_report(repos, {"from": day, "to": day})
     assert report["csat"]["responses"] == 1 and report["csat"]["distribution"]["5"] == 1
@@ -117,11 +128,11 @@ def test_an_answer_is_stored_once_without_reopening_and_a_follow_up_is_its_comme
 def test_a_tapped_button_is_an_answer_and_a_non_answer_opens_a_new_case(repos: Repositories,
                                                                           ports: WorkerPorts) -> None:
     conversation_id = open_case(repos, ports)
-    resolve_conversation(repos, conversation_id, environ={})
+    resolve_conversation(repos, conversation_id, environ={}, bus=MemoryBus())
     assert write(repos, ports, "2", "Grazie, ma avrei un'altra domanda").startswith("routed")
     assert conversation_detail(repos, conversation_id)["feedback"]["score"] is None
     other = open_case(repos, ports, "3")
-    resolve_conversation(repos, other, environ={})
+    resolve_conversation(repos, other, environ={}, bus=MemoryBus())
     assert write(repos, ports, "4", "omnihub-feedback:csat:4",
                  metadata={"message_type": "callback_query"}) == "feedback_answer"
     assert conversation_detail(repos, other)["feedback"]["score"] == 4
@@ -132,7 +143,7 @@ def test_never_to_an_opted_out_customer(repos: Repositories, ports: WorkerPorts,
     customer_id = repos.customers.identity_owner(CHAT)
     assert customer_id is not None
     repos.customers.set_consent(customer_id, Channel.TELEGRAM, "withdrawn", utc_now())
-    assert resolve_conversation(repos, conversation_id, environ={})["survey"] == "opted_out"
+    assert resolve_conversation(repos, conversation_id, environ={}, bus=MemoryBus())["survey"] == "opted_out"
     assert surveys(store) == []
     assert conversation_detail(repos, conversation_id)["feedback"] is None
 
@@ -140,9 +151,9 @@ def test_never_to_an_opted_out_customer(repos: Repositories, ports: WorkerPorts,
 def test_never_on_a_public_conversation(repos: Repositories, ports: WorkerPorts, store: MemoryStore) -> None:
     conversation_id = open_case(repos, ports)
     conversation = repos.conversations.get(conversation_id)
-    public = SimpleNamespace(**{f.name: getattr(conversation, f.name)
-                                for f in dataclasses.fields(conversation)}, public=True)  # type: ignore[arg-type]
-    assert ask_on_resolve(repos, public, environ={}, config=config(), now=utc_now()) == "public"  # type: ignore[arg-type]
+    assert conversation is not None
+    public = dataclasses.replace(conversation, public=True)
+    assert ask_on_resolve(repos, public, environ={}, config=config(), now=utc_now()) == "public"
     assert surveys(store) == []
 
 
@@ -184,8 +195,7 @@ def test_never_when_the_customers_message_there_was_public(repos: Repositories, 
                                                            store: MemoryStore) -> None:
     assert write(repos, ports, "1", "Your service is slow", metadata={"bot": "omnihub_bot", "public": "true"}
                  ).startswith("routed")
-    customer = repos.customers.get(repos.customers.identity_owner(CHAT) or "")
-    assert customer is not None and customer.open_conversation_id is not None
-    resolved = resolve_conversation(repos, customer.open_conversation_id, environ={})
+    [public_id] = repos.conversations.customer_conversation_ids(repos.customers.identity_owner(CHAT) or "")
+    resolved = resolve_conversation(repos, public_id, environ={}, bus=MemoryBus())
     assert resolved["survey"] == "public" and resolved["feedback"] is None
     assert surveys(store) == []

@@ -5,8 +5,8 @@ from __future__ import annotations
 from chalicelib.core.model import Attachment, Channel
 from chalicelib.outbound import EmailThreading, build_mime_message, text_with_links
 from chalicelib.outbound.http import retry_after_seconds
+from chalicelib.outbound.senders.email_headers import subject_with_reference
 from chalicelib.outbound.senders.meta import whatsapp_body
-from chalicelib.outbound.senders.ses import subject_with_reference
 
 
 def test_subject_carries_the_reference_once():

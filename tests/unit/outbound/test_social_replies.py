@@ -155,6 +155,8 @@ def test_a_public_reply_to_an_instagram_comment(sandbox: Sandbox, make_job: Any)
 @pytest.mark.parametrize(("channel", "comment", "hints", "node"), [
     (Channel.MESSENGER, FB_COMMENT, {"page_id": "106445795700891"}, "106445795700891"),
     (Channel.INSTAGRAM, IG_COMMENT, {}, "me"),
+    # The Instagram account id the webhook names is not a Page: the token's Page sends.
+    (Channel.INSTAGRAM, IG_COMMENT, {"page_id": "17841405822304914"}, "me"),
 ])
 def test_a_private_reply_to_a_comment(sandbox: Sandbox, make_job: Any, channel: Channel, comment: str,
                                       hints: dict[str, str], node: str) -> None:

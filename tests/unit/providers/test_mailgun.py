@@ -146,3 +146,26 @@ def test_html_only_mail_is_rendered_by_the_hub_not_by_mailgun() -> None:
     [event] = parse_mailgun_events(request(*form_data(fields + signed_fields())))
     assert event.text == "Ciao\n\n- uno"
     assert event.metadata["body_source"] == "html"
+
+
+def test_a_token_seen_before_with_another_body_is_refused_406_and_stores_nothing() -> None:
+    from chalicelib.adapters.memory import MemoryStore, memory_repositories
+    from chalicelib.ingest.webhook import ingest_webhook
+    from tests.unit.email.payloads import StaticSecrets
+
+    store = MemoryStore()
+    repos = memory_repositories(store)
+    original = parsed_request()
+    fields, files = provider_form("mailgun_parsed.json", subject="Please refund everything",
+                                  **{"Message-Id": "<replayed-1@evil.example>"})
+    replayed = request(*form_data(fields + signed_fields(), files))  # the captured signature block, another mail
+
+    def deliver(webhook: WebhookRequest, at: float = NOW) -> int:
+        return ingest_webhook("mailgun", webhook, inbox=repos.inbox, secrets=StaticSecrets(SECRETS), now=at,
+                              claims=repos.claims).response.status
+
+    assert deliver(original) == 200
+    assert deliver(replace(original), NOW + 30) == 200  # Mailgun retrying: the same token and body
+    assert len(store.inbox) == 1
+    assert deliver(replayed, NOW + 60) == 406
+    assert len(store.inbox) == 1 and "replayed-1@evil.example" not in "".join(store.inbox)

@@ -3,6 +3,7 @@ climbed once and in order, a reply cancelling, pending pausing, resolve stopping
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -10,12 +11,16 @@ from jsonschema import Draft202012Validator
 
 from chalicelib.adapters import resources
 from chalicelib.adapters.memory import memory_repositories
+from chalicelib.core.errors import ModelError
 from chalicelib.core.model import ConversationStatus, Priority
 from chalicelib.core.ports import Repositories
 from chalicelib.core.routing_record import ConversationRouting
 from chalicelib.core.timestamps import format_timestamp
 from chalicelib.handlers.schedules import sweep_time
 from chalicelib.routing.config import parse_routing_config
+from chalicelib.sla import in_flight
+from chalicelib.sla.ladder import DueLevel
+from chalicelib.sla.policy import SlaKind
 from chalicelib.sla.sweeper import sweep
 from chalicelib.sla.timers import after_agent_reply, after_customer_message, after_status_change, sla_setup
 from tests.conftest import load_schema
@@ -157,7 +162,7 @@ def test_resolve_stops_every_clock(repos: Repositories, bus: CountingBus) -> Non
     assert reasons(bus) == []
 
 
-def test_a_failed_publication_is_taken_back_and_carried_out_by_the_next_sweep(
+def test_a_failed_publication_is_released_and_carried_out_by_the_next_sweep(
     repos: Repositories, bus: CountingBus
 ) -> None:
     routed_conversation(repos, SETUP)
@@ -173,9 +178,32 @@ def test_a_failed_publication_is_taken_back_and_carried_out_by_the_next_sweep(
     bus.publish = failing  # type: ignore[method-assign]
     with pytest.raises(RuntimeError):
         sweep(ports, OPENED + 2 * MINUTE)
+    released = repos.conversations.get("cnv_1")
+    assert released is not None and released.sla is not None
+    assert released.sla.record["in_flight"]["released"] is True
+    assert released.sla.attention_at == format_timestamp(OPENED + 2 * MINUTE)  # the next sweep claims it
     broken[0] = False
-    sweep(ports, OPENED + 3 * MINUTE)
+    report = sweep(ports, OPENED + 3 * MINUTE)
+    assert [(c.reason, c.level) for c in report.climbed] == [("sla:first_response", 1)]
     assert reasons(bus) == [("sla:first_response", 1, "notify")]
+    confirmed = repos.conversations.get("cnv_1")
+    assert confirmed is not None and confirmed.sla is not None and "in_flight" not in confirmed.sla.record
+    assert confirmed.sla.attention_at == format_timestamp(OPENED + 6 * MINUTE)  # level 2's moment
+
+
+def test_an_in_flight_mark_reads_back_as_written_and_a_malformed_one_is_refused() -> None:
+    level = DueLevel(SlaKind.FIRST_RESPONSE, OPENED, 2, SETUP.ladder[1], OPENED + 6 * MINUTE)
+    flight = in_flight.mark(level, OPENED + 7 * MINUTE + timedelta(microseconds=1234))
+    assert in_flight.same(in_flight.from_record(in_flight.to_record(flight)), flight)
+    assert in_flight.from_record(in_flight.to_record(flight)) == flight  # stored to the millisecond already
+    assert flight.claimable_at == OPENED + 7 * MINUTE + timedelta(microseconds=1000) + in_flight.STALE_AFTER
+    assert in_flight.release(flight).claimable(flight.since)
+    assert in_flight.due_level(flight, SETUP.ladder) == replace(level, due_at=flight.since)
+    assert in_flight.due_level(replace(flight, level=4), SETUP.ladder) is None
+    for malformed in ("level 2", {}, {**in_flight.to_record(flight), "kind": "lunch"},
+                      {**in_flight.to_record(flight), "since": "yesterday"}):
+        with pytest.raises(ModelError):
+            in_flight.from_record(malformed)
 
 
 def test_the_default_ladder_notifies_as_soon_as_the_sweeper_finds_the_breach(
