@@ -250,7 +250,8 @@ def conversation_reply(conversation_id: str) -> Any:
 def conversation_resolve(conversation_id: str) -> Any:
     from chalicelib.api.lifecycle import resolve_conversation
 
-    return _rest("support", resolve_conversation, conversation_id, bus=runtime.bus())
+    return _rest("support", resolve_conversation, conversation_id, bus=runtime.bus(),
+                 environ=runtime.settings().environ)
 
 
 @app.route("/conversations/{conversation_id}/reopen", methods=["POST"])
@@ -351,6 +352,20 @@ def console_file(asset: str) -> Any:
     from chalicelib.console import console_asset
 
     return console_asset(asset)
+
+@app.route("/reports/kpis", methods=["GET"])
+def reports_kpis() -> Any:
+    from chalicelib.reports.kpis import kpi_report
+
+    return _rest("support", kpi_report, _current_request().query_params or {})
+
+
+@app.route("/reports/kpis.csv", methods=["GET"])
+def reports_kpis_csv() -> Any:
+    from chalicelib.api.feedback_view import as_csv
+    from chalicelib.reports.kpis import kpi_report
+
+    return as_csv(_rest("support", kpi_report, _current_request().query_params or {}))
 
 
 # ---------------------------------------------------------------- event handlers (the pump calls these locally)

@@ -139,7 +139,19 @@ def configuration_problems(env: dict[str, str]) -> list[str]:
         load_routing_config(env.get(ROUTING_CONFIG_ENV) or None)
     except (ConfigError, ValueError) as err:
         problems.append(str(err))  # names the file, the rule and the field
+    problems.extend(_feedback_problems(env))
     return problems
+
+
+def _feedback_problems(env: dict[str, str]) -> list[str]:
+    """The feedback (survey) configuration: an invalid file would fail every resolve."""
+    from chalicelib.feedback.config import FEEDBACK_CONFIG_ENV, FeedbackConfigError, load_feedback_config
+
+    try:
+        load_feedback_config(env.get(FEEDBACK_CONFIG_ENV) or None)
+    except FeedbackConfigError as err:
+        return [str(err)]  # names the file and the field
+    return []
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -77,6 +77,7 @@ MAIL_OBJECTS_PREFIX = "inbound-mail/"
 # Lifecycle events (omnihub.event.v1) for integrators: group = conversation id (customer id for
 # customer_updated); consumed outside the hub.
 CONVERSATION_EVENTS_QUEUE = QueueSpec("conversation-events")
+REPORTS_QUEUE = QueueSpec("reports")  # omnihub.report.v1, the weekly KPI report (consumed by integrators)
 
 # Crisis broadcasts: planner jobs and one message per recipient (a standard queue: no FIFO throughput
 # limit; the recipient records make each delivery exactly once whatever SQS redelivers).
@@ -84,7 +85,7 @@ BROADCAST_QUEUE = QueueSpec("broadcast", fifo=False, consumer="handle_broadcast"
 
 QUEUES: tuple[QueueSpec, ...] = (
     INBOUND_QUEUE, ROUTE_DEFAULT_QUEUE, OUTBOUND_QUEUE, ESCALATION_QUEUE, CONVERSATION_EVENTS_QUEUE,
-    MAIL_OBJECTS_QUEUE, BROADCAST_QUEUE,
+    MAIL_OBJECTS_QUEUE, BROADCAST_QUEUE, REPORTS_QUEUE,
 )
 
 PAYLOAD_BUCKET = BucketSpec("payloads")

@@ -47,20 +47,37 @@ _REACHABLE_FROM = {RESOLVED: (OPEN, PENDING), OPEN: (RESOLVED, PENDING), PENDING
 ASSIGN_FIELDS = ("route", "priority")
 
 
-def resolve_conversation(repos: Repositories, conversation_id: str, *, bus: SqsBus) -> dict[str, Any]:
-    """Resolve a case: the customer's next message opens a new conversation with a new reference."""
+def resolve_conversation(
+    repos: Repositories, conversation_id: str, *, bus: SqsBus, environ: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """Resolve a case: the customer's next message opens a new conversation with a new reference, and the
+    customer is asked for feedback (chalicelib.feedback: ``survey`` says what was done)."""
+    from chalicelib.feedback.asking import ask_on_resolve
+    from chalicelib.feedback.config import load_feedback_config
+    from chalicelib.reports.events import count_resolution
+
+    before = repos.conversations.get(conversation_id, consistent=True)
     conversation = _change_status(repos, bus, conversation_id, RESOLVED)
     repos.customers.release_open_conversation(conversation.customer_id, conversation_id)
-    after_status_change(repos.conversations, conversation_id, current_sla_setup())  # the clocks stop
-    return conversation_detail(repos, conversation_id)
+    timed = after_status_change(repos.conversations, conversation_id, current_sla_setup())  # the clocks stop
+    resolved = timed.conversation if timed is not None else conversation
+    now = resolved.resolved_at or resolved.updated_at
+    count_resolution(repos, before, resolved, now)
+    survey = ask_on_resolve(repos, resolved, environ=environ or {}, config=load_feedback_config(), now=now)
+    return {**conversation_detail(repos, conversation_id), "survey": survey}
 
 
 def reopen_conversation(repos: Repositories, conversation_id: str, *, bus: SqsBus) -> dict[str, Any]:
     """Open a resolved or pending conversation again. A resolved direct one becomes the customer's open
     conversation again (their next message joins it): 409 when they have opened another since. A public
     one claims nothing: its customer's public messages about the post find it by its derived id."""
-    _change_status(repos, bus, conversation_id, OPEN)
+    from chalicelib.reports.events import count_reopened
+
+    before = repos.conversations.get(conversation_id, consistent=True)
+    reopened = _change_status(repos, bus, conversation_id, OPEN)
     after_status_change(repos.conversations, conversation_id, current_sla_setup())  # the clocks run again
+    if before is not None and before.status is RESOLVED:  # a pending one resuming is no reopen
+        count_reopened(repos, reopened, reopened.updated_at)
     return conversation_detail(repos, conversation_id)
 
 

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from chalicelib.api.feedback_view import with_feedback
 from chalicelib.core.errors import BadRequest, NotFound
 from chalicelib.core.model import Channel, ConversationStatus, Customer, Identity
 from chalicelib.core.ports import MediaStore, Repositories
@@ -54,7 +55,7 @@ def conversation_detail(repos: Repositories, conversation_id: str) -> dict[str, 
         expires_at = format_timestamp(datetime.now(UTC) + timedelta(seconds=ATTACHMENT_LINK_SECONDS))
         for message in view.get("messages", []):
             message["attachments"] = [_with_link(repos.media, a, expires_at) for a in message["attachments"]]
-    return view
+    return with_feedback(repos, view)
 
 
 def _with_link(media: MediaStore, attachment: dict[str, Any], expires_at: str) -> dict[str, Any]:

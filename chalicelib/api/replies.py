@@ -30,6 +30,7 @@ from chalicelib.core.timestamps import utc_now
 from chalicelib.outbound.job import OutboundKind
 from chalicelib.outbound.outbox import OutboundDraft, place_outbound
 from chalicelib.outbound.registry import NoOutboundProvider
+from chalicelib.reports.events import count_agent_reply
 from chalicelib.sla.timers import after_agent_reply, current_sla_setup
 
 
@@ -90,6 +91,7 @@ def reply_to_conversation(
             after_agent_reply(repos.conversations, conversation_id, now, current_sla_setup())
             if private:
                 note_private_reply(repos, conversation, existing)  # once: its id derives from the reply's
+            count_agent_reply(repos, conversation, outbound_id, channel, now)  # once per reply id
             if bus is not None:
                 report_reply(bus, conversation, customer, existing, retry_is_safe=True)
             return _accepted(existing)
@@ -121,6 +123,7 @@ def reply_to_conversation(
         raise Conflict(f"no sender can reach the customer on {channel.value}: {err.reason}") from err
     # The reply fulfils the response clocks (a retried POST again: the same time, nothing changes).
     after_agent_reply(repos.conversations, conversation_id, now, current_sla_setup())
+    count_agent_reply(repos, conversation, outbound_id, channel, now)  # once per reply id (a retry: nothing)
     message = placed.message
     if not placed.stored:
         existing = repos.messages.find(lands_in, outbound_id)

@@ -24,7 +24,10 @@ from chalicelib.core.model import Channel, EventKind, Identity, InboundEvent
 from chalicelib.core.ports import CrisisStore, MentionLookup, PayloadArchive, Repositories
 from chalicelib.core.records import InboxRecord
 from chalicelib.crisis.surge import surge_for
+from chalicelib.feedback.answering import take_feedback
+from chalicelib.feedback.config import FeedbackConfig, load_feedback_config
 from chalicelib.providers.meta.mentions import mention_query, mentioned_message, needs_lookup
+from chalicelib.reports.events import count_acknowledgment, count_escalation, count_inbound
 from chalicelib.routing import RoutingConfig, load_routing_config
 
 
@@ -53,6 +56,7 @@ class WorkerPorts:
     crisis_fallback_language: str = "en"
     # Reads what an Instagram mention only names (Graph API); None: mentions stay unknown events.
     mentions: MentionLookup | None = None
+    feedback: FeedbackConfig | None = None  # None: the configuration in force ($OMNIHUB_FEEDBACK_CONFIG)
 
 
 def handle_inbound_event(inbox_key: str, ports: WorkerPorts) -> str:
@@ -89,6 +93,9 @@ def handle_inbound_event(inbox_key: str, ports: WorkerPorts) -> str:
 
 
 def _thread_route_acknowledge(record: InboxRecord, ports: WorkerPorts) -> str:
+    taken = take_feedback(ports.repos, record, ports.feedback or load_feedback_config(), ports.environ, ports.bus)
+    if taken is not None:  # a survey's answer or comment: stored on the resolved conversation, not threaded
+        return f"feedback_{taken.outcome}"
     threaded = thread_message(ports.repos, record, id_key=ports.id_key)
     logger.append_keys(conversation_id=threaded.conversation.id)
     note_thread_owner(record.event, threaded.conversation.id, ports.repos)
@@ -103,6 +110,10 @@ def _thread_route_acknowledge(record: InboxRecord, ports: WorkerPorts) -> str:
         claims=ports.repos.claims,
         crisis_status_line=surge.status_line if surge else None,
     )
+    count_inbound(ports.repos, record.inbox_key, threaded.conversation, record.received_at, opened=threaded.opened)
+    if routed.escalated:  # a rule's immediate escalation or a repeat contact
+        count_escalation(ports.repos, f"routing#{record.inbox_key}", routed.conversation, record.received_at)
+    count_acknowledgment(ports.repos, record.inbox_key, threaded.conversation, record.received_at, acknowledged)
     return f"routed+{acknowledged}"
 
 

@@ -36,6 +36,7 @@ class LifecycleType(StrEnum):
     REOPENED = "reopened"  # a resolved or pending conversation is open again
     PENDING = "pending"  # waiting on the customer (support set it)
     CUSTOMER_UPDATED = "customer_updated"  # PATCH /customers/{id} changed the profile
+    FEEDBACK = "feedback"  # the customer answered the survey (or commented on the answer): chalicelib.feedback
 
 
 # The event a status change reports, by the status it moved to.

@@ -117,6 +117,16 @@ def agent_reply_id_for(conversation_id: str, idempotency_key: str | None) -> str
     return "out_rep_" + hashlib.sha256(f"{conversation_id}\x1f{idempotency_key}".encode()).hexdigest()[:20]
 
 
+def survey_id_for(conversation_id: str) -> str:
+    """A conversation's feedback survey has one id: it can never be sent twice."""
+    return "out_srv_" + hashlib.sha256(f"survey\x1f{conversation_id}".encode()).hexdigest()[:20]
+
+
+def survey_thanks_id_for(conversation_id: str) -> str:
+    """The thanks after a conversation's survey answer: once, however often the answer is redelivered."""
+    return "out_thx_" + hashlib.sha256(f"thanks\x1f{conversation_id}".encode()).hexdigest()[:20]
+
+
 def reference_for(conversation_id: str, attempt: int = 0) -> str:
     """A short human reference (``OH-7K3Q9``): Crockford base32, no I/L/O/U to misread."""
     return REFERENCE_PREFIX + _base32(_digest("reference", conversation_id, str(attempt)), REFERENCE_LENGTH)

@@ -26,6 +26,30 @@ class OutboundKind(StrEnum):
     ACKNOWLEDGMENT = "acknowledgment"
     AGENT_REPLY = "agent_reply"
     BROADCAST = "broadcast"
+    SURVEY = "survey"  # a feedback question after a resolve (chalicelib.feedback)
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """One answer the customer can tap: a button, list row or quick reply where the channel has them
+    (the sender decides), its ``payload`` coming back on the inbound event; plain text elsewhere."""
+
+    payload: str
+    title: str
+
+    def __post_init__(self) -> None:
+        if not (0 < len(self.payload) <= 64) or not (0 < len(self.title) <= 20):
+            raise ModelError("a choice needs a payload of 1-64 and a title of 1-20 characters")
+
+    def to_dict(self) -> dict[str, str]:
+        return {"payload": self.payload, "title": self.title}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Choice:
+        return cls(payload=str(data.get("payload") or ""), title=str(data.get("title") or ""))
+
+
+MAX_CHOICES = 11
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,8 +175,11 @@ class OutboundJob:
     sender_hints: dict[str, str] = field(default_factory=dict)
     created_at: str = field(default_factory=utc_now)
     reply_to: ReplyTarget | None = None  # a public or private reply to a comment / post; None: the inbox
+    choices: tuple[Choice, ...] = ()  # answers to tap (a survey's scale); the text states them too
 
     def __post_init__(self) -> None:
+        if len(self.choices) > MAX_CHOICES:
+            raise ModelError(f"a message offers at most {MAX_CHOICES} choices")
         if not isinstance(self.outbound_id, str) or not self.outbound_id or len(self.outbound_id) > 200:
             raise ModelError("outbound_id must be a non-empty string of at most 200 characters")
         if not self.conversation_id:
@@ -181,6 +208,8 @@ class OutboundJob:
         data = self._fields()
         if self.reply_to is not None:  # only when set: every other job serializes as before
             data["reply_to"] = self.reply_to.to_dict()
+        if self.choices:  # likewise
+            data["choices"] = [choice.to_dict() for choice in self.choices]
         return data
 
     def _fields(self) -> dict[str, Any]:
@@ -233,6 +262,7 @@ class OutboundJob:
                 sender_hints={str(k): str(v) for k, v in (data.get("sender_hints") or {}).items()},
                 created_at=data.get("created_at") or utc_now(),
                 reply_to=ReplyTarget.from_dict(reply_to) if isinstance(reply_to, dict) else None,
+                choices=tuple(Choice.from_dict(c) for c in data.get("choices") or () if isinstance(c, dict)),
             )
         except KeyError as err:
             raise ModelError(f"outbound job misses {err.args[0]!r}") from err

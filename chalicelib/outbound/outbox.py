@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from chalicelib.core.model import Attachment, Channel, DeliveryStatus, Direction, Message
 from chalicelib.core.ports import MessageRepository
 from chalicelib.email.parsed import base_mailbox
-from chalicelib.outbound.job import EmailThreading, OutboundJob, OutboundKind, ReplyTarget
+from chalicelib.outbound.job import Choice, EmailThreading, OutboundJob, OutboundKind, ReplyTarget
 from chalicelib.outbound.registry import NoSenderForChannel, provider_for
 
 # channel metadata → the sender hint the outbound senders read
@@ -70,6 +70,7 @@ class OutboundDraft:
     inbound_provider: str | None = None  # the provider the customer wrote through
     inbound_metadata: Mapping[str, str] = field(default_factory=dict)
     reply_to: ReplyTarget | None = None  # a public or private reply to a comment / post
+    choices: tuple[Choice, ...] = ()  # a survey's answers to tap (see OutboundJob.choices)
 
     def job(self, provider: str) -> OutboundJob:
         return OutboundJob(
@@ -89,6 +90,7 @@ class OutboundDraft:
             created_at=self.created_at,
             reply_to=self.reply_to,
             email=email_threading_from(self.inbound_metadata) if self.channel is Channel.EMAIL else None,
+            choices=self.choices,
         )
 
 

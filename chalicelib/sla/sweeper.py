@@ -46,6 +46,7 @@ from chalicelib.core.ids import escalation_id_for
 from chalicelib.core.model import Conversation, Customer, Priority
 from chalicelib.core.ports import Repositories
 from chalicelib.core.timestamps import format_timestamp
+from chalicelib.reports.events import count_escalation
 from chalicelib.routing.config import RoutingConfig
 from chalicelib.sla import in_flight, ladder
 from chalicelib.sla.in_flight import InFlight
@@ -215,8 +216,10 @@ def _carry_out(ports: SweepPorts, conversation: Conversation, level: DueLevel) -
     if level.step.action is EscalationAction.REROUTE:
         _publish_rerouted(ports, conversation, customer, escalation_id_for(conversation.id, f"{level.reason}@{cycle}",
                                                                            level.level))
-    escalate(ports.bus, conversation, customer, reason=level.reason, level=level.level,
-             at=format_timestamp(level.due_at), action=level.step.action.value, deadline=deadline, cycle=cycle)
+    envelope_id = escalate(ports.bus, conversation, customer, reason=level.reason, level=level.level,
+                           at=format_timestamp(level.due_at), action=level.step.action.value, deadline=deadline,
+                           cycle=cycle)
+    count_escalation(ports.repos, envelope_id, conversation, format_timestamp(level.due_at))
 
 
 def _missed_deadline(conversation: Conversation, level: DueLevel) -> str | None:

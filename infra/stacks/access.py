@@ -23,10 +23,12 @@ from chalicelib.adapters.resources import QueueSpec
 from chalicelib.adapters.secrets import ID_KEY_GROUP, SECRET_GROUPS, SEND, VERIFY, groups_read_by
 from chalicelib.email.events import ATTACHMENTS_PREFIX
 from chalicelib.providers.meta.mentions import MENTION_LOOKUP_SECRET
+from chalicelib.reports.periodic import REPORT_PREFIX
 from infra.stacks.chalice_app import API_HANDLER_NAME
 
 RAW_PAYLOAD_PREFIX = "raw/"  # chalicelib/adapters/dynamo/inbox.py: archive_payload keys
 MEDIA_PREFIX = ATTACHMENTS_PREFIX  # kept email attachments (chalicelib/email/events.py: attachment_object_key)
+REPORTS_PREFIX = REPORT_PREFIX  # chalicelib/reports/periodic.py: the weekly report's CSV and HTML page
 
 _CONSUME = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes")
 _STREAM = ("dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator")
@@ -46,6 +48,7 @@ class FunctionAccess:
     media_put: bool = False  # s3:PutObject under MEDIA_PREFIX (the worker keeps email attachments)
     media_get: bool = False  # s3:GetObject under MEDIA_PREFIX: presigned links are signed with this role
     mail_get: bool = False  # s3:GetObject under MAIL_OBJECTS_PREFIX: mail the receipt rule wrote
+    reports_put: bool = False  # s3:PutObject under REPORTS_PREFIX (the weekly KPI report)
     reads_secrets_for: str | None = None  # VERIFY | SEND: that half of the provider secrets (adapters/secrets.py)
     reads_secrets_named: tuple[str, ...] = ()  # besides: the stored secrets holding these names, and only those
     reads_id_key: bool = False  # omnihub/{stage}/ids: customer ids, inbound FIFO groups, cursor keys
@@ -120,11 +123,15 @@ ACCESS: dict[str, FunctionAccess] = {
     # The SLA sweeper, every minute: a Query of the sparse index gsi_sla, consistent reads and conditional
     # updates of the conversations it escalates, their customer and standing message; escalation envelopes
     # with their `escalated` lifecycle events (conversation-events),
-    # and a ladder's re-route publishes on the new route's queue.
+    # and a ladder's re-route publishes on the new route's queue. The same minute's feedback work: delayed
+    # surveys due (a Query of their list from its cursor, the survey put in the outbox, the cursor moved), KPI
+    # counts (a marker put and counter updates) and the weekly report (S3 objects, reports.fifo).
     resources.SCHEDULE_HANDLERS[0][0]: FunctionAccess(
-        table_actions=("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"),
-        sends_to=(*resources.route_queue_specs(), resources.ESCALATION_QUEUE, resources.CONVERSATION_EVENTS_QUEUE),
+        table_actions=("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query", "dynamodb:PutItem"),
+        sends_to=(*resources.route_queue_specs(), resources.ESCALATION_QUEUE, resources.CONVERSATION_EVENTS_QUEUE,
+                  resources.REPORTS_QUEUE),
         failure_queue="sweep",
+        reports_put=True,
     ),
     # Amazon Connect's contact flow function: the caller's identities, customer and open conversation
     # (single-item reads), and the call stored as one conditional put per contact.
@@ -206,6 +213,8 @@ def grants(access: FunctionAccess) -> list[Grant]:
         out.append(Grant("MediaGet", ("s3:GetObject",), "media"))
     if access.mail_get:
         out.append(Grant("MailGet", ("s3:GetObject",), "mail_objects"))
+    if access.reports_put:
+        out.append(Grant("ReportPut", ("s3:PutObject",), "reports"))
     if access.reads_secrets_for or access.reads_secrets_named:
         out.append(Grant("Secrets", ("secretsmanager:GetSecretValue",), "secrets"))
     if access.reads_id_key:
@@ -258,6 +267,8 @@ def _grant_resources(scope: str, access: FunctionAccess, res: Resources, log_gro
         return [f"{res.bucket.bucket_arn}/{MEDIA_PREFIX}*"]
     if scope == "mail_objects":
         return [f"{res.bucket.bucket_arn}/{resources.MAIL_OBJECTS_PREFIX}*"]
+    if scope == "reports":
+        return [f"{res.bucket.bucket_arn}/{REPORTS_PREFIX}*"]
     if scope == "secrets":
         return [res.secrets[group].secret_arn for group in _provider_groups(access)]
     if scope == "id_key":

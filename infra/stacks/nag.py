@@ -14,7 +14,7 @@ from constructs import IConstruct
 from chalicelib.adapters import resources
 from chalicelib.adapters.resources import MAIL_OBJECTS_PREFIX
 from chalicelib.adapters.secrets import ID_KEY_GROUP
-from infra.stacks.access import MEDIA_PREFIX, RAW_PAYLOAD_PREFIX
+from infra.stacks.access import MEDIA_PREFIX, RAW_PAYLOAD_PREFIX, REPORTS_PREFIX
 from infra.stacks.chalice_app import API_HANDLER_NAME
 from infra.stacks.omnihub_stack import OmnihubStack
 
@@ -86,6 +86,7 @@ REASONS: dict[str, str] = {
     "payload-prefix": f"Object access is scoped to the raw payload prefix {RAW_PAYLOAD_PREFIX} (date/hash keys).",
     "mail-prefix": f"Object access is scoped to the prefix SES writes inbound mail to ({MAIL_OBJECTS_PREFIX}).",
     "media-prefix": f"Object access is scoped to the kept attachments prefix {MEDIA_PREFIX} (hash keys).",
+    "reports-prefix": f"The weekly KPI report writes only under {REPORTS_PREFIX} (one folder per week).",
     "list-streams": (
         "dynamodb:ListStreams has no resource-level scope (IAM requires '*'); the stream poller "
         "needs it. Reads are scoped to this table's stream."
@@ -156,6 +157,8 @@ def _acknowledge(stack: OmnihubStack) -> None:
             _ack(role, f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/{MEDIA_PREFIX}*]", "media-prefix")
         if access.mail_get:
             _ack(role, f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/{MAIL_OBJECTS_PREFIX}*]", "mail-prefix")
+        if access.reports_put:
+            _ack(role, f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/{REPORTS_PREFIX}*]", "reports-prefix")
         if access.stream_read:
             _ack(role, "AwsSolutions-IAM5[Resource::*]", "list-streams")
         if access.sends_email:

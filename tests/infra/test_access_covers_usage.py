@@ -42,6 +42,7 @@ from infra.stacks.access import (
     ACCESS,
     MEDIA_PREFIX,
     RAW_PAYLOAD_PREFIX,
+    REPORTS_PREFIX,
     FunctionAccess,
     Grant,
     allowed_actions,
@@ -419,6 +420,7 @@ def refusals(handler: str, access: FunctionAccess, calls: set[Call]) -> list[str
         elif service == "s3":
             prefixes = [RAW_PAYLOAD_PREFIX] + [MEDIA_PREFIX for g in grants(access) if g.scope == "media"
                                                and call.action in g.actions]
+            prefixes += [REPORTS_PREFIX] if access.reports_put else []
             ok = any(call.resource.startswith(f"{resources.bucket_name(TEST_STAGE)}/{p}") for p in prefixes)
         elif service == "secretsmanager":
             ok = call.resource in secrets

@@ -155,7 +155,7 @@ def test_resolving_opens_a_new_conversation_on_the_next_message(wired: Hub) -> N
     first = conversation_of(wired, "webchat", "xena")
     response = wired.client.http.post(f"/conversations/{first['id']}/resolve", headers={"x-api-key": "support-key"})
     assert response.status_code == 200 and json.loads(response.body)["status"] == "resolved"
-    post_api(wired.client, api_event(sender="xena", text="two"))
+    post_api(wired.client, api_event(sender="xena", text="one more thing"))
     wired.pump.drain()
     second = conversation_of(wired, "webchat", "xena")
     assert second["id"] != first["id"] and second["reference"] != first["reference"]

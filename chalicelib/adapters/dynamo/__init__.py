@@ -14,7 +14,9 @@ from chalicelib.adapters.dynamo.calls import DynamoCalls
 from chalicelib.adapters.dynamo.claims import DynamoDeliveryClaims, DynamoExpiringClaims, DynamoIdempotencyKeys
 from chalicelib.adapters.dynamo.conversations import DynamoConversations
 from chalicelib.adapters.dynamo.customers import DynamoCustomers
+from chalicelib.adapters.dynamo.feedback import DynamoFeedback
 from chalicelib.adapters.dynamo.inbox import DynamoInbox
+from chalicelib.adapters.dynamo.kpis import DynamoKpis
 from chalicelib.adapters.dynamo.mail_threads import DynamoMailThreads
 from chalicelib.adapters.dynamo.messages import DynamoMessages
 from chalicelib.adapters.dynamo.references import DynamoReferences
@@ -45,6 +47,8 @@ def dynamo_repositories(
         messages=DynamoMessages(table, retention_days=retention_days),
         deliveries=DynamoDeliveryClaims(table, retention_days=retention_days),
         idempotency=DynamoIdempotencyKeys(table, retention_days=retention_days),
+        feedback=DynamoFeedback(table),
+        kpis=DynamoKpis(table),
         calls=DynamoCalls(table, retention_days=retention_days),
         mail_threads=DynamoMailThreads(table),
         media=media,

@@ -12,6 +12,12 @@ Item layout (pk / sk):
   PMSG#{provider}#{provider message id} / PMSG where a provider's message id lives (delivery statuses)
   OUTBOX#{outbound id} / OUTBOX                the leased claim to send one outbound message
   IDEMPOTENCY#{scope}#{key} / IDEMPOTENCY      an Idempotency-Key seen on the REST API
+  FEEDBACK#{conversation id} / FEEDBACK        the conversation's survey and its answer (once)
+  CUSTOMER#{id} / SURVEY                       the customer's latest survey (the once-per-N-days limit)
+  SURVEYDUE / {due at}#{conversation id}       a delayed survey waiting for the scheduler (TTL)
+  SURVEYDUE / CURSOR                           how far the scheduler has sent the delayed surveys
+  KPI#{dimension kind} / {day}#{value}         the KPI counters of one business day and dimension (ADD)
+  KPIEVENT#{event key} / KPIEVENT              an event already counted in the KPIs (TTL)
   CALL#{provider}#{call id} / CALL             a phone call's log: its callbacks, where its one message lives
   MAILID#{Message-ID} / MAILID                 the conversation an email Message-ID (received or sent) belongs to
   CLAIM#{key} / CLAIM                          a short-lived claim (a webhook token seen, an address acknowledged)
@@ -40,6 +46,9 @@ class Prefix(StrEnum):
     OUTBOX = "OUTBOX#"
     IDEMPOTENCY = "IDEMPOTENCY#"
     CONVERSATION_STATUS = "CONVSTATUS#"
+    FEEDBACK = "FEEDBACK#"
+    KPI = "KPI#"
+    KPI_EVENT = "KPIEVENT#"
     CALL = "CALL#"
     MAIL_THREAD = "MAILID#"
     EXPIRING_CLAIM = "CLAIM#"
@@ -64,6 +73,9 @@ class SortKey(StrEnum):
     PROVIDER_MESSAGE = "PMSG"
     OUTBOX = "OUTBOX"
     IDEMPOTENCY = "IDEMPOTENCY"
+    FEEDBACK = "FEEDBACK"
+    SURVEY = "SURVEY"
+    KPI_EVENT = "KPIEVENT"
     CALL = "CALL"
     MAIL_THREAD = "MAILID"
     EXPIRING_CLAIM = "CLAIM"
@@ -175,6 +187,58 @@ def conversation_id_of_sla_key(sort_key: str) -> str:
     return sort_key.rpartition("#")[2]
 
 
+SURVEY_DUE_PARTITION = "SURVEYDUE"
+
+
+def feedback(conversation_id: str) -> Key:
+    return _key(f"{Prefix.FEEDBACK}{conversation_id}", SortKey.FEEDBACK)
+
+
+def customer_survey(customer_id: str) -> Key:
+    return _key(customer_partition(customer_id), SortKey.SURVEY)
+
+
+def survey_due(due_at: str, conversation_id: str) -> Key:
+    return _key(SURVEY_DUE_PARTITION, f"{due_at}#{conversation_id}")
+
+
+def survey_due_cursor() -> Key:
+    """Sorts after every ``{due at}#…`` key (a letter after the digits): never in a due query's range."""
+    return _key(SURVEY_DUE_PARTITION, "CURSOR")
+
+
+def survey_due_sort_key(due_at: str, conversation_id: str) -> str:
+    return survey_due(due_at, conversation_id)["sk"]
+
+
+def survey_due_through(now: str) -> str:
+    return f"{now}#~"
+
+
+def conversation_id_of_survey_due(sort_key: str) -> str:
+    return sort_key.rpartition("#")[2]
+
+
+def kpi_partition(dimension_kind: str) -> str:
+    return f"{Prefix.KPI}{dimension_kind}"
+
+
+def kpi(dimension_kind: str, day: str, value: str) -> Key:
+    return _key(kpi_partition(dimension_kind), f"{day}#{value}")
+
+
+def kpi_day_range(first_day: str, last_day: str) -> tuple[str, str]:
+    """The sort keys between which every value of those days lies ("$" sorts right after "#")."""
+    return f"{first_day}#", f"{last_day}$"
+
+
+def kpi_day_and_value(sort_key: str) -> tuple[str, str]:
+    day, _, value = sort_key.partition("#")
+    return day, value
+
+
+def kpi_event(event_key: str) -> Key:
+    return _key(f"{Prefix.KPI_EVENT}{event_key}", SortKey.KPI_EVENT)
 def call(provider: str, call_id: str) -> Key:
     return _key(f"{Prefix.CALL}{provider}#{call_id}", SortKey.CALL)
 def incident(incident_id: str) -> Key:

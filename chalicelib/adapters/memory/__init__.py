@@ -15,6 +15,7 @@ from chalicelib.adapters.memory.calls import MemoryCalls
 from chalicelib.adapters.memory.claims import MemoryDeliveryClaims, MemoryExpiringClaims, MemoryIdempotencyKeys
 from chalicelib.adapters.memory.conversations import MemoryConversations
 from chalicelib.adapters.memory.customers import MemoryCustomers
+from chalicelib.adapters.memory.feedback import MemoryFeedback, MemoryKpis
 from chalicelib.adapters.memory.inbox import MemoryInbox
 from chalicelib.adapters.memory.mail_threads import MemoryMailThreads
 from chalicelib.adapters.memory.messages import MemoryMessages
@@ -44,6 +45,8 @@ def memory_repositories(
         messages=MemoryMessages(state, retention_days=retention_days),
         deliveries=MemoryDeliveryClaims(state, retention_days=retention_days),
         idempotency=MemoryIdempotencyKeys(state, retention_days=retention_days),
+        feedback=MemoryFeedback(state),
+        kpis=MemoryKpis(state),
         calls=MemoryCalls(state),
         mail_threads=MemoryMailThreads(state),
         media=MemoryMediaStore() if media is None else media,
@@ -59,8 +62,10 @@ __all__ = [
     "MemoryConversations",
     "MemoryCustomers",
     "MemoryDeliveryClaims",
+    "MemoryFeedback",
     "MemoryIdempotencyKeys",
     "MemoryInbox",
+    "MemoryKpis",
     "MemoryMediaStore",
     "MemoryMessages",
     "MemoryPayloadArchive",

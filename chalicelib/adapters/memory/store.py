@@ -183,6 +183,12 @@ class MemoryStore:
     mail_threads: dict[str, str] = field(default_factory=dict)  # email Message-ID → conversation id
     expiring_claims: dict[str, tuple[str, int]] = field(default_factory=dict)  # key → (holder, expires at)
     changes: list[Change] = field(default_factory=list)  # what the stream would carry, in order
+    feedback: dict[str, Any] = field(default_factory=dict)  # conversation id → FeedbackRecord
+    customer_surveys: dict[str, tuple[str, str]] = field(default_factory=dict)  # customer → (conversation, asked)
+    surveys_due: set[tuple[str, str]] = field(default_factory=set)  # (due at, conversation id)
+    survey_cursor: dict[str, tuple[str, str]] = field(default_factory=dict)  # "sent": the last delayed survey sent
+    kpis: dict[tuple[str, str, str], dict[str, int]] = field(default_factory=dict)  # (kind, day, value) → counts
+    kpi_events: set[str] = field(default_factory=set)  # event keys already counted
 
     def scan(self) -> list[Stored]:
         """Every stored record (the in-memory ``runtime.table().scan()``), grouped by aggregate."""

@@ -34,6 +34,9 @@ _TRANSIENT_CODES = frozenset({"1", "2", "4", "17", "32", "341", "613", "1200", "
 _WINDOW_CODES = frozenset({"131047"})
 _WINDOW_SUBCODES = frozenset({"2018278", "2534022"})
 _WHATSAPP_MEDIA_KINDS = frozenset({"image", "video", "audio", "document", "sticker"})
+_WHATSAPP_LIST_ROWS = 10  # an interactive list's limit (an NPS scale of 11 goes as text)
+_LIST_BUTTON = "Rate"  # the list's button label (at most 20 characters)
+_QUICK_REPLIES = 13  # Messenger's and Instagram's limit
 
 
 def read_meta_error(response: HttpResponse) -> ProviderErrorDetail:
@@ -128,6 +131,14 @@ def whatsapp_body(job: OutboundJob) -> dict[str, Any]:
             payload["filename"] = media.name
         body.update(type=media.kind, **{media.kind: payload})
         return body
+    if job.choices and len(job.choices) <= _WHATSAPP_LIST_ROWS:
+        # At most 3 reply buttons, so a scale is a list (up to 10 rows); a tap comes back as list_reply.id.
+        rows = [{"id": c.payload, "title": c.title} for c in job.choices]
+        body.update(type="interactive", interactive={
+            "type": "list", "body": {"text": text_with_links(job)[:1024]},
+            "action": {"button": _LIST_BUTTON, "sections": [{"title": _LIST_BUTTON, "rows": rows}]},
+        })
+        return body
     body.update(type="text", text={"preview_url": False, "body": text_with_links(job)})
     return body
 
@@ -139,6 +150,9 @@ def messenger_body(job: OutboundJob) -> dict[str, Any]:
     else:
         body["messaging_type"] = "RESPONSE"
     body["message"] = {"text": text_with_links(job)}
+    if job.choices and len(job.choices) <= _QUICK_REPLIES:  # a tap comes back as quick_reply.payload
+        body["message"]["quick_replies"] = [{"content_type": "text", "title": c.title, "payload": c.payload}
+                                            for c in job.choices]
     return body
 
 

@@ -43,7 +43,12 @@ class TelegramSender:
         if job.channel is not Channel.TELEGRAM:
             raise PermanentSendError(f"Telegram does not send on {job.channel.value}",
                                      provider=PROVIDER, error_code="unsupported_channel")
-        return {"chat_id": str(job.to), "text": text_with_links(job)}
+        body: dict[str, Any] = {"chat_id": str(job.to), "text": text_with_links(job)}
+        if job.choices:  # an inline keyboard: a tap comes back as a callback_query with the payload as data
+            buttons = [{"text": c.title, "callback_data": c.payload} for c in job.choices]
+            rows = [buttons] if len(buttons) <= 6 else [buttons[:6], buttons[6:]]
+            body["reply_markup"] = {"inline_keyboard": rows}
+        return body
 
     def send(self, job: OutboundJob) -> SendResult:
         response = self._http.request("POST", self._url, provider=PROVIDER, json_body=self.build_body(job),

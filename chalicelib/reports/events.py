@@ -1,0 +1,80 @@
+"""Where the KPIs are counted: one function per event the hub handles, each with a key that names
+the event once (a redelivery, a retried request or a re-run counts nothing twice).
+
+- the worker: an inbound message (and the conversation it opened), its acknowledgment;
+- the REST API: an agent's reply (and the conversation's first response, against its SLA target),
+  a resolve (resolution time); the survey placed (an outbound message) and its answer;
+- the SLA sweeper: an escalation published.
+"""
+
+from __future__ import annotations
+
+from chalicelib.core.model import Channel, Conversation, ConversationStatus
+from chalicelib.core.ports import Repositories
+from chalicelib.core.timestamps import parse_timestamp, utc_now
+from chalicelib.reports import figures
+from chalicelib.reports.recorder import count_event, count_event_softly
+
+FIRST_RESPONSE_CLOCK = "first_response"
+
+
+def _minutes(start: str, end: str) -> float:
+    return (parse_timestamp(end) - parse_timestamp(start)).total_seconds() / 60
+
+
+def count_inbound(repos: Repositories, inbox_key: str, conversation: Conversation, received_at: str,
+                  *, opened: bool) -> None:
+    """A customer's message threaded (worker): retried by the queue when the store fails."""
+    count_event(repos.kpis, f"inbound#{inbox_key}", received_at, conversation.channel.value, conversation.route,
+                figures.inbound_message(opened=opened))
+
+
+def count_acknowledgment(repos: Repositories, inbox_key: str, conversation: Conversation, received_at: str,
+                         outcome: str) -> None:
+    """An acknowledgment said in the webhook's response (0 s after receipt) or placed by the worker."""
+    if outcome == "acknowledged_in_response":
+        seconds = 0.0
+    elif outcome in ("acknowledgment_queued", "acknowledged_in_conversation"):
+        seconds = max(0.0, _minutes(received_at, utc_now()) * 60)
+    else:
+        return
+    count_event(repos.kpis, f"ack#{inbox_key}", received_at, conversation.channel.value, conversation.route,
+                figures.acknowledgment(seconds))
+
+
+def count_agent_reply(repos: Repositories, before: Conversation, outbound_id: str, channel: Channel, at: str) -> None:
+    """An agent's reply; the conversation's first one is its first response, met or breached against the
+    first-response deadline its SLA clock had (none when the conversation was never routed)."""
+    count_event_softly(repos.kpis, f"outbound#{outbound_id}", at, channel.value, before.route,
+                       figures.outbound_message())
+    due = before.sla.due.get(FIRST_RESPONSE_CLOCK) if before.sla else None
+    if before.sla is not None and due is None:
+        return  # the first-response clock is not running: this is not the first response
+    within = None if due is None else parse_timestamp(at) <= parse_timestamp(due)
+    count_event_softly(repos.kpis, f"first_response#{before.id}", at, before.channel.value, before.route,
+                       figures.first_response(max(0.0, _minutes(before.created_at, at)), within))
+
+
+def count_resolution(repos: Repositories, before: Conversation | None, resolved: Conversation, at: str) -> None:
+    """A resolve that changed the status (a repeated resolve counts nothing); reopened cases count again."""
+    if before is None or before.status is ConversationStatus.RESOLVED:
+        return
+    count_event_softly(repos.kpis, f"resolved#{resolved.id}#{before.updated_at}", at, resolved.channel.value,
+                       resolved.route, figures.resolution(max(0.0, _minutes(resolved.created_at, at))))
+
+
+def count_reopened(repos: Repositories, conversation: Conversation, at: str) -> None:
+    """A resolved conversation reopened (POST /conversations/{id}/reopen, from the lifecycle branch)."""
+    count_event_softly(repos.kpis, f"reopened#{conversation.id}#{at}", at, conversation.channel.value,
+                       conversation.route, figures.reopened())
+
+
+def count_escalation(repos: Repositories, escalation_id: str, conversation: Conversation, at: str) -> None:
+    """An escalation the sweeper published (its id is stable per conversation, reason and level)."""
+    count_event(repos.kpis, f"escalation#{escalation_id}", at, conversation.channel.value, conversation.route,
+                figures.escalation())
+
+
+def count_answer(repos: Repositories, conversation_id: str, channel: str, route: str, kind: str, score: int,
+                 at: str) -> None:
+    count_event(repos.kpis, f"answer#{conversation_id}", at, channel, route, figures.survey_answer(kind, score))
