@@ -290,7 +290,17 @@ def _worker_ports() -> Any:
     return WorkerPorts(
         repos=runtime.repositories(), bus=runtime.bus(), environ=runtime.settings().environ, ack_policy=load_policy(),
         id_key=id_key, mail_objects=runtime.mail_objects(), bucket_name=runtime.settings().bucket_name,
+        subscriptions=_subscription_confirmer(),
     )
+
+
+@lru_cache(maxsize=1)
+def _subscription_confirmer() -> Any:
+    from chalicelib.adapters.sns_subscriptions import HttpSubscriptionConfirmer
+    from chalicelib.providers.ses import local_subscribe_url
+
+    settings = runtime.settings()
+    return HttpSubscriptionConfirmer(local_subscribe_url=local_subscribe_url(settings.environ, settings.stage))
 
 
 @lru_cache(maxsize=1)

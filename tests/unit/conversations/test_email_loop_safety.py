@@ -11,7 +11,7 @@ import pytest
 
 from chalicelib.acknowledgments import load_policy
 from chalicelib.adapters.memory import MemoryBus, MemoryStore, memory_repositories
-from chalicelib.api.replies import resolve_conversation
+from chalicelib.api.lifecycle import resolve_conversation
 from chalicelib.conversations.inbound import WorkerPorts, handle_inbound_event
 from chalicelib.core.ports import Repositories
 from chalicelib.core.timestamps import parse_timestamp, utc_now
@@ -56,7 +56,7 @@ def test_an_address_is_acknowledged_once_per_quiet_period_whatever_it_sends(repo
     assert handle_inbound_event(event.inbox_key, ports) == "routed+acknowledgment_queued"  # a redelivery: same claim
     record = repos.inbox.get(event.inbox_key)
     assert record is not None and record.thread is not None
-    resolve_conversation(repos, record.thread.conversation_id)  # the next mail opens a new case...
+    resolve_conversation(repos, record.thread.conversation_id, bus=MemoryBus())  # type: ignore[arg-type]  # the next mail opens a new case...
     second, _ = receive(repos, ports, mail("robot@example.org", "Ticket 2", "Your message was received again."))
     assert second == "routed+not_acknowledged:address_rate_limited"  # ... and still gets no second answer
     other, _ = receive(repos, ports, mail("ada@example.com", "Order", "Where is it?"))

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from chalicelib.adapters.memory import MemoryStore, memory_repositories
-from chalicelib.api.replies import resolve_conversation
+from chalicelib.adapters.memory import MemoryBus, MemoryStore, memory_repositories
+from chalicelib.api.lifecycle import resolve_conversation
 from chalicelib.conversations.email_threads import mail_thread_hints
 from chalicelib.conversations.threading import thread_message
 from chalicelib.core.ids import references_in
@@ -75,7 +75,7 @@ def test_hints_are_in_reply_to_then_references_newest_first_then_subject_and_tag
 # ------------------------------------------------------------------ in the worker
 def test_a_reply_lands_in_the_conversation_of_the_mail_it_answers_by_header(repos: Repositories) -> None:
     first = receive(repos, mail_event(eml("multipart_pdf.eml")))
-    resolve_conversation(repos, first.conversation.id)  # so the open-conversation rule cannot explain it
+    resolve_conversation(repos, first.conversation.id, bus=MemoryBus())  # type: ignore[arg-type]  # so the open-conversation rule cannot explain it
     reply = receive(repos, mail_event(eml("reply_gmail.eml"), received_at="2024-06-03T12:00:00.000Z"))
     assert reply.conversation.id == first.conversation.id and not reply.opened
     assert reply.conversation.status is ConversationStatus.OPEN  # reopened by the reply
@@ -85,7 +85,7 @@ def test_a_reply_lands_in_the_conversation_of_the_mail_it_answers_by_header(repo
 
 def test_a_reply_naming_the_reference_in_its_subject_lands_there_and_reopens_it(repos: Repositories) -> None:
     first = receive(repos, mail_event(plain_mail("ada@example.com", "Order 1182 late", "Where is it?")))
-    resolve_conversation(repos, first.conversation.id)
+    resolve_conversation(repos, first.conversation.id, bus=MemoryBus())  # type: ignore[arg-type]
     reply = receive(repos, mail_event(plain_mail(
         "ada@example.com", f"Re: Your request [{first.conversation.reference}]", "Still not here.")))
     assert reply.conversation.id == first.conversation.id
@@ -96,7 +96,7 @@ def test_a_reply_naming_the_reference_in_its_subject_lands_there_and_reopens_it(
 
 def test_a_new_mail_after_resolution_without_header_or_reference_opens_a_new_case(repos: Repositories) -> None:
     first = receive(repos, mail_event(plain_mail("ada@example.com", "Order 1182 late", "Where is it?")))
-    resolve_conversation(repos, first.conversation.id)
+    resolve_conversation(repos, first.conversation.id, bus=MemoryBus())  # type: ignore[arg-type]
     second = receive(repos, mail_event(plain_mail("ada@example.com", "Another order", "And 1183?")))
     assert second.opened and second.conversation.id != first.conversation.id
 
@@ -126,7 +126,7 @@ def test_a_reply_to_the_mail_the_hub_sent_threads_by_its_message_id(repos: Repos
     deliver_outbound_job(job.to_dict(), ports)
     sent = parse_email(ses.raw)
     assert sent.message_id is not None
-    resolve_conversation(repos, first.conversation.id)
+    resolve_conversation(repos, first.conversation.id, bus=MemoryBus())  # type: ignore[arg-type]
     # The customer's client keeps only In-Reply-To and rewrites the subject: the header alone threads it.
     reply = receive(repos, mail_event(plain_mail("ada@example.com", "thanks", "Got it",
                                                  In_Reply_To=f"<{sent.message_id}>")))
