@@ -203,6 +203,11 @@ def webhook_email_postmark() -> Any:
     return _webhook("postmark")
 
 
+@app.route("/webhooks/email/postmark/events", methods=["POST"], content_types=WEBHOOK_CONTENT_TYPES)
+def webhook_email_postmark_events() -> Any:
+    return _webhook("postmark_events")
+
+
 @app.route("/webhooks/email/ses", methods=["POST"], content_types=WEBHOOK_CONTENT_TYPES)
 def webhook_email_ses() -> Any:
     return _webhook("ses", _ses_channel())

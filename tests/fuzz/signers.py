@@ -139,11 +139,12 @@ def email_environment() -> dict[str, str]:
     return {**EMAIL_SECRETS, **local_sns_environment()}
 
 
-def sign_postmark(body: bytes, *, secret: str | None = None) -> FuzzRequest:
+def sign_postmark(body: bytes, *, secret: str | None = None,
+                  path: str = "/webhooks/email/postmark") -> FuzzRequest:
     from chalicelib.providers.postmark import basic_auth_header
 
     password = secret or EMAIL_SECRETS["POSTMARK_INBOUND_PASSWORD"]
-    return FuzzRequest("POST", "/webhooks/email/postmark", body, {
+    return FuzzRequest("POST", path, body, {
         "Content-Type": "application/json",
         "Authorization": basic_auth_header(EMAIL_SECRETS["POSTMARK_INBOUND_USER"], password),
     })
@@ -252,6 +253,7 @@ JSON_SIGNERS: dict[str, Callable[..., FuzzRequest]] = {
     "vonage_voice_event": sign_vonage_voice_event,
     "x": sign_x,
     "postmark": sign_postmark,
+    "postmark_events": lambda body, **options: sign_postmark(body, path="/webhooks/email/postmark/events", **options),
     "ses": sign_ses,
 }
 # Multipart or urlencoded email forms, signed from their fields.
@@ -270,7 +272,8 @@ FIXTURE_DIR = {"api": None, "meta": "meta", "telegram": "telegram", "line": "lin
                "vonage_messages": "vonage", "twilio_messaging": "twilio", "twilio_status": "twilio",
                "vonage_voice_answer": "voice/vonage/answer.json", "vonage_voice_event": "voice/vonage/event_*.json",
                **{endpoint: "voice/twilio" for endpoint in VOICE_FORM_FIXTURES},
-               "x": "x", "postmark": "email/postmark_*.json", "ses": "email/ses_*.json",
+               "x": "x", "postmark": "email/postmark_*.json",
+               "postmark_events": "email/events/postmark_*.json", "ses": "email/ses_*.json",
                "sendgrid": "email/sendgrid_parsed.json", "mailgun": "email/mailgun_parsed.json"}
 # The signature header each endpoint checks (the forged strategies drop, garble or replay it).
 SIGNATURE_HEADER = {
@@ -279,13 +282,13 @@ SIGNATURE_HEADER = {
     "twilio_messaging": "X-Twilio-Signature", "twilio_status": "X-Twilio-Signature",
     **{endpoint: "X-Twilio-Signature" for endpoint in VOICE_FORM_FIXTURES},
     "vonage_voice_answer": "Authorization", "vonage_voice_event": "Authorization",
-    "x": "x-twitter-webhooks-signature", "postmark": "Authorization",
+    "x": "x-twitter-webhooks-signature", "postmark": "Authorization", "postmark_events": "Authorization",
     # Carried elsewhere (see credential/with_credential): SendGrid's token in the query or basic auth,
     # Mailgun's signature field of the form, the SNS envelope's Signature.
     "sendgrid": "Authorization", "mailgun": "signature", "ses": "Signature",
 }
 # The status a forged request gets (each provider's "stop retrying" answer); 401 unless listed.
-FORGED_STATUS = {"sendgrid": 403, "mailgun": 406, "postmark": 403, "ses": 403}
+FORGED_STATUS = {"sendgrid": 403, "mailgun": 406, "postmark": 403, "postmark_events": 403, "ses": 403}
 
 
 def credential(endpoint: str, request: FuzzRequest) -> str:
