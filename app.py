@@ -198,6 +198,11 @@ def webhook_email_mailgun() -> Any:
     return _webhook("mailgun")
 
 
+@app.route("/webhooks/email/mailgun/events", methods=["POST"], content_types=WEBHOOK_CONTENT_TYPES)
+def webhook_email_mailgun_events() -> Any:
+    return _webhook("mailgun_events")
+
+
 @app.route("/webhooks/email/postmark", methods=["POST"], content_types=WEBHOOK_CONTENT_TYPES)
 def webhook_email_postmark() -> Any:
     return _webhook("postmark")
