@@ -198,9 +198,19 @@ def webhook_email_mailgun() -> Any:
     return _webhook("mailgun")
 
 
+@app.route("/webhooks/email/mailgun/events", methods=["POST"], content_types=WEBHOOK_CONTENT_TYPES)
+def webhook_email_mailgun_events() -> Any:
+    return _webhook("mailgun_events")
+
+
 @app.route("/webhooks/email/postmark", methods=["POST"], content_types=WEBHOOK_CONTENT_TYPES)
 def webhook_email_postmark() -> Any:
     return _webhook("postmark")
+
+
+@app.route("/webhooks/email/postmark/events", methods=["POST"], content_types=WEBHOOK_CONTENT_TYPES)
+def webhook_email_postmark_events() -> Any:
+    return _webhook("postmark_events")
 
 
 @app.route("/webhooks/email/ses", methods=["POST"], content_types=WEBHOOK_CONTENT_TYPES)
@@ -379,6 +389,7 @@ def _worker_ports() -> Any:
         id_key=id_key, mail_objects=runtime.mail_objects(), bucket_name=runtime.settings().bucket_name,
         crisis=runtime.crisis_store(), crisis_fallback_language=_crisis_config().fallback_language,
         mentions=_mention_lookup(),
+        subscriptions=_subscription_confirmer(),
     )
 
 
@@ -391,6 +402,15 @@ def _mention_lookup() -> Any:
 
     return GraphMentionLookup(base_url=api_base("meta", runtime.settings().environ),
                               access_token=lambda: runtime.secrets().get(MENTION_LOOKUP_SECRET))
+
+
+@lru_cache(maxsize=1)
+def _subscription_confirmer() -> Any:
+    from chalicelib.adapters.sns_subscriptions import HttpSubscriptionConfirmer
+    from chalicelib.providers.ses import local_subscribe_url
+
+    settings = runtime.settings()
+    return HttpSubscriptionConfirmer(local_subscribe_url=local_subscribe_url(settings.environ, settings.stage))
 
 
 @lru_cache(maxsize=1)

@@ -21,14 +21,17 @@ from chalicelib.core.consent import feedback_consent, lifecycle_consent
 from chalicelib.core.errors import PermanentError, RetryableError
 from chalicelib.core.ids import event_reference
 from chalicelib.core.model import Channel, EventKind, Identity, InboundEvent
-from chalicelib.core.ports import CrisisStore, MentionLookup, PayloadArchive, Repositories
+from chalicelib.core.ports import CrisisStore, MentionLookup, PayloadArchive, Repositories, SubscriptionConfirmer
 from chalicelib.core.records import InboxRecord
+from chalicelib.core.timestamps import utc_now
 from chalicelib.crisis.surge import surge_for
 from chalicelib.feedback.answering import take_feedback
 from chalicelib.feedback.config import FeedbackConfig, load_feedback_config
 from chalicelib.providers.meta.mentions import mention_query, mentioned_message, needs_lookup
 from chalicelib.reports.events import count_acknowledgment, count_escalation, count_inbound
 from chalicelib.routing import RoutingConfig, load_routing_config
+
+SNS_CONFIRMATION = "sns_subscription_confirmation"  # the lifecycle the SES endpoint gives a SubscriptionConfirmation
 
 
 def _no_id_key() -> bytes:
@@ -57,6 +60,8 @@ class WorkerPorts:
     # Reads what an Instagram mention only names (Graph API); None: mentions stay unknown events.
     mentions: MentionLookup | None = None
     feedback: FeedbackConfig | None = None  # None: the configuration in force ($OMNIHUB_FEEDBACK_CONFIG)
+    # Visits an SNS SubscriptionConfirmation's SubscribeURL (None: such events are kept only).
+    subscriptions: SubscriptionConfirmer | None = None
 
 
 def handle_inbound_event(inbox_key: str, ports: WorkerPorts) -> str:
@@ -82,6 +87,8 @@ def handle_inbound_event(inbox_key: str, ports: WorkerPorts) -> str:
             return _look_up_mention(record, ports)
         if event.kind is EventKind.LIFECYCLE and _names_mail_object(event):
             return _read_mail_object(event, ports)
+        if event.kind is EventKind.LIFECYCLE and event.metadata.get("lifecycle") == SNS_CONFIRMATION:
+            return _confirm_subscription(record, ports)
         signal = apply_signal(event, ports.repos) if event.kind is EventKind.LIFECYCLE else None
         if signal is not None:  # a watermark, an edit or unsend, thread control
             return signal
@@ -143,6 +150,19 @@ def apply_status(repos: Repositories, event: InboundEvent) -> bool:
         extra={"event_ref": event_reference(event.inbox_key), "status": event.status.value, "applied": applied},
     )
     return applied
+
+
+def _confirm_subscription(record: InboxRecord, ports: WorkerPorts) -> str:
+    """Confirm the SNS subscription by visiting its validated ``SubscribeURL`` (the confirmer checks it
+    again), then record when on the inbox item. A redelivery confirms again (harmless for SNS: the
+    subscription stays confirmed) and keeps the first time; a failed GET raises to retry the job."""
+    url = record.event.metadata.get("subscribe_url")
+    if ports.subscriptions is None or not url:
+        return "subscription_kept"
+    ports.subscriptions.confirm(url)
+    confirmed_at = ports.repos.inbox.record_confirmation(record.inbox_key, utc_now())
+    logger.info("sns subscription confirmed", extra={"confirmed_at": confirmed_at})
+    return "subscription_confirmed"
 
 
 def _names_mail_object(event: InboundEvent) -> bool:

@@ -72,6 +72,11 @@ class InboxRepository(Protocol):
         """Record the decision once; returns the one that stands (ours or an earlier one)."""
         ...
 
+    def record_confirmation(self, inbox_key: str, confirmed_at: str) -> str:
+        """Record once that the subscription this event asked for was confirmed; returns the time that
+        stands (ours or an earlier redelivery's)."""
+        ...
+
 
 class CustomerRepository(Protocol):
     """Customers and the identities they own (an identity is claimed once, race-free)."""
@@ -294,6 +299,15 @@ class MediaStore(Protocol):
 
     def link(self, pointer: str, *, filename: str | None, content_type: str | None, expires_in: int) -> str | None:
         """A URL that downloads the object for ``expires_in`` seconds; None for a pointer not in this store."""
+        ...
+
+
+class SubscriptionConfirmer(Protocol):
+    """Visits the ``SubscribeURL`` of an Amazon SNS ``SubscriptionConfirmation`` (an HTTPS GET)."""
+
+    def confirm(self, url: str) -> None:
+        """Confirm, or raise: :class:`~chalicelib.core.errors.PermanentError` for a URL it must never
+        fetch, :class:`~chalicelib.core.errors.RetryableError` when SNS did not answer 200."""
         ...
 
 

@@ -90,6 +90,7 @@ class InboxRecord:
     thread: ThreadDecision | None = None  # the threading decision once taken
     acknowledgment: CarriedAcknowledgment | None = None  # sent in the webhook's response
     content_type: str | None = None  # of the raw payload as the provider posted it
+    confirmed_at: str | None = None  # an SNS subscription confirmation: when the worker confirmed it
 
 
 @dataclass(frozen=True, slots=True)

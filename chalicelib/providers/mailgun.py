@@ -89,16 +89,17 @@ def verify_mailgun_signature(request: WebhookRequest, secrets: Secrets, now: flo
     if not constant_time_equal(sign_mailgun(key, timestamp, token), signature):
         raise SignatureError("signature mismatch")
     if abs(now - int(timestamp)) > TOLERANCE_SECONDS:
-        raise StaleSignatureError("timestamp outside the tolerance", _claim(request, timestamp, token))
+        raise StaleSignatureError("timestamp outside the tolerance", replay_claim_for(request, timestamp, token))
 
 
 def mailgun_replay_claim(request: WebhookRequest) -> ReplayClaim:
     """The claim to record once :func:`verify_mailgun_signature` has accepted the request."""
     timestamp, token, _ = _signature_fields(_form(request))
-    return _claim(request, timestamp, token)
+    return replay_claim_for(request, timestamp, token)
 
 
-def _claim(request: WebhookRequest, timestamp: str, token: str) -> ReplayClaim:
+def replay_claim_for(request: WebhookRequest, timestamp: str, token: str) -> ReplayClaim:
+    """One claim per token, whichever Mailgun endpoint it came to (routes or event webhooks)."""
     return ReplayClaim(
         key=f"{PROVIDER}#token#{hashlib.sha256(token.encode()).hexdigest()}",
         fingerprint=hashlib.sha256(request.body).hexdigest(),

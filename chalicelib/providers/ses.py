@@ -59,6 +59,7 @@ from chalicelib.providers.sns import (
     CertificateSource,
     CertificateUnavailable,
     SnsTrust,
+    local_subscribe_url_allowed,
     verify_sns_message,
 )
 
@@ -66,6 +67,7 @@ PROVIDER = "ses"
 TOPICS_ENV = "OMNIHUB_SES_TOPIC_ARNS"
 TRUSTED_CERT_PEM_ENV = "OMNIHUB_SNS_TRUSTED_CERT_PEM"
 TRUSTED_CERT_URL_ENV = "OMNIHUB_SNS_TRUSTED_CERT_URL"
+TRUSTED_SUBSCRIBE_URL_ENV = "OMNIHUB_SNS_TRUSTED_SUBSCRIBE_URL"
 LOCAL_STAGE = "local"
 MAX_BODY_BYTES = 512 * 1024  # SNS messages are at most 256 KB; JSON escaping may double the body
 _VERDICTS = {"spfVerdict": "spf", "dkimVerdict": "dkim", "dmarcVerdict": "dmarc", "spamVerdict": "spam",
@@ -76,13 +78,23 @@ _FEEDBACK = {"Bounce": "bounce", "Complaint": "complaint", "Delivery": "delivery
 def sns_trust_from_environ(environ: Mapping[str, str], stage: str) -> SnsTrust:
     """The topics from ``OMNIHUB_SES_TOPIC_ARNS`` (comma-separated); on the ``local`` stage only, the
     simulator's certificate: ``OMNIHUB_SNS_TRUSTED_CERT_PEM`` (PEM text) for messages whose
-    ``SigningCertURL`` is exactly ``OMNIHUB_SNS_TRUSTED_CERT_URL``. Elsewhere both are ignored."""
+    ``SigningCertURL`` is exactly ``OMNIHUB_SNS_TRUSTED_CERT_URL``, and ``OMNIHUB_SNS_TRUSTED_SUBSCRIBE_URL``
+    (a loopback ``http://`` prefix) as a ``SubscribeURL`` the worker may visit. Elsewhere all are ignored."""
     topics = frozenset(arn.strip() for arn in environ.get(TOPICS_ENV, "").split(",") if arn.strip())
+    if stage != LOCAL_STAGE:
+        return SnsTrust(topic_arns=topics)
     pem = environ.get(TRUSTED_CERT_PEM_ENV, "")
     url = environ.get(TRUSTED_CERT_URL_ENV, "")
-    if stage != LOCAL_STAGE or not pem or not url:
-        return SnsTrust(topic_arns=topics)
-    return SnsTrust(topic_arns=topics, local_certificate_url=url, local_certificate_pem=pem.encode("utf-8"))
+    subscribe = environ.get(TRUSTED_SUBSCRIBE_URL_ENV, "") or None
+    if not pem or not url:
+        return SnsTrust(topic_arns=topics, local_subscribe_url=subscribe)
+    return SnsTrust(topic_arns=topics, local_certificate_url=url, local_certificate_pem=pem.encode("utf-8"),
+                    local_subscribe_url=subscribe)
+
+
+def local_subscribe_url(environ: Mapping[str, str], stage: str) -> str | None:
+    """The local stage's trusted subscribe endpoint (see :func:`sns_trust_from_environ`), else None."""
+    return sns_trust_from_environ(environ, stage).local_subscribe_url
 
 
 def ses_channel(certificates: CertificateSource, trust: SnsTrust, *,
@@ -93,7 +105,10 @@ def ses_channel(certificates: CertificateSource, trust: SnsTrust, *,
     def verify(request: WebhookRequest, secrets: Secrets, now: float) -> None:
         verify_sns_message(_envelope(request), trust=trust, certificates=cache, now=now)
 
-    return ChannelSpec(provider=PROVIDER, secret_names=(), verify=verify, parse=parse_ses_events,
+    def parse(request: WebhookRequest) -> list[InboundEvent]:
+        return parse_ses_events(request, trust)
+
+    return ChannelSpec(provider=PROVIDER, secret_names=(), verify=verify, parse=parse,
                        max_body_bytes=max_body_bytes, forged_status=403, media=ses_media)
 
 
@@ -104,7 +119,7 @@ def _envelope(request: WebhookRequest) -> dict[str, Any]:
     return envelope
 
 
-def parse_ses_events(request: WebhookRequest) -> list[InboundEvent]:
+def parse_ses_events(request: WebhookRequest, trust: SnsTrust | None = None) -> list[InboundEvent]:
     envelope = _envelope(request)
     kind = json_string(envelope.get("Type"))
     base: dict[str, Any] = {
@@ -118,8 +133,10 @@ def parse_ses_events(request: WebhookRequest) -> list[InboundEvent]:
         metadata = {"lifecycle": "sns_subscription_confirmation" if kind == "SubscriptionConfirmation"
                     else "sns_unsubscribe_confirmation",
                     "topic_arn": one_line(json_string(envelope.get("TopicArn")) or "", limit=300)}
-        if SNS_API_URL.match(url) and len(url) <= 2_000 and url.isascii() and url.isprintable():
-            metadata["subscribe_url"] = url  # only ever an SNS API URL: the worker may GET it
+        local = trust.local_subscribe_url if trust else None
+        if (SNS_API_URL.match(url) and len(url) <= 2_000 and url.isascii() and url.isprintable()) \
+                or local_subscribe_url_allowed(url, local):
+            metadata["subscribe_url"] = url  # only ever an SNS API URL (or the local fake's): the worker GETs it
         return [InboundEvent(event_id=f"sns#{sns_id}", kind=EventKind.LIFECYCLE, metadata=metadata, **base)]
     notification = load_json(json_string(envelope.get("Message")) or "")
     if not isinstance(notification, dict):

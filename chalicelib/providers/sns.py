@@ -59,6 +59,17 @@ class SnsTrust:
     topic_arns: frozenset[str]
     local_certificate_url: str | None = None
     local_certificate_pem: bytes | None = None
+    local_subscribe_url: str | None = None  # a loopback fake's confirm endpoint (prefix)
+
+
+LOOPBACK_PREFIXES = ("http://127.0.0.1:", "http://localhost:")
+
+
+def local_subscribe_url_allowed(url: str, local_prefix: str | None) -> bool:
+    """The local stage's own subscribe endpoint: a loopback ``http://`` prefix the deployment named."""
+    if not local_prefix or not local_prefix.startswith(LOOPBACK_PREFIXES):
+        return False
+    return url.startswith(local_prefix) and len(url) <= 2_000 and url.isascii() and url.isprintable()
 
 
 class CertificateCache:

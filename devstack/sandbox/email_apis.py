@@ -7,6 +7,7 @@ import re
 import secrets
 import uuid
 from typing import Any
+from urllib.parse import parse_qsl
 
 from devstack.sandbox.presets import Answer
 from devstack.sandbox.readers import _basic, _bearer
@@ -51,3 +52,11 @@ class EmailApis:
             return 422, {}, {"ErrorCode": 300, "Message": "Invalid 'From' address: ''."}
         return 200, {}, {"To": data["To"], "SubmittedAt": "2024-06-03T08:12:35.1234567Z",
                          "MessageID": str(uuid.uuid4()), "ErrorCode": 0, "Message": "OK"}
+
+    def _sns(self, match: re.Match[str], headers: dict[str, str], body: Any, query: str) -> Answer:
+        """SNS's ConfirmSubscription (the GET of a SubscribeURL): its result, as JSON for the outbox."""
+        params = dict(parse_qsl(query))
+        if params.get("Action") != "ConfirmSubscription" or not params.get("Token"):
+            return 400, {}, {"Error": {"Code": "InvalidParameter", "Message": "Token"}}
+        arn = f"{params.get('TopicArn', 'arn:aws:sns:us-east-1:000000000000:topic')}:{uuid.uuid4()}"
+        return 200, {}, {"ConfirmSubscriptionResponse": {"ConfirmSubscriptionResult": {"SubscriptionArn": arn}}}

@@ -148,7 +148,8 @@ class Sandbox(EmailApis):
             time.sleep(rule.delay)
         if provider is None or match is None:
             answer: Answer = (404, {}, {"error": f"the sandbox serves no {method} {path}"})
-        elif method != "POST" and not (method == "GET" and match.groupdict().get("ig_user")):
+        elif method != ("GET" if provider == "sns" else "POST") and not (
+                method == "GET" and match.groupdict().get("ig_user")):
             answer = (405, {}, {"error": "send APIs take POST"})
         elif rule is not None and (rule.body is not None or rule.status != 200):
             answer = (rule.status, dict(rule.headers), rule.body)

@@ -31,6 +31,7 @@ ROUTES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("sendgrid", re.compile(r"^/v3/mail/send$")),
     ("mailgun", re.compile(r"^/v3/(?P<domain>[^/]+)/messages$")),
     ("postmark", re.compile(r"^/email$")),
+    ("sns", re.compile(r"^/sns/confirm$")),  # a SubscribeURL (GET): the hub's worker confirms here locally
 )
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from chalicelib.providers.registry import REGISTRY
+from chalicelib.providers.ses import TRUSTED_SUBSCRIBE_URL_ENV
 from devstack.sandbox.emulator import Sandbox
 from devstack.sandbox.presets import Answer
 
@@ -98,8 +99,10 @@ def start_sandbox(port: int = 0, host: str = "127.0.0.1") -> tuple[SandboxServer
 
 
 def sandbox_environment(base_url: str) -> dict[str, str]:
-    """The variables that point every HTTP sender of the provider registry at the sandbox."""
-    return {f"OMNIHUB_{entry.name.upper()}_API_BASE": base_url for entry in REGISTRY if entry.api_base}
+    """The variables that point every HTTP sender of the provider registry at the sandbox, and the SNS
+    subscribe endpoint the local stage trusts (the worker confirms subscriptions there)."""
+    senders = {f"OMNIHUB_{entry.name.upper()}_API_BASE": base_url for entry in REGISTRY if entry.api_base}
+    return {**senders, TRUSTED_SUBSCRIBE_URL_ENV: f"{base_url}/sns/confirm"}
 
 
 def main(argv: list[str] | None = None) -> None:

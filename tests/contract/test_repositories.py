@@ -144,6 +144,17 @@ def test_the_thread_decision_is_recorded_once(repos: Repositories) -> None:
         repos.inbox.record_thread_decision("meta#unknown", first)
 
 
+def test_a_subscription_confirmation_is_recorded_once(repos: Repositories) -> None:
+    put(repos, event())
+    assert repos.inbox.get(event().inbox_key).confirmed_at is None  # type: ignore[union-attr]
+    assert repos.inbox.record_confirmation(event().inbox_key, "2026-11-18T10:00:00.000Z") == "2026-11-18T10:00:00.000Z"
+    assert repos.inbox.record_confirmation(event().inbox_key, "2026-11-18T11:00:00.000Z") == "2026-11-18T10:00:00.000Z"
+    record = repos.inbox.get(event().inbox_key)
+    assert record is not None and record.confirmed_at == "2026-11-18T10:00:00.000Z"
+    with pytest.raises(StoreUnavailable):
+        repos.inbox.record_confirmation("meta#unknown", "2026-11-18T10:00:00.000Z")
+
+
 def test_the_raw_payload_inline_or_archived(backend: Backend) -> None:
     repos = backend.repositories()
     inline, archived = event("inline"), event("archived")

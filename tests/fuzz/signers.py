@@ -139,11 +139,12 @@ def email_environment() -> dict[str, str]:
     return {**EMAIL_SECRETS, **local_sns_environment()}
 
 
-def sign_postmark(body: bytes, *, secret: str | None = None) -> FuzzRequest:
+def sign_postmark(body: bytes, *, secret: str | None = None,
+                  path: str = "/webhooks/email/postmark") -> FuzzRequest:
     from chalicelib.providers.postmark import basic_auth_header
 
     password = secret or EMAIL_SECRETS["POSTMARK_INBOUND_PASSWORD"]
-    return FuzzRequest("POST", "/webhooks/email/postmark", body, {
+    return FuzzRequest("POST", path, body, {
         "Content-Type": "application/json",
         "Authorization": basic_auth_header(EMAIL_SECRETS["POSTMARK_INBOUND_USER"], password),
     })
@@ -185,6 +186,24 @@ def sign_mailgun_form(fields: list[tuple[str, str | bytes]], *, secret: str | No
     unsigned = [(k, v) for k, v in fields if k not in ("timestamp", "token", "signature")]
     return mailgun_request([*unsigned, ("timestamp", stamp), ("token", token), ("signature", signature)],
                            multipart_form)
+
+
+def sign_mailgun_event(body: bytes, *, secret: str | None = None, timestamp: int | None = None) -> FuzzRequest:
+    """Mailgun's event webhook: the ``signature`` block inside the JSON body (a body that is no JSON
+    object cannot carry one and goes unsigned)."""
+    from chalicelib.providers.mailgun import sign_mailgun
+
+    try:
+        document = json.loads(body)
+    except ValueError:
+        document = None
+    if isinstance(document, dict):
+        stamp = str(int(time.time()) if timestamp is None else timestamp)
+        token = uuid.uuid4().hex + uuid.uuid4().hex[:18]
+        signature = sign_mailgun(secret or EMAIL_SECRETS["MAILGUN_SIGNING_KEY"], stamp, token)
+        document["signature"] = {"timestamp": stamp, "token": token, "signature": signature}
+        body = json.dumps(document).encode()
+    return FuzzRequest("POST", "/webhooks/email/mailgun/events", body, {"Content-Type": "application/json"})
 
 
 def mailgun_request(fields: list[tuple[str, str | bytes]], multipart_form: bool) -> FuzzRequest:
@@ -252,6 +271,8 @@ JSON_SIGNERS: dict[str, Callable[..., FuzzRequest]] = {
     "vonage_voice_event": sign_vonage_voice_event,
     "x": sign_x,
     "postmark": sign_postmark,
+    "mailgun_events": sign_mailgun_event,
+    "postmark_events": lambda body, **options: sign_postmark(body, path="/webhooks/email/postmark/events", **options),
     "ses": sign_ses,
 }
 # Multipart or urlencoded email forms, signed from their fields.
@@ -270,7 +291,9 @@ FIXTURE_DIR = {"api": None, "meta": "meta", "telegram": "telegram", "line": "lin
                "vonage_messages": "vonage", "twilio_messaging": "twilio", "twilio_status": "twilio",
                "vonage_voice_answer": "voice/vonage/answer.json", "vonage_voice_event": "voice/vonage/event_*.json",
                **{endpoint: "voice/twilio" for endpoint in VOICE_FORM_FIXTURES},
-               "x": "x", "postmark": "email/postmark_*.json", "ses": "email/ses_*.json",
+               "x": "x", "postmark": "email/postmark_*.json",
+               "postmark_events": "email/events/postmark_*.json", "mailgun_events": "email/events/mailgun_*.json",
+               "ses": "email/ses_*.json",
                "sendgrid": "email/sendgrid_parsed.json", "mailgun": "email/mailgun_parsed.json"}
 # The signature header each endpoint checks (the forged strategies drop, garble or replay it).
 SIGNATURE_HEADER = {
@@ -279,13 +302,14 @@ SIGNATURE_HEADER = {
     "twilio_messaging": "X-Twilio-Signature", "twilio_status": "X-Twilio-Signature",
     **{endpoint: "X-Twilio-Signature" for endpoint in VOICE_FORM_FIXTURES},
     "vonage_voice_answer": "Authorization", "vonage_voice_event": "Authorization",
-    "x": "x-twitter-webhooks-signature", "postmark": "Authorization",
+    "x": "x-twitter-webhooks-signature", "postmark": "Authorization", "postmark_events": "Authorization",
     # Carried elsewhere (see credential/with_credential): SendGrid's token in the query or basic auth,
     # Mailgun's signature field of the form, the SNS envelope's Signature.
-    "sendgrid": "Authorization", "mailgun": "signature", "ses": "Signature",
+    "sendgrid": "Authorization", "mailgun": "signature", "mailgun_events": "signature", "ses": "Signature",
 }
 # The status a forged request gets (each provider's "stop retrying" answer); 401 unless listed.
-FORGED_STATUS = {"sendgrid": 403, "mailgun": 406, "postmark": 403, "ses": 403}
+FORGED_STATUS = {"sendgrid": 403, "mailgun": 406, "postmark": 403, "postmark_events": 403, "mailgun_events": 406,
+                 "ses": 403}
 
 
 def credential(endpoint: str, request: FuzzRequest) -> str:
@@ -296,6 +320,8 @@ def credential(endpoint: str, request: FuzzRequest) -> str:
         return str(dict(request.form or ()).get("signature", ""))
     if endpoint == "ses":
         return str(json.loads(request.body).get("Signature", ""))
+    if endpoint == "mailgun_events":
+        return str(_mailgun_event_block(request).get("signature", ""))
     return request.headers.get(SIGNATURE_HEADER[endpoint], "")
 
 
@@ -307,6 +333,16 @@ def with_credential(endpoint: str, request: FuzzRequest, value: str | None) -> F
     if endpoint == "mailgun":
         fields = [(k, v) for k, v in request.form or () if k != "signature"]
         return mailgun_request(fields + ([] if value is None else [("signature", value)]), request.multipart)
+    if endpoint == "mailgun_events":
+        try:
+            document = json.loads(request.body)
+        except ValueError:
+            return request
+        if not isinstance(document, dict) or not isinstance(document.get("signature"), dict):
+            return request
+        block = {k: v for k, v in document["signature"].items() if k != "signature"}
+        document["signature"] = block if value is None else {**block, "signature": value}
+        return replace(request, body=json.dumps(document).encode())
     if endpoint == "ses":
         envelope = json.loads(request.body)
         envelope.pop("Signature", None)
@@ -322,3 +358,12 @@ def send(client: Any, request: FuzzRequest) -> Any:
     if request.method == "GET":
         return client.http.get(request.path, headers=request.headers)
     return client.http.post(request.path, body=request.body, headers=request.headers)
+
+
+def _mailgun_event_block(request: FuzzRequest) -> dict[str, Any]:
+    try:
+        document = json.loads(request.body)
+    except ValueError:
+        return {}
+    block = document.get("signature") if isinstance(document, dict) else None
+    return block if isinstance(block, dict) else {}

@@ -168,11 +168,11 @@ def forged_request(draw: st.DrawFn, endpoint: str) -> signers.FuzzRequest:
                                                timestamp=stale)
         else:  # providers that sign no time: a stale request is a replay of another body
             forged = signers.with_credential(endpoint, honest, signers.credential(endpoint, other))
-    if endpoint in ("telegram", "sendgrid", "postmark") and kind in ("replayed", "stale"):
+    if endpoint in ("telegram", "sendgrid", "postmark", "postmark_events") and kind in ("replayed", "stale"):
         # A token or a password is the same for every body: "another body's" is any other value.
         token = draw(st.text(alphabet="abcdefXYZ_-0123456789", min_size=1, max_size=64).filter(
             lambda value: value not in (TEST_SECRETS["TELEGRAM_SECRET_TOKEN"], *signers.EMAIL_SECRETS.values())))
-        forged = (signers.sign_postmark(honest.body, secret=token) if endpoint == "postmark"
+        forged = (signers.JSON_SIGNERS[endpoint](honest.body, secret=token) if endpoint.startswith("postmark")
                   else signers.sign_sendgrid(list(honest.form or ()), secret=token, via=via) if endpoint == "sendgrid"
                   else signers.with_credential(endpoint, honest, token))
     if endpoint in signers.VONAGE_ENDPOINTS and kind == "stale" and forged.headers == honest.headers:

@@ -287,3 +287,40 @@ def test_a_mailgun_token_replayed_with_another_mail_is_406_and_stores_nothing(hu
     response = post(hub, replay)
     assert response.status_code == 406, response.body
     assert hub.table_items() == before
+
+
+def _signed_confirmation(subscribe_url: str) -> dict[str, Any]:
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    from chalicelib.providers.sns import sign_sns_message
+    from devstack.simulators.email import _SNS_LOCAL, LOCAL_SES_TOPIC_ARN, LOCAL_SNS_CERTIFICATE_URL
+
+    message = {"Type": "SubscriptionConfirmation", "MessageId": "165545c9-2a5c-472c-8df2-7ff2be2b3b1b",
+               "Token": "2336412f37f", "TopicArn": LOCAL_SES_TOPIC_ARN, "SubscribeURL": subscribe_url,
+               "Message": f"You have chosen to subscribe to the topic {LOCAL_SES_TOPIC_ARN}.",
+               "Timestamp": "2026-11-18T09:00:00.000Z"}
+    key = load_pem_private_key((_SNS_LOCAL / "private_key.pem").read_bytes(), password=None)
+    return sign_sns_message(message, key, certificate_url=LOCAL_SNS_CERTIFICATE_URL)
+
+
+@pytest.mark.parametrize("forged", [False, True], ids=["sns", "forged-url"])
+def test_a_subscription_confirmation_is_confirmed_by_the_worker_once_recorded(
+        hub: Hub, monkeypatch: pytest.MonkeyPatch, forged: bool) -> None:
+    from chalicelib.adapters.memory.subscriptions import MemorySubscriptionConfirmer
+
+    twin = MemorySubscriptionConfirmer()
+    monkeypatch.setattr(hub.app_module, "_subscription_confirmer", lambda: twin)
+    url = ("https://sns.evil.example/?Action=ConfirmSubscription&Token=2336412f37f" if forged else
+           "https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription&TopicArn=t&Token=2336412f37f")
+    body = json.dumps(_signed_confirmation(url)).encode()
+    headers = {"Content-Type": "text/plain; charset=UTF-8", "x-amz-sns-message-type": "SubscriptionConfirmation"}
+    assert hub.client.http.post("/webhooks/email/ses", body=body, headers=headers).status_code == 200
+    hub.pump.drain()
+    assert hub.client.http.post("/webhooks/email/ses", body=body, headers=headers).status_code == 200  # redelivery
+    hub.pump.drain()
+    [item] = inbox(hub)
+    if forged:
+        assert twin.confirmed == [] and "confirmed_at" not in item  # the URL was never stored, never fetched
+    else:
+        # visited (again on a job redelivery: harmless for SNS), recorded once on the inbox item
+        assert twin.confirmed and set(twin.confirmed) == {url} and item["confirmed_at"]

@@ -103,6 +103,7 @@ class DynamoInbox:
             if item.get("acknowledgment")
             else None,
             content_type=item.get("content_type"),
+            confirmed_at=item.get("confirmed_at"),
         )
 
     def raw_payload(self, inbox_key: str) -> bytes | None:
@@ -114,6 +115,19 @@ class DynamoInbox:
         if self._payloads is not None and item.get("raw_pointer"):
             return self._payloads.get(item["raw_pointer"])
         return None
+
+    def record_confirmation(self, inbox_key: str, confirmed_at: str) -> str:
+        if self._table.update(
+            keys.inbox(inbox_key),
+            UpdateExpression="SET confirmed_at = :c",
+            ConditionExpression="attribute_exists(pk) AND attribute_not_exists(confirmed_at)",
+            ExpressionAttributeValues={":c": {"S": confirmed_at}},
+        ):
+            return confirmed_at
+        record = self.get(inbox_key)
+        if record is None or record.confirmed_at is None:
+            raise StoreUnavailable(f"inbox item {event_reference(inbox_key)} vanished")
+        return record.confirmed_at
 
     def record_thread_decision(self, inbox_key: str, decision: ThreadDecision) -> ThreadDecision:
         if self._table.update(

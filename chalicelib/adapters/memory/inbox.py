@@ -96,6 +96,7 @@ class MemoryInbox:
             if entry.acknowledgment_json
             else None,
             content_type=entry.content_type,
+            confirmed_at=entry.confirmed_at,
         )
 
     def raw_payload(self, inbox_key: str) -> bytes | None:
@@ -120,3 +121,13 @@ class MemoryInbox:
                 )
                 return decision
             return ThreadDecision.from_dict(json.loads(entry.thread_json))
+
+    def record_confirmation(self, inbox_key: str, confirmed_at: str) -> str:
+        with self.store.lock:
+            entry = self.store.inbox.get(inbox_key)
+            if entry is None:
+                raise StoreUnavailable(f"inbox item {inbox_key} vanished")
+            if entry.confirmed_at is None:
+                self.store.inbox[inbox_key] = replace(entry, confirmed_at=confirmed_at)
+                return confirmed_at
+            return entry.confirmed_at

@@ -29,6 +29,7 @@ class InboxEntry:
     raw_pointer: str | None
     thread_json: str | None = None
     acknowledgment_json: str | None = None
+    confirmed_at: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -72,4 +72,21 @@ def test_environment_points_every_provider_at_the_sandbox():
     env = sandbox_environment("http://127.0.0.1:4580")
     assert env == {f"OMNIHUB_{p}_API_BASE": "http://127.0.0.1:4580"
                    for p in ("TWILIO", "META", "TELEGRAM", "LINE", "VIBER", "X", "VONAGE", "SENDGRID", "MAILGUN",
-                             "POSTMARK")}
+                             "POSTMARK")} | {"OMNIHUB_SNS_TRUSTED_SUBSCRIBE_URL": "http://127.0.0.1:4580/sns/confirm"}
+
+
+def test_the_sns_subscribe_endpoint_confirms_a_get_with_a_token():
+    from chalicelib.adapters.sns_subscriptions import HttpSubscriptionConfirmer
+    from devstack.sandbox import start_sandbox
+
+    sandbox, url = start_sandbox(0)
+    try:
+        confirm = f"{url}/sns/confirm"
+        HttpSubscriptionConfirmer(local_subscribe_url=confirm).confirm(f"{confirm}?Action=ConfirmSubscription&Token=t")
+        [record] = [r for r in sandbox.sandbox.outbox() if r["provider"] == "sns"]
+        assert record["method"] == "GET" and record["query"]["Token"] == "t" and record["response"]["status"] == 200
+        status, _, _ = sandbox.sandbox.handle("GET", "/sns/confirm?Action=ConfirmSubscription", {}, b"")
+        assert status == 400  # no token: SNS refuses it too
+    finally:
+        sandbox.shutdown()
+        sandbox.server_close()

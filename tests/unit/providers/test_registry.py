@@ -36,6 +36,7 @@ from chalicelib.providers.registry import (
     simulators,
     webhook_endpoints,
 )
+from chalicelib.providers.ses import TRUSTED_SUBSCRIBE_URL_ENV
 from devstack.cli import SIMULATORS
 from devstack.run import DEV_SECRETS
 from devstack.sandbox import ROUTES, sandbox_environment
@@ -208,7 +209,7 @@ def test_module_level_names_are_views_of_the_registry() -> None:
     assert set(SIMULATORS) == set(simulators())
     assert {help_line for _, help_line in SIMULATORS.values()} == {s.summary for _, s in SIMULATED}
     assert set(sandbox_environment("http://sandbox")) == {f"OMNIHUB_{name.upper()}_API_BASE"
-                                                         for name in DEFAULT_API_BASES}
+                                                         for name in DEFAULT_API_BASES} | {TRUSTED_SUBSCRIBE_URL_ENV}
     assert set(build_senders(Settings.from_environ({}), _Secrets({}))) == set(PROVIDERS)
 
 
@@ -267,7 +268,7 @@ def test_every_webhook_secret_has_a_development_value_so_make_run_accepts_every_
 
 
 def test_the_sandbox_serves_every_http_sender() -> None:
-    assert {name for name, _ in ROUTES} == set(DEFAULT_API_BASES)
+    assert {name for name, _ in ROUTES} == set(DEFAULT_API_BASES) | {"sns"}  # + SNS's subscribe endpoint
 
 
 def test_send_and_verify_secrets_are_the_halves_each_lambda_needs() -> None:
