@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
 from chalice import Chalice, Rate
@@ -10,10 +9,14 @@ from chalice.app import Request
 
 from chalicelib.adapters import resources, runtime
 from chalicelib.adapters.settings import get_settings
-from chalicelib.api.auth import SETTING as API_KEYS_SETTING
-from chalicelib.api.auth import ApiKey, api_keys_from_setting, authorize
-from chalicelib.api.web import WEBHOOK_CONTENT_TYPES, chalice_response, error_json, json_response, webhook_request
-from chalicelib.core.errors import PermanentError, RetryableError
+from chalicelib.api.care_routes import care_routes
+from chalicelib.api.rest_glue import authorized, json_body, rest
+from chalicelib.api.web import WEBHOOK_CONTENT_TYPES, chalice_response, webhook_request
+from chalicelib.handlers.wiring import crisis_ports as _crisis_ports
+from chalicelib.handlers.wiring import instant_acknowledger as _instant_acknowledger
+from chalicelib.handlers.wiring import outbound_ports as _outbound_ports
+from chalicelib.handlers.wiring import ses_channel as _ses_channel
+from chalicelib.handlers.wiring import worker_ports as _worker_ports
 from chalicelib.ingest.webhook import ingest_webhook
 from chalicelib.providers.registry import webhook_endpoints
 
@@ -56,52 +59,16 @@ def _call_webhook(endpoint: str, request: Any) -> Any:
     return chalice_response(result.response)
 
 
-def _ses_channel() -> Any:
-    """The SES (SNS) endpoint's spec, bound to this deployment's topics and certificate fetcher."""
-    from chalicelib.providers.ses import sns_trust_from_environ
-
-    settings = runtime.settings()
-    return _ses_channel_for(sns_trust_from_environ(settings.environ, settings.stage))
-
-
-@lru_cache(maxsize=2)
-def _ses_channel_for(trust: Any) -> Any:
-    # Built on the first SNS post, cached with its certificates for the container's life.
-    from chalicelib.adapters.sns_certificates import fetch_sns_certificate
-    from chalicelib.providers.ses import ses_channel
-
-    return ses_channel(fetch_sns_certificate, trust)
-
-
-def _instant_acknowledger() -> Any:
-    from chalicelib.acknowledgments import load_policy
-    from chalicelib.ingest.instant_ack import instant_acknowledgment
-
-    repos, policy = runtime.repositories(), load_policy()
-    return lambda event: instant_acknowledgment(repos, event, policy)
-
-
-def _api_keys() -> tuple[ApiKey, ...]:
-    return api_keys_from_setting(runtime.secrets().get(API_KEYS_SETTING))
-
-
 def _authorized(scope: str) -> None:
-    authorize(_api_keys(), _current_request().headers.get("x-api-key"), scope)
+    authorized(_current_request(), scope)
 
 
 def _rest(scope: str, use_case: Any, *args: Any, status: int = 200, **kwargs: Any) -> Any:
-    try:
-        _authorized(scope)
-        return json_response(use_case(runtime.repositories(), *args, **kwargs), status)
-    except (PermanentError, RetryableError) as err:
-        return error_json(err)
+    return rest(_current_request(), scope, use_case, *args, status=status, **kwargs)
 
 
 def _json_body() -> Any:
-    try:
-        return _current_request().json_body
-    except Exception:  # Chalice raises BadRequestError for malformed JSON; the use case explains
-        return None
+    return json_body(_current_request())
 
 
 # ---------------------------------------------------------------- webhooks
@@ -292,149 +259,11 @@ def customer_update(customer_id: str) -> Any:
     return _rest("support", update_customer, customer_id, _json_body(), bus=runtime.bus())
 
 
-# ---------------------------------------------------------------- crisis communication (scope crisis) and its console
-def _crisis_ports() -> Any:
-    from chalicelib.crisis.config import load_crisis_config
-    from chalicelib.crisis.ports import CrisisPorts
-
-    return CrisisPorts(
-        repos=runtime.repositories(), store=runtime.crisis_store(), pacer=runtime.pacer(), bus=runtime.bus(),
-        config=load_crisis_config(), environ=runtime.settings().environ,
-    )
-
-
-def _crisis(use_case: Any, *args: Any, status: int = 200, **kwargs: Any) -> Any:
-    """Like _rest, for the crisis use cases: they take CrisisPorts; a (body, status) answer sets the status."""
-    try:
-        _authorized("crisis")
-        answer = use_case(_crisis_ports(), *args, **kwargs)
-        body, status = answer if isinstance(answer, tuple) else (answer, status)
-        return json_response(body, status)
-    except (PermanentError, RetryableError) as err:
-        return error_json(err)
-
-
-@app.route("/crisis/incidents", methods=["POST"])
-def crisis_incident_create() -> Any:
-    from chalicelib.crisis.incidents import create_incident
-
-    return _crisis(create_incident, _json_body(), idempotency_key=_current_request().headers.get("idempotency-key"))
-
-
-@app.route("/crisis/incidents", methods=["GET"])
-def crisis_incident_list() -> Any:
-    from chalicelib.crisis.incidents import list_incidents
-
-    return _crisis(list_incidents, _current_request().query_params or {})
-
-
-@app.route("/crisis/incidents/{incident_id}", methods=["GET"])
-def crisis_incident_show(incident_id: str) -> Any:
-    from chalicelib.crisis.incidents import show_incident
-
-    return _crisis(show_incident, incident_id)
-
-
-@app.route("/crisis/incidents/{incident_id}/updates", methods=["POST"])
-def crisis_incident_update(incident_id: str) -> Any:
-    from chalicelib.crisis.incidents import post_update
-
-    return _crisis(post_update, incident_id, _json_body(),
-                   idempotency_key=_current_request().headers.get("idempotency-key"))
-
-
-@app.route("/crisis/incidents/{incident_id}/cancel", methods=["POST"])
-def crisis_incident_cancel(incident_id: str) -> Any:
-    from chalicelib.crisis.incidents import cancel_incident
-
-    return _crisis(cancel_incident, incident_id)
-
-
-@app.route("/console", methods=["GET"])
-def console_page() -> Any:
-    from chalicelib.console import console_asset
-
-    return console_asset("index.html")
-
-
-@app.route("/console/{asset}", methods=["GET"])
-def console_file(asset: str) -> Any:
-    from chalicelib.console import console_asset
-
-    return console_asset(asset)
-
-@app.route("/reports/kpis", methods=["GET"])
-def reports_kpis() -> Any:
-    from chalicelib.reports.kpis import kpi_report
-
-    return _rest("support", kpi_report, _current_request().query_params or {})
-
-
-@app.route("/reports/kpis.csv", methods=["GET"])
-def reports_kpis_csv() -> Any:
-    from chalicelib.api.feedback_view import as_csv
-    from chalicelib.reports.kpis import kpi_report
-
-    return as_csv(_rest("support", kpi_report, _current_request().query_params or {}))
+# Crisis communication (scope crisis), its console and the KPI reports: chalicelib/api/care_routes.py.
+app.register_blueprint(care_routes)
 
 
 # ---------------------------------------------------------------- event handlers (the pump calls these locally)
-def _worker_ports() -> Any:
-    from chalicelib.acknowledgments import load_policy
-    from chalicelib.adapters.id_keys import id_key
-    from chalicelib.conversations.inbound import WorkerPorts
-
-    return WorkerPorts(
-        repos=runtime.repositories(), bus=runtime.bus(), environ=runtime.settings().environ, ack_policy=load_policy(),
-        id_key=id_key, mail_objects=runtime.mail_objects(), bucket_name=runtime.settings().bucket_name,
-        crisis=runtime.crisis_store(), crisis_fallback_language=_crisis_config().fallback_language,
-        mentions=_mention_lookup(),
-        subscriptions=_subscription_confirmer(),
-    )
-
-
-def _mention_lookup() -> Any:
-    """Instagram mentions looked up through Graph with the Meta sending token (read on first use; the
-    secret source is cached, so building this per batch costs nothing)."""
-    from chalicelib.adapters.graph_mentions import GraphMentionLookup
-    from chalicelib.outbound.registry import api_base
-    from chalicelib.providers.meta.mentions import MENTION_LOOKUP_SECRET
-
-    return GraphMentionLookup(base_url=api_base("meta", runtime.settings().environ),
-                              access_token=lambda: runtime.secrets().get(MENTION_LOOKUP_SECRET))
-
-
-@lru_cache(maxsize=1)
-def _subscription_confirmer() -> Any:
-    from chalicelib.adapters.sns_subscriptions import HttpSubscriptionConfirmer
-    from chalicelib.providers.ses import local_subscribe_url
-
-    settings = runtime.settings()
-    return HttpSubscriptionConfirmer(local_subscribe_url=local_subscribe_url(settings.environ, settings.stage))
-
-
-@lru_cache(maxsize=1)
-def _outbound_ports() -> Any:
-    from chalicelib.outbound.delivery import OutboundPorts
-    from chalicelib.outbound.registry import build_senders
-    from chalicelib.outbound.rules import ChannelRulesConfig
-
-    settings = runtime.settings()
-    return OutboundPorts(
-        repos=runtime.repositories(),
-        senders=build_senders(settings, runtime.secrets()),
-        rules=ChannelRulesConfig.from_environ(settings.environ),
-        pacer=runtime.pacer(),
-        send_rates=_crisis_config(),
-    )
-
-
-def _crisis_config() -> Any:
-    from chalicelib.crisis.config import load_crisis_config
-
-    return load_crisis_config()
-
-
 @app.on_dynamodb_record(
     stream_arn=get_settings().table_stream_arn or "arn:aws:dynamodb:us-east-1:000000000000:table/omnihub/stream/x",
     batch_size=100,

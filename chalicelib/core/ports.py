@@ -13,9 +13,12 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from chalicelib.core.calls import CallLog
-from chalicelib.core.feedback_record import FeedbackRecord
-from chalicelib.core.incident import Incident, IncidentUpdate, PlanState, RecipientClaim
-from chalicelib.core.kpi_record import KpiCounts, KpiDimension
+
+# The ports of the crisis broadcast and of feedback/KPIs live beside their records; re-exported here.
+from chalicelib.core.crisis_ports import CrisisStore as CrisisStore
+from chalicelib.core.crisis_ports import SendPacer as SendPacer
+from chalicelib.core.feedback_ports import FeedbackRepository as FeedbackRepository
+from chalicelib.core.feedback_ports import KpiRepository as KpiRepository
 from chalicelib.core.model import (
     Channel,
     Conversation,
@@ -316,58 +319,6 @@ class SecretReader(Protocol):
     def get_many(self, names: Iterable[str]) -> Mapping[str, str]: ...
 
 
-class FeedbackRepository(Protocol):
-    """One survey per conversation, at most one per customer per N days, one answer and one comment."""
-
-    def claim_customer_survey(self, customer_id: str, conversation_id: str, at: str, since: str | None) -> bool:
-        """Make ``conversation_id`` the customer's latest survey unless one was asked after ``since`` (None:
-        no limit); True also when it already is (a retry)."""
-        ...
-
-    def customer_survey(self, customer_id: str) -> str | None:
-        """The conversation of the customer's latest survey."""
-        ...
-
-    def create(self, record: FeedbackRecord, *, due: bool) -> bool:
-        """Create the conversation's survey once (False when it existed); ``due``: it waits for the scheduler."""
-        ...
-
-    def get(self, conversation_id: str) -> FeedbackRecord | None: ...
-    def mark_sent(self, record: FeedbackRecord) -> None:
-        """The survey was placed in the outbox: off the scheduler's list."""
-        ...
-
-    def due(self, now: str, limit: int) -> list[str]:
-        """Conversations whose delayed survey is due at or before ``now``, earliest first (never a scan)."""
-        ...
-
-    def record_answer(
-        self, conversation_id: str, *, score: int, comment: str | None, at: str, message_id: str
-    ) -> bool:
-        """Conditional: only the first answer stands (False when one was recorded)."""
-        ...
-
-    def record_comment(self, conversation_id: str, *, comment: str, message_id: str) -> bool:
-        """Conditional: only the first comment stands, and only after an answer."""
-        ...
-
-
-class KpiRepository(Protocol):
-    """Aggregates per day and dimension, each event counted once (a marker per event key)."""
-
-    def record(self, event_key: str, day: str, dimensions: Sequence[KpiDimension], counts: KpiCounts) -> bool:
-        """Add ``counts`` to the day's item of every dimension, once per ``event_key`` (False: counted before)."""
-        ...
-
-    def counted(self, event_key: str) -> bool:
-        """Whether ``event_key`` was recorded (a consistent read of its marker)."""
-        ...
-
-    def read(self, dimension_kind: str, first_day: str, last_day: str) -> list[tuple[str, str, KpiCounts]]:
-        """(day, dimension value, counts) of every item of ``dimension_kind`` between the days (a query)."""
-        ...
-
-
 class CallRepository(Protocol):
     """One call's log (its callbacks' inbox keys, its message's place) and its one message."""
 
@@ -386,77 +337,6 @@ class CallRepository(Protocol):
 
     def tag_conversation(self, conversation_id: str, tag: str) -> None:
         """Add ``tag`` to the conversation's tags unless there (a conditional write: races keep both)."""
-class CrisisStore(Protocol):
-    """Incidents, their updates with progress counters and planner cursor, one record per recipient
-    and update (the exactly-once guard), and the audience read through an index (never a scan)."""
-
-    def create_incident(self, incident: Incident) -> bool:
-        """False when an incident with this id exists (a retried create)."""
-        ...
-
-    def get_incident(self, incident_id: str) -> Incident | None: ...
-    def list_incidents(self, limit: int) -> list[Incident]: ...
-    def set_incident_status(self, incident_id: str, status: str, at: str) -> None: ...
-    def cancel_incident(self, incident_id: str, at: str) -> bool:
-        """False when it was cancelled before (the first cancellation's time stands)."""
-        ...
-
-    def add_update(self, update: IncidentUpdate) -> bool:
-        """False when an update with this id exists on the incident (a retried POST)."""
-        ...
-
-    def get_update(self, incident_id: str, update_id: str) -> IncidentUpdate | None: ...
-    def updates(self, incident_id: str) -> list[IncidentUpdate]:
-        """Oldest first, each with its progress."""
-        ...
-
-    def plan_state(self, incident_id: str, update_id: str) -> PlanState: ...
-    def advance_plan(
-        self, incident_id: str, update_id: str, expected: PlanState, reached: PlanState,
-        counts: Mapping[tuple[str, str], int], skipped: Mapping[tuple[str, str], int],
-    ) -> bool:
-        """Move the planner's cursor from ``expected`` to ``reached`` and add the page's counters, in
-        one conditional write: False (nothing added) when another planner moved it first."""
-        ...
-
-    def claim_recipient(
-        self, incident_id: str, update_id: str, customer_id: str, outbound_id: str, created_at: str
-    ) -> RecipientClaim:
-        """One conditional put per recipient and update: the claim that stands (ours when fresh)."""
-        ...
-
-    def settle_recipient(
-        self, incident_id: str, update_id: str, customer_id: str, state: str, channel: str,
-        reason: str | None = None, at: str | None = None,
-    ) -> bool:
-        """Move a claimed recipient to its final ``state`` and count it once: False when it was settled."""
-        ...
-
-    def audience_page(self, cursor: str | None, limit: int) -> tuple[list[Customer], str | None]:
-        """Customers through the listing index, oldest first; the next cursor or None at the end."""
-        ...
-
-    def customers_by_id(self, customer_ids: Sequence[str]) -> list[Customer]: ...
-    def record_keyword_contact(self, incident_id: str, customer_id: str, at: str) -> None: ...
-    def keyword_contacts_page(self, incident_id: str, cursor: str | None, limit: int) -> tuple[list[str], str | None]:
-        """Customers who wrote in with the incident's keywords, by id; the next cursor or None."""
-        ...
-
-
-class SendPacer(Protocol):
-    """A token bucket per channel and sender, in the table: broadcasts wait for tokens; one-to-one
-    care (acknowledgments, agent replies) takes them without waiting, so broadcasts yield to it."""
-
-    def take(self, bucket: str, per_second: float, burst: float, now: float, *, wait: bool = True) -> float:
-        """0 when a token was taken; else the seconds to wait (nothing taken). ``wait=False`` always
-        takes one, into debt if need be."""
-        ...
-
-    def hold(self, bucket: str, until: float) -> None:
-        """A provider said 429 / Retry-After: no token before ``until``."""
-        ...
-
-
 class MentionLookup(Protocol):
     """Reads what an Instagram ``mentions`` webhook only names (Graph API: the IG user's
     ``mentioned_comment`` / ``mentioned_media``)."""

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, settings
 
+from chalicelib.handlers import wiring
 from tests.conftest import ROOT, TEST_SECRETS, TEST_STAGE
 
 # A few hundred cases per endpoint in total, within about a minute of CPU for the whole fuzz on two
@@ -111,12 +112,12 @@ def fuzz_hub() -> Iterator[FuzzHub]:
             import app as app_module
 
             app_module._outbound_ports.cache_clear()
-            app_module._ses_channel_for.cache_clear()
+            wiring.ses_channel_for.cache_clear()
             with Client(app_module.app, stage_name=TEST_STAGE, project_dir=str(ROOT)) as client:
                 yield FuzzHub(session, client, app_module)
             runtime.reset()
             app_module._outbound_ports.cache_clear()
-            app_module._ses_channel_for.cache_clear()
+            wiring.ses_channel_for.cache_clear()
 
 
 def error_codes() -> set[str]:

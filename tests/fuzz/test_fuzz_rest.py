@@ -27,14 +27,15 @@ PUBLIC_ROUTES = {"/health", "/console", "/console/{asset}"}  # the console's sta
 
 
 def route_scopes() -> dict[str, str]:
-    """view function → the scope its ``_rest("scope", ...)`` call demands, read from app.py."""
-    source = (ROOT / "app.py").read_text()
+    """view function → the scope its ``_rest("scope", ...)`` (or ``rest(request, "scope", ...)``) call
+    demands, read from app.py and the blueprints it registers."""
+    source = (ROOT / "app.py").read_text() + (ROOT / "chalicelib" / "api" / "care_routes.py").read_text()
     scopes: dict[str, str] = {}
     for match in re.finditer(r"^def (\w+)\(.*?(?=^def |^@|\Z)", source, re.S | re.M):
-        rest = re.search(r'_rest\(\s*"(\w+)"', match.group(0))
+        rest = re.search(r'(?:\b_rest|\brest)\(\s*(?:_current_request\(\),\s*)?"(\w+)"', match.group(0))
         if rest:
             scopes[match.group(1)] = rest.group(1)
-        elif re.search(r"\b_crisis\(", match.group(0)):  # app.py's _crisis authorizes the crisis scope
+        elif re.search(r"\b_crisis\(", match.group(0)):  # care_routes' _crisis authorizes the crisis scope
             scopes[match.group(1)] = "crisis"
     return scopes
 

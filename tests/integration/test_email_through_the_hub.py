@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from chalicelib.handlers import wiring
 from devstack.cli import SIMULATORS
 from devstack.simulators.email import local_sns_environment
 from tests.conftest import Hub
@@ -42,11 +43,11 @@ def email_environment(hub: Hub, monkeypatch: pytest.MonkeyPatch) -> Iterator[Non
     for key, value in {**EMAIL_SECRETS, **local_sns_environment()}.items():
         monkeypatch.setenv(key, value)
     runtime.reset()
-    hub.app_module._ses_channel_for.cache_clear()
+    wiring.ses_channel_for.cache_clear()
     # Inbound only: acknowledgments go out through the outbound worker (tested with the sandbox elsewhere).
     hub.pump._handlers = {k: v for k, v in hub.pump._handlers.items() if k != "handle_outbound"}
     yield
-    hub.app_module._ses_channel_for.cache_clear()
+    wiring.ses_channel_for.cache_clear()
 
 
 def build(name: str, options: tuple[str, ...], secrets: dict[str, str], *, event_id: str | None = None,
@@ -309,7 +310,7 @@ def test_a_subscription_confirmation_is_confirmed_by_the_worker_once_recorded(
     from chalicelib.adapters.memory.subscriptions import MemorySubscriptionConfirmer
 
     twin = MemorySubscriptionConfirmer()
-    monkeypatch.setattr(hub.app_module, "_subscription_confirmer", lambda: twin)
+    monkeypatch.setattr(wiring, "subscription_confirmer", lambda: twin)
     url = ("https://sns.evil.example/?Action=ConfirmSubscription&Token=2336412f37f" if forged else
            "https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription&TopicArn=t&Token=2336412f37f")
     body = json.dumps(_signed_confirmation(url)).encode()

@@ -26,6 +26,7 @@ from chalicelib.providers.meta.events import build_event, put, scalar_text, send
 COMMENT_FIELDS = "{id,text,timestamp,username,from,media{id,permalink}}"
 MEDIA_FIELDS = "{id,caption,permalink,username,timestamp}"
 USERNAME_PREFIX = "@"
+MENTION_LOOKUP_PROVIDER = "meta"  # whose Graph API base (OMNIHUB_META_API_BASE) the lookup calls
 MENTION_LOOKUP_SECRET = "META_ACCESS_TOKEN"  # the sending token (its ``-send`` secret: the worker may read it)
 
 

@@ -1,0 +1,41 @@
+"""What every REST route does around its use case: the API key's scope, the JSON body, the answer.
+
+Shared by app.py's routes and the blueprints (chalicelib/api/care_routes.py); each takes the request
+its route was called with.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice.app import Request
+
+from chalicelib.adapters import runtime
+from chalicelib.api.auth import SETTING as API_KEYS_SETTING
+from chalicelib.api.auth import ApiKey, api_keys_from_setting, authorize
+from chalicelib.api.web import error_json, json_response
+from chalicelib.core.errors import PermanentError, RetryableError
+
+
+def api_keys() -> tuple[ApiKey, ...]:
+    return api_keys_from_setting(runtime.secrets().get(API_KEYS_SETTING))
+
+
+def authorized(request: Request, scope: str) -> None:
+    authorize(api_keys(), request.headers.get("x-api-key"), scope)
+
+
+def rest(request: Request, scope: str, use_case: Any, *args: Any, status: int = 200, **kwargs: Any) -> Any:
+    """Authorize, run ``use_case(repositories, ...)``, answer its JSON (or the refusal's)."""
+    try:
+        authorized(request, scope)
+        return json_response(use_case(runtime.repositories(), *args, **kwargs), status)
+    except (PermanentError, RetryableError) as err:
+        return error_json(err)
+
+
+def json_body(request: Request) -> Any:
+    try:
+        return request.json_body
+    except Exception:  # Chalice raises BadRequestError for malformed JSON; the use case explains
+        return None
