@@ -40,6 +40,7 @@ from chalicelib.sla import load_service_levels
 from chalicelib.sla.timers import after_customer_message, mark_repeat_escalated, repeat_contact_due, sla_setup
 
 IMMEDIATE_ESCALATION_LEVEL = 1
+CRISIS_ESCALATED_TIERS = frozenset({"vip"})  # tiers whose crisis-tagged conversation escalates at once
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +63,9 @@ def route_threaded(
         if surge_tag is not None:  # an active incident's keywords: kept apart on the crisis route, tagged
             decision = replace(decision, route="crisis" if "crisis" in config.routes else decision.route,
                                tags=(*decision.tags, surge_tag), rule=decision.rule or surge_tag,
-                               reason=f"{surge_tag}: the message names the incident's keywords")
+                               reason=f"{surge_tag}: the message names the incident's keywords",
+                               # a VIP caught by a crisis is escalated at once (reason: the rule, else the tag)
+                               escalate=decision.escalate or threaded.customer.tier in CRISIS_ESCALATED_TIERS)
         if conversation.routing is None or should_reroute(conversation.priority, decision):
             recorded = conversations.record_routing(
                 conversation.id,

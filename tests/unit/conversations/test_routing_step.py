@@ -228,3 +228,32 @@ def test_route_queues_follow_the_configuration(routes: Sequence[str]) -> None:
     assert every.count("route-default") == 1 and "route-billing" in every
     with pytest.raises(KeyError):
         resources.route_queue_spec("sales", config)
+
+
+# ------------------------------------------------------------------ a crisis
+def test_a_vips_message_caught_by_an_active_incident_is_escalated_at_once_and_once(
+        repos: Repositories, bus: MemoryBus) -> None:
+    from chalicelib.conversations.routing import route_threaded
+
+    vip(repos)
+    record = repos.inbox.get(stored(repos, "wamid.1", "la rete non va da stamattina"))
+    assert record is not None
+    for _ in range(2):  # a redelivery
+        threaded = thread_message(repos, record, id_key=test_id_key)
+        routed = route_threaded(threaded, repos.conversations, bus, CONFIG, surge_tag="incident:inc_1")
+    assert routed.conversation.route == "crisis" and "incident:inc_1" in routed.conversation.tags
+    [escalation] = bus.messages(resources.ESCALATION_QUEUE)
+    jsonschema.validate(escalation.body, load_schema("omnihub.escalation.v1"))
+    assert (escalation.body["reason"], escalation.body["level"]) == ("incident:inc_1", 1)
+
+
+def test_a_standard_customers_crisis_message_is_kept_apart_but_not_escalated(
+        repos: Repositories, bus: MemoryBus) -> None:
+    from chalicelib.conversations.routing import route_threaded
+
+    record = repos.inbox.get(stored(repos, "wamid.1", "la rete non va da stamattina"))
+    assert record is not None
+    routed = route_threaded(thread_message(repos, record, id_key=test_id_key), repos.conversations, bus, CONFIG,
+                            surge_tag="incident:inc_1")
+    assert routed.conversation.route == "crisis" and not routed.escalated
+    assert bus.messages(resources.ESCALATION_QUEUE) == []
