@@ -41,6 +41,7 @@ from chalicelib.adapters.resources import route_queue_spec
 from chalicelib.adapters.sqs import Outgoing, SqsBus
 from chalicelib.api.envelopes import routed_envelope
 from chalicelib.conversations.escalation import escalate
+from chalicelib.conversations.lifecycle import LifecycleType, conversation_event, publish_lifecycle
 from chalicelib.core.errors import RetryableError
 from chalicelib.core.ids import escalation_id_for
 from chalicelib.core.model import Conversation, Customer, Priority
@@ -214,8 +215,12 @@ def _carry_out(ports: SweepPorts, conversation: Conversation, level: DueLevel) -
     cycle = format_timestamp(level.clock_started_at)
     deadline = _missed_deadline(conversation, level)
     if level.step.action is EscalationAction.REROUTE:
-        _publish_rerouted(ports, conversation, customer, escalation_id_for(conversation.id, f"{level.reason}@{cycle}",
-                                                                           level.level))
+        level_id = escalation_id_for(conversation.id, f"{level.reason}@{cycle}", level.level)
+        _publish_rerouted(ports, conversation, customer, level_id)
+        # The move itself is a change integrators see: `rerouted` by the SLA (before its `escalated`).
+        publish_lifecycle(ports.bus, [conversation_event(
+            LifecycleType.REROUTED, conversation, customer, change=level_id, at=format_timestamp(level.due_at),
+            by="sla", reason=level.reason, level=level.level)])
     envelope_id = escalate(ports.bus, conversation, customer, reason=level.reason, level=level.level,
                            at=format_timestamp(level.due_at), action=level.step.action.value, deadline=deadline,
                            cycle=cycle)

@@ -81,6 +81,16 @@ def test_the_ladder_is_climbed_once_and_in_order(repos: Repositories, bus: Count
         schema.validate(body)
     assert bus.escalations()[0]["deadline"] == format_timestamp(OPENED + MINUTE)
     assert bus.escalations()[0]["conversation"]["sla"]["first_response_due_at"] == format_timestamp(OPENED + MINUTE)
+    events = bus.bodies(resources.CONVERSATION_EVENTS_QUEUE)
+    rerouted = [e for e in events if e["type"] == "rerouted"]
+    assert len(rerouted) == 1 and rerouted[0]["route"] == "vip"
+    assert rerouted[0]["detail"] == {"by": "sla", "reason": "sla:first_response", "level": 2}
+    escalated_at_level_2 = next(i for i, e in enumerate(events)
+                                if e["type"] == "escalated" and e["detail"]["level"] == 2)
+    assert events.index(rerouted[0]) < escalated_at_level_2  # the move, then its escalation
+    event_schema = Draft202012Validator(load_schema("omnihub.event.v1"))
+    for event in events:
+        event_schema.validate(event)
 
 
 def test_a_late_sweep_carries_out_every_level_reached_in_order(repos: Repositories, bus: CountingBus) -> None:
