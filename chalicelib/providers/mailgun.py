@@ -75,7 +75,11 @@ def sign_mailgun(signing_key: str, timestamp: str, token: str) -> str:
 
 
 def _signature_fields(form: Form) -> tuple[str, str, str]:
-    timestamp, token, signature = (form.text(name) or "" for name in ("timestamp", "token", "signature"))
+    return checked_signature_fields(*(form.text(name) or "" for name in ("timestamp", "token", "signature")))
+
+
+def checked_signature_fields(timestamp: str, token: str, signature: str) -> tuple[str, str, str]:
+    """Mailgun's ``timestamp``, ``token`` and ``signature`` (from a route's form or an event's JSON), bounded."""
     if not (timestamp and token and signature):
         raise SignatureError("missing timestamp, token or signature")
     if not timestamp.isdigit() or len(timestamp) > 12 or len(token) > MAX_TOKEN_CHARS or len(signature) > 128:
@@ -85,7 +89,12 @@ def _signature_fields(form: Form) -> tuple[str, str, str]:
 
 def verify_mailgun_signature(request: WebhookRequest, secrets: Secrets, now: float) -> None:
     key = require_secret(secrets, SECRET_NAME)
-    timestamp, token, signature = _signature_fields(_form(request))
+    verify_signature_fields(request, key, _signature_fields(_form(request)), now)
+
+
+def verify_signature_fields(request: WebhookRequest, key: str, fields: tuple[str, str, str], now: float) -> None:
+    """The one check of a Mailgun signature (routes and event webhooks): HMAC, then the tolerance."""
+    timestamp, token, signature = fields
     if not constant_time_equal(sign_mailgun(key, timestamp, token), signature):
         raise SignatureError("signature mismatch")
     if abs(now - int(timestamp)) > TOLERANCE_SECONDS:
