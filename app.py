@@ -12,6 +12,7 @@ from chalicelib.adapters.settings import get_settings
 from chalicelib.api.care_routes import care_routes
 from chalicelib.api.rest_glue import authorized, json_body, rest
 from chalicelib.api.web import WEBHOOK_CONTENT_TYPES, chalice_response, webhook_request
+from chalicelib.handlers.wiring import crisis_config as _crisis_config
 from chalicelib.handlers.wiring import crisis_ports as _crisis_ports
 from chalicelib.handlers.wiring import instant_acknowledger as _instant_acknowledger
 from chalicelib.handlers.wiring import outbound_ports as _outbound_ports
@@ -307,7 +308,8 @@ def connect_contact_flow(event: Any, context: Any) -> Any:
     from chalicelib.sla import load_service_levels
 
     return answer_contact_flow(event, runtime.repositories(), load_routing_config,
-                               lambda: load_service_levels().calendar)
+                               lambda: load_service_levels().calendar,
+                               crisis=lambda: (runtime.crisis_store(), _crisis_config().fallback_language))
 
 
 @app.on_cw_event(resources.CONTACT_EVENT_PATTERN, name=resources.CONTACT_EVENTS_CONSUMER)

@@ -67,3 +67,15 @@ def surge_for(store: CrisisStore | None, threaded: Any, fallback: str) -> SurgeM
 
 def clear_surge_cache() -> None:
     _cache.clear()
+
+
+def current_status_line(store: CrisisStore, language: str | None, fallback: str) -> str | None:
+    """The latest update's status line of the newest active incident, in ``language`` (else the fallback):
+    what a caller hears about while a crisis runs (Amazon Connect's ``crisis_status``); None: no crisis."""
+    for incident in store.list_incidents(20):
+        if incident.active:
+            updates = store.updates(incident.id)
+            if updates:
+                latest = updates[-1]
+                return latest.message[message_language(language, tuple(latest.message), fallback)]
+    return None

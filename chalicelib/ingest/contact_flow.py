@@ -2,8 +2,8 @@
 
 :func:`answer_contact_flow` is what a flow's "Invoke AWS Lambda function" block gets back within
 Connect's 8 seconds: a flat map of strings (``STRING_MAP`` validation) describing the caller: name,
-language, tier, open case reference, whether a crisis is active (no crisis feature exists yet: always
-``"false"`` and ``""``), and the queue the routing rules suggest. It never raises: a flow whose Lambda
+language, tier, open case reference, whether a crisis incident is active and its latest status line in
+the caller's language, and the queue the routing rules suggest. It never raises: a flow whose Lambda
 fails takes its error branch, so anything unreadable or unavailable yields the unknown caller's answer.
 On the way it stores the call as an inbox event (the conversation worker folds it into the call's
 message, as for Twilio and Vonage). :func:`store_contact_event` stores the ``Amazon Connect Contact
@@ -23,8 +23,9 @@ from chalicelib.conversations.callers import find_caller
 from chalicelib.core.calendar import BusinessCalendar
 from chalicelib.core.errors import OmnihubError
 from chalicelib.core.model import Channel, InboundEvent
-from chalicelib.core.ports import Repositories
+from chalicelib.core.ports import CrisisStore, Repositories
 from chalicelib.core.timestamps import format_timestamp
+from chalicelib.crisis.surge import current_status_line
 from chalicelib.providers.base import PayloadError
 from chalicelib.providers.connect import (
     CallerLookup,
@@ -52,6 +53,7 @@ def answer_contact_flow(
     routing: Callable[[], RoutingConfig],
     calendar: Callable[[], BusinessCalendar],
     now: datetime | None = None,
+    crisis: Callable[[], tuple[CrisisStore, str]] | None = None,
 ) -> dict[str, str]:
     """The flow's answer; the call stored on the way (best effort: the answer comes first)."""
     moment = now or datetime.now(UTC)
@@ -79,6 +81,13 @@ def answer_contact_flow(
                                  customer_tags=customer.tags, consent=customer.consent.get(Channel.VOICE.value))
     except Exception as err:  # the store is unavailable: the unknown caller's answer
         logger.warning("contact flow caller lookup failed", extra={"error": type(err).__name__})
+    try:
+        if crisis is not None:  # the incidents' store and the fallback language
+            store, fallback = crisis()
+            line = current_status_line(store, lookup.language, fallback)
+            lookup = replace(lookup, crisis_active=line is not None, crisis_status=line or "")
+    except Exception as err:  # the caller still gets an answer, without the crisis line
+        logger.warning("contact flow crisis lookup failed", extra={"error": type(err).__name__})
     try:
         facts = replace(facts, business_hours=calendar().is_open(moment))
         route = decide_route(routing(), facts)

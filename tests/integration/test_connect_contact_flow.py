@@ -102,3 +102,28 @@ def test_the_caller_is_answered_when_the_store_is_unavailable(hub: Hub, monkeypa
     monkeypatch.setattr(repos.customers, "identity_owners", unavailable)
     answer = hub.app_module.connect_contact_flow(documented_invocation(CALLER), None)
     assert is_flat_string_map(answer) and answer["known"] == "false"
+
+
+def test_while_an_incident_runs_the_flow_hears_its_latest_status_line_in_the_callers_language(hub: Hub) -> None:
+    from chalicelib.adapters import runtime
+    from chalicelib.core.incident import Audience, Incident, IncidentStatus, IncidentUpdate
+
+    known_by_sms(hub)
+    store = runtime.crisis_store()
+    at = "2026-12-07T08:00:00.000Z"
+    assert store.create_incident(Incident(id="inc_1", title="Outage", status=IncidentStatus.IDENTIFIED,
+                                          keywords=("rete",), audience=Audience(), created_at=at, updated_at=at))
+    assert store.add_update(IncidentUpdate(incident_id="inc_1", id="upd_1", status=IncidentStatus.IDENTIFIED,
+                                           message={"it": "Rete giù a Milano, stiamo intervenendo.",
+                                                    "en": "Network down in Milan, we are on it."},
+                                           created_at=at))
+    answer = hub.app_module.connect_contact_flow(documented_invocation(CALLER), None)
+    assert is_flat_string_map(answer), answer
+    assert answer["crisis_active"] == "true"
+    assert answer["crisis_status"] == "Rete giù a Milano, stiamo intervenendo."
+    store.cancel_incident("inc_1", at)
+    from chalicelib.crisis.surge import clear_surge_cache
+
+    clear_surge_cache()
+    answer = hub.app_module.connect_contact_flow(documented_invocation(CALLER), None)
+    assert answer["crisis_active"] == "false" and answer["crisis_status"] == ""
