@@ -161,6 +161,11 @@ def webhook_email_sendgrid() -> Any:
     return _webhook("sendgrid")
 
 
+@app.route("/webhooks/email/sendgrid/events", methods=["POST"], content_types=WEBHOOK_CONTENT_TYPES)
+def webhook_email_sendgrid_events() -> Any:
+    return _webhook("sendgrid_events")
+
+
 @app.route("/webhooks/email/mailgun", methods=["POST"], content_types=WEBHOOK_CONTENT_TYPES)
 def webhook_email_mailgun() -> Any:
     return _webhook("mailgun")

@@ -51,6 +51,10 @@ DEV_SECRETS: dict[str, str] = {
     "VONAGE_API_KEY": "devkey",
     "VONAGE_API_SECRET": "dev-vonage-api-secret",
     "SENDGRID_INBOUND_TOKEN": "dev-sendgrid-inbound-token",
+    # P-256 public key (base64 DER SPKI); its private half is ec.derive_private_key(0x0D0E5E9D6E7E1175,
+    # SECP256R1()) — a dev-only key, so anyone may sign local SendGrid event posts with it.
+    "SENDGRID_EVENT_PUBLIC_KEY": ("MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEQ08Z0vv3I/RrF/5wKp//iTpS5l4sQf2qlIP3jNBF"
+                                  "FbYxxAPB5ffz4KhgjUsS/V5sDCbPQk5kjBU09MQOp5Q56g=="),
     "MAILGUN_SIGNING_KEY": "dev-mailgun-signing-key",
     "POSTMARK_INBOUND_USER": "dev-postmark-user",
     "POSTMARK_INBOUND_PASSWORD": "dev-postmark-password",

@@ -129,7 +129,47 @@ EMAIL_SECRETS = {
     "MAILGUN_SIGNING_KEY": "fuzz-mailgun-signing-key",
     "POSTMARK_INBOUND_USER": "fuzz-postmark-user",
     "POSTMARK_INBOUND_PASSWORD": "fuzz-postmark-password",
+    "SENDGRID_EVENT_PUBLIC_KEY": "",  # filled below from the fuzz key pair
 }
+SENDGRID_EVENT_KEY_SCALAR = 0xF022_5E9D_0001  # the fuzz suite's P-256 private key for SendGrid's Event Webhook
+
+
+def _sendgrid_event_key() -> Any:
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    return ec.derive_private_key(SENDGRID_EVENT_KEY_SCALAR, ec.SECP256R1())
+
+
+def _sendgrid_event_public_key() -> str:
+    import base64
+
+    from cryptography.hazmat.primitives import serialization
+
+    return base64.b64encode(_sendgrid_event_key().public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)).decode()
+
+
+EMAIL_SECRETS["SENDGRID_EVENT_PUBLIC_KEY"] = _sendgrid_event_public_key()
+
+
+def sign_sendgrid_event(body: bytes, *, secret: str | None = None, timestamp: int | None = None) -> FuzzRequest:
+    """SendGrid's Event Webhook: base64 DER ECDSA P-256/SHA-256 over the timestamp header + the raw body
+    (``secret``: sign with another private key, derived from that text)."""
+    import base64
+    import hashlib
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    stamp = str(int(time.time()) if timestamp is None else timestamp)
+    key = (ec.derive_private_key(int.from_bytes(hashlib.sha256(secret.encode()).digest()[:16], "big"),
+                                 ec.SECP256R1()) if secret else _sendgrid_event_key())
+    signature = key.sign(stamp.encode() + body, ec.ECDSA(hashes.SHA256()))
+    return FuzzRequest("POST", "/webhooks/email/sendgrid/events", body, {
+        "Content-Type": "application/json",
+        "X-Twilio-Email-Event-Webhook-Signature": base64.b64encode(signature).decode(),
+        "X-Twilio-Email-Event-Webhook-Timestamp": stamp,
+    })
 
 
 def email_environment() -> dict[str, str]:
@@ -272,6 +312,7 @@ JSON_SIGNERS: dict[str, Callable[..., FuzzRequest]] = {
     "x": sign_x,
     "postmark": sign_postmark,
     "mailgun_events": sign_mailgun_event,
+    "sendgrid_events": sign_sendgrid_event,
     "postmark_events": lambda body, **options: sign_postmark(body, path="/webhooks/email/postmark/events", **options),
     "ses": sign_ses,
 }
@@ -293,6 +334,7 @@ FIXTURE_DIR = {"api": None, "meta": "meta", "telegram": "telegram", "line": "lin
                **{endpoint: "voice/twilio" for endpoint in VOICE_FORM_FIXTURES},
                "x": "x", "postmark": "email/postmark_*.json",
                "postmark_events": "email/events/postmark_*.json", "mailgun_events": "email/events/mailgun_*.json",
+               "sendgrid_events": "email/events/sendgrid_*.json",
                "ses": "email/ses_*.json",
                "sendgrid": "email/sendgrid_parsed.json", "mailgun": "email/mailgun_parsed.json"}
 # The signature header each endpoint checks (the forged strategies drop, garble or replay it).
@@ -306,10 +348,11 @@ SIGNATURE_HEADER = {
     # Carried elsewhere (see credential/with_credential): SendGrid's token in the query or basic auth,
     # Mailgun's signature field of the form, the SNS envelope's Signature.
     "sendgrid": "Authorization", "mailgun": "signature", "mailgun_events": "signature", "ses": "Signature",
+    "sendgrid_events": "X-Twilio-Email-Event-Webhook-Signature",
 }
 # The status a forged request gets (each provider's "stop retrying" answer); 401 unless listed.
 FORGED_STATUS = {"sendgrid": 403, "mailgun": 406, "postmark": 403, "postmark_events": 403, "mailgun_events": 406,
-                 "ses": 403}
+                 "ses": 403, "sendgrid_events": 403}
 
 
 def credential(endpoint: str, request: FuzzRequest) -> str:

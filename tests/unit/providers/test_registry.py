@@ -225,6 +225,7 @@ def test_the_contract_secret_groups_are_unchanged() -> None:
         "X_CONSUMER_SECRET": "x", "X_BEARER_TOKEN": "x", "VONAGE_SIGNATURE_SECRET": "vonage",
         "VONAGE_API_KEY": "vonage", "VONAGE_API_SECRET": "vonage", "VONAGE_APPLICATION_ID": "vonage",
         "VONAGE_PRIVATE_KEY": "vonage", "SENDGRID_INBOUND_TOKEN": "sendgrid", "MAILGUN_SIGNING_KEY": "mailgun",
+        "SENDGRID_EVENT_PUBLIC_KEY": "sendgrid",
         "POSTMARK_INBOUND_USER": "postmark", "POSTMARK_INBOUND_PASSWORD": "postmark",
         # The email send APIs' keys (not in the contract, added with their senders).
         "SENDGRID_API_KEY": "sendgrid", "MAILGUN_API_KEY": "mailgun", "POSTMARK_SERVER_TOKEN": "postmark",
@@ -242,6 +243,7 @@ def test_each_provider_secret_is_stored_in_the_half_of_the_function_that_reads_i
         "X_CONSUMER_SECRET": "x", "X_BEARER_TOKEN": "x-send", "VONAGE_SIGNATURE_SECRET": "vonage",
         "VONAGE_API_KEY": "vonage-send", "VONAGE_API_SECRET": "vonage-send", "VONAGE_APPLICATION_ID": "vonage-send",
         "VONAGE_PRIVATE_KEY": "vonage-send", "SENDGRID_INBOUND_TOKEN": "sendgrid", "MAILGUN_SIGNING_KEY": "mailgun",
+        "SENDGRID_EVENT_PUBLIC_KEY": "sendgrid",
         "POSTMARK_INBOUND_USER": "postmark", "POSTMARK_INBOUND_PASSWORD": "postmark",
         "SENDGRID_API_KEY": "sendgrid-send", "MAILGUN_API_KEY": "mailgun-send",
         "POSTMARK_SERVER_TOKEN": "postmark-send",
