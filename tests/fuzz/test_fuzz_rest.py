@@ -31,7 +31,7 @@ def route_scopes() -> dict[str, str]:
     demands, read from app.py and the blueprints it registers."""
     source = (ROOT / "app.py").read_text() + (ROOT / "chalicelib" / "api" / "care_routes.py").read_text()
     scopes: dict[str, str] = {}
-    for match in re.finditer(r"^def (\w+)\(.*?(?=^def |^@|\Z)", source, re.S | re.M):
+    for match in re.finditer(r"^ *def (\w+)\(.*?(?=^ *def |^ *@|\Z)", source, re.S | re.M):
         rest = re.search(r'(?:\b_rest|\brest)\(\s*(?:_current_request\(\),\s*)?"(\w+)"', match.group(0))
         if rest:
             scopes[match.group(1)] = rest.group(1)
