@@ -3,9 +3,9 @@
 ``GET {transcription_url}`` with ``Authorization: Bearer <application JWT>`` (RS256, signed with
 ``VONAGE_PRIVATE_KEY`` for ``VONAGE_APPLICATION_ID``, as the Vonage sender signs). Only https URLs on
 Vonage's hosts are fetched (a forged URL is never requested: None); no redirect is followed, timeouts
-are short and the answer is bounded. Timeouts, 5xx, 429 and missing credentials raise
-:class:`RetryableError` (the queue retries, then the DLQ keeps the callback); a 4xx, an oversized or
-wordless answer returns None and is logged (the call message keeps "voicemail, no transcription").
+are short and the answer is bounded. Timeouts, 5xx and 429 raise :class:`RetryableError` (the queue
+retries, then the DLQ keeps the callback); a 4xx, an oversized or wordless answer, or no application
+credentials configured return None and are logged (the call message keeps "voicemail, no transcription").
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ READ_TIMEOUT_SECONDS = 10.0
 
 
 class TranscriptUnavailable(RetryableError):
-    """Vonage could not answer now (or the application credentials are not configured yet)."""
+    """Vonage could not answer now: the queue retries."""
 
 
 class VonageTranscriptFetcher:
@@ -42,8 +42,10 @@ class VonageTranscriptFetcher:
             logger.warning("a transcription_url off Vonage's hosts: not fetched")
             return None
         application_id, private_key = self._credentials()
-        if not application_id or not private_key:
-            raise TranscriptUnavailable("the application id and private key are not configured")
+        if not application_id or not private_key:  # a deployment without a Vonage application: never stall the call
+            count("TranscriptRefused")
+            logger.warning("no Vonage application credentials: the voicemail is kept without its transcript")
+            return None
         authorization = bearer_auth(vonage_application_jwt(application_id, private_key))
         try:
             response = self._http.request("GET", url, provider=PROVIDER, authorization=authorization)

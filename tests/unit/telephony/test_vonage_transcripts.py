@@ -174,6 +174,7 @@ def test_a_forged_host_is_never_fetched(server: str, key_pair: tuple[str, Any]) 
     assert Recorder.seen == []
 
 
-def test_missing_credentials_are_retried() -> None:
-    with pytest.raises(TranscriptUnavailable):
-        VonageTranscriptFetcher(credentials=lambda: (None, None)).fetch("https://api.nexmo.com/v1/files/abc")
+def test_without_application_credentials_nothing_is_fetched(server: str) -> None:
+    fetcher = VonageTranscriptFetcher(credentials=lambda: (None, None), url_allowed=lambda url: True)
+    assert fetcher.fetch(server + "/v1/files/abc") is None
+    assert Recorder.seen == []
