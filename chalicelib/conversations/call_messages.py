@@ -19,13 +19,13 @@ from dataclasses import replace
 
 from chalicelib.adapters.observability import count, logger
 from chalicelib.adapters.sqs import SqsBus
-from chalicelib.conversations.calls import CALLBACK_TAG, CallOutcome, call_message, fold_call_events
+from chalicelib.conversations.calls import CALLBACK_TAG, CallOutcome, CallRecord, call_message, fold_call_events
 from chalicelib.conversations.routing import route_threaded
 from chalicelib.conversations.threading import Threaded, join_or_open
 from chalicelib.core import calls
 from chalicelib.core.errors import PermanentError, RetryableError
 from chalicelib.core.model import Message
-from chalicelib.core.ports import Repositories
+from chalicelib.core.ports import Repositories, TranscriptFetcher
 from chalicelib.core.records import InboxRecord
 from chalicelib.routing import RoutingConfig
 
@@ -37,6 +37,7 @@ def fold_call_callback(
     id_key: Callable[[], bytes],
     bus: SqsBus | None = None,
     routing: Callable[[], RoutingConfig] | None = None,
+    transcripts: TranscriptFetcher | None = None,
 ) -> str:
     """Log the callback, fold every logged callback of its call, write the call's one message."""
     event = record.event
@@ -48,7 +49,7 @@ def fold_call_callback(
     log = repos.calls.record_event(event.provider, call_id, record.inbox_key)
     records = [found for key in sorted(log.inbox_keys | {record.inbox_key})
                if (found := record if key == record.inbox_key else repos.inbox.get(key)) is not None]
-    folded = fold_call_events(r.event for r in records)
+    folded = _with_transcript(fold_call_events(r.event for r in records), transcripts)
     anchor = min((r for r in records if r.event.sender is not None), key=lambda r: r.inbox_key, default=None)
     if log.conversation_id is None or log.message_created_at is None:
         if anchor is None:
@@ -68,6 +69,16 @@ def fold_call_callback(
     if folded.outcome is CallOutcome.MISSED:  # after routing, which sets the tags of a first decision
         repos.calls.tag_conversation(log.conversation_id, CALLBACK_TAG)
     return f"call_{folded.outcome.value}"
+
+
+def _with_transcript(folded: CallRecord, transcripts: TranscriptFetcher | None) -> CallRecord:
+    """A transcription the provider only links to (Vonage's ``transcription_url``) is read here, in the
+    worker: its text becomes the message's. An outage raises RetryableError (the queue retries); a
+    refusal keeps "voicemail, no transcription"."""
+    if folded.transcription or not folded.transcription_url or transcripts is None:
+        return folded
+    text = transcripts.fetch(folded.transcription_url)
+    return replace(folded, transcription=text.strip()) if text and text.strip() else folded
 
 
 def _route(repos: Repositories, bus: SqsBus, config: RoutingConfig, anchor: InboxRecord, message: Message,

@@ -21,7 +21,14 @@ from chalicelib.core.consent import feedback_consent, lifecycle_consent
 from chalicelib.core.errors import PermanentError, RetryableError
 from chalicelib.core.ids import event_reference
 from chalicelib.core.model import Channel, EventKind, Identity, InboundEvent
-from chalicelib.core.ports import CrisisStore, MentionLookup, PayloadArchive, Repositories, SubscriptionConfirmer
+from chalicelib.core.ports import (
+    CrisisStore,
+    MentionLookup,
+    PayloadArchive,
+    Repositories,
+    SubscriptionConfirmer,
+    TranscriptFetcher,
+)
 from chalicelib.core.records import InboxRecord
 from chalicelib.core.timestamps import utc_now
 from chalicelib.crisis.surge import surge_for
@@ -62,6 +69,8 @@ class WorkerPorts:
     feedback: FeedbackConfig | None = None  # None: the configuration in force ($OMNIHUB_FEEDBACK_CONFIG)
     # Visits an SNS SubscriptionConfirmation's SubscribeURL (None: such events are kept only).
     subscriptions: SubscriptionConfirmer | None = None
+    # Reads a voicemail's transcript a call callback only links to; None: such calls keep "no transcription".
+    transcripts: TranscriptFetcher | None = None
 
 
 def handle_inbound_event(inbox_key: str, ports: WorkerPorts) -> str:
@@ -82,7 +91,8 @@ def handle_inbound_event(inbox_key: str, ports: WorkerPorts) -> str:
             from chalicelib.conversations.call_messages import fold_call_callback
 
             return fold_call_callback(record, ports.repos, id_key=ports.id_key, bus=ports.bus,
-                                      routing=lambda: ports.routing or load_routing_config())
+                                      routing=lambda: ports.routing or load_routing_config(),
+                                      transcripts=ports.transcripts)
         if needs_lookup(event):
             return _look_up_mention(record, ports)
         if event.kind is EventKind.LIFECYCLE and _names_mail_object(event):

@@ -40,6 +40,7 @@ from chalicelib.core.records import (
 )
 from chalicelib.core.routing_record import ConversationRouting, SupportAssignment
 from chalicelib.core.sla_record import StoredSla
+from chalicelib.core.transcript_ports import TranscriptFetcher as TranscriptFetcher
 
 
 class InboxRepository(Protocol):

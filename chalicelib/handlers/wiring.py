@@ -58,7 +58,18 @@ def worker_ports() -> Any:
         crisis=runtime.crisis_store(), crisis_fallback_language=crisis_config().fallback_language,
         mentions=mention_lookup(),
         subscriptions=subscription_confirmer(),
+        transcripts=transcript_fetcher(),
     )
+
+
+def transcript_fetcher() -> Any:
+    """Vonage voicemail transcripts, read with the Vonage application's key (on first use)."""
+    from chalicelib.adapters.vonage_transcripts import VonageTranscriptFetcher
+    from chalicelib.providers.vonage.transcripts import TRANSCRIPT_SECRETS
+
+    secrets = runtime.secrets()
+    application_id, private_key = TRANSCRIPT_SECRETS
+    return VonageTranscriptFetcher(credentials=lambda: (secrets.get(application_id), secrets.get(private_key)))
 
 
 def mention_lookup() -> Any:

@@ -98,7 +98,9 @@ class HttpClient:
         read_timeout: float = DEFAULT_READ_TIMEOUT,
         user_agent: str = USER_AGENT,
         ssl_context: ssl.SSLContext | None = None,
+        max_response_bytes: int | None = None,  # a longer answer is refused (PermanentSendError)
     ) -> None:
+        self.max_response_bytes = max_response_bytes
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
         self.user_agent = user_agent
@@ -160,13 +162,16 @@ class HttpClient:
             try:
                 connection.request(method, target, body=body, headers=headers)
                 raw = connection.getresponse()
-                payload = raw.read()
+                payload = raw.read() if self.max_response_bytes is None else raw.read(self.max_response_bytes + 1)
             except TimeoutError as err:
                 raise TransientSendError(f"no answer from {where} within {self.read_timeout} s",
                                          provider=provider, error_code="read_timeout", ambiguous=True) from err
             except (OSError, http.client.HTTPException) as err:
                 raise TransientSendError(f"connection to {where} failed: {type(err).__name__}",
                                          provider=provider, error_code="connection_error", ambiguous=True) from err
+            if self.max_response_bytes is not None and len(payload) > self.max_response_bytes:
+                raise PermanentSendError(f"the answer from {where} is over {self.max_response_bytes} bytes",
+                                         provider=provider, error_code="response_too_large")
             return HttpResponse(raw.status, {k.lower(): v for k, v in raw.getheaders()}, payload)
         finally:
             connection.close()

@@ -23,6 +23,7 @@ from chalicelib.adapters.resources import QueueSpec
 from chalicelib.adapters.secrets import ID_KEY_GROUP, SECRET_GROUPS, SEND, VERIFY, groups_read_by
 from chalicelib.email.events import ATTACHMENTS_PREFIX
 from chalicelib.providers.meta.mentions import MENTION_LOOKUP_SECRET
+from chalicelib.providers.vonage.transcripts import TRANSCRIPT_SECRETS
 from chalicelib.reports.periodic import REPORT_PREFIX
 from infra.stacks.chalice_app import API_HANDLER_NAME
 
@@ -102,7 +103,8 @@ ACCESS: dict[str, FunctionAccess] = {
         media_put=True,
         mail_get=True,  # the mail an SES S3-action notification names, and its attachments
         # An Instagram mention is looked up through Graph with the sending token (conversations/inbound.py).
-        reads_secrets_named=(MENTION_LOOKUP_SECRET,),
+        # A Vonage voicemail's transcript is fetched with the application's JWT (conversations/call_messages.py).
+        reads_secrets_named=(MENTION_LOOKUP_SECRET, *TRANSCRIPT_SECRETS),
     ),
     # Mail written to the bucket by SES (its notification, through the mail-objects queue): read, then
     # one conditional put per event into the inbox.
