@@ -137,8 +137,9 @@ ACCESS: dict[str, FunctionAccess] = {
     ),
     # Amazon Connect's contact flow function: the caller's identities, customer and open conversation
     # (single-item reads), and the call stored as one conditional put per contact.
+    # Since crisis landed it also lists the active incidents (a Query of their one partition) for crisis_status.
     resources.CONTACT_FLOW_FUNCTION: FunctionAccess(
-        table_actions=("dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:BatchGetItem"),
+        table_actions=("dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query"),
     ),
     # Contact events (EventBridge): one conditional put per event; undeliverable ones to their failure queue.
     resources.CONTACT_EVENTS_CONSUMER: FunctionAccess(

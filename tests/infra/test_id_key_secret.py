@@ -14,6 +14,7 @@ from chalicelib.adapters import resources
 from chalicelib.adapters.secrets import ID_KEY_GROUP, ID_KEY_SECRET, SECRET_GROUPS, secret_id
 from chalicelib.core.ids import MIN_ID_KEY_BYTES
 from chalicelib.providers.meta.mentions import MENTION_LOOKUP_SECRET
+from chalicelib.providers.vonage.transcripts import TRANSCRIPT_SECRETS
 from infra.stacks.chalice_app import API_HANDLER_NAME
 
 STAGE = "dev"
@@ -76,9 +77,10 @@ def test_only_the_functions_that_derive_from_the_id_key_can_read_it(synthesized:
             readers.add(handler)
         if handler in ID_ONLY_READERS:
             assert grants == [id_secret], f"{handler} reads the id key and no provider secret"
-        if handler == WORKER:
-            named = secret_id(STAGE, SECRET_GROUPS[MENTION_LOOKUP_SECRET])
-            [token_secret] = [k for k, r in _secrets(raw).items() if r["Properties"]["Name"] == named]
-            assert sorted(map(str, grants)) == sorted(map(str, [id_secret, {"Ref": token_secret}]))
+        if handler == WORKER:  # the id key, and the sending secrets the worker's lookups use, only those
+            named = {secret_id(STAGE, SECRET_GROUPS[name]) for name in (MENTION_LOOKUP_SECRET, *TRANSCRIPT_SECRETS)}
+            wanted = [{"Ref": k} for k, r in _secrets(raw).items() if r["Properties"]["Name"] in named]
+            assert len(wanted) == 2  # Meta's and Vonage's send secrets
+            assert sorted(map(str, grants)) == sorted(map(str, [id_secret, *wanted]))
     assert readers == READERS
     assert str(resources.OUTBOUND_QUEUE.consumer) not in readers  # the sender never derives an id
