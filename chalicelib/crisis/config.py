@@ -6,14 +6,12 @@ Read and validated once per process; an invalid file raises :class:`CrisisConfig
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from chalicelib.core.config_file import read_json_config
+from chalicelib.core.config_file import ConfigFile, read_json_config
 from chalicelib.core.errors import ConfigError
 from chalicelib.core.model import Channel
 
@@ -114,14 +112,11 @@ def _positive(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and value > 0
 
 
-def crisis_config_path(path: str | None = None) -> str:
-    return str(Path(path or os.environ.get(CONFIG_PATH_ENV) or DEFAULT_CONFIG_PATH).resolve())
-
-
-def load_crisis_config(path: str | None = None) -> CrisisConfig:
-    return _load(crisis_config_path(path))
-
-
-@lru_cache(maxsize=4)
-def _load(path: str) -> CrisisConfig:
+def _read_file(path: str) -> CrisisConfig:
     return parse_crisis_config(read_json_config(path, "crisis configuration", CrisisConfigError), path)
+
+
+_FILE = ConfigFile(CONFIG_PATH_ENV, DEFAULT_CONFIG_PATH, _read_file)
+crisis_config_path = _FILE.path  # path > $OMNIHUB_CRISIS_CONFIG > the shipped default
+load_crisis_config = _FILE.load
+clear_crisis_config_cache = _FILE.clear
