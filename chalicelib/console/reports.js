@@ -30,6 +30,14 @@
     if (text !== undefined) { node.textContent = text; }
     return node;
   }
+  // A duration given in minutes, in the unit that reads best: seconds under a minute, hours past two.
+  function duration(minutes) {
+    if (minutes === null || minutes === undefined) { return "–"; }
+    if (minutes < 1) { return Math.round(minutes * 60) + " s"; }
+    if (minutes < 120) { return Math.round(minutes * 10) / 10 + " min"; }
+    return Math.round(minutes / 6) / 10 + " h";
+  }
+  function plural(n, one, many) { return n + " " + (n === 1 ? one : many); }
   function volume(figures, name) { return name === "opened" ? figures.conversations.opened : figures.messages[name]; }
 
   // A chart: <figure> with its SVG (role img, <title> + <desc>), a legend and the table of its figures.
@@ -58,13 +66,16 @@
       }))]);
   }
 
-  // Horizontal bars: one row per category, one bar per series; `target` draws a dashed vertical line.
-  function hbars(categories, series, valueOf, target) {
-    var rowHeight = 10 + series.length * 14, left = 110, width = 600, right = 70;
-    var height = 24 + categories.length * rowHeight;
-    var max = target ? target.value : 0;
+  // Horizontal bars: one row per category, one bar per series; `target` draws a dashed vertical line (at
+  // the right edge, marked "off scale", when it is so far beyond the figures that they would not show).
+  function hbars(categories, series, valueOf, target, format) {
+    format = format || show;
+    var rowHeight = 10 + series.length * 16, left = 86, width = 400, right = 52;
+    var height = 26 + categories.length * rowHeight;
+    var max = 0;
     categories.forEach(function (c) { series.forEach(function (s) { max = Math.max(max, valueOf(c, s) || 0); }); });
-    max = max || 1;
+    var offScale = target && max > 0 && target.value > 4 * max;
+    max = offScale ? max * 1.1 : Math.max(max, target ? target.value : 0) || 1;
     var scale = function (v) { return (v / max) * (width - left - right); };
     var drawing = svg("svg", { viewBox: "0 0 " + width + " " + height, "class": "rp-svg", preserveAspectRatio: "xMinYMin meet" });
     categories.forEach(function (c, row) {
@@ -73,42 +84,42 @@
                                         "dominant-baseline": "middle" }, c.label));
       series.forEach(function (s, i) {
         var value = valueOf(c, s);
-        var bar = svg("rect", { x: left, y: y + i * 14, height: 12, width: Math.max(value ? 1 : 0, scale(value || 0)),
+        var bar = svg("rect", { x: left, y: y + i * 16, height: 13, width: Math.max(value ? 1 : 0, scale(value || 0)),
                                 "class": "rp-bar rp-s" + i, "data-key": c.key, "data-series": s.key,
                                 "data-value": value === null || value === undefined ? "" : String(value) });
-        bar.appendChild(svg("title", {}, c.label + ", " + s.label + ": " + show(value, s.unit)));
+        bar.appendChild(svg("title", {}, c.label + ", " + s.label + ": " + format(value, s.unit)));
         drawing.appendChild(bar);
-        drawing.appendChild(svg("text", { x: left + scale(value || 0) + 4, y: y + i * 14 + 10, "class": "rp-value" },
-                                show(value)));
+        drawing.appendChild(svg("text", { x: left + scale(value || 0) + 4, y: y + i * 16 + 11, "class": "rp-value" },
+                                format(value)));
       });
     });
     drawing.appendChild(svg("line", { x1: left, x2: left, y1: 4, y2: height - 16, "class": "rp-axis" }));
     if (target) {
-      var x = left + scale(target.value);
-      drawing.appendChild(svg("line", { x1: x, x2: x, y1: 4, y2: height - 16, "class": "rp-target",
-                                        "data-target": String(target.value) }));
+      var x = offScale ? width - 2 : left + scale(target.value);
+      drawing.appendChild(svg("line", { x1: x, x2: x, y1: 4, y2: height - 18, "class": "rp-target",
+                                        "data-target": String(target.value), "data-off-scale": String(Boolean(offScale)) }));
       drawing.appendChild(svg("text", { x: Math.min(x, width - 4), y: height - 4, "class": "rp-label",
-                                        "text-anchor": "end" }, target.label));
+                                        "text-anchor": "end" }, target.label + (offScale ? " (off scale) →" : "")));
     }
     return drawing;
   }
 
   // Columns per day (one per series side by side), the days along the bottom.
   function columns(days, series, valueOf) {
-    var width = 600, height = 220, left = 40, bottom = 30, top = 10;
+    var width = 400, height = 200, left = 36, bottom = 28, top = 10;
     var max = 0;
     days.forEach(function (d) { series.forEach(function (s) { max = Math.max(max, valueOf(d, s) || 0); }); });
     max = max || 1;
-    var slot = (width - left - 8) / Math.max(days.length, 1), barWidth = Math.max(1, (slot - 4) / series.length);
+    var slot = (width - left - 8) / Math.max(days.length, 1), barWidth = Math.min(28, Math.max(1, (slot - 4) / series.length));
     var y = function (v) { return height - bottom - (v / max) * (height - bottom - top); };
     var drawing = svg("svg", { viewBox: "0 0 " + width + " " + height, "class": "rp-svg" });
     [0, max].forEach(function (tick) {
       drawing.appendChild(svg("text", { x: left - 4, y: y(tick) + 4, "class": "rp-label", "text-anchor": "end" }, show(tick)));
     });
     drawing.appendChild(svg("line", { x1: left, x2: width - 4, y1: y(0), y2: y(0), "class": "rp-axis" }));
-    var every = Math.ceil(days.length / 8);
+    var every = Math.ceil(days.length / 6);
     days.forEach(function (d, i) {
-      var x = left + i * slot + 2;
+      var x = left + i * slot + (slot - barWidth * series.length) / 2;
       series.forEach(function (s, j) {
         var value = valueOf(d, s) || 0;
         var bar = svg("rect", { x: x + j * barWidth, y: y(value), width: barWidth, height: y(0) - y(value),
@@ -117,7 +128,7 @@
         drawing.appendChild(bar);
       });
       if (i % every === 0) {
-        drawing.appendChild(svg("text", { x: x + slot / 2, y: height - bottom + 16, "class": "rp-label",
+        drawing.appendChild(svg("text", { x: left + i * slot + slot / 2, y: height - bottom + 18, "class": "rp-label",
                                           "text-anchor": "middle" }, d.key.slice(5)));
       }
     });
@@ -126,7 +137,7 @@
 
   // NPS per day on a -100…100 scale: points joined where consecutive days have answers.
   function npsLine(days, valueOf) {
-    var width = 600, height = 220, left = 44, bottom = 30, top = 12;
+    var width = 400, height = 200, left = 40, bottom = 28, top = 12;
     var slot = (width - left - 12) / Math.max(days.length, 1);
     var x = function (i) { return left + slot * (i + 0.5); };
     var y = function (v) { return top + (100 - v) / 200 * (height - top - bottom); };
@@ -135,11 +146,11 @@
       drawing.appendChild(svg("line", { x1: left, x2: width - 8, y1: y(tick), y2: y(tick), "class": tick ? "rp-gridline" : "rp-axis" }));
       drawing.appendChild(svg("text", { x: left - 4, y: y(tick) + 4, "class": "rp-label", "text-anchor": "end" }, String(tick)));
     });
-    var points = [], every = Math.ceil(days.length / 8);
+    var points = [], every = Math.ceil(days.length / 6);
     days.forEach(function (d, i) {
       var value = valueOf(d);
       if (i % every === 0) {
-        drawing.appendChild(svg("text", { x: x(i), y: height - bottom + 16, "class": "rp-label", "text-anchor": "middle" }, d.key.slice(5)));
+        drawing.appendChild(svg("text", { x: x(i), y: height - bottom + 18, "class": "rp-label", "text-anchor": "middle" }, d.key.slice(5)));
       }
       if (value === null || value === undefined) {
         if (points.length > 1) { drawing.appendChild(svg("polyline", { points: points.join(" "), "class": "rp-line" })); }
@@ -222,40 +233,41 @@
 
     [["first_response_minutes", "First response", "first_response_minutes", "rp-first-response"],
      ["resolution_minutes", "Resolution", "resolution_minutes", "rp-resolution"]].forEach(function (kind) {
-      var target = targets ? { value: targets[kind[2]], label: "target " + targets[kind[2]] + " min (" + priority + ")" } : null;
+      var target = targets ? { value: targets[kind[2]], label: "target " + duration(targets[kind[2]]) + " (" + priority + ")" } : null;
       var timeSeries = TIMES.map(function (t) { return { key: t[0], label: t[1], unit: "min" }; });
       var valueOf = function (c, s) { return c.figures[kind[0]][s.key]; };
       var rows = groups.map(function (c) {
         var f = c.figures[kind[0]];
-        var row = [c.key, show(f.median), show(f.p90)];
+        var row = [c.key, duration(f.median), duration(f.p90)];
         if (kind[0] === "first_response_minutes") {
           row.push(c.figures.sla.met, c.figures.sla.breached,
                    c.figures.sla.attainment === null ? "–" : Math.round(c.figures.sla.attainment * 1000) / 10 + " %");
         }
         return row;
       });
-      var head = [groupName, "Median (min)", "90th percentile (min)"];
+      var head = [groupName, "Median", "90th percentile"];
       if (kind[0] === "first_response_minutes") { head.push("Within SLA", "Breached", "Attainment"); }
       grid.appendChild(figure(kind[3], kind[1] + " time against the SLA",
-        kind[1] + " time in minutes from the conversation's opening, median and 90th percentile, in total and per " +
+        kind[1] + " time from the conversation's opening, median and 90th percentile, in total and per " +
         groupName + (target ? "; the dashed line is the " + priority + " priority's target of " + target.value +
         " " + calendar + " minutes." : "."),
-        hbars(groups, timeSeries, valueOf, target), TIMES.map(function (t) { return t[1]; }),
-        table(kind[1] + " (minutes)" + (target ? ", target " + target.value + " " + calendar + " minutes" : ""), head, rows)));
+        hbars(groups, timeSeries, valueOf, target, duration), TIMES.map(function (t) { return t[1]; }),
+        table(kind[1] + " time" + (target ? ", target " + target.value + " " + calendar + " minutes" : ""), head, rows)));
     });
 
     var scores = ["1", "2", "3", "4", "5"];
     var csatCategories = scores.map(function (s) { return { key: s, label: s + (s === "1" ? " (worst)" : s === "5" ? " (best)" : ""), figures: report }; });
     grid.appendChild(figure("rp-csat", "CSAT distribution",
-      report.csat.responses + " answers on the 1 to 5 scale" + (report.csat.average === null ? "." : ", average " + report.csat.average + "."),
+      plural(report.csat.responses, "answer", "answers") + " on the 1 to 5 scale" + (report.csat.average === null ? "." : ", average " + report.csat.average + "."),
       hbars(csatCategories, [{ key: "answers", label: "Answers", unit: "" }], function (c) { return report.csat.distribution[c.key]; }),
       null, table("CSAT answers per score", ["Score", "Answers"], scores.map(function (s) { return [s, report.csat.distribution[s]]; }))));
 
     var npsOf = function (d) { return d.figures ? d.figures.nps.score : null; };
     var answered = days.filter(function (d) { return npsOf(d) !== null; }).length;
     grid.appendChild(figure("rp-nps", "NPS over time",
-      answered ? "NPS per day (promoters minus detractors, in percent of the answers), " + answered + " days with answers; " +
-                 "over the period " + show(report.nps.score) + " from " + report.nps.responses + " answers."
+      answered ? "NPS per day (promoters minus detractors, in percent of the answers), " + plural(answered, "day", "days") +
+                 " with answers; over the period " + show(report.nps.score) + " from " +
+                 plural(report.nps.responses, "answer", "answers") + "."
                : "No NPS answers in this period.",
       npsLine(days, npsOf), null,
       table("NPS per day", ["Day", "Answers", "Promoters", "Passives", "Detractors", "NPS"], days.map(function (d) {
