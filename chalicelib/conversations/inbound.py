@@ -137,7 +137,7 @@ def _thread_route_acknowledge(record: InboxRecord, ports: WorkerPorts) -> str:
     if threaded.reopened:  # a reply naming its resolved conversation (threading reopened it)
         count_reopened_by_customer(ports.repos, threaded.conversation,
                                    reopened_by_message_id(threaded.conversation.id, threaded.message.id),
-                                   record.received_at)
+                                   threaded.conversation.status_changed_at or record.received_at)
     if routed.escalated:  # a rule's immediate escalation or a repeat contact
         count_escalation(ports.repos, f"routing#{record.inbox_key}", routed.conversation, record.received_at)
     count_acknowledgment(ports.repos, record.inbox_key, threaded.conversation, record.received_at, acknowledged)

@@ -183,7 +183,7 @@ def thread_message(repos: Repositories, record: InboxRecord, *, id_key: Callable
     if decision.opens:
         _open_conversation(repos, decision, event, received_at, _announced_reference(record.acknowledgment, decision))
     else:
-        _reopen_if_resolved(repos, decision, message_id_for(inbox_key), received_at)
+        _reopen_if_resolved(repos, decision, message_id_for(inbox_key))
     _keep_announced_reference(repos, record.acknowledgment, decision)
     message = Message(
         id=message_id_for(inbox_key),
@@ -276,7 +276,7 @@ def _reopen_id(conversation_id: str, message_id: str) -> str:
     return reopened_by_message_id(conversation_id, message_id)
 
 
-def _reopen_if_resolved(repos: Repositories, decision: ThreadDecision, message_id: str, at: str) -> None:
+def _reopen_if_resolved(repos: Repositories, decision: ThreadDecision, message_id: str) -> None:
     """A reply to a resolved conversation (an email naming it) reopens it, and it becomes the customer's
     open conversation unless they already have another one. The move records an id derived from the
     message, so a redelivery recognises its own reopen (finishing the claim, reporting and counting it
@@ -287,7 +287,7 @@ def _reopen_if_resolved(repos: Repositories, decision: ThreadDecision, message_i
     change = _reopen_id(decision.conversation_id, message_id)
     if joined.status is ConversationStatus.RESOLVED:
         try:
-            joined = repos.conversations.set_status(decision.conversation_id, ConversationStatus.OPEN, at,
+            joined = repos.conversations.set_status(decision.conversation_id, ConversationStatus.OPEN, utc_now(),
                                                     expected=(ConversationStatus.RESOLVED,), event_id=change)
         except Conflict:  # support reopened it (or it moved on) meanwhile: not this message's reopen
             return
