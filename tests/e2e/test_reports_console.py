@@ -8,6 +8,7 @@ desktop and phone width are kept under artifacts/."""
 from __future__ import annotations
 
 import secrets
+import time
 from typing import Any
 
 import pytest
@@ -24,7 +25,7 @@ SUPPORT_KEY, CRISIS_KEY = "dev-support-key", "dev-crisis-key"
 
 
 def traffic(stack: LocalStack) -> tuple[str, str]:
-    """A Telegram case answered, resolved and rated 4; an SMS customer's first message. Their chat and number."""
+    """A Telegram case answered, resolved and rated 4; an SMS case resolved and reopened, another left open."""
     chat = str(7_000_000_000 + secrets.randbelow(10**9))
     write(stack, chat, "Il pacco è arrivato rotto")
     conversation = stack.wait_for_conversation("telegram", chat)
@@ -39,8 +40,29 @@ def traffic(stack: LocalStack) -> tuple[str, str]:
     assert wait_for_feedback(stack, conversation["id"])["feedback"]["score"] == 4
     number = phone()
     simulate(stack, "twilio-sms", number, "Buongiorno, info sulla bolletta")
-    stack.wait_for_conversation("sms", number)
+    sms = stack.wait_for_conversation("sms", number)
+    for action in ("resolve", "reopen"):  # support closes the SMS case and opens it again: one reopen
+        status, _ = stack.post(f"/conversations/{sms['id']}/{action}", {})
+        assert status == 200
+    waiting = phone()  # a third case, left open: opened and resolved differ
+    simulate(stack, "twilio-sms", waiting, "Nessuno mi risponde?")
+    stack.wait_for_conversation("sms", waiting)
     return chat, number
+
+
+def settled(stack: LocalStack, path: str) -> dict[str, Any]:
+    """The report once the workers are done with the traffic (acknowledgments count as the worker places
+    them): the same answer three times over a second and a half."""
+    answers: list[Any] = []
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        status, answer = stack.get(path)
+        assert status == 200
+        answers = [*answers[-2:], answer]
+        if len(answers) == 3 and answers[0] == answers[1] == answers[2]:
+            return dict(answer)
+        time.sleep(0.5)
+    raise AssertionError(f"{path} kept changing")
 
 
 def sign_in(browser: Any, url: str, key: str) -> None:
@@ -94,13 +116,12 @@ def test_the_reports_view_draws_the_figures_of_real_traffic(local_stack: LocalSt
 
     day = business_day(utc_now())
     traffic(local_stack)
-    status, by_channel = local_stack.get(f"/reports/kpis?from={day}&to={day}&group_by=channel")
-    assert status == 200
+    by_channel = settled(local_stack, f"/reports/kpis?from={day}&to={day}&group_by=channel")
     _, by_route = local_stack.get(f"/reports/kpis?from={day}&to={day}&group_by=route")
     _, by_day = local_stack.get(f"/reports/kpis?from={day}&to={day}&group_by=day")
     telegram, sms = by_channel["groups"]["telegram"], by_channel["groups"]["sms"]
     assert telegram["csat"]["distribution"]["4"] >= 1 and telegram["first_response_minutes"]["median"] is not None
-    assert sms["conversations"]["opened"] >= 1
+    assert sms["conversations"]["opened"] >= 1 and sms["conversations"]["reopened"] >= 1
 
     browser = _chromium()
     try:
@@ -145,6 +166,8 @@ def test_the_reports_view_draws_the_figures_of_real_traffic(local_stack: LocalSt
         assert tiles["opened"] == str(by_channel["conversations"]["opened"])
         assert tiles["resolved"] == str(by_channel["conversations"]["resolved"])
         assert tiles["inbound"] == str(by_channel["messages"]["inbound"])
+        assert tiles["reopened"] == str(by_channel["conversations"]["reopened"])
+        assert cells(browser, "rp-volumes-group", "sms")[5] == str(sms["conversations"]["reopened"])
 
         # Text alternatives: every chart is an image named by its title and description, with a table.
         for chart in browser.find_elements(By.CSS_SELECTOR, "#view-reports figure"):
@@ -165,6 +188,13 @@ def test_the_reports_view_draws_the_figures_of_real_traffic(local_stack: LocalSt
         browser.set_window_size(390, 900)
         assert browser.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
         full_page_screenshot(browser, 390, "reports-console-phone.png")
+
+        # A period the hub refuses: its reason, in the alert region.
+        browser.execute_script("arguments[0].value = '2026-02-01'", browser.find_element(By.ID, "rp-from"))
+        browser.execute_script("arguments[0].value = '2026-01-01'", browser.find_element(By.ID, "rp-to"))
+        browser.find_element(By.ID, "rp-show").click()
+        wait.until(lambda b: "to must not be before from" in b.find_element(By.ID, "rp-error").text)
+        assert browser.find_element(By.ID, "rp-error").get_attribute("role") == "alert"
 
         # The keyboard moves between the tabs.
         browser.find_element(By.ID, "tab-reports").send_keys(Keys.ARROW_LEFT)
