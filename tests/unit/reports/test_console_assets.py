@@ -23,3 +23,28 @@ def test_it_loads_nothing_from_elsewhere_and_never_parses_data_as_html() -> None
     assert "://" not in style and "@import" not in style and "url(" not in style
     for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("):
         assert sink not in script
+
+
+def _luminance(colour: str) -> float:
+    channels = [int(colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast(a: str, b: str) -> float:
+    light, dark = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+def test_the_chart_colours_meet_wcag_contrast_on_the_panels() -> None:
+    """Series fills and the target line: 3:1 against the panel they sit on (1.4.11, graphics); the text
+    colours the charts use: 4.5:1 (1.4.3)."""
+    shell, style = str(console_asset("console.css").body), str(console_asset("reports.css").body)
+    variables = dict(re.findall(r"--([a-z]+):\s*(#[0-9a-fA-F]{6})", shell))
+    series = re.findall(r"\.rp-s\d \{ fill: (#[0-9a-fA-F]{6}); background: \1; \}", style)
+    assert len(series) == 3  # one per series the view draws (VOLUMES in reports.js)
+    for background in (variables["panel"], variables["bg"]):
+        for colour in (*series, variables["danger"], variables["accent"]):
+            assert contrast(colour, background) >= 3, (colour, background)
+        for text in (variables["ink"], variables["muted"]):
+            assert contrast(text, background) >= 4.5, (text, background)
