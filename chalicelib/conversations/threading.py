@@ -280,12 +280,14 @@ def _reopen_if_resolved(repos: Repositories, decision: ThreadDecision, message_i
     """A reply to a resolved conversation (an email naming it) reopens it, and it becomes the customer's
     open conversation unless they already have another one. The move records an id derived from the
     message, so a redelivery recognises its own reopen (finishing the claim, reporting and counting it
-    once) and a conversation support moved meanwhile stands as it is."""
+    once) and a conversation support moved meanwhile stands as it is; a duplicate of a message already
+    threaded does not reopen the case support resolved since."""
     joined = repos.conversations.get(decision.conversation_id, consistent=True)
     if joined is None:
         return
     change = _reopen_id(decision.conversation_id, message_id)
-    if joined.status is ConversationStatus.RESOLVED:
+    stored = joined.status is ConversationStatus.RESOLVED and repos.messages.find(joined.id, message_id) is not None
+    if joined.status is ConversationStatus.RESOLVED and not stored:  # stored: a late duplicate after a new resolve
         try:
             joined = repos.conversations.set_status(decision.conversation_id, ConversationStatus.OPEN, utc_now(),
                                                     expected=(ConversationStatus.RESOLVED,), event_id=change)

@@ -147,3 +147,17 @@ def test_a_count_the_store_refused_is_made_by_the_redelivery(
     handle_inbound_event(reply, ports)
     handle_inbound_event(reply, ports)
     assert reopened(repos) == 1
+
+
+def test_a_late_duplicate_of_the_reply_does_not_reopen_the_case_support_resolved_since(
+    repos: Repositories, bus: MemoryBus, ports: WorkerPorts
+) -> None:
+    case = first_case(repos, ports)
+    resolve_conversation(repos, case.id, bus=bus)
+    reply = mail(repos, f"Re: [{case.reference}]", "Still broken", 5)
+    handle_inbound_event(reply, ports)
+    resolve_conversation(repos, case.id, bus=bus)  # support answers and closes it again
+    handle_inbound_event(reply, ports)  # the same reply, delivered once more
+    stored = repos.conversations.get(case.id, consistent=True)
+    assert stored is not None and stored.status.value == "resolved"
+    assert reopened(repos) == 1 and len(reopen_events(bus)) == 1
