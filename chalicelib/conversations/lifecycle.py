@@ -84,6 +84,12 @@ def status_change_id(conversation_id: str, status: ConversationStatus, change: s
     return lifecycle_event_id_for(conversation_id, STATUS_EVENT[status].value, change)
 
 
+def reopened_by_message_id(conversation_id: str, message_id: str) -> str:
+    """The status change of a *resolved* conversation reopened by the customer's message (a reply naming it):
+    apart from a pending one's (:func:`status_change_id` of the message), so the two read differently."""
+    return status_change_id(conversation_id, ConversationStatus.OPEN, f"resolved\x1f{message_id}")
+
+
 def last_status_event(conversation: Conversation, customer: Customer, **detail: Any) -> LifecycleEvent | None:
     """The event of the status change that brought ``conversation`` where it stands, as first published;
     None when its status was never changed (a conversation open since it opened)."""

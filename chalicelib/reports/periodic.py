@@ -80,7 +80,7 @@ def send_weekly_report(ports: ReportPorts, now: datetime) -> str:
 def report_envelope(report_id: str, by_day: dict[str, Any], by_channel: dict[str, Any], csv_pointer: str,
                     html_pointer: str, now: datetime) -> dict[str, Any]:
     """``omnihub.report.v1`` (schemas/omnihub.report.v1.json)."""
-    totals = {key: value for key, value in by_day.items() if key not in ("groups", "group_by")}
+    totals = {key: value for key, value in by_day.items() if key not in ("groups", "group_by", "sla_targets")}
     return json.loads(json.dumps({
         "schema": REPORT_SCHEMA,
         "report_id": report_id,
