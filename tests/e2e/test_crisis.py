@@ -82,6 +82,33 @@ def test_a_broadcast_reaches_each_customer_once_and_an_update_once_more(local_st
     kinds = [m["text"] for m in conversation["messages"] if m["direction"] == "outbound"]
     assert marker in kinds and second in kinds  # threaded into the customer's conversation
 
+    # The provider's status callbacks (redelivered, then read; one failed) move delivered / failed once each.
+    from devstack.simulators.base import send
+    from devstack.simulators.twilio import simulate_twilio_status
+
+    def broadcast_sid(number: str) -> str:
+        found = local_stack.wait_for_conversation("sms", number)
+        return next(m["provider_message_id"] for m in found["messages"]
+                    if m["direction"] == "outbound" and m["text"] == marker and m["provider_message_id"])
+
+    callbacks = [(numbers[0], "delivered"), (numbers[0], "delivered"), (numbers[0], "read"),
+                 (numbers[1], "delivered"), (numbers[2], "undelivered"), (numbers[2], "undelivered")]
+    for number, outcome in callbacks:
+        request = simulate_twilio_status(local_stack.secrets(), broadcast_sid(number), outcome, to=number,
+                                         error_code="30003" if outcome == "undelivered" else None,
+                                         public_base_url=local_stack.api_url)
+        assert send(local_stack.api_url, request).status == 200
+
+    def first_update_progress() -> dict[str, Any]:
+        _, shown = local_stack.get(f"/crisis/incidents/{incident['id']}", key=CRISIS_KEY)
+        progress: dict[str, Any] = shown["updates"][0]["progress"]
+        return progress
+
+    wait_until(lambda: first_update_progress()["delivered"] == 2 and first_update_progress()["failed"] == 1)
+    time.sleep(2)  # a redelivered callback counted twice would show by now
+    sms = first_update_progress()["per_channel"]["sms"]
+    assert (sms["sent"], sms["delivered"], sms["failed"]) == (3, 2, 1)
+
 
 def test_a_message_with_the_keywords_is_tagged_and_routed_to_crisis(local_stack: LocalStack) -> None:
     keyword = f"blackout{uuid.uuid4().hex[:6]}"

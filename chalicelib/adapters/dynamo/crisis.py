@@ -149,7 +149,7 @@ class DynamoCrisis:
             ExpressionAttributeValues=to_item({":s": state, ":c": channel, ":claimed": CLAIMED, ":r": reason}),
         )
         if settled:
-            counter = f"{SKIP_PREFIX}{reason}#{channel}" if state == "skipped" else f"{COUNT_PREFIX}{state}#{channel}"
+            counter = f"{SKIP_PREFIX}{reason}#{channel}" if state == "skipped" else counter_attribute(state, channel)
             self._table.update(
                 keys.incident_update(incident_id, update_id),
                 UpdateExpression="ADD #n :one" + (" SET last_sent_at = :t" if state == "sent" and at else ""),
@@ -195,6 +195,11 @@ class DynamoCrisis:
         ids = [item["customer_id"]["S"] for item in response.get("Items", [])]
         last = response.get("LastEvaluatedKey")
         return ids, json.dumps(last, sort_keys=True) if last else None
+
+
+def counter_attribute(counter: str, channel: str) -> str:
+    """The update item's attribute holding one progress counter of one channel."""
+    return f"{COUNT_PREFIX}{counter}#{channel}"
 
 
 def _named(prefix: str, figures: Mapping[tuple[str, str], int]) -> list[tuple[tuple[str, str], int]]:

@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from chalicelib.adapters.dynamo import keys
+from chalicelib.adapters.dynamo.broadcast_statuses import NOT_BROADCAST, advance_broadcast_status
 from chalicelib.adapters.dynamo.items import message_attributes, message_from_item
 from chalicelib.adapters.dynamo.table import Table, to_item
 from chalicelib.core.model import Channel, DeliveryStatus, Direction, Message
@@ -78,18 +79,26 @@ class DynamoMessages:
         if pointer is None or not pointer.get("conversation_id"):
             self._park_status(pointer_key, status, error_code)
             return False
+        key: keys.Key = {"pk": keys.conversation_partition(pointer["conversation_id"]), "sk": pointer["message_sk"]}
+        return self._advance(key, status, error_code)
+
+    def _advance(self, key: keys.Key, status: DeliveryStatus, error_code: str | None) -> bool:
+        """One conditional UpdateItem; a broadcast message (refused by that condition) moves with its
+        update's progress counters instead (broadcast_statuses.py)."""
         condition, values = _status_advances(status)
         update = "SET #s = :s, status_rank = :r, status_at = :t"
         if error_code:
             update += ", error_code = :e"
             values[":e"] = error_code
-        return self._table.update(
-            {"pk": keys.conversation_partition(pointer["conversation_id"]), "sk": pointer["message_sk"]},
+        if self._table.update(
+            key,
             UpdateExpression=update,
-            ConditionExpression=f"attribute_exists(pk) AND {condition}",
+            ConditionExpression=f"attribute_exists(pk) AND {NOT_BROADCAST} AND {condition}",
             ExpressionAttributeNames={"#s": "status"},
             ExpressionAttributeValues=to_item(values),
-        )
+        ):
+            return True
+        return advance_broadcast_status(self._table, key, status, error_code)
 
     def revise_message(self, provider: str, provider_message_id: str, *, text: str | None, deleted: bool,
                        at: str) -> bool:
@@ -160,14 +169,7 @@ class DynamoMessages:
             return  # no such message: nothing to record it on
         if provider and provider_message_id:
             self._index_provider_message(provider, provider_message_id, message)
-        condition, values = _status_advances(status)
-        self._table.update(
-            key,
-            UpdateExpression="SET #s = :s, status_rank = :r, status_at = :t",
-            ConditionExpression=f"attribute_exists(pk) AND {condition}",
-            ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues=to_item(values),
-        )
+        self._advance(key, status, None)
 
     def _index_provider_message(self, provider: str, provider_message_id: str, message: Message) -> None:
         """Record where a provider's message id lives; apply a status that arrived before we knew it."""

@@ -67,10 +67,20 @@ class MemoryCrisis:
             return True
 
     def get_update(self, incident_id: str, update_id: str) -> IncidentUpdate | None:
-        return self.updates_by_incident.get(incident_id, {}).get(update_id)
+        update = self.updates_by_incident.get(incident_id, {}).get(update_id)
+        return None if update is None else self._with_deliveries(update)
 
     def updates(self, incident_id: str) -> list[IncidentUpdate]:
-        return sorted(self.updates_by_incident.get(incident_id, {}).values(), key=lambda u: (u.created_at, u.id))
+        found = [self._with_deliveries(u) for u in self.updates_by_incident.get(incident_id, {}).values()]
+        return sorted(found, key=lambda u: (u.created_at, u.id))
+
+    def _with_deliveries(self, update: IncidentUpdate) -> IncidentUpdate:
+        """The delivered / failed counters the message twin moves with each broadcast status."""
+        with self._store.lock:
+            moved = dict(self._store.broadcast_progress.get((update.incident_id, update.id), {}))
+        if not moved:
+            return update
+        return replace(update, progress=replace(update.progress, counts=_added(update.progress.counts, moved)))
 
     def plan_state(self, incident_id: str, update_id: str) -> PlanState:
         self._count("get_item")

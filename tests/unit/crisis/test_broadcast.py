@@ -216,3 +216,43 @@ def test_an_update_reaches_the_audience_again_plus_who_wrote_in_with_the_keyword
     recipients = Counter(m.split("_")[0] for _, _, m in world.messages.sent)
     assert sum(recipients.values()) == 3  # the vip twice (create, update), the keyword writer once
     assert world.crisis.incidents[created["id"]].status.value == "identified"
+
+
+def test_delivery_callbacks_and_permanent_send_errors_move_the_progress_once_per_message() -> None:
+    """The broadcast's outbound job names its incident update; the sender's answer, the provider's status
+    callbacks (redelivered) and a permanent send error then count delivered / failed per channel."""
+    from chalicelib.conversations.inbound import apply_status
+    from chalicelib.core.model import DeliveryStatus, EventKind, InboundEvent
+    from chalicelib.outbound.delivery import RepositoryDeliveryLedger
+    from chalicelib.outbound.job import OutboundJob
+
+    world = World()
+    for number in range(4):
+        world.customer(number, (Channel.SMS, Channel.WHATSAPP)[number % 2])
+    created, _ = create_incident(world.ports, BODY)
+    world.drain()
+    jobs = [OutboundJob.from_dict(job) for job in world.store.jobs()]
+    assert len(jobs) == 4
+    first_update = created["updates"][0]["id"]
+    assert all(job.broadcast is not None and (job.broadcast.incident_id, job.broadcast.update_id) == (
+        created["id"], first_update) for job in jobs)
+    expected: Counter[tuple[str, str]] = Counter()
+    for number, job in enumerate(jobs):
+        ledger = RepositoryDeliveryLedger(world.repos, job)
+        expected[(job.channel.value, "failed" if number >= 2 else "delivered")] += 1
+        if number == 3:
+            ledger.record_failed(job.outbound_id, "131026", "the number is not on WhatsApp")
+            ledger.record_failed(job.outbound_id, "131026", "the number is not on WhatsApp")  # a retried job
+            continue
+        ledger.record_sent(job.outbound_id, f"pm-{number}", DeliveryStatus.SENT)
+        outcome = DeliveryStatus.FAILED if number == 2 else DeliveryStatus.DELIVERED
+        for status in (outcome, outcome, DeliveryStatus.READ):  # a redelivered callback, then read
+            event = InboundEvent(provider=job.provider, event_id=f"st-{number}-{status}", channel=job.channel,
+                                 kind=EventKind.DELIVERY_STATUS, occurred_at="2027-01-15T00:00:00.000Z",
+                                 provider_message_id=f"pm-{number}", status=status)
+            apply_status(world.repos, event)
+    (update,) = world.crisis.updates(created["id"])
+    progress = update.progress.to_api()
+    assert (progress["sent"], progress["delivered"], progress["failed"]) == (4, 2, 2)
+    by_channel = {channel: (f["delivered"], f["failed"]) for channel, f in progress["per_channel"].items()}
+    assert by_channel == {c: (expected[(c, "delivered")], expected[(c, "failed")]) for c in ("sms", "whatsapp")}
