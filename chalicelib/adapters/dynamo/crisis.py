@@ -172,6 +172,16 @@ class DynamoCrisis:
         last = response.get("LastEvaluatedKey")
         return customers, json.dumps(last, sort_keys=True) if last else None
 
+    def audience_size(self) -> int | None:
+        try:
+            table = self._table.call("describe_table").get("Table", {})
+        except StoreUnavailable:  # no DescribeTable permission, or a blip: the caller estimates otherwise
+            return None
+        index = next((i for i in table.get("GlobalSecondaryIndexes") or () if i.get("IndexName") == _CUSTOMERS_INDEX),
+                     None)
+        count = index.get("ItemCount") if index else None
+        return int(count) if isinstance(count, int) and count > 0 else None
+
     def customers_by_id(self, customer_ids: Sequence[str]) -> list[Customer]:
         found: list[Customer] = []
         for start in range(0, len(customer_ids), 100):

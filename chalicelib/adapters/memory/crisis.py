@@ -25,6 +25,7 @@ class MemoryCrisis:
         self.plans: dict[tuple[str, str], PlanState] = {}
         self.recipients: dict[tuple[str, str, str], dict[str, str]] = {}
         self.contacts: dict[str, dict[str, str]] = {}
+        self.size_estimate: int | None = None  # what audience_size answers
         self.calls: dict[str, int] = {}  # operation → count (the bench's DynamoDB figures on the twin)
 
     def _count(self, operation: str) -> None:
@@ -147,6 +148,10 @@ class MemoryCrisis:
         customers = [c for c in (self._customers.get(customer_id) for _, customer_id in page) if c is not None]
         more = page and len(page) == limit and page[-1] != ordered[-1]
         return customers, f"{page[-1][0]}#{page[-1][1]}" if more else None
+
+    def audience_size(self) -> int | None:
+        """None unless a test sets ``size_estimate`` (DynamoDB's figure is approximate, and moto's absent)."""
+        return self.size_estimate
 
     def customers_by_id(self, customer_ids: Sequence[str]) -> list[Customer]:
         self._count("batch_get_item")

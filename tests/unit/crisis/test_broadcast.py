@@ -200,6 +200,48 @@ def test_the_dry_run_counts_per_channel_with_an_eta_and_stores_nothing() -> None
     assert world.crisis.incidents == {} and world.bus.take(BROADCAST_QUEUE) == []
 
 
+def test_the_dry_run_is_exact_within_its_budget_and_flagged_estimated_beyond_it() -> None:
+    world = World(config_overrides={"dry_run_page_size": 25, "dry_run_max_pages": 10})
+    _populate(world, 240)
+    body = {**BODY, "dry_run": True, "audience": {"channels": ["sms", "whatsapp"]}}
+    exact, _ = create_incident(world.ports, body)  # 240 customers: 10 pages of 25 read it all
+    assert exact["estimated"] is False and exact["audience"]["examined"] == 240
+    truth = exact["audience"]["per_channel"]
+    assert truth == {"sms": 76, "whatsapp": 76}
+
+    # The page budget: 2 pages of 25 are a sample of the 240, scaled by the index's size.
+    small = World(config_overrides={"dry_run_page_size": 25, "dry_run_max_pages": 2})
+    _populate(small, 240)
+    small.crisis.size_estimate = 240
+    estimate, status = create_incident(small.ports, body)
+    assert status == 200 and estimate["dry_run"] is True and estimate["estimated"] is True
+    assert estimate["audience"]["examined"] == 50
+    for channel, number in truth.items():
+        assert abs(estimate["audience"]["per_channel"][channel] - number) <= 0.15 * number
+    assert estimate["audience"]["total"] == sum(estimate["audience"]["per_channel"].values())
+    assert set(estimate["eta_seconds"]) == {"sms", "whatsapp"}
+    assert small.crisis.incidents == {} and small.bus.take(BROADCAST_QUEUE) == []
+
+    # Without the index's size (moto; a stale figure): what was counted, flagged a lower bound.
+    for unknown in (None, 30):
+        small.crisis.size_estimate = unknown
+        counted, _ = create_incident(small.ports, body)
+        assert counted["estimated"] is True and counted["audience"]["lower_bound"] is True
+        assert sum(counted["audience"]["per_channel"].values()) == counted["audience"]["total"] < 50
+    assert exact["audience"]["lower_bound"] is False and estimate["audience"]["lower_bound"] is False
+
+
+def test_the_dry_run_stops_at_its_time_budget() -> None:
+    from chalicelib.crisis.dry_run import dry_run
+    from chalicelib.crisis.requests import validated_audience
+
+    world = World(config_overrides={"dry_run_page_size": 10, "dry_run_max_pages": 100, "dry_run_seconds": 1.0})
+    _populate(world, 100)
+    ticks = iter(float(n) for n in range(1000))  # each page takes a second of the clock the dry run reads
+    answer = dry_run(world.ports, validated_audience({}), monotonic=lambda: next(ticks))
+    assert answer["estimated"] is True and answer["audience"]["examined"] == 10
+
+
 def test_an_update_reaches_the_audience_again_plus_who_wrote_in_with_the_keywords() -> None:
     world = World()
     world.customer(1, Channel.SMS, tier="vip")
