@@ -27,7 +27,9 @@ from chalicelib.crisis.audience import NO_CHANNEL, admits, recipient_channel
 from chalicelib.crisis.ports import CrisisPorts
 
 
-def dry_run(ports: CrisisPorts, audience: Audience, *, monotonic: Callable[[], float] = time.monotonic) -> dict[str, Any]:
+def dry_run(
+    ports: CrisisPorts, audience: Audience, *, monotonic: Callable[[], float] = time.monotonic
+) -> dict[str, Any]:
     per_channel: Counter[str] = Counter()
     skipped: Counter[str] = Counter()
     now = datetime.fromtimestamp(ports.clock(), tz=UTC)

@@ -49,7 +49,8 @@ def test_old_profiles_get_the_index_once_and_a_stopped_run_continues(table: Tabl
         _old_profile(table, number)
     customers = DynamoCustomers(table)
     customers.create(Customer(id="new1", name=None, language="it", tier="vip",
-                              identities=(Identity(Channel.SMS, "+393339999999"),), created_at="2026-06-01T00:00:00.000Z"))
+                              identities=(Identity(Channel.SMS, "+393339999999"),),
+                              created_at="2026-06-01T00:00:00.000Z"))
     table.call("put_item", Item=to_item({"pk": "CONV#c1", "sk": "META", "type": "conversation"}))  # not a profile
     crisis = DynamoCrisis(table)
     assert _everyone(crisis) == ["new1"]  # the planner misses the old ones

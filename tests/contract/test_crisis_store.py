@@ -132,7 +132,8 @@ def test_delivery_statuses_count_on_the_update_once_per_message_and_status(crisi
     store, _ = crisis
     incident = _incident()
     store.create_incident(incident)
-    store.add_update(IncidentUpdate(incident.id, "upd-1", IncidentStatus.INVESTIGATING, {"it": "x"}, incident.created_at))
+    store.add_update(IncidentUpdate(incident.id, "upd-1", IncidentStatus.INVESTIGATING, {"it": "x"},
+                                    incident.created_at))
     messages = repos.messages
     for number in range(1, 6):
         channel = Channel.WHATSAPP if number == 5 else Channel.SMS

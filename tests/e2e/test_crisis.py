@@ -112,6 +112,9 @@ def test_a_broadcast_reaches_each_customer_once_and_an_update_once_more(local_st
 
 def test_a_message_with_the_keywords_is_tagged_and_routed_to_crisis(local_stack: LocalStack) -> None:
     keyword = f"blackout{uuid.uuid4().hex[:6]}"
+    routed_before = phone()  # a conversation routed before the incident: its keyword message moves it
+    simulate(local_stack, "twilio-sms", routed_before, "buongiorno")
+    assert local_stack.wait_for_conversation("sms", routed_before)["route"] != "crisis"
     status, incident = crisis_post(local_stack, "/crisis/incidents", {
         "title": "Blackout", "status": "identified", "message": {"it": "Sappiamo del blackout.", "en": "We know."},
         "keywords": [keyword], "audience": {"customer_ids": ["nobody"]}}, f"surge-{keyword}")
@@ -123,6 +126,19 @@ def test_a_message_with_the_keywords_is_tagged_and_routed_to_crisis(local_stack:
     wait_until(lambda: local_stack.wait_for_conversation("sms", number)["route"] == "crisis")
     conversation = local_stack.wait_for_conversation("sms", number)
     assert f"incident:{incident['id']}" in conversation["tags"]
+
+    simulate(local_stack, "twilio-sms", routed_before, f"anche qui {keyword}")
+    wait_until(lambda: local_stack.wait_for_conversation("sms", routed_before)["route"] == "crisis")
+    moved = local_stack.wait_for_conversation("sms", routed_before)
+    assert f"incident:{incident['id']}" in moved["tags"] and len(moved["messages"]) >= 2  # the same conversation
+    sqs = local_stack.sqs()
+    url = sqs.get_queue_url(QueueName="omnihub-local-route-crisis.fifo")["QueueUrl"]
+
+    def on_route_crisis() -> bool:
+        received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
+        return any(json.loads(m["Body"])["conversation"]["id"] == moved["id"] for m in received)
+
+    wait_until(on_route_crisis)  # its routed envelope went to route-crisis
 
 
 def _chromium() -> Any:

@@ -9,7 +9,7 @@ UpdateItem:
 - idempotent: the condition ``attribute_not_exists(cust_pk)`` never rewrites a profile that has them
   (written since by the hub, or by an earlier run), so running it twice, or beside a live hub, is safe;
 - resumable: after each page the Scan's cursor is saved on a checkpoint item
-  (``MIGRATION#customers-index``); a run that stopped (killed, throttled, out of time) continues from
+  (``keys.migration("customers-index")``); a run that stopped (killed, throttled, out of time) continues from
   there, and a finished run leaves the cursor empty so the next one starts from the beginning.
 """
 
