@@ -32,7 +32,7 @@ class BackfillReport:
     pages: int
     scanned: int  # profiles without the index's attributes the pages held
     fixed: int  # profiles this run gave them
-    unfixable: int  # profiles without a created_at (left as they are, named in the log)
+    unfixable: int  # profiles without a created_at or id (left as they are: no place in the index's order)
     finished: bool  # False: stopped by max_pages; run again to continue
     cursor: str | None  # where the next run starts (None: the beginning)
 

@@ -5,8 +5,9 @@ A crisis broadcast's outbound message names its incident update (``broadcast_inc
 worker's permanent failure moves it to delivered, read or failed, the update's counters move in the
 same TransactWriteItems as the message's status, on the condition that the status is still the one
 read: a redelivered callback finds the status already there and counts nothing, a racing one reads
-again, and no crash can fall between the two writes. Only broadcast messages take this path; every
-other status change stays one conditional UpdateItem (see :class:`DynamoMessages`).
+again, and no crash can fall between the two writes. Only broadcast messages take this path (their
+provider id's pointer item says ``broadcast``); every other status change stays one conditional
+UpdateItem (see :class:`DynamoMessages`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from chalicelib.core.incident import delivery_moves
 from chalicelib.core.model import DeliveryStatus
 from chalicelib.core.timestamps import utc_now
 
-NOT_BROADCAST = "attribute_not_exists(broadcast_incident)"  # the plain path's extra condition
 _ATTEMPTS = 3  # racing callbacks of one message: the loser reads again
 _CONDITION_FAILED = "ConditionalCheckFailed"
 
