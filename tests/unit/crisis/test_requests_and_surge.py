@@ -150,3 +150,17 @@ def test_the_customers_index_size_is_dynamodbs_item_count_or_unknown() -> None:
     assert size({"Table": {"GlobalSecondaryIndexes": indexes[:1]}}) is None
     assert size({"Table": {"GlobalSecondaryIndexes": [{"IndexName": "gsi_customers", "ItemCount": 0}]}}) is None
     assert size(StoreUnavailable("no DescribeTable permission")) is None
+
+
+@pytest.mark.parametrize(("old", "new", "moves"), [
+    ("queued", "delivered", {"delivered": 1}), ("sent", "read", {"delivered": 1}), ("delivered", "read", {}),
+    ("queued", "sent", {}), ("sent", "failed", {"failed": 1}), ("queued", "failed", {"failed": 1}),
+    ("delivered", "failed", {"failed": 1, "delivered": -1}),
+])
+def test_a_broadcast_messages_status_change_moves_at_most_one_counter_to_it(old: str, new: str,
+                                                                             moves: dict[str, int]) -> None:
+    from chalicelib.core.incident import delivery_moves
+    from chalicelib.core.model import DeliveryStatus
+
+    assert DeliveryStatus(old).can_become(DeliveryStatus(new))
+    assert delivery_moves(DeliveryStatus(old), DeliveryStatus(new)) == moves
