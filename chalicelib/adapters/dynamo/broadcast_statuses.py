@@ -27,17 +27,18 @@ _CONDITION_FAILED = "ConditionalCheckFailed"
 
 def advance_broadcast_status(table: Table, key: keys.Key, status: DeliveryStatus, error_code: str | None) -> bool:
     """Move a broadcast message to ``status`` if :meth:`DeliveryStatus.can_become` allows, counting it
-    on its update's progress once; False when it is no broadcast message, gone, or not newer."""
+    on its update's progress once; False when it is gone or the status is not newer."""
     for _ in range(_ATTEMPTS):
         item = table.get(key, consistent=True)
-        if item is None or not item.get("broadcast_incident") or not item.get("broadcast_update"):
+        if item is None:
             return False
         old = DeliveryStatus(item.get("status") or DeliveryStatus.QUEUED.value)
         if not old.can_become(status):
             return False
         message = _status_write(old if "status" in item else None, status, error_code)
-        moves = delivery_moves(old, status)
-        if not moves:  # delivered → read: the message moves, the counters do not
+        named = bool(item.get("broadcast_incident") and item.get("broadcast_update"))
+        moves = delivery_moves(old, status) if named else {}
+        if not moves:  # delivered → read (or a message naming no update): it moves, no counter does
             if table.update(key, **message):
                 return True
             continue
