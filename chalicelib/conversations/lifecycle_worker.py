@@ -52,6 +52,7 @@ def routing_events(
     *,
     reopened: bool,
     applied: bool,
+    reason: str | None = None,
 ) -> list[LifecycleEvent]:
     """The events of one routed message, in the order they happened (its escalations follow them)."""
     customer, message = threaded.customer, threaded.message
@@ -67,6 +68,7 @@ def routing_events(
             events.append(event)
     if applied:
         event_type = LifecycleType.ROUTED if threaded.opened else LifecycleType.REROUTED
+        because = {"reason": reason} if reason else {}  # an incident's keywords: incident:<id>
         events.append(conversation_event(event_type, conversation, customer, change=message.id,
-                                         at=message.created_at, message_id=message.id, by="rule"))
+                                         at=message.created_at, message_id=message.id, by="rule", **because))
     return events

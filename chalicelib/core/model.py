@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from chalicelib.core.errors import ModelError
+from chalicelib.core.incident import BroadcastRef
 from chalicelib.core.routing_record import ConversationRouting, SupportAssignment
 from chalicelib.core.sla_record import StoredSla
 from chalicelib.core.timestamps import ISO_UTC, normalize_timestamp
@@ -307,6 +308,7 @@ class Message:
     # What happened to it after it was stored: ``edited_at``, ``deleted_at`` and ``edit_history`` (a JSON
     # list of {"text", "until"}: every earlier text and when it was replaced) for an edit or an unsend.
     metadata: dict[str, str] = field(default_factory=dict)
+    broadcast: BroadcastRef | None = None  # a crisis broadcast: the update whose progress its statuses count on
 
     def to_api(self) -> dict[str, Any]:
         data = self._api_fields()

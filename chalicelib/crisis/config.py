@@ -46,6 +46,10 @@ class CrisisConfig:
     messenger_tag: str | None = None
     page_size: int = 100
     max_wait_seconds: float = 10.0
+    # The dry run's budget (crisis/dry_run.py): exact within it, an extrapolated estimate beyond.
+    dry_run_page_size: int = 1000
+    dry_run_max_pages: int = 20
+    dry_run_seconds: float = 3.0
 
     def rate_for(self, channel: Channel | str) -> SendRate:
         name = channel.value if isinstance(channel, Channel) else channel
@@ -97,6 +101,8 @@ def parse_crisis_config(document: Any, where: str = "crisis configuration") -> C
     tag = document.get("messenger_tag")
     page_size = document.get("page_size", 100)
     max_wait = document.get("max_wait_seconds", 10)
+    if not isinstance(document.get("dry_run", {}), dict):
+        raise CrisisConfigError(f"{where}: dry_run must be an object")
     if not isinstance(fallback, str) or not fallback:
         raise CrisisConfigError(f"{where}: fallback_language must be a language tag")
     if tag is not None and not isinstance(tag, str):
@@ -105,7 +111,17 @@ def parse_crisis_config(document: Any, where: str = "crisis configuration") -> C
         raise CrisisConfigError(f"{where}: page_size must be a whole number from 1 to 1000")
     if not _positive(max_wait):
         raise CrisisConfigError(f"{where}: max_wait_seconds must be positive")
-    return CrisisConfig(rates, fallback.lower(), templates, tag, page_size, float(max_wait))
+    budget = document.get("dry_run", {})
+    dry_page, dry_pages = budget.get("page_size", 1000), budget.get("max_pages", 20)
+    dry_seconds = budget.get("seconds", 3)
+    if not isinstance(dry_page, int) or isinstance(dry_page, bool) or not 1 <= dry_page <= 1000:
+        raise CrisisConfigError(f"{where}: dry_run.page_size must be a whole number from 1 to 1000")
+    if not isinstance(dry_pages, int) or isinstance(dry_pages, bool) or not 1 <= dry_pages <= 1000:
+        raise CrisisConfigError(f"{where}: dry_run.max_pages must be a whole number from 1 to 1000")
+    if not _positive(dry_seconds) or dry_seconds > 25:
+        raise CrisisConfigError(f"{where}: dry_run.seconds must be positive and at most 25 (the API's deadline)")
+    return CrisisConfig(rates, fallback.lower(), templates, tag, page_size, float(max_wait),
+                        dry_page, dry_pages, float(dry_seconds))
 
 
 def _positive(value: Any) -> bool:

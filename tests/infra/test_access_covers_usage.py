@@ -15,12 +15,14 @@ import inspect
 import json
 import os
 import sys
+import tempfile
 import urllib.request
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -375,6 +377,24 @@ def run_flows(hub: Hub, api: Any, sandbox: str) -> None:
     pump.drain(timeout=30)
     assert _get(api, f"/crisis/incidents/{json.loads(incident.body)['id']}", "crisis-key")["updates"][0][
         "progress"]["sent"] > 0
+    # A dry run past its budget (here one customer) extrapolates by the customers index's size: DescribeTable.
+    config = json.loads((ROOT / "chalicelib" / "config" / "crisis.v1.json").read_text())
+    config["dry_run"] = {"page_size": 1, "max_pages": 1, "seconds": 1}
+    budget = Path(tempfile.mkdtemp(prefix="omnihub-crisis-")) / "crisis.json"
+    budget.write_text(json.dumps(config))
+    previous = os.environ.get("OMNIHUB_CRISIS_CONFIG")
+    os.environ["OMNIHUB_CRISIS_CONFIG"] = str(budget)
+    try:
+        dry = api.http.post("/crisis/incidents", body=json.dumps({
+            "title": "Outage", "status": "investigating", "message": {"en": "Outage"}, "dry_run": True}),
+            headers={"x-api-key": "crisis-key", "Content-Type": "application/json"})
+        assert dry.status_code == 200 and json.loads(dry.body)["estimated"] is True, dry.body
+    finally:
+        if previous is None:
+            os.environ.pop("OMNIHUB_CRISIS_CONFIG", None)
+        else:
+            os.environ["OMNIHUB_CRISIS_CONFIG"] = previous
+        budget.unlink()
 
     # The SLA sweep: the pump ran it on its first pass; once more now that there is data to sweep.
     pump._next_schedule = {name: 0.0 for name in pump._next_schedule}

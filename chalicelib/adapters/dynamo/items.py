@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from chalicelib.adapters.dynamo import keys
+from chalicelib.core.incident import BroadcastRef
 from chalicelib.core.model import (
     Attachment,
     Channel,
@@ -155,6 +156,8 @@ def message_attributes(message: Message) -> dict[str, Any]:
         "error_code": message.error_code,
         "call": dict(message.call) or None,
         "message_metadata": json.dumps(message.metadata, ensure_ascii=False) if message.metadata else None,
+        "broadcast_incident": message.broadcast.incident_id if message.broadcast else None,
+        "broadcast_update": message.broadcast.update_id if message.broadcast else None,
     }
 
 
@@ -176,4 +179,6 @@ def message_from_item(item: dict[str, Any]) -> Message:
         error_code=item.get("error_code"),
         call=tuple(sorted((str(k), str(v)) for k, v in (item.get("call") or {}).items())),
         metadata=dict(json.loads(item["message_metadata"])) if item.get("message_metadata") else {},
+        broadcast=BroadcastRef(item["broadcast_incident"], item["broadcast_update"])
+        if item.get("broadcast_incident") and item.get("broadcast_update") else None,
     )

@@ -26,6 +26,7 @@ Item layout (pk / sk):
   INCIDENT#{id} / CONTACT#{customer id}        a customer who wrote in with the incident's keywords
   BCAST#{incident}#{update}#{customer} / RECIPIENT  one per recipient and update: the exactly-once guard
   PACE#{bucket} / PACE                         a send-rate token bucket (channel and sender)
+  MIGRATION#{name} / MIGRATION                 a one-off migration's checkpoint (``./hub backfill``)
   customer profiles also carry gsi_customers: CUSTOMERS / {created_at}#{id} (the broadcast planner's pages)
 """
 
@@ -57,6 +58,7 @@ class Prefix(StrEnum):
     CONTACT = "CONTACT#"
     BROADCAST = "BCAST#"
     PACE = "PACE#"
+    MIGRATION = "MIGRATION#"
 
 
 INCIDENTS_PARTITION = "INCIDENTS"
@@ -81,6 +83,7 @@ class SortKey(StrEnum):
     EXPIRING_CLAIM = "CLAIM"
     RECIPIENT = "RECIPIENT"
     PACE = "PACE"
+    MIGRATION = "MIGRATION"
 
 
 class Key(TypedDict):
@@ -263,6 +266,10 @@ def broadcast_recipient(incident_id: str, update_id: str, customer_id: str) -> K
 
 def pace_bucket(bucket: str) -> Key:
     return _key(f"{Prefix.PACE}{bucket}", SortKey.PACE)
+
+
+def migration(name: str) -> Key:
+    return _key(f"{Prefix.MIGRATION}{name}", SortKey.MIGRATION)
 
 
 def customers_index(created_at: str, customer_id: str) -> dict[str, str]:

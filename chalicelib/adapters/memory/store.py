@@ -190,6 +190,8 @@ class MemoryStore:
     survey_cursor: dict[str, tuple[str, str]] = field(default_factory=dict)  # "sent": the last delayed survey sent
     kpis: dict[tuple[str, str, str], dict[str, int]] = field(default_factory=dict)  # (kind, day, value) → counts
     kpi_events: set[str] = field(default_factory=set)  # event keys already counted
+    # (incident, update) → (counter, channel) → n: broadcast messages' delivered / failed, moved with their status
+    broadcast_progress: dict[tuple[str, str], dict[tuple[str, str], int]] = field(default_factory=dict)
 
     def scan(self) -> list[Stored]:
         """Every stored record (the in-memory ``runtime.table().scan()``), grouped by aggregate."""
