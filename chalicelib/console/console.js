@@ -24,8 +24,6 @@
   var active = null;
   var KEY = "omnihub.console.key";
   var REFRESH_MS = 3000;
-  // Views registered before `probe` existed (crisis.js): what they need, until they say it themselves.
-  var KNOWN = { crisis: { scope: "crisis", probe: "crisis/incidents" } };
 
   // The hub's root as seen from the page: /console → /, /api/console (a stage prefix) → /api/.
   function base() { return new URL(window.location.href.replace(/console\/?([?#].*)?$/, "")); }
@@ -61,9 +59,6 @@
   }
 
   function registerView(view) {
-    var known = KNOWN[view.id] || {};
-    view.scope = view.scope || known.scope;
-    view.probe = view.probe || known.probe;
     views.push(view);
     var scopes = views.map(function (v) { return v.scope; }).filter(Boolean);
     document.querySelector("label[for=api-key]").textContent =

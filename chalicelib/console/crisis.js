@@ -181,5 +181,6 @@
     if (focused && document.getElementById(focused)) { document.getElementById(focused).focus(); }
   }
 
-  C.registerView({ id: "crisis", label: "Crisis", render: render, refresh: refresh });
+  C.registerView({ id: "crisis", label: "Crisis", render: render, refresh: refresh,
+                   scope: "crisis", probe: "crisis/incidents" });
 })();
