@@ -91,7 +91,7 @@ class DynamoInbox:
 
     def get(self, inbox_key: str) -> InboxRecord | None:
         item = self._table.get(keys.inbox(inbox_key), consistent=True)
-        if item is None:
+        if item is None or "event" not in item:  # none, or erased: only the dedupe record is left
             return None
         return InboxRecord(
             inbox_key=inbox_key,

@@ -26,6 +26,7 @@ Item layout (pk / sk):
   INCIDENT#{id} / CONTACT#{customer id}        a customer who wrote in with the incident's keywords
   BCAST#{incident}#{update}#{customer} / RECIPIENT  one per recipient and update: the exactly-once guard
   PACE#{bucket} / PACE                         a send-rate token bucket (channel and sender)
+  ERASURE#{customer id} / ERASURE              the audit of a customer's erasure (who, when, counts: no personal data)
   customer profiles also carry gsi_customers: CUSTOMERS / {created_at}#{id} (the broadcast planner's pages)
 """
 
@@ -57,6 +58,7 @@ class Prefix(StrEnum):
     CONTACT = "CONTACT#"
     BROADCAST = "BCAST#"
     PACE = "PACE#"
+    ERASURE = "ERASURE#"
 
 
 INCIDENTS_PARTITION = "INCIDENTS"
@@ -81,6 +83,7 @@ class SortKey(StrEnum):
     EXPIRING_CLAIM = "CLAIM"
     RECIPIENT = "RECIPIENT"
     PACE = "PACE"
+    ERASURE = "ERASURE"
 
 
 class Key(TypedDict):
@@ -239,8 +242,12 @@ def kpi_day_and_value(sort_key: str) -> tuple[str, str]:
 
 def kpi_event(event_key: str) -> Key:
     return _key(f"{Prefix.KPI_EVENT}{event_key}", SortKey.KPI_EVENT)
+
+
 def call(provider: str, call_id: str) -> Key:
     return _key(f"{Prefix.CALL}{provider}#{call_id}", SortKey.CALL)
+
+
 def incident(incident_id: str) -> Key:
     return _key(INCIDENTS_PARTITION, f"{Prefix.INCIDENT}{incident_id}")
 
@@ -268,3 +275,36 @@ def pace_bucket(bucket: str) -> Key:
 def customers_index(created_at: str, customer_id: str) -> dict[str, str]:
     """gsi_customers: every customer profile, oldest first (the broadcast planner pages it)."""
     return {"cust_pk": CUSTOMERS_INDEX_PARTITION, "cust_sk": f"{created_at}#{customer_id}"}
+
+
+def erasure(customer_id: str) -> Key:
+    return _key(f"{Prefix.ERASURE}{customer_id}", SortKey.ERASURE)
+
+
+def conversation_sort_key_range() -> str:
+    """The prefix of a customer's conversation pointers in the customer's partition."""
+    return Prefix.CONVERSATION.value
+
+
+def message_sort_key_prefix() -> str:
+    return Prefix.MESSAGE.value
+
+
+def contact_sort_key_prefix() -> str:
+    return Prefix.CONTACT.value
+
+
+def update_sort_key_prefix() -> str:
+    return Prefix.UPDATE.value
+
+
+def incident_sort_key_prefix() -> str:
+    return Prefix.INCIDENT.value
+
+
+def update_id_of(sort_key: str) -> str:
+    return sort_key.removeprefix(Prefix.UPDATE)
+
+
+def incident_id_of(sort_key: str) -> str:
+    return sort_key.removeprefix(Prefix.INCIDENT)

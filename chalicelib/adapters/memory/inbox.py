@@ -84,7 +84,7 @@ class MemoryInbox:
     def get(self, inbox_key: str) -> InboxRecord | None:
         with self.store.lock:
             entry = self.store.inbox.get(inbox_key)
-        if entry is None:
+        if entry is None or entry.erased_at is not None:  # erased: only the dedupe record is left
             return None
         return InboxRecord(
             inbox_key=inbox_key,
