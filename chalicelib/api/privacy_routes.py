@@ -25,7 +25,7 @@ def privacy_routes_blueprint() -> Blueprint:
     """A new blueprint per app (see care_routes_blueprint: one blueprint cannot be registered twice)."""
     privacy_routes = Blueprint(__name__)
 
-    def _answer(customer_id: str, run: Any) -> Any:
+    def _admin(customer_id: str, run: Any) -> Any:
         request: Request | None = privacy_routes.current_request
         assert request is not None  # Chalice sets it before it calls any route handler
         try:
@@ -41,13 +41,13 @@ def privacy_routes_blueprint() -> Blueprint:
     def customer_export(customer_id: str) -> Any:
         from chalicelib.privacy import export_customer
 
-        return _answer(customer_id, lambda _by: (export_customer(*_ports()[:2], customer_id, now=utc_now()), 200))
+        return _admin(customer_id, lambda _by: (export_customer(*_ports()[:2], customer_id, now=utc_now()), 200))
 
     @privacy_routes.route("/customers/{customer_id}", methods=["DELETE"])
     def customer_erase(customer_id: str) -> Any:
         from chalicelib.privacy import erase_customer
 
-        return _answer(customer_id, lambda by: erase_customer(*_ports(), customer_id, requested_by=by, now=utc_now()))
+        return _admin(customer_id, lambda by: erase_customer(*_ports(), customer_id, requested_by=by, now=utc_now()))
 
     return privacy_routes
 

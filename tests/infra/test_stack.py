@@ -321,8 +321,14 @@ def test_bucket_is_private_encrypted_ssl_only_and_expires_payloads(synthesized: 
         "RestrictPublicBuckets": True,
     }
     assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
-    (rule,) = bucket["LifecycleConfiguration"]["Rules"]
-    assert rule["ExpirationInDays"] == resources.PAYLOAD_BUCKET.raw_payload_days
+    rules = {rule["Id"]: rule for rule in bucket["LifecycleConfiguration"]["Rules"]}
+    for expiry in resources.PAYLOAD_BUCKET.expiry_rules:  # per prefix: raw payloads do not take attachments along
+        assert rules.pop(expiry.rule_id) == {"Id": expiry.rule_id, "Prefix": expiry.prefix,
+                                             "ExpirationInDays": expiry.days, "Status": "Enabled"}
+    assert rules == {"abort-incomplete-uploads": {"Id": "abort-incomplete-uploads", "Status": "Enabled",
+                                                  "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1}}}
+    prefixes = {rule.prefix: rule.days for rule in resources.PAYLOAD_BUCKET.expiry_rules}
+    assert prefixes["attachments/"] > prefixes["raw/"] == resources.RETENTION.raw_payload_days
     (policy,) = _by_type(raw, "AWS::S3::BucketPolicy").values()
     assert any(
         s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from chalicelib.adapters.dynamo import keys
 from chalicelib.adapters.dynamo.table import Table, to_item
+from chalicelib.core.bucket_layout import RAW_PAYLOAD_PREFIX
 from chalicelib.core.errors import StoreUnavailable
 from chalicelib.core.ids import event_reference
 from chalicelib.core.model import InboundEvent
@@ -83,7 +84,8 @@ class DynamoInbox:
             raise StoreUnavailable("no payload archive configured for a large body")
         digest = hashlib.sha256(raw_body).hexdigest()
         # One object per request, so discarding a refused request's copy never touches another's.
-        return self._payloads.put(f"raw/{provider}/{received_at[:10]}/{digest}-{secrets.token_hex(8)}", raw_body)
+        name = f"{RAW_PAYLOAD_PREFIX}{provider}/{received_at[:10]}/{digest}-{secrets.token_hex(8)}"
+        return self._payloads.put(name, raw_body)
 
     def discard_payload(self, pointer: str) -> None:
         if self._payloads is not None:
