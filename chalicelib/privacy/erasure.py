@@ -20,11 +20,12 @@ from collections import Counter
 from dataclasses import replace
 from typing import Any
 
+from chalicelib.adapters.observability import logger
 from chalicelib.api.envelopes import lifecycle_event
 from chalicelib.conversations.lifecycle import LifecycleType
 from chalicelib.core.errors import NotFound
 from chalicelib.core.ids import lifecycle_event_id_for
-from chalicelib.core.model import Customer, Message
+from chalicelib.core.model import Customer, Direction, Message
 from chalicelib.privacy.export import inbox_keys_of
 from chalicelib.privacy.ports import ErasureNotices, ErasureRecord, ObjectStore, PrivacyStore
 
@@ -67,6 +68,9 @@ def erase_customer(
     body = customer_erased_event(customer, finished)
     notices.publish(body, group_id=customer_id, dedupe_id=body["event_id"])
     store.finish_erasure(finished)
+    # The audit trail in the logs too: ids, the key's name and counts, nothing personal.
+    logger.info("customer erased", extra={"customer_id": customer_id, "requested_by": finished.requested_by,
+                                          "counts": dict(counts), "resumed": record.started_at != now})
     return erasure_answer(finished), 200
 
 
@@ -87,7 +91,7 @@ def _erase_message(store: PrivacyStore, objects: ObjectStore, message: Message, 
             counts["raw_payloads"] += 1
     store.erase_message(message)
     counts["messages"] += 1
-    if message.direction.value == "outbound":
+    if message.direction is Direction.OUTBOUND:
         counts["outbound_messages"] += 1
 
 

@@ -90,7 +90,8 @@ class PrivacyStore(Protocol):
         ...
 
     def erase_message(self, message: Message) -> None:
-        """The message item and the pointers its provider ids left (statuses, call log)."""
+        """The message item and the pointers its provider ids left (statuses, call log); an outbound
+        message's delivery claim stays, stripped of its detail."""
         ...
 
     def erase_conversation(self, customer_id: str, conversation: Conversation | None, conversation_id: str) -> None:

@@ -9,6 +9,7 @@ import hmac
 import json
 import time
 from argparse import Namespace
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -101,6 +102,26 @@ def traffic(hub: Hub) -> dict[str, Any]:
     return {"giulia": sorted(giulia), "mario": mario, "sms": sms}
 
 
+@pytest.fixture
+def log_lines() -> Iterator[list[str]]:
+    """Every record the hub logs during the test, with its extra fields, as JSON text."""
+    import logging
+
+    from chalicelib.adapters.observability import logger
+
+    lines: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            fields = {k: v for k, v in record.__dict__.items() if k not in ("exc_info", "args", "msg")}
+            lines.append(json.dumps({"message": record.getMessage(), **fields}, default=str, ensure_ascii=False))
+
+    keep = Keep()
+    logger.addHandler(keep)
+    yield lines
+    logger.removeHandler(keep)
+
+
 def _export(hub: Hub, customer_id: str) -> dict[str, Any]:
     response = hub.client.http.get(f"/customers/{customer_id}/export", headers=ADMIN)
     assert response.status_code == 200, response.body
@@ -131,7 +152,8 @@ def test_the_export_holds_everything_about_the_customer_and_nothing_else(hub: Hu
     assert MAIL_TEXT in payload["event"]["text"]
 
 
-def test_erasure_reaches_every_copy_and_a_redelivery_is_not_ingested_again(hub: Hub, traffic: dict[str, Any]) -> None:
+def test_erasure_reaches_every_copy_and_a_redelivery_is_not_ingested_again(hub: Hub, traffic: dict[str, Any],
+                                                                           log_lines: list[str]) -> None:
     from chalicelib.adapters.id_keys import id_key
     from chalicelib.handlers.relay import relay_outgoing
 
@@ -144,6 +166,7 @@ def test_erasure_reaches_every_copy_and_a_redelivery_is_not_ingested_again(hub: 
 
     hub.pump._handlers = {**hub.pump._handlers, "relay_inbox_stream": spy}
     hub.receive_all("conversation-events")
+    log_lines.clear()  # from here on: the erasure, the redelivery, the second DELETE
     held = json.dumps(hub.table_items(), default=str, ensure_ascii=False).lower() + " ".join(
         key.lower() + body.decode("utf-8", "replace").lower() for key, body in _objects(hub).items())
     assert [p for p in PERSONAL if p.lower() not in held] == []  # the scan below looks for what was there
@@ -192,6 +215,10 @@ def test_erasure_reaches_every_copy_and_a_redelivery_is_not_ingested_again(hub: 
     hub.pump.drain()
     assert hub.table_items() == before and hub.receive_all("conversation-events") == []
     assert hub.client.http.get(f"/customers/{erased[0]}/export", headers=ADMIN).status_code == 404
+    # The erasure's log lines (its audit among them) and the redelivery's name nobody.
+    logged = "\n".join(log_lines).lower()
+    assert logged.count('"message": "customer erased"') == len(erased)
+    assert [p for p in PERSONAL if p.lower() in logged] == []
 
 
 @pytest.mark.parametrize(("method", "suffix"), [("get", "/export"), ("delete", "")])

@@ -18,7 +18,7 @@ from chalicelib.adapters.dynamo.items import conversation_from_item, message_fro
 from chalicelib.adapters.dynamo.stream import ERASED_AT  # the stream relay ignores such a MODIFY
 from chalicelib.adapters.dynamo.table import Table, to_item
 from chalicelib.core.ids import acknowledgment_claim_key
-from chalicelib.core.model import Conversation, Customer, Message
+from chalicelib.core.model import Conversation, Customer, Direction, Message
 from chalicelib.privacy.ports import ErasureRecord, InboxCopy
 
 PAGE = 100  # items per query request
@@ -160,6 +160,11 @@ class DynamoPrivacyStore:
             self._delete(keys.provider_message(message.provider, message.provider_message_id))
             if message.call:
                 self._delete(keys.call(message.provider, message.provider_message_id))
+        if message.direction is Direction.OUTBOUND:
+            # Its delivery claim stays (the send remains at most once) without the detail a provider's
+            # error may have echoed (an address); an outbound message's id is its outbound id.
+            self._table.update(keys.outbox_claim(message.id), UpdateExpression="REMOVE detail",
+                               ConditionExpression="attribute_exists(pk)")
         self._delete(keys.message(message.conversation_id, message.created_at, message.id))
 
     def erase_conversation(self, customer_id: str, conversation: Conversation | None, conversation_id: str) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from typing import Any
 
 from chalicelib.adapters.memory.crisis import MemoryCrisis
@@ -13,7 +14,7 @@ from chalicelib.adapters.memory.customers import MemoryCustomers
 from chalicelib.adapters.memory.store import InboxEntry, MemoryStore, message_key
 from chalicelib.core.errors import StoreUnavailable
 from chalicelib.core.ids import acknowledgment_claim_key
-from chalicelib.core.model import Conversation, Customer, Message
+from chalicelib.core.model import Conversation, Customer, Direction, Message
 from chalicelib.privacy.ports import ErasureRecord, InboxCopy
 
 
@@ -116,6 +117,9 @@ class MemoryPrivacyStore:
                 self.store.provider_messages.pop((message.provider, message.provider_message_id), None)
                 if message.call:
                     self.store.calls.pop((message.provider, message.provider_message_id), None)
+            claim = self.store.claims.get(message.id)
+            if message.direction is Direction.OUTBOUND and claim is not None:
+                self.store.claims[message.id] = replace(claim, detail_json=None)  # the claim stays, no detail
             position = message_key(message.created_at, message.id)
             self.store.messages.pop((message.conversation_id, position), None)
             self.store.call_versions.pop((message.conversation_id, position), None)

@@ -172,3 +172,31 @@ def test_an_erasure_interrupted_by_an_outage_is_finished_by_the_next_request(sto
     answer, _ = erase_customer(privacy, objects, notices, maria, requested_by="dev-admin", now=NOW)
     assert answer["status"] == "erased" and answer["requested_at"] == NOW and len(notices.published) == 1
     assert "Maria" not in repr(store.scan()) and objects.objects == {}
+
+
+def test_crisis_records_are_exported_contacts_erased_and_recipient_guards_kept(store: MemoryStore, repos: Repositories,
+                                                                            maria: str) -> None:
+    from chalicelib.adapters.memory.crisis import MemoryCrisis
+
+    crisis = MemoryCrisis(store)
+    crisis.record_keyword_contact("inc_1", maria, "2026-11-18T09:00:00.000Z")
+    crisis.claim_recipient("inc_1", "upd_1", maria, "out_1", "2026-11-18T10:00:00.000Z")
+    crisis.recipients[("inc_1", "upd_1", maria)].update(state="sent", channel="whatsapp")  # as settled
+    privacy, objects, notices = MemoryPrivacyStore(store, crisis), *_ports(store)[1:]
+    records = export_customer(privacy, objects, maria, now=NOW)["crisis"]
+    assert [r["record"] for r in records] == ["keyword_contact", "broadcast_recipient"]
+    assert records[1]["state"] == "sent" and records[1]["channel"] == "whatsapp"
+    answer, _ = erase_customer(privacy, objects, notices, maria, requested_by="dev-admin", now=NOW)
+    assert answer["counts"]["crisis_contacts"] == 1 and crisis.contacts == {"inc_1": {}}
+    # The exactly-once guard of the broadcast stays (no personal data): the update is not sent again.
+    assert crisis.claim_recipient("inc_1", "upd_1", maria, "out_2", NOW).fresh is False
+
+
+def test_an_outbound_messages_delivery_claim_stays_without_its_detail(store: MemoryStore, repos: Repositories,
+                                                                      maria: str) -> None:
+    assert repos.deliveries.claim("msg_out1", 30)
+    repos.deliveries.finish("msg_out1", "failed", {"code": "21211", "reason": "'To' +393331234567 is not valid"})
+    privacy, objects, notices = _ports(store)
+    erase_customer(privacy, objects, notices, maria, requested_by="dev-admin", now=NOW)
+    assert store.claims["msg_out1"].state == "failed" and store.claims["msg_out1"].detail is None
+    assert repos.deliveries.claim("msg_out1", 30) is False  # still sent (or failed) at most once
