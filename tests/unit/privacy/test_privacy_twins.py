@@ -3,6 +3,8 @@ cases export and erase them, and a scan of the whole store shows what is left.""
 
 from __future__ import annotations
 
+import json
+
 import jsonschema
 import pytest
 
@@ -200,3 +202,21 @@ def test_an_outbound_messages_delivery_claim_stays_without_its_detail(store: Mem
     erase_customer(privacy, objects, notices, maria, requested_by="dev-admin", now=NOW)
     assert store.claims["msg_out1"].state == "failed" and store.claims["msg_out1"].detail is None
     assert repos.deliveries.claim("msg_out1", 30) is False  # still sent (or failed) at most once
+
+
+def test_a_long_history_exports_within_the_budget(store: MemoryStore, repos: Repositories, maria: str) -> None:
+    """3,000 messages of 4 KB (12 MB of text) against a 1 MiB budget: the document stays under it, says
+    what it left out, and keeps the oldest messages (an export is read oldest first)."""
+    [conversation_id] = repos.conversations.customer_conversation_ids(maria)
+    for number in range(3_000):
+        repos.messages.put(Message(id=f"msg_{number:05d}", conversation_id=conversation_id,
+                                   direction=Direction.INBOUND, channel=Channel.WHATSAPP,
+                                   created_at=f"2026-11-19T{number // 3600:02d}:{number // 60 % 60:02d}:"
+                                              f"{number % 60:02d}.000Z", text="è" * 4_000))
+    privacy, objects, _ = _ports(store)
+    document = export_customer(privacy, objects, maria, now=NOW, max_bytes=1024 * 1024)
+    size = len(json.dumps(document))
+    assert size <= 1024 * 1024 + 4_096  # the budget, plus the counts and limits added at the end
+    assert document["complete"] is False and document["omitted"]["messages"] > 2_000
+    shown = document["conversations"][0]["messages"]
+    assert 10 < len(shown) < 1_000 and SECRET_TEXT in {shown[0]["text"], shown[1]["text"]}
