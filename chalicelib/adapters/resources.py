@@ -19,6 +19,7 @@ class GlobalIndex:
     name: str
     partition_key: str
     sort_key: str
+    projection: str = "ALL"  # or "KEYS_ONLY": the table's keys and the index's
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +100,9 @@ TABLE = TableSpec(
         GlobalIndex(name="gsi_sla", partition_key="sla_pk", sort_key="sla_sk"),
         # Every customer profile, oldest first: the crisis broadcast planner pages its audience here.
         GlobalIndex(name="gsi_customers", partition_key="cust_pk", sort_key="cust_sk"),
+        # Sparse, keys only: the inbox items of one FIFO ordering key (a sender's identity, a provider message
+        # id, a call), so an erasure finds every raw payload of a customer (statuses, edits) without a scan.
+        GlobalIndex(name="gsi_sender", partition_key="sender_pk", sort_key="sender_sk", projection="KEYS_ONLY"),
     ),
 )
 

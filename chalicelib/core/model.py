@@ -219,11 +219,11 @@ class InboundEvent:
         """The FIFO group: one sender's events are handled in order, senders in parallel; a phone call's
         callbacks (some carry no caller) in order per call, so they fold one after the other."""
         if self.kind is EventKind.CALL and self.provider_message_id:
-            return f"{self.provider}#call#{self.provider_message_id}"
+            return call_ordering_key(self.provider, self.provider_message_id)
         if self.sender is not None:
             return self.sender.identity.key
         if self.provider_message_id:
-            return f"{self.provider}#msg#{self.provider_message_id}"
+            return message_ordering_key(self.provider, self.provider_message_id)
         return self.inbox_key
 
     def to_dict(self) -> dict[str, Any]:
@@ -383,3 +383,13 @@ class Conversation:
         if messages is not None:
             data["messages"] = [m.to_api() for m in messages]
         return data
+
+
+def call_ordering_key(provider: str, call_id: str) -> str:
+    """The ordering key of a phone call's callbacks (a call's message has the call id as provider message id)."""
+    return f"{provider}#call#{call_id}"
+
+
+def message_ordering_key(provider: str, provider_message_id: str) -> str:
+    """The ordering key of an event naming a message but no sender (a delivery status)."""
+    return f"{provider}#msg#{provider_message_id}"

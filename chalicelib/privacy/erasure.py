@@ -26,7 +26,7 @@ from chalicelib.conversations.lifecycle import LifecycleType
 from chalicelib.core.errors import NotFound
 from chalicelib.core.ids import lifecycle_event_id_for
 from chalicelib.core.model import Customer, Direction, Message
-from chalicelib.privacy.export import inbox_keys_of
+from chalicelib.privacy.export import inbox_keys_of, sender_inbox_keys
 from chalicelib.privacy.ports import ErasureNotices, ErasureRecord, ObjectStore, PrivacyStore
 
 CUSTOMER_ERASED = LifecycleType.CUSTOMER_ERASED.value
@@ -60,6 +60,8 @@ def erase_customer(
             conversation_ids.append(conversation_id)
     counts["crisis_contacts"] += store.erase_crisis_contacts(customer_id)
     if customer is not None:
+        for inbox_key in sender_inbox_keys(store, customer):  # what no message names: edits, reactions, ...
+            _erase_inbox_copy(store, objects, inbox_key, counts, now)
         for identity in customer.identities:
             store.erase_identity(identity.key)
             counts["identities"] += 1
@@ -81,18 +83,23 @@ def _erase_message(store: PrivacyStore, objects: ObjectStore, message: Message, 
             objects.delete(attachment.url)
             counts["attachments"] += 1
     for inbox_key in inbox_keys_of(store, message):
-        copy = store.inbox_copy(inbox_key)
-        if copy is None or copy.erased:
-            continue
-        if copy.raw_pointer:
-            objects.delete(copy.raw_pointer)
-            counts["raw_objects"] += 1
-        if store.erase_inbox_copy(inbox_key, now):
-            counts["raw_payloads"] += 1
+        _erase_inbox_copy(store, objects, inbox_key, counts, now)
     store.erase_message(message)
     counts["messages"] += 1
     if message.direction is Direction.OUTBOUND:
         counts["outbound_messages"] += 1
+
+
+def _erase_inbox_copy(store: PrivacyStore, objects: ObjectStore, inbox_key: str, counts: Counter[str],
+                      now: str) -> None:
+    copy = store.inbox_copy(inbox_key)
+    if copy is None or copy.erased:
+        return
+    if copy.raw_pointer:
+        objects.delete(copy.raw_pointer)
+        counts["raw_objects"] += 1
+    if store.erase_inbox_copy(inbox_key, now):
+        counts["raw_payloads"] += 1
 
 
 def customer_erased_event(customer: Customer | None, record: ErasureRecord) -> dict[str, Any]:

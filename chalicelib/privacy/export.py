@@ -18,7 +18,7 @@ from datetime import UTC, timedelta
 from typing import Any
 
 from chalicelib.core.errors import NotFound
-from chalicelib.core.model import Message
+from chalicelib.core.model import Customer, Message, call_ordering_key, message_ordering_key
 from chalicelib.core.timestamps import format_timestamp, parse_timestamp
 from chalicelib.privacy.ports import InboxCopy, ObjectStore, PrivacyStore
 
@@ -82,6 +82,7 @@ def export_customer(
         feedback = store.feedback(conversation_id)
         if feedback is not None and budget.admit("feedback", feedback):
             document["feedback"].append(dict(feedback))
+    inbox_keys += sender_inbox_keys(store, customer)
     for copy in _unique_copies(store, inbox_keys):
         shown = _raw_view(copy, objects, link_seconds, expires_at)
         if budget.admit("raw_payloads", shown):
@@ -124,13 +125,22 @@ def _attachment_view(attachment: dict[str, Any], objects: ObjectStore, link_seco
 
 
 def inbox_keys_of(store: PrivacyStore, message: Message) -> list[str]:
-    """The inbox items a message came from: its own and, for a phone call (whose provider message id is
-    the call id), every callback its call log lists."""
+    """The inbox items of a message: the one it came from; for a phone call (whose provider message id is
+    the call id) every callback its call log lists and every event of the call; for a message a provider
+    numbered, the events naming it without a sender (delivery statuses)."""
     found = [message.inbox_key] if message.inbox_key else []
-    if message.call and message.provider and message.provider_message_id:
-        found += [key for key in store.call_inbox_keys(message.provider, message.provider_message_id)
-                  if key != message.inbox_key]
+    if message.provider and message.provider_message_id:
+        if message.call:
+            found += store.call_inbox_keys(message.provider, message.provider_message_id)
+            found += store.inbox_keys_of(call_ordering_key(message.provider, message.provider_message_id))
+        found += store.inbox_keys_of(message_ordering_key(message.provider, message.provider_message_id))
     return found
+
+
+def sender_inbox_keys(store: PrivacyStore, customer: Customer) -> list[str]:
+    """Every inbox item the customer's identities sent: messages, and what no message names (edits,
+    reactions, opt-outs, follows)."""
+    return [key for identity in customer.identities for key in store.inbox_keys_of(identity.key)]
 
 
 def _unique_copies(store: PrivacyStore, inbox_keys: list[str]) -> Iterator[InboxCopy]:

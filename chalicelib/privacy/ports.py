@@ -68,6 +68,11 @@ class PrivacyStore(Protocol):
 
     def inbox_copy(self, inbox_key: str) -> InboxCopy | None: ...
 
+    def inbox_keys_of(self, ordering_key: str) -> Iterator[str]:
+        """The inbox items of one ordering key (a sender's identity key, a message's or a call's: see
+        InboundEvent.ordering_key), page by page: the events no message names (statuses, edits, reactions)."""
+        ...
+
     def feedback(self, conversation_id: str) -> Mapping[str, Any] | None: ...
 
     def crisis_records(self, customer_id: str) -> Iterator[Mapping[str, Any]]:

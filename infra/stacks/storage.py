@@ -49,7 +49,7 @@ def build_table(scope: Construct, settings: DeploySettings) -> dynamodb.Table:
             index_name=index.name,
             partition_key=_string_key(index.partition_key),
             sort_key=_string_key(index.sort_key),
-            projection_type=dynamodb.ProjectionType.ALL,
+            projection_type=dynamodb.ProjectionType(index.projection),
         )
     return table
 

@@ -15,6 +15,7 @@ from chalicelib.core.model import (
     Conversation,
     ConversationStatus,
     Customer,
+    DeliveryStatus,
     Direction,
     EventKind,
     Identity,
@@ -22,6 +23,7 @@ from chalicelib.core.model import (
     Message,
     Priority,
     Sender,
+    message_ordering_key,
 )
 from chalicelib.core.ports import Repositories
 from chalicelib.privacy.ports import ErasureRecord, PrivacyStore
@@ -94,6 +96,17 @@ def test_both_read_the_same_history(side: Side) -> None:
     assert copy is not None and not copy.erased and copy.raw == b"Body=where+is+my+parcel"
     assert copy.event is not None and copy.event["text"] == "where is my parcel?" and copy.provider == "twilio"
     assert privacy.inbox_copy("twilio#nothing") is None and privacy.feedback("cnv_1") is None
+    # What no message names is found by its ordering key: the sender's lifecycle event, the message's status.
+    edit = InboundEvent(provider="twilio", event_id="OPTOUT1", kind=EventKind.LIFECYCLE, channel=Channel.SMS,
+                        occurred_at=AT, sender=Sender(PHONE), metadata={"lifecycle": "unsubscribed"})
+    status = InboundEvent(provider="twilio", event_id="ST1", kind=EventKind.DELIVERY_STATUS, channel=Channel.SMS,
+                          occurred_at=AT, provider_message_id="SM1", status=DeliveryStatus.DELIVERED)
+    for later in (edit, status):
+        assert side.repos.inbox.put(later, endpoint="twilio_status", received_at="2026-11-18T10:00:00.000Z",
+                                    raw_body=b"To=%2B393331234567", content_type=None)
+    assert list(privacy.inbox_keys_of(PHONE.key)) == [inbox_key, edit.inbox_key]
+    assert list(privacy.inbox_keys_of(message_ordering_key("twilio", "SM1"))) == [status.inbox_key]
+    assert list(privacy.inbox_keys_of("twilio#msg#nothing")) == []
     assert privacy.customer("cus_2") is None and list(privacy.conversation_ids("cus_2")) == []
 
 

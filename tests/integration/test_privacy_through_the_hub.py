@@ -46,6 +46,20 @@ def _twilio(kind: str, sender: str, text: str, name: str | None = None) -> Any:
                    dict(TEST_SECRETS))
 
 
+def _twilio_status(hub: Hub, sid: str) -> None:
+    from urllib.parse import urlencode
+
+    from chalicelib.providers.twilio import sign_twilio_request
+
+    params = [("MessageSid", sid), ("MessageStatus", "delivered"), ("AccountSid", TEST_SECRETS["TWILIO_ACCOUNT_SID"]),
+              ("To", PHONE), ("From", "+15005550006")]
+    signature = sign_twilio_request(TEST_SECRETS["TWILIO_AUTH_TOKEN"], "https://hub.example.com/webhooks/twilio/status",
+                                    params)
+    response = hub.client.http.post("/webhooks/twilio/status", body=urlencode(params).encode(), headers={
+        "Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature})
+    assert response.status_code == 200, response.body
+
+
 def _post(hub: Hub, request: Any) -> Any:
     response = hub.client.http.post(request.path, body=request.body, headers=request.headers)
     assert 200 <= response.status_code < 300, response.body
@@ -87,6 +101,7 @@ def traffic(hub: Hub) -> dict[str, Any]:
     writes by SMS and must be left alone."""
     sms = _twilio("twilio-sms", PHONE, SMS_TEXT)
     _post(hub, sms)
+    _twilio_status(hub, parse_qs(sms.body.decode())["MessageSid"][0])  # names the message and the phone only
     _post(hub, _twilio("twilio-whatsapp", PHONE, WHATSAPP_TEXT, name="Giulia Verdi"))
     assert _webchat(hub).status_code == 200
     _post(hub, _twilio("twilio-sms", "+393479998877", "Paolo wrote this"))

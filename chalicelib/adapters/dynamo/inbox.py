@@ -52,6 +52,7 @@ class DynamoInbox:
         moment = time.time() if now is None else now
         item = {
             **keys.inbox(event.inbox_key),
+            **keys.sender_index(event.ordering_key, received_at, event.inbox_key),
             "type": "inbox",
             "endpoint": endpoint,
             "provider": event.provider,

@@ -28,6 +28,7 @@ Item layout (pk / sk):
   PACE#{bucket} / PACE                         a send-rate token bucket (channel and sender)
   ERASURE#{customer id} / ERASURE              the audit of a customer's erasure (who, when, counts: no personal data)
   customer profiles also carry gsi_customers: CUSTOMERS / {created_at}#{id} (the broadcast planner's pages)
+  inbox items also carry gsi_sender: ORDER#{ordering key} / {received_at}#{inbox key} (an erasure's reads)
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ class Prefix(StrEnum):
     BROADCAST = "BCAST#"
     PACE = "PACE#"
     ERASURE = "ERASURE#"
+    ORDERING = "ORDER#"
 
 
 INCIDENTS_PARTITION = "INCIDENTS"
@@ -308,3 +310,15 @@ def update_id_of(sort_key: str) -> str:
 
 def incident_id_of(sort_key: str) -> str:
     return sort_key.removeprefix(Prefix.INCIDENT)
+
+
+SENDER_INDEX_ATTRIBUTES = ("sender_pk", "sender_sk")
+
+
+def sender_index(ordering_key: str, received_at: str, inbox_key: str) -> dict[str, str]:
+    """gsi_sender, sparse and keys only: the inbox items of one ordering key (a sender, a message, a call)."""
+    return {"sender_pk": sender_partition(ordering_key), "sender_sk": f"{received_at}#{inbox_key}"}
+
+
+def sender_partition(ordering_key: str) -> str:
+    return f"{Prefix.ORDERING}{ordering_key}"

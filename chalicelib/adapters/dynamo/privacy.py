@@ -22,6 +22,7 @@ from chalicelib.core.model import Conversation, Customer, Direction, Message
 from chalicelib.privacy.ports import ErasureRecord, InboxCopy
 
 PAGE = 100  # items per query request
+SENDER_INDEX = "gsi_sender"  # resources.TABLE: inbox items by ordering key (keys only)
 # What an erased inbox item keeps: its key, what it was and when, its TTL (the dedupe window).
 _INBOX_KEPT = frozenset({"pk", "sk", "type", "provider", "kind", "endpoint", "received_at", "expires_at",
                          "confirmed_at", ERASED_AT})
@@ -73,6 +74,13 @@ class DynamoPrivacyStore:
             raw=bytes(item["raw"]) if "raw" in item else None, raw_pointer=item.get("raw_pointer"),
             content_type=item.get("content_type"), erased=ERASED_AT in item,
         )
+
+    def inbox_keys_of(self, ordering_key: str) -> Iterator[str]:
+        for item in self._table.query(
+            IndexName=SENDER_INDEX, KeyConditionExpression="sender_pk = :pk", Limit=PAGE,
+            ExpressionAttributeValues=to_item({":pk": keys.sender_partition(ordering_key)}),
+        ):
+            yield keys.inbox_key_of(str(item["pk"]))
 
     def feedback(self, conversation_id: str) -> Mapping[str, Any] | None:
         item = self._table.get(keys.feedback(conversation_id), consistent=True)

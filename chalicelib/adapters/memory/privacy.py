@@ -14,7 +14,7 @@ from chalicelib.adapters.memory.customers import MemoryCustomers
 from chalicelib.adapters.memory.store import InboxEntry, MemoryStore, message_key
 from chalicelib.core.errors import StoreUnavailable
 from chalicelib.core.ids import acknowledgment_claim_key
-from chalicelib.core.model import Conversation, Customer, Direction, Message
+from chalicelib.core.model import Conversation, Customer, Direction, InboundEvent, Message
 from chalicelib.privacy.ports import ErasureRecord, InboxCopy
 
 
@@ -60,6 +60,13 @@ class MemoryPrivacyStore:
         return InboxCopy(inbox_key=inbox_key, provider=provider, kind=str((event or {}).get("kind", "")),
                          received_at=entry.received_at, event=event, raw=entry.raw, raw_pointer=entry.raw_pointer,
                          content_type=entry.content_type, erased=entry.erased_at is not None)
+
+    def inbox_keys_of(self, ordering_key: str) -> Iterator[str]:
+        with self.store.lock:
+            entries = sorted(self.store.inbox.items(), key=lambda pair: (pair[1].received_at, pair[0]))
+        for inbox_key, entry in entries:
+            if entry.event_json and InboundEvent.from_dict(json.loads(entry.event_json)).ordering_key == ordering_key:
+                yield inbox_key
 
     def feedback(self, conversation_id: str) -> Mapping[str, Any] | None:
         with self.store.lock:
