@@ -547,4 +547,10 @@ def test_the_sender_deletes_only_delivery_claims() -> None:
     assert keys.outbox_claim("o-1")["pk"].startswith(delete.leading_keys)
     call = Call("dynamodb:DeleteItem", "DeleteItem", resources.table_name(TEST_STAGE), keys.conversation("c-1")["pk"])
     assert refusals(OUTBOUND, ACCESS[OUTBOUND], {call}), "a conversation's item must not be deletable"
-    assert not [g for h, a in ACCESS.items() if h != OUTBOUND for g in grants(a) if "dynamodb:DeleteItem" in g.actions]
+    # Besides the sender, only the API function deletes (DELETE /customers/{id}), and never an inbox item
+    # (kept as the dedupe record), a broadcast recipient (the exactly-once guard) or a delivery claim.
+    others = [h for h, a in ACCESS.items() if h != OUTBOUND for g in grants(a) if "dynamodb:DeleteItem" in g.actions]
+    assert others == [API]
+    for kept in (keys.inbox("twilio#SM1"), keys.broadcast_recipient("i", "u", "c"), keys.outbox_claim("o-1")):
+        call = Call("dynamodb:DeleteItem", "DeleteItem", resources.table_name(TEST_STAGE), kept["pk"])
+        assert refusals(API, ACCESS[API], {call}), kept
