@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from chalicelib.core.errors import ModelError
+from chalicelib.core.ordering import call_ordering_key, message_ordering_key
 from chalicelib.core.routing_record import ConversationRouting, SupportAssignment
 from chalicelib.core.sla_record import StoredSla
 from chalicelib.core.timestamps import ISO_UTC, normalize_timestamp
@@ -383,13 +384,3 @@ class Conversation:
         if messages is not None:
             data["messages"] = [m.to_api() for m in messages]
         return data
-
-
-def call_ordering_key(provider: str, call_id: str) -> str:
-    """The ordering key of a phone call's callbacks (a call's message has the call id as provider message id)."""
-    return f"{provider}#call#{call_id}"
-
-
-def message_ordering_key(provider: str, provider_message_id: str) -> str:
-    """The ordering key of an event naming a message but no sender (a delivery status)."""
-    return f"{provider}#msg#{provider_message_id}"

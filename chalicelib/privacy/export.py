@@ -18,7 +18,8 @@ from datetime import UTC, timedelta
 from typing import Any
 
 from chalicelib.core.errors import NotFound
-from chalicelib.core.model import Customer, Message, call_ordering_key, message_ordering_key
+from chalicelib.core.model import Customer, Message
+from chalicelib.core.ordering import call_ordering_key, message_ordering_key
 from chalicelib.core.timestamps import format_timestamp, parse_timestamp
 from chalicelib.privacy.ports import InboxCopy, ObjectStore, PrivacyStore
 

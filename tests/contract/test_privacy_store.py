@@ -23,8 +23,8 @@ from chalicelib.core.model import (
     Message,
     Priority,
     Sender,
-    message_ordering_key,
 )
+from chalicelib.core.ordering import message_ordering_key
 from chalicelib.core.ports import Repositories
 from chalicelib.privacy.ports import ErasureRecord, PrivacyStore
 from tests.contract.conftest import CURSOR_KEY, create_table
