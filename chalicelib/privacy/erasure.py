@@ -45,11 +45,12 @@ def erase_customer(
     customer = store.customer(customer_id)
     if customer is None and record is None:
         raise NotFound(f"no customer {customer_id}")
-    if record is None:
-        record = store.start_erasure(ErasureRecord(customer_id, requested_by, now))
+    found = list(store.conversation_ids(customer_id))
+    if record is None:  # the conversations are listed on the audit first: a resumed erasure still names them all
+        record = store.start_erasure(ErasureRecord(customer_id, requested_by, now, conversation_ids=tuple(found)))
     counts: Counter[str] = Counter({name: 0 for name in COUNTED})
     conversation_ids = list(record.conversation_ids)
-    for conversation_id in list(store.conversation_ids(customer_id)):
+    for conversation_id in found:
         for message in list(store.messages(conversation_id)):
             _erase_message(store, objects, message, counts, now)
         if store.feedback(conversation_id) is not None:

@@ -135,7 +135,8 @@ class DynamoPrivacyStore:
     def start_erasure(self, record: ErasureRecord) -> ErasureRecord:
         if self._table.put_if_absent({**keys.erasure(record.customer_id), "type": "erasure",
                                       "customer_id": record.customer_id, "requested_by": record.requested_by,
-                                      "started_at": record.started_at}):
+                                      "started_at": record.started_at,
+                                      "conversation_ids": json.dumps(list(record.conversation_ids))}):
             return record
         return self.erasure(record.customer_id) or record
 

@@ -220,3 +220,15 @@ def test_a_long_history_exports_within_the_budget(store: MemoryStore, repos: Rep
     assert document["complete"] is False and document["omitted"]["messages"] > 2_000
     shown = document["conversations"][0]["messages"]
     assert 10 < len(shown) < 1_000 and SECRET_TEXT in {shown[0]["text"], shown[1]["text"]}
+
+
+def test_a_resumed_erasure_still_names_every_conversation_it_erased(store: MemoryStore, maria: str) -> None:
+    privacy, objects, notices = _ports(store)
+    [conversation_id] = [c for owner, _, c in sorted(store.customer_conversations) if owner == maria]
+    notices.failing = True  # everything erased, then the event refused
+    with pytest.raises(RetryableError):
+        erase_customer(privacy, objects, notices, maria, requested_by="dev-admin", now=NOW)
+    notices.failing = False
+    answer, _ = erase_customer(privacy, objects, notices, maria, requested_by="dev-admin", now=NOW)
+    assert answer["conversation_ids"] == [conversation_id]
+    assert notices.published[0][0]["detail"]["conversation_ids"] == [conversation_id]
