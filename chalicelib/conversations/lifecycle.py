@@ -37,6 +37,7 @@ class LifecycleType(StrEnum):
     PENDING = "pending"  # waiting on the customer (support set it)
     CUSTOMER_UPDATED = "customer_updated"  # PATCH /customers/{id} changed the profile
     FEEDBACK = "feedback"  # the customer answered the survey (or commented on the answer): chalicelib.feedback
+    CUSTOMER_ERASED = "customer_erased"  # DELETE /customers/{id} erased every copy: chalicelib.privacy
 
 
 # The event a status change reports, by the status it moved to.

@@ -18,6 +18,7 @@ from typing import Any
 
 from chalicelib.core.errors import ModelError
 from chalicelib.core.incident import BroadcastRef
+from chalicelib.core.ordering import call_ordering_key, message_ordering_key
 from chalicelib.core.routing_record import ConversationRouting, SupportAssignment
 from chalicelib.core.sla_record import StoredSla
 from chalicelib.core.timestamps import ISO_UTC, normalize_timestamp
@@ -220,11 +221,11 @@ class InboundEvent:
         """The FIFO group: one sender's events are handled in order, senders in parallel; a phone call's
         callbacks (some carry no caller) in order per call, so they fold one after the other."""
         if self.kind is EventKind.CALL and self.provider_message_id:
-            return f"{self.provider}#call#{self.provider_message_id}"
+            return call_ordering_key(self.provider, self.provider_message_id)
         if self.sender is not None:
             return self.sender.identity.key
         if self.provider_message_id:
-            return f"{self.provider}#msg#{self.provider_message_id}"
+            return message_ordering_key(self.provider, self.provider_message_id)
         return self.inbox_key
 
     def to_dict(self) -> dict[str, Any]:

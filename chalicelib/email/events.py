@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from chalicelib.core import bucket_layout
 from chalicelib.core.model import (
     EMAIL_INBOX_NAMESPACE,
     Attachment,
@@ -58,7 +59,7 @@ MAX_EVENT_TEXT_CHARS = 20_000
 MAX_FULL_TEXT_CHARS = 4_000
 MAX_LIST_CHARS = 1_000
 MAX_EVENT_ATTACHMENTS = 100
-ATTACHMENTS_PREFIX = "attachments/"  # where kept attachments live in the payload bucket (infra grants it)
+ATTACHMENTS_PREFIX = bucket_layout.ATTACHMENTS_PREFIX  # where kept attachments live (infra grants it)
 # A Date header later than reception by more than this is a wrong clock or a lie: reception wins.
 FUTURE_DATE_TOLERANCE = timedelta(minutes=15)
 _ATTACHMENT_KINDS = {"image": "image", "audio": "audio", "video": "video"}

@@ -29,7 +29,8 @@ PUBLIC_ROUTES = {"/health", "/console", "/console/{asset}"}  # the console's sta
 def route_scopes() -> dict[str, str]:
     """view function → the scope its ``_rest("scope", ...)`` (or ``rest(request, "scope", ...)``) call
     demands, read from app.py and the blueprints it registers."""
-    source = (ROOT / "app.py").read_text() + (ROOT / "chalicelib" / "api" / "care_routes.py").read_text()
+    source = "".join((ROOT / name).read_text() for name in (
+        "app.py", "chalicelib/api/care_routes.py", "chalicelib/api/privacy_routes.py"))
     scopes: dict[str, str] = {}
     for match in re.finditer(r"^ *def (\w+)\(.*?(?=^ *def |^ *@|\Z)", source, re.S | re.M):
         rest = re.search(r'(?:\b_rest|\brest)\(\s*(?:_current_request\(\),\s*)?"(\w+)"', match.group(0))
@@ -37,6 +38,8 @@ def route_scopes() -> dict[str, str]:
             scopes[match.group(1)] = rest.group(1)
         elif re.search(r"\b_crisis\(", match.group(0)):  # care_routes' _crisis authorizes the crisis scope
             scopes[match.group(1)] = "crisis"
+        elif re.search(r"\b_admin\(", match.group(0)):  # privacy_routes' _admin authorizes the admin scope
+            scopes[match.group(1)] = "admin"
     return scopes
 
 
@@ -151,16 +154,37 @@ def rest_request(draw: st.DrawFn, method: str, path: str, conversation_id: str, 
 def _send(client: Any, request: dict[str, Any]) -> Any:
     if request["method"] == "GET":
         return client.http.get(request["path"], headers=request["headers"])
+    if request["method"] == "DELETE":
+        return client.http.delete(request["path"], headers=request["headers"])
     send = client.http.patch if request["method"] == "PATCH" else client.http.post
     return send(request["path"], headers=request["headers"], body=request["body"])
 
 
+@pytest.fixture(scope="module")
+def erasable_customer(fuzz_hub: FuzzHub, seeded: str) -> str:
+    """A second customer for DELETE /customers/{customer_id}: its 2xx path erases them, not the seeded one."""
+    from devstack.pump import LocalPump, app_handlers
+    from tests.conftest import TEST_STAGE
+
+    stream_arn = fuzz_hub.session.client("dynamodb").describe_table(TableName=fuzz_hub.table_name)["Table"][
+        "LatestStreamArn"]
+    pump = LocalPump(fuzz_hub.session, TEST_STAGE, stream_arn, app_handlers(fuzz_hub.app_module))
+    assert post_api(fuzz_hub.client, api_event(sender="fuzz-erasable", text="erase me")).status_code == 200
+    pump.drain()
+    found = fuzz_hub.client.http.get("/customers/lookup?channel=webchat&address=fuzz-erasable",
+                                     headers={"x-api-key": KEYS["support"]})
+    return str(json.loads(found.body)["id"])
+
+
 @pytest.mark.parametrize(("method", "path", "scope"), rest_routes())
 def test_rest_routes_never_5xx_and_need_their_scope(
-    fuzz_hub: FuzzHub, seeded: str, seeded_customer: str, method: str, path: str, scope: str | None
+    fuzz_hub: FuzzHub, seeded: str, seeded_customer: str, method: str, path: str, scope: str | None,
+    request: pytest.FixtureRequest,
 ) -> None:
+    customer = request.getfixturevalue("erasable_customer") if method == "DELETE" else seeded_customer
+
     @examples(45)
-    @given(request=rest_request(method, path, seeded, seeded_customer))
+    @given(request=rest_request(method, path, seeded, customer))
     def run(request: dict[str, Any]) -> None:
         before = len(fuzz_hub.table_items())
         response = _send(fuzz_hub.client, request)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from chalicelib.adapters.dynamo import keys
+from chalicelib.adapters.resources import RETENTION
 from chalicelib.core.incident import BroadcastRef
 from chalicelib.core.model import (
     Attachment,
@@ -137,6 +139,12 @@ def _assignment_from_item(item: dict[str, Any]) -> SupportAssignment | None:
         return None
     return SupportAssignment(item["assigned_at"], item.get("assigned_from_route", ""),
                              item.get("assigned_from_priority", ""))
+
+
+def message_expiry(now: float | None = None) -> dict[str, int]:
+    """A message item's TTL (resources.RETENTION.message_days from when it is stored)."""
+    moment = time.time() if now is None else now
+    return {"expires_at": int(moment) + RETENTION.message_days * 86400}
 
 
 def message_attributes(message: Message) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from typing import Any
 
 from chalicelib.adapters.dynamo import keys
 from chalicelib.adapters.dynamo.broadcast_statuses import advance_broadcast_status
-from chalicelib.adapters.dynamo.items import message_attributes, message_from_item
+from chalicelib.adapters.dynamo.items import message_attributes, message_expiry, message_from_item
 from chalicelib.adapters.dynamo.table import Table, to_item
 from chalicelib.core.model import Channel, DeliveryStatus, Direction, Message
 from chalicelib.core.records import LastInbound
@@ -37,6 +37,7 @@ class DynamoMessages:
                 **keys.message(message.conversation_id, message.created_at, message.id),
                 "type": "message",
                 **message_attributes(message),
+                **message_expiry(),
                 "kind": kind,
                 "delivered_in": delivered_in,
                 # The outbox: the stream relay queues a job found on a newly stored message.
