@@ -40,8 +40,9 @@ HOSTILE_BODIES = {
 
 def route_scopes() -> dict[str, str]:
     """view function → the scope its ``_rest("scope", ...)`` (or ``rest(request, "scope", ...)``) call
-    demands, read from app.py and the blueprints it registers."""
-    source = (ROOT / "app.py").read_text() + (ROOT / "chalicelib" / "api" / "care_routes.py").read_text()
+    demands, read from app.py and the blueprints it registers (chalicelib/api/*_routes.py)."""
+    blueprints = sorted((ROOT / "chalicelib" / "api").glob("*_routes.py"))  # care_routes.py, docs_routes.py, ...
+    source = "".join(path.read_text() for path in [ROOT / "app.py", *blueprints])
     scopes: dict[str, str] = {}
     for match in re.finditer(r"^ *def (\w+)\(.*?(?=^ *def |^ *@|\Z)", source, re.S | re.M):
         rest = re.search(r'(?:\b_rest|\brest)\(\s*(?:_current_request\(\),\s*)?"(\w+)"', match.group(0))
