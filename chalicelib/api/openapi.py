@@ -39,7 +39,7 @@ _PATH_PARAMETER = re.compile(r"\{(\w+)\}")
 
 @cache
 def openapi_document() -> dict[str, Any]:
-    """The whole document (built once per process; callers must not change it: use a deep copy)."""
+    """The whole document, built once per process and shared: callers must not change it."""
     document: dict[str, Any] = json.loads(DOCUMENT.read_text(encoding="utf-8"))
     components = document["components"]
     components["schemas"]["Error"] = _error_schema(sorted({entry.code for entry in ERROR_TABLE}))
