@@ -80,16 +80,7 @@ def test_a_reply_with_a_lone_surrogate_is_400_not_500(fuzz_hub: FuzzHub, text: b
     """Found by test_hostile_bodies_are_a_declared_4xx_and_store_nothing: ``{"text": "\\ud83d"}`` reached
     the reply's fingerprint (``json.dumps(...).encode()``) and answered 500. json.loads accepts a lone
     surrogate, escaped or as raw CESU-8 bytes; no store takes it: every REST body with one is refused."""
-    from tests.helpers import api_event, post_api
-
-    assert post_api(fuzz_hub.client, api_event(sender="surrogate-reply", text="hi")).status_code == 200
-    from devstack.pump import LocalPump, app_handlers
-    from tests.conftest import TEST_STAGE
-
-    stream_arn = fuzz_hub.dynamodb.describe_table(TableName=fuzz_hub.table_name)["Table"]["LatestStreamArn"]
-    LocalPump(fuzz_hub.session, TEST_STAGE, stream_arn, app_handlers(fuzz_hub.app_module)).drain()
-    found = fuzz_hub.client.http.get("/customers/lookup?channel=webchat&address=surrogate-reply", headers=SUPPORT)
-    conversation_id = json.loads(found.body)["conversation_ids"][0]
+    conversation_id = "cnv_0000000000000000"  # the body is judged before the conversation is looked up
     before = fuzz_hub.table_items()
     response = fuzz_hub.client.http.post(f"/conversations/{conversation_id}/messages", body=b'{"text":' + text + b"}",
                                          headers={**SUPPORT, "Content-Type": "application/json"})
