@@ -58,10 +58,12 @@ def seconds_per_call(calls: int = 200) -> dict[str, float]:
             return dynamodb.put_item(TableName=table, Item=fresh, ConditionExpression="attribute_not_exists(pk)")
 
         def send() -> object:
-            nonlocal sent
+            nonlocal sent, queue
             sent += 1
-            if sent % 100 == 0:  # shallow, as the consumed inbound queue is (depth is measured apart)
-                sqs.purge_queue(QueueUrl=queue)
+            if sent % 100 == 0:  # shallow, as the consumed inbound queue is (depth is measured apart);
+                # a fresh queue rather than a purge (moto allows one purge per queue per minute)
+                queue = sqs.create_queue(QueueName=f"bench-capacity-{sent}.fifo",
+                                         Attributes={"FifoQueue": "true"})["QueueUrl"]
             return sqs.send_message_batch(QueueUrl=queue, Entries=[{
                 "Id": "0", "MessageBody": '{"inbox_key": "bench"}', "MessageGroupId": "bench",
                 "MessageDeduplicationId": uuid.uuid4().hex}])

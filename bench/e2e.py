@@ -82,9 +82,9 @@ def _visible_through_api(stack: LocalStackUrls, sender: str, text: str) -> bool:
     return status == 200 and any(m["text"] == text for m in json.loads(raw)["messages"])
 
 
-def _deliver(stack: LocalStackUrls, kpis: Any, senders: list[str], text: str) -> float:
-    """Send one webhook per sender and wait until each is threaded and acknowledged; returns the
-    webhook answers (2xx) per second."""
+def _deliver(stack: LocalStackUrls, kpis: Any, senders: list[str], text: str) -> tuple[float, int]:
+    """Send one webhook per sender and wait until each is threaded and acknowledged (at most
+    DELIVERY_TIMEOUT); returns the webhook answers (2xx) per second and how many were done."""
 
     def send(sender: str) -> Callable[[], int]:
         def call() -> int:
@@ -100,11 +100,9 @@ def _deliver(stack: LocalStackUrls, kpis: Any, senders: list[str], text: str) ->
     deadline = time.monotonic() + DELIVERY_TIMEOUT
     while True:
         inbound, acks = _threaded_and_acknowledged(kpis)
-        if inbound - inbound_before >= len(senders) and acks - acks_before >= len(senders):
-            return answers_per_second
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{inbound - inbound_before} threaded, {acks - acks_before} acknowledged of "
-                               f"{len(senders)} within {DELIVERY_TIMEOUT} s")
+        done = min(inbound - inbound_before, acks - acks_before)
+        if done >= len(senders) or time.monotonic() > deadline:  # the bench stays bounded: report what was done
+            return answers_per_second, done
         time.sleep(POLL_SECONDS)
 
 
@@ -135,13 +133,16 @@ def measure(stack: LocalStackUrls, webhooks: int, health_requests: int) -> dict[
     text = f"bench {run_id}"
     senders = [f"bench-{run_id}-{index}" for index in range(webhooks)]
     started = time.perf_counter()
-    answers_per_second = _deliver(stack, kpis, senders, text)
-    drained = time.perf_counter() - started
-    sample = senders[:: max(1, webhooks // 5)]
-    if not all(_visible_through_api(stack, sender, text) for sender in sample):
-        raise RuntimeError("a counted message is not visible through the REST API")
-    return {"health": health_per_second, "answers": answers_per_second, "delivered": webhooks / drained,
-            "drained": drained}
+    answers_per_second, done = _deliver(stack, kpis, senders, text)
+    elapsed = time.perf_counter() - started
+    if done >= webhooks:
+        sample = senders[:: max(1, webhooks // 5)]
+        if not all(_visible_through_api(stack, sender, text) for sender in sample):
+            raise RuntimeError("a counted message is not visible through the REST API")
+    # Cut off at DELIVERY_TIMEOUT: the rate is what was done, the drain time extrapolated from it.
+    delivered = max(done, 1) / elapsed
+    return {"health": health_per_second, "answers": answers_per_second, "delivered": delivered,
+            "drained": elapsed if done >= webhooks else webhooks / delivered, "done": done}
 
 
 def _message_mix() -> dict[str, int]:
@@ -182,7 +183,9 @@ def run(quick: bool) -> list[Row]:
             "s",
             floor=webhooks / capacity,
             goal=f"< {BURST_GOAL_SECONDS:.0f} s",
-            note="every webhook answered, threaded and acknowledged; floor = the burst at the embedded AWS's capacity",
+            note=("every webhook answered, threaded and acknowledged" if rates["done"] >= webhooks else
+                  f"EXTRAPOLATED: {rates['done']:.0f} of {webhooks} threaded and acknowledged within "
+                  f"{DELIVERY_TIMEOUT:.0f} s") + "; floor = the burst at the embedded AWS's capacity",
         ),
         Row(
             "  webhook answers per second",
