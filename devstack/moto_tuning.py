@@ -13,7 +13,15 @@ other reader (GetQueueAttributes, ``./hub queues``) still gets the full, exact a
 is left per send is moto's deduplication scan (a plain attribute comparison per message of a
 FIFO queue, ~50 ns each), which :func:`trim_unconsumed` bounds.
 
-Upstream (moto): ``SQSBackend._validate_message``, ``SQSBackend.send_message`` and
+The same holds for DynamoDB: moto 5.2's ``Table.query`` on the base table starts from
+``self.all_items()``, a sorted list of every item of the table, then keeps the partition asked for:
+O(table · log table) per Query, so the worker's one Query per message (the customer's
+conversations) grew with everything the stack ever stored (18 ms with ~1,000 items in the table,
+hundreds with tens of thousands). :func:`tune_moto` hands that one caller the queried partition's
+items only (the query sorts them by range key itself); index queries and scans are unchanged.
+
+Upstream (moto): ``Table.query`` without an index should read ``self.items[hash_key]``;
+``SQSBackend._validate_message``, ``SQSBackend.send_message`` and
 ``Queue.add_message`` should read ``queue.content_based_deduplication`` instead of building
 ``queue.attributes``; the approximate counts could be kept as counters; and the FIFO
 deduplication scan could be a dict of deduplication id → sent time.
@@ -54,7 +62,24 @@ def tune_moto() -> None:
             return full(queue)
 
         Queue.attributes = property(attributes)  # type: ignore[method-assign,assignment]
+        _tune_table_query()
         _tuned = True
+
+
+def _tune_table_query() -> None:
+    from moto.dynamodb.models.table import Table
+
+    every_item: Callable[[Any], list[Any]] = Table.all_items
+
+    def all_items(table: Any) -> list[Any]:
+        caller = sys._getframe(1)  # Table.query on the base table: only the asked partition matters
+        if caller.f_code.co_name == "query" and caller.f_code.co_filename.endswith("dynamodb/models/table.py"):
+            hash_key, index_name = caller.f_locals.get("hash_key"), caller.f_locals.get("index_name")
+            if index_name is None and hash_key is not None and table.range_key_attr:
+                return list(table.items.get(hash_key, {}).values())
+        return every_item(table)
+
+    Table.all_items = all_items  # type: ignore[method-assign]
 
 
 def retention(environ: dict[str, str] | None = None) -> int:

@@ -80,3 +80,29 @@ def test_retention_setting() -> None:
     assert retention({"OMNIHUB_LOCAL_QUEUE_RETENTION": "0"}) == 0
     assert retention({"OMNIHUB_LOCAL_QUEUE_RETENTION": "250"}) == 250
     assert retention({"OMNIHUB_LOCAL_QUEUE_RETENTION": "lots"}) == DEFAULT_RETENTION
+
+
+def test_a_base_table_query_answers_as_before() -> None:
+    tune_moto()
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+        dynamodb.create_table(
+            TableName="t", BillingMode="PAY_PER_REQUEST",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                  {"AttributeName": "sk", "AttributeType": "S"}])
+        for index in range(30):
+            dynamodb.put_item(TableName="t", Item={"pk": {"S": f"P{index % 3}"}, "sk": {"S": f"S{index:02d}"}})
+
+        def sort_keys(**kwargs: Any) -> list[str]:
+            response = dynamodb.query(TableName="t", KeyConditionExpression="pk = :p",
+                                      ExpressionAttributeValues={":p": {"S": "P1"}}, **kwargs)
+            return [item["sk"]["S"] for item in response["Items"]]
+
+        expected = [f"S{index:02d}" for index in range(1, 30, 3)]
+        assert sort_keys() == expected
+        assert sort_keys(ScanIndexForward=False) == expected[::-1]
+        assert sort_keys(Limit=4) == expected[:4]
+        missing = dynamodb.query(TableName="t", KeyConditionExpression="pk = :p",
+                                 ExpressionAttributeValues={":p": {"S": "nobody"}})
+        assert missing["Count"] == 0
