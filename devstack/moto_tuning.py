@@ -79,7 +79,7 @@ def _tune_table_query() -> None:
                 return list(table.items.get(hash_key, {}).values())
         return every_item(table)
 
-    Table.all_items = all_items  # type: ignore[method-assign]
+    Table.all_items = all_items  # type: ignore[method-assign,assignment]
 
 
 def retention(environ: dict[str, str] | None = None) -> int:
