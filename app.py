@@ -10,6 +10,8 @@ from chalice.app import Request
 from chalicelib.adapters import resources, runtime
 from chalicelib.adapters.settings import get_settings
 from chalicelib.api.care_routes import care_routes_blueprint
+from chalicelib.api.docs_routes import docs_routes_blueprint
+from chalicelib.api.privacy_routes import privacy_routes_blueprint
 from chalicelib.api.rest_glue import authorized, json_body, rest
 from chalicelib.api.web import WEBHOOK_CONTENT_TYPES, chalice_response, webhook_request
 from chalicelib.handlers.wiring import crisis_config as _crisis_config
@@ -267,6 +269,9 @@ def customer_update(customer_id: str) -> Any:
 
 # Crisis communication (scope crisis), its console and the KPI reports: chalicelib/api/care_routes.py.
 app.register_blueprint(care_routes_blueprint())
+# A customer's export and erasure (scope admin): chalicelib/api/privacy_routes.py.
+app.register_blueprint(privacy_routes_blueprint())
+app.register_blueprint(docs_routes_blueprint())  # GET /openapi.json: chalicelib/api/openapi.py
 
 
 # ---------------------------------------------------------------- event handlers (the pump calls these locally)

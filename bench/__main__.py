@@ -20,6 +20,7 @@ BENCHMARKS: dict[str, str] = {
     "ack_latency": "bench.ack_latency",
     "routing_decisions_per_second": "bench.routing",
     "crisis_broadcast": "bench.crisis",
+    "kpi_reports": "bench.kpis",
 }
 
 

@@ -8,6 +8,7 @@
   ./hub replay inbound-dlq                            move dead letters back to their queue
   ./hub conversation cnv_...                          a conversation and its messages (REST API)
   ./hub rules test --channel whatsapp --text "..."    which routing rule matches, and why
+  ./hub backfill customers                            old customer profiles into the broadcast index
 
 It talks to the hub at OMNIHUB_URL (default http://127.0.0.1:8000) and to the embedded AWS at
 AWS_ENDPOINT_URL (default http://127.0.0.1:4566), stage OMNIHUB_STAGE (default local), with the
@@ -30,6 +31,7 @@ from typing import Any
 
 from chalicelib.adapters import resources
 from chalicelib.providers.registry import Simulator, load, simulators
+from devstack.backfill_cli import add_backfill_parser
 from devstack.rules_cli import add_rules_parser
 from devstack.run import DEV_SECRETS
 from devstack.simulators.base import send
@@ -315,6 +317,7 @@ def build_parser() -> argparse.ArgumentParser:
     lookup.add_argument("address")
     lookup.set_defaults(func=cmd_lookup)
     add_rules_parser(commands)
+    add_backfill_parser(commands)
     return parser
 
 

@@ -57,7 +57,19 @@ def provision(session: Any, stage: str, *, bucket_name: str | None = None) -> Pr
         if err.response["Error"]["Code"] not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
             raise
     _notify_mail_objects(s3, sqs, bucket, queue_urls[resources.queue_name(stage, resources.MAIL_OBJECTS_QUEUE)])
+    s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration=lifecycle_configuration())
     return Provisioned(table, stream_arn, bucket, queue_urls)
+
+
+def lifecycle_configuration() -> dict[str, Any]:
+    """The payload bucket's expiry per prefix (resources.RETENTION), as infra/ sets it on AWS."""
+    rules: list[dict[str, Any]] = [
+        {"ID": rule.rule_id, "Filter": {"Prefix": rule.prefix}, "Status": "Enabled", "Expiration": {"Days": rule.days}}
+        for rule in resources.PAYLOAD_BUCKET.expiry_rules
+    ]
+    rules.append({"ID": "abort-incomplete-uploads", "Filter": {"Prefix": ""}, "Status": "Enabled",
+                  "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1}})
+    return {"Rules": rules}
 
 
 def _notify_mail_objects(s3: Any, sqs: Any, bucket: str, queue_url: str) -> None:
@@ -93,7 +105,7 @@ def _create_table(dynamodb: Any, table: str) -> str:
                         {"AttributeName": index.partition_key, "KeyType": "HASH"},
                         {"AttributeName": index.sort_key, "KeyType": "RANGE"},
                     ],
-                    "Projection": {"ProjectionType": "ALL"},
+                    "Projection": {"ProjectionType": index.projection},
                 }
                 for index in spec.indexes
             ],

@@ -29,7 +29,7 @@ from chalicelib.acknowledgments.validation import (
 )
 from chalicelib.acknowledgments.wording import LanguagePack, Variant
 from chalicelib.core.calendar import BusinessCalendar
-from chalicelib.core.config_file import read_json_config
+from chalicelib.core.config_file import path_in_force, read_json_config
 from chalicelib.core.language import is_language_tag
 from chalicelib.core.model import Channel, Priority
 from chalicelib.sla import (
@@ -196,8 +196,7 @@ def load_policy(path: str | os.PathLike[str] | None = None) -> Policy:
     Each pair of files is read and validated once per process (cached); invalid files raise
     :class:`AckConfigError` (or :class:`~chalicelib.sla.ServiceLevelsError`) every time they are asked for.
     """
-    chosen = path if path is not None else (os.environ.get(CONFIG_PATH_ENV) or DEFAULT_CONFIG_PATH)
-    return _load_policy_file(str(Path(chosen).resolve()), load_service_levels().source)
+    return _load_policy_file(path_in_force(path, CONFIG_PATH_ENV, DEFAULT_CONFIG_PATH), load_service_levels().source)
 
 
 def clear_policy_cache() -> None:

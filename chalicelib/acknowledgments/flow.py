@@ -15,7 +15,7 @@ from chalicelib.acknowledgments import AckDecision, Policy, decide_acknowledgmen
 from chalicelib.acknowledgments.context import acknowledgment_context
 from chalicelib.adapters.observability import count, logger
 from chalicelib.conversations.threading import Threaded
-from chalicelib.core.ids import acknowledgment_id_for
+from chalicelib.core.ids import acknowledgment_claim_key, acknowledgment_id_for
 from chalicelib.core.model import Channel
 from chalicelib.core.ports import ExpiringClaims, MessageRepository
 from chalicelib.core.records import CarriedAcknowledgment
@@ -78,8 +78,8 @@ def _address_window_claimed(threaded: Threaded, policy: Policy, claims: Expiring
     if window <= 0:
         return True
     now = time.time()
-    return claims.claim(f"ack#{event.sender.identity.key}", threaded.message.inbox_key or threaded.message.id,
-                        int(now) + window, now=now)
+    return claims.claim(acknowledgment_claim_key(event.sender.identity.key),
+                        threaded.message.inbox_key or threaded.message.id, int(now) + window, now=now)
 
 
 def acknowledge_threaded(

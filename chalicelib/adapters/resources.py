@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from chalicelib.core import bucket_layout
+
 if TYPE_CHECKING:
     from chalicelib.routing.config import RoutingConfig
 
@@ -17,6 +19,7 @@ class GlobalIndex:
     name: str
     partition_key: str
     sort_key: str
+    projection: str = "ALL"  # or "KEYS_ONLY": the table's keys and the index's
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,9 +50,45 @@ class QueueSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class Retention:
+    """How long each kind of data is kept, in days: the one setting, enforced by DynamoDB TTL (the
+    items' ``expires_at``) and by the payload bucket's lifecycle rules (one per prefix, below).
+    Customers and conversations are kept until erased (DELETE /customers/{id})."""
+
+    # Inbox items (the raw payload, the normalized event and the dedupe record: a provider retry older than
+    # this is taken as new) and the objects under raw/ and inbound-mail/. Overridable per deployment with
+    # OMNIHUB_INBOX_RETENTION_DAYS for the items; the bucket's rules follow this value.
+    raw_payload_days: int = 30
+    message_days: int = 730  # message items (inbound and outbound; TTL counted from when each was stored)
+    attachment_days: int = 730  # kept email attachments (attachments/), as long as the messages naming them
+    report_days: int = 400  # the weekly KPI reports (reports/: counts, no personal data)
+
+
+RETENTION = Retention()
+
+
+@dataclass(frozen=True, slots=True)
+class ExpiryRule:
+    """One S3 lifecycle rule: objects under ``prefix`` expire ``days`` after they were written."""
+
+    rule_id: str
+    prefix: str
+    days: int
+
+
+@dataclass(frozen=True, slots=True)
 class BucketSpec:
     logical_name: str
-    raw_payload_days: int = 90
+
+    @property
+    def expiry_rules(self) -> tuple[ExpiryRule, ...]:
+        """Per prefix, never the whole bucket: a raw payload's 30 days must not take an attachment along."""
+        return (
+            ExpiryRule("expire-raw-payloads", bucket_layout.RAW_PAYLOAD_PREFIX, RETENTION.raw_payload_days),
+            ExpiryRule("expire-mail-objects", bucket_layout.MAIL_OBJECTS_PREFIX, RETENTION.raw_payload_days),
+            ExpiryRule("expire-attachments", bucket_layout.ATTACHMENTS_PREFIX, RETENTION.attachment_days),
+            ExpiryRule("expire-reports", bucket_layout.REPORTS_PREFIX, RETENTION.report_days),
+        )
 
 
 TABLE = TableSpec(
@@ -61,6 +100,9 @@ TABLE = TableSpec(
         GlobalIndex(name="gsi_sla", partition_key="sla_pk", sort_key="sla_sk"),
         # Every customer profile, oldest first: the crisis broadcast planner pages its audience here.
         GlobalIndex(name="gsi_customers", partition_key="cust_pk", sort_key="cust_sk"),
+        # Sparse, keys only: the inbox items of one FIFO ordering key (a sender's identity, a provider message
+        # id, a call), so an erasure finds every raw payload of a customer (statuses, edits) without a scan.
+        GlobalIndex(name="gsi_sender", partition_key="sender_pk", sort_key="sender_sk", projection="KEYS_ONLY"),
     ),
 )
 
@@ -73,7 +115,7 @@ ESCALATION_QUEUE = QueueSpec("escalation")
 # notifies this queue of every object under MAIL_OBJECTS_PREFIX (a standard queue: S3 cannot notify a
 # FIFO one; the Message-ID dedupes), and receive_mail_objects reads each mail (chalicelib/ingest/mail_objects.py).
 MAIL_OBJECTS_QUEUE = QueueSpec("mail-objects", fifo=False, consumer="receive_mail_objects")
-MAIL_OBJECTS_PREFIX = "inbound-mail/"
+MAIL_OBJECTS_PREFIX = bucket_layout.MAIL_OBJECTS_PREFIX
 # Lifecycle events (omnihub.event.v1) for integrators: group = conversation id (customer id for
 # customer_updated); consumed outside the hub.
 CONVERSATION_EVENTS_QUEUE = QueueSpec("conversation-events")

@@ -90,3 +90,28 @@ def content_disposition(filename: str) -> str:
     clean = "".join(c for c in filename if c.isprintable() and c not in '"\\\r\n')[:200] or "attachment"
     ascii_name = clean.encode("ascii", "replace").decode("ascii").replace("?", "_")
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(clean, safe='')}"
+
+
+class S3Objects:
+    """The payload bucket as the privacy use cases see it: presigned links (export) and deletes that
+    fail loudly (erasure: an object left behind would be a copy not erased, so the request is retried)."""
+
+    def __init__(self, client: Any, bucket: str, *, presigner: Any | None = None) -> None:
+        self._client = client
+        self._bucket = bucket
+        self._media = S3MediaStore(client, bucket, presigner=presigner)
+
+    def link(self, pointer: str, *, filename: str | None, content_type: str | None, expires_in: int) -> str | None:
+        return self._media.link(pointer, filename=filename, content_type=content_type, expires_in=expires_in)
+
+    def delete(self, pointer: str) -> None:
+        bucket, _, key = pointer.removeprefix("s3://").partition("/")
+        if not pointer.startswith("s3://") or bucket != self._bucket or not key:
+            return  # not an object of this bucket: nothing the hub wrote
+        try:
+            self._client.delete_object(Bucket=bucket, Key=key)
+        except (ClientError, BotoCoreError) as err:
+            if aws_error_code(err) in ("NoSuchKey",):
+                return
+            log_aws_failure("s3", "delete_object", err)
+            raise StoreUnavailable("the payload bucket is unavailable") from err

@@ -23,7 +23,7 @@ class Settings:
     table_stream_arn: str = ""
     public_base_url: str = DEFAULT_PUBLIC_BASE_URL
     inline_payload_limit: int = 256 * 1024  # raw payloads larger than this go to S3
-    inbox_retention_days: int = 30  # the dedupe window: a provider retry older than this is new
+    inbox_retention_days: int = resources.RETENTION.raw_payload_days  # the dedupe window: an older retry is new
     secrets_max_age_seconds: int = 300
     environ: Mapping[str, str] = field(default_factory=dict, repr=False)
 

@@ -22,6 +22,7 @@ from chalicelib.api.reply_rules import (
     reply_target,
 )
 from chalicelib.api.voice_replies import sms_instead_of_voice
+from chalicelib.conversations.last_inbound import last_inbound_context
 from chalicelib.core.errors import Conflict, IdempotencyKeyReused, NotFound
 from chalicelib.core.ids import agent_reply_id_for
 from chalicelib.core.model import Channel, Message
@@ -58,7 +59,8 @@ def reply_to_conversation(
         raise NotFound(f"the customer of {conversation_id} is gone")
     channel = reply.channel or conversation.channel
     if channel is Channel.VOICE:  # a call is answered by SMS to the same number, where allowed
-        _, call_provider, call_metadata, _, _ = _last_inbound(repos, conversation_id, Channel.VOICE)
+        call = last_inbound_context(repos, conversation_id, Channel.VOICE)
+        call_provider, call_metadata = call.provider, call.metadata
         address: str | None = sms_instead_of_voice(customer, environ, call_provider)
         channel = Channel.SMS
     else:
@@ -67,8 +69,9 @@ def reply_to_conversation(
         raise Conflict(f"the customer has no {channel.value} address")
     refuse_if_thread_not_ours(conversation, channel)
     refuse_if_consent_withdrawn(customer, channel)
-    last_inbound_at, inbound_provider, inbound_metadata, reply_token, written_at = _last_inbound(
-        repos, conversation_id, channel)
+    last = last_inbound_context(repos, conversation_id, channel)
+    last_inbound_at, inbound_provider, inbound_metadata = last.at, last.provider, last.metadata
+    reply_token, written_at = last.reply_token, last.written_at
     if inbound_provider is None and (reply.channel or conversation.channel) is Channel.VOICE:
         inbound_provider, inbound_metadata = call_provider, call_metadata  # leave from the number called
     target = reply_target(conversation, channel, inbound_metadata, written_at, private=reply.private)
@@ -134,21 +137,6 @@ def reply_to_conversation(
     if bus is not None:
         report_reply(bus, conversation, customer, message, retry_is_safe=idempotency_key is not None)
     return _accepted(message)
-
-
-def _last_inbound(
-    repos: Repositories, conversation_id: str, channel: Channel
-) -> tuple[str | None, str | None, dict[str, str], str | None, str | None]:
-    """When the customer's last message arrived, its provider, metadata and reply token, and when the
-    customer wrote it (the provider's time: a comment's private-reply window counts from it)."""
-    last = repos.messages.last_inbound_on_channel(conversation_id, channel)
-    if last is None:
-        return None, None, {}, None, None
-    record = repos.inbox.get(last.inbox_key) if last.inbox_key else None
-    if record is None:
-        return last.created_at, last.provider, {}, None, last.created_at
-    event = record.event
-    return last.created_at, last.provider, dict(event.metadata), event.reply_token, event.occurred_at
 
 
 def _accepted(message: Message) -> dict[str, Any]:

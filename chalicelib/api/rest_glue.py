@@ -6,6 +6,7 @@ its route was called with.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from chalice.app import Request
@@ -35,7 +36,14 @@ def rest(request: Request, scope: str, use_case: Any, *args: Any, status: int = 
 
 
 def json_body(request: Request) -> Any:
+    """The parsed body, or None for one that is not JSON (the use case refuses it with 400).
+
+    ``json.loads`` accepts a lone UTF-16 surrogate (``"\\ud83d"``, or raw CESU-8 bytes): text that no
+    store, hash or response encoder takes, so such a body counts as no JSON at all, for every route.
+    """
     try:
-        return request.json_body
-    except Exception:  # Chalice raises BadRequestError for malformed JSON; the use case explains
+        document = request.json_body
+        json.dumps(document, ensure_ascii=False).encode("utf-8")
+    except Exception:  # BadRequestError (malformed), UnicodeEncodeError (a surrogate), RecursionError
         return None
+    return document

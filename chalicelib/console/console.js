@@ -8,7 +8,11 @@
  *          id: "reports", label: "Reports",
  *          render(container, api) { ... }  // build the view inside `container` (a <section>)
  *          refresh(api) { ... }            // optional: called every few seconds while the view shows
- *        });
+ *          scope: "support",               // optional: the API key scope the view needs (sign-in label)
+ *          probe: "reports/kpis?..."       // optional: a GET (or a function giving one) that answers 200
+ *        });                               //   when the key may use the view
+ *      A key is accepted when any view's probe answers 200; a view whose probe answers otherwise shows
+ *      "This key lacks the … scope" instead of being rendered (a view without a probe is always shown).
  *      `api(path, options)` fetches a path of the hub relative to the console (e.g. "reports/kpis")
  *      with the key, and resolves to {status, body} (body parsed as JSON when it is JSON).
  *   2. add <script src="console/reports.js"></script> after crisis.js in index.html.
@@ -56,18 +60,45 @@
 
   function registerView(view) {
     views.push(view);
+    var scopes = views.map(function (v) { return v.scope; }).filter(Boolean);
+    document.querySelector("label[for=api-key]").textContent =
+      "API key (scope " + scopes.filter(function (s, i) { return scopes.indexOf(s) === i; }).join(" or ") + ")";
     if (sessionStorage.getItem(KEY)) { showViews(); }
+  }
+
+  // Whether the key in use may use the view: its probe's status (200 when it may).
+  function probe(view) {
+    if (!view.probe) { return Promise.resolve(200); }
+    return api(typeof view.probe === "function" ? view.probe() : view.probe)
+      .then(function (answer) { return answer.status; });
   }
 
   function select(id) {
     views.forEach(function (view) {
+      if (!view.tab) { return; }  // not shown yet
       var selected = view.id === id;
       view.tab.setAttribute("aria-selected", String(selected));
       view.tab.tabIndex = selected ? 0 : -1;
       view.section.hidden = !selected;
       if (selected) { active = view; }
     });
-    if (active && active.refresh) { active.refresh(api); }
+    if (active && active.refresh && active.allowed) { active.refresh(api); }
+  }
+
+  // The probe answered: render the view, or say which scope the key lacks.
+  function settle(view, status) {
+    view.allowed = status === 200;
+    if (view.allowed) { view.render(view.section, api); }
+    else {
+      view.section.appendChild(el("p", { "class": "error", "data-lacks-scope": view.scope || "",
+        text: "This key lacks the " + (view.scope || "needed") + " scope: sign in with a key that has it to use " +
+              view.label + "." }));
+    }
+    if (active === view && view.allowed && view.refresh) { view.refresh(api); }
+    if (active && active.allowed === false) {  // the tab shown cannot be used: show one that can
+      var usable = views.filter(function (v) { return v.allowed && v.tab; })[0];
+      if (usable) { select(usable.id); }
+    }
   }
 
   function showViews() {
@@ -88,8 +119,9 @@
       });
       tabs.appendChild(el("li", { role: "presentation" }, [view.tab]));
       container.appendChild(view.section);
-      view.render(view.section, api);
-      if (index === 0 || !active) { select(view.id); }
+      if (index === 0 || !active || active.allowed === false) { select(view.id); }
+      if (view.status !== undefined) { settle(view, view.status); }
+      else { probe(view).then(function (status) { settle(view, status); }); }
     });
   }
 
@@ -103,17 +135,22 @@
     event.preventDefault();
     var key = document.getElementById("api-key").value.trim();
     sessionStorage.setItem(KEY, key);
-    api("crisis/incidents").then(function (answer) {
-      if (answer.status === 200) { showViews(); announce("Signed in"); document.getElementById("main").focus(); }
-      else {
+    Promise.all(views.map(probe)).then(function (statuses) {
+      if (statuses.indexOf(200) >= 0) {  // a key for any view: each view says what it lacks
+        views.forEach(function (view, i) { view.status = statuses[i]; });
+        showViews(); announce("Signed in"); document.getElementById("main").focus();
+      } else {
         sessionStorage.removeItem(KEY);
+        var scopes = views.map(function (v) { return v.scope; }).filter(Boolean).join(" or ");
         document.getElementById("sign-in-error").textContent =
-          answer.status === 403 ? "This key lacks the crisis scope." : "The key was refused.";
+          statuses.indexOf(403) >= 0 ? "This key lacks the " + scopes + " scope." : "The key was refused.";
       }
     });
   });
   document.getElementById("sign-out").addEventListener("click", function () { signOut(); });
-  setInterval(function () { if (active && active.refresh && !document.hidden) { active.refresh(api); } }, REFRESH_MS);
+  setInterval(function () {
+    if (active && active.refresh && active.allowed && !document.hidden) { active.refresh(api); }
+  }, REFRESH_MS);
 
   window.OmnihubConsole = { registerView: registerView, api: api, el: el, announce: announce };
 })();

@@ -78,7 +78,9 @@
         var parts = Object.keys(a.per_channel).map(function (c) {
           return c + ": " + a.per_channel[c] + " (about " + (answer.body.eta_seconds[c] || 0) + " s)";
         });
-        dryResult.textContent = "Audience: " + a.total + " recipients. " + parts.join("; ");
+        var qualifier = a.lower_bound ? "at least " : (answer.body.estimated ? "about " : "");
+        dryResult.textContent = "Audience: " + qualifier + a.total + " recipients" +
+          (answer.body.estimated ? " (estimated from " + a.examined + " customers)" : "") + ". " + parts.join("; ");
         sendButton.disabled = a.total === 0;
         if (!sendButton.disabled) { sendButton.focus(); }
       });
@@ -179,5 +181,6 @@
     if (focused && document.getElementById(focused)) { document.getElementById(focused).focus(); }
   }
 
-  C.registerView({ id: "crisis", label: "Crisis", render: render, refresh: refresh });
+  C.registerView({ id: "crisis", label: "Crisis", render: render, refresh: refresh,
+                   scope: "crisis", probe: "crisis/incidents" });
 })();

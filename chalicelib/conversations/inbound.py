@@ -14,6 +14,7 @@ from chalicelib.acknowledgments.flow import acknowledge_threaded
 from chalicelib.adapters.observability import count, logger
 from chalicelib.adapters.sqs import SqsBus
 from chalicelib.conversations.identities import read_sender, resolve_customer
+from chalicelib.conversations.lifecycle import reopened_by_message_id
 from chalicelib.conversations.routing import route_threaded
 from chalicelib.conversations.signals import apply_read_covering_earlier, apply_signal, note_thread_owner
 from chalicelib.conversations.threading import is_threadable, thread_message
@@ -35,7 +36,7 @@ from chalicelib.crisis.surge import surge_for
 from chalicelib.feedback.answering import take_feedback
 from chalicelib.feedback.config import FeedbackConfig, load_feedback_config
 from chalicelib.providers.meta.mentions import mention_query, mentioned_message, needs_lookup
-from chalicelib.reports.events import count_escalation, count_inbound
+from chalicelib.reports.events import count_escalation, count_inbound, count_reopened_by_customer
 from chalicelib.routing import RoutingConfig, load_routing_config
 
 SNS_CONFIRMATION = "sns_subscription_confirmation"  # the lifecycle the SES endpoint gives a SubscriptionConfirmation
@@ -134,6 +135,10 @@ def _thread_route_acknowledge(record: InboxRecord, ports: WorkerPorts) -> str:
     )
     count_inbound(ports.repos, record.inbox_key, threaded.conversation, record.received_at, opened=threaded.opened,
                   acknowledged=acknowledged)  # one KPI event: the message and its acknowledgment
+    if threaded.reopened:  # a reply naming its resolved conversation (threading reopened it)
+        count_reopened_by_customer(ports.repos, threaded.conversation,
+                                   reopened_by_message_id(threaded.conversation.id, threaded.message.id),
+                                   threaded.conversation.status_changed_at or record.received_at)
     if routed.escalated:  # a rule's immediate escalation or a repeat contact
         count_escalation(ports.repos, f"routing#{record.inbox_key}", routed.conversation, record.received_at)
     return f"routed+{acknowledged}"

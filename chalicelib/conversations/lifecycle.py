@@ -37,6 +37,7 @@ class LifecycleType(StrEnum):
     PENDING = "pending"  # waiting on the customer (support set it)
     CUSTOMER_UPDATED = "customer_updated"  # PATCH /customers/{id} changed the profile
     FEEDBACK = "feedback"  # the customer answered the survey (or commented on the answer): chalicelib.feedback
+    CUSTOMER_ERASED = "customer_erased"  # DELETE /customers/{id} erased every copy: chalicelib.privacy
 
 
 # The event a status change reports, by the status it moved to.
@@ -82,6 +83,12 @@ def conversation_event(
 def status_change_id(conversation_id: str, status: ConversationStatus, change: str) -> str:
     """The id of the event reporting a move to ``status``, recorded on the conversation with the move."""
     return lifecycle_event_id_for(conversation_id, STATUS_EVENT[status].value, change)
+
+
+def reopened_by_message_id(conversation_id: str, message_id: str) -> str:
+    """The status change of a *resolved* conversation reopened by the customer's message (a reply naming it):
+    apart from a pending one's (:func:`status_change_id` of the message), so the two read differently."""
+    return status_change_id(conversation_id, ConversationStatus.OPEN, f"resolved\x1f{message_id}")
 
 
 def last_status_event(conversation: Conversation, customer: Customer, **detail: Any) -> LifecycleEvent | None:

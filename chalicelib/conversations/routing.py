@@ -35,11 +35,20 @@ from chalicelib.core.model import Channel, Conversation
 from chalicelib.core.ports import ConversationRepository
 from chalicelib.core.routing_record import ConversationRouting
 from chalicelib.core.timestamps import format_timestamp, parse_timestamp
-from chalicelib.routing import RoutingConfig, RoutingDecision, RoutingFacts, decide_route, should_reroute
+from chalicelib.crisis.surge import CRISIS_ROUTE
+from chalicelib.routing import (
+    RoutingConfig,
+    RoutingDecision,
+    RoutingFacts,
+    decide_route,
+    priority_rank,
+    should_reroute,
+)
 from chalicelib.sla import load_service_levels
 from chalicelib.sla.timers import after_customer_message, mark_repeat_escalated, repeat_contact_due, sla_setup
 
 IMMEDIATE_ESCALATION_LEVEL = 1
+_SURGE_REASON = ": the message names the incident's keywords"
 CRISIS_ESCALATED_TIERS = frozenset({"vip"})  # tiers whose crisis-tagged conversation escalates at once
 
 
@@ -60,19 +69,28 @@ def route_threaded(
     applied = conversation.routing is not None and conversation.routing.message_id == message.id
     if not applied:
         decision = decide_route(config, routing_facts(threaded, conversations))
+        surge_moves = False
         if surge_tag is not None:  # an active incident's keywords: kept apart on the crisis route, tagged
-            decision = replace(decision, route="crisis" if "crisis" in config.routes else decision.route,
+            crisis_route = CRISIS_ROUTE in config.routes
+            decision = replace(decision, route=CRISIS_ROUTE if crisis_route else decision.route,
                                tags=(*decision.tags, surge_tag), rule=decision.rule or surge_tag,
-                               reason=f"{surge_tag}: the message names the incident's keywords",
+                               reason=surge_reason(surge_tag),
                                # a VIP caught by a crisis is escalated at once (reason: the rule, else the tag)
                                escalate=decision.escalate or threaded.customer.tier in CRISIS_ESCALATED_TIERS)
-        if conversation.routing is None or should_reroute(conversation.priority, decision):
+            # An open conversation routed before the incident moves to the crisis route too (never to a
+            # lower priority); one already there with this incident's tag stays put.
+            surge_moves = conversation.routing is not None and crisis_route and (
+                conversation.route != CRISIS_ROUTE or surge_tag not in conversation.tags)
+            if surge_moves and priority_rank(conversation.priority) > priority_rank(decision.priority):
+                decision = replace(decision, priority=conversation.priority)
+        if conversation.routing is None or surge_moves or should_reroute(conversation.priority, decision):
             recorded = conversations.record_routing(
                 conversation.id,
                 route=decision.route,
                 priority=decision.priority,
                 tags=_merged(conversation.tags if conversation.routing else (), decision.tags),
                 routing=ConversationRouting(decision.rule, decision.reason, message.id, decision.escalate),
+                surge_tag=surge_tag if surge_moves else None,
             )
             conversation = recorded or _reread(conversations, conversation.id)
             applied = recorded is not None
@@ -88,7 +106,8 @@ def route_threaded(
     routing = conversation.routing
     escalated = applied and routing is not None and routing.escalate and routing.rule is not None
     # The routing's events first, then the escalations': their ``escalated`` events follow in the same group.
-    publish_lifecycle(bus, routing_events(threaded, conversation, reopened=reopened, applied=applied))
+    publish_lifecycle(bus, routing_events(threaded, conversation, reopened=reopened, applied=applied,
+                                          reason=surge_of(routing.reason if routing else None)))
     if escalated:
         assert routing is not None and routing.rule is not None
         escalate(bus, conversation, threaded.customer, reason=routing.rule, level=IMMEDIATE_ESCALATION_LEVEL,
@@ -100,6 +119,17 @@ def route_threaded(
         mark_repeat_escalated(conversations, conversation.id, sla_setup(config))
         escalated = True
     return Routed(conversation, applied, escalated)
+
+
+def surge_reason(surge_tag: str) -> str:
+    """The routing reason of a message an active incident's keywords caught (``incident:<id>: ...``)."""
+    return f"{surge_tag}{_SURGE_REASON}"
+
+
+def surge_of(reason: str | None) -> str | None:
+    """The incident tag a routing reason names, when an incident's keywords routed the conversation: the
+    ``reason`` of its routed/rerouted event, read from what was recorded (a redelivery publishes the same)."""
+    return reason.removesuffix(_SURGE_REASON) if reason and reason.endswith(_SURGE_REASON) else None
 
 
 def routing_facts(threaded: Threaded, conversations: ConversationRepository) -> RoutingFacts:

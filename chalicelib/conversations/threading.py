@@ -20,7 +20,7 @@ from chalicelib.conversations.identities import SenderReads, owner_of, resolve_o
 from chalicelib.conversations.message_metadata import shown_metadata
 from chalicelib.conversations.public import PublicThread, newest_public_thread, post_of, public_thread_key
 from chalicelib.core.consent import event_consent_keyword, keyword_consent
-from chalicelib.core.errors import RetryableError
+from chalicelib.core.errors import Conflict, RetryableError
 from chalicelib.core.ids import allocate_reference, conversation_id_for, event_reference, message_id_for
 from chalicelib.core.language import language_hint
 from chalicelib.core.model import (
@@ -121,6 +121,7 @@ class Threaded:
     message: Message
     opened: bool  # this message opened the conversation
     previous_inbound_at: str | None  # the conversation's last inbound before this message
+    reopened: bool = False  # this message reopened its resolved conversation (now, or an earlier attempt)
 
 
 def decide_thread(
@@ -206,7 +207,7 @@ def thread_message(
         created = _open_conversation(repos, decision, event, received_at,
                                      _announced_reference(record.acknowledgment, decision))
     else:
-        _reopen_if_resolved(repos, decision, joined)
+        _reopen_if_resolved(repos, decision, message_id_for(inbox_key), joined)
     _keep_announced_reference(repos, record.acknowledgment, decision)
     message = Message(
         id=message_id_for(inbox_key),
@@ -237,7 +238,9 @@ def thread_message(
     conversation = created or moved or repos.conversations.get(decision.conversation_id, consistent=True)
     if customer is None or conversation is None:
         raise RetryableError(f"threading of {event_reference(inbox_key)} is not readable yet")
-    return Threaded(event, customer, conversation, message, decision.opens, decision.previous_inbound_at)
+    reopened = not decision.opens and conversation.status_event_id == _reopen_id(conversation.id, message.id)
+    return Threaded(event, customer, conversation, message, decision.opens, decision.previous_inbound_at,
+                    reopened=reopened)
 
 
 def join_or_open(repos: Repositories, record: InboxRecord, *, id_key: Callable[[], bytes]) -> ThreadDecision:
@@ -295,17 +298,36 @@ def _open_conversation(
     return conversation if repos.conversations.create(conversation) else None
 
 
-def _reopen_if_resolved(repos: Repositories, decision: ThreadDecision, read: Conversation | None = None) -> None:
+def _reopen_id(conversation_id: str, message_id: str) -> str:
+    from chalicelib.conversations.lifecycle import reopened_by_message_id  # the worker's, not the webhook's import
+
+    return reopened_by_message_id(conversation_id, message_id)
+
+
+def _reopen_if_resolved(
+    repos: Repositories, decision: ThreadDecision, message_id: str, read: Conversation | None = None
+) -> None:
     """A reply to a resolved conversation (an email naming it) reopens it, and it becomes the customer's
-    open conversation unless they already have another one. ``read``: the conversation as the decision
+    open conversation unless they already have another one. The move records an id derived from the
+    message, so a redelivery recognises its own reopen (finishing the claim, reporting and counting it
+    once) and a conversation support moved meanwhile stands as it is; a duplicate of a message already
+    threaded does not reopen the case support resolved since. ``read``: the conversation as the decision
     just read it (consistently), not read again."""
     joined = read if read is not None and read.id == decision.conversation_id else (
         repos.conversations.get(decision.conversation_id, consistent=True))
-    if joined is None or joined.status is not ConversationStatus.RESOLVED:
+    if joined is None:
         return
-    repos.conversations.set_status(decision.conversation_id, ConversationStatus.OPEN, utc_now())
-    repos.customers.claim_open_conversation(decision.customer_id, decision.conversation_id, None)
-    logger.info("resolved conversation reopened by a reply", extra={"conversation_id": decision.conversation_id})
+    change = _reopen_id(decision.conversation_id, message_id)
+    stored = joined.status is ConversationStatus.RESOLVED and repos.messages.find(joined.id, message_id) is not None
+    if joined.status is ConversationStatus.RESOLVED and not stored:  # stored: a late duplicate after a new resolve
+        try:
+            joined = repos.conversations.set_status(decision.conversation_id, ConversationStatus.OPEN, utc_now(),
+                                                    expected=(ConversationStatus.RESOLVED,), event_id=change)
+        except Conflict:  # support reopened it (or it moved on) meanwhile: not this message's reopen
+            return
+        logger.info("resolved conversation reopened by a reply", extra={"conversation_id": decision.conversation_id})
+    if joined.status_event_id == change:
+        repos.customers.claim_open_conversation(decision.customer_id, decision.conversation_id, None)
 
 
 def _update_customer(repos: Repositories, customer_id: str, event: InboundEvent) -> None:

@@ -160,3 +160,9 @@ def public_conversation_id_for(customer_id: str, thread_key: str, generation: in
     """The public conversation of one customer about one post (``thread_key``); ``generation`` counts the
     ones resolved before it, so a comment after a resolution opens the next one under a known name."""
     return "cnv_" + _base32(_digest("public", customer_id, thread_key, str(generation)), 16).lower()
+
+
+def acknowledgment_claim_key(identity_key: str) -> str:
+    """The expiring claim that holds a sender's address for one acknowledgment quiet period (the
+    acknowledgment flow takes it; an erasure deletes it: the key names the address)."""
+    return f"ack#{identity_key}"

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from chalicelib.core.vocabulary import DeliveryStatus
+
 
 class IncidentStatus(StrEnum):
     INVESTIGATING = "investigating"
@@ -26,6 +28,35 @@ class ProgressCounter(StrEnum):
     FAILED = "failed"
     SKIPPED = "skipped"
     CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True, slots=True)
+class BroadcastRef:
+    """The incident update a broadcast message belongs to: its delivery statuses count on that
+    update's progress (``delivered`` and ``failed`` per channel)."""
+
+    incident_id: str
+    update_id: str
+
+
+_REACHED = frozenset({DeliveryStatus.DELIVERED, DeliveryStatus.READ})
+
+
+def delivery_moves(old: DeliveryStatus, new: DeliveryStatus) -> dict[str, int]:
+    """How one broadcast message's status change moves its update's counters (counter → delta).
+
+    ``delivered`` counts a message that reached the customer once (a later ``read`` adds nothing);
+    ``failed`` counts one that did not; a message reported failed after delivered moves from one to
+    the other, so each message sits in at most one of them. Only for a change ``old.can_become(new)``
+    allows: the callers apply it together with that conditional transition, never twice."""
+    if new in _REACHED:
+        return {} if old in _REACHED else {ProgressCounter.DELIVERED.value: 1}
+    if new is DeliveryStatus.FAILED:
+        moves = {ProgressCounter.FAILED.value: 1}
+        if old in _REACHED:
+            moves[ProgressCounter.DELIVERED.value] = -1
+        return moves
+    return {}
 
 
 @dataclass(frozen=True, slots=True)

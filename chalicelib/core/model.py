@@ -17,6 +17,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from chalicelib.core.errors import ModelError
+from chalicelib.core.incident import BroadcastRef
+from chalicelib.core.ordering import call_ordering_key, message_ordering_key
 from chalicelib.core.routing_record import ConversationRouting, SupportAssignment
 from chalicelib.core.sla_record import StoredSla
 from chalicelib.core.timestamps import ISO_UTC, normalize_timestamp
@@ -219,11 +221,11 @@ class InboundEvent:
         """The FIFO group: one sender's events are handled in order, senders in parallel; a phone call's
         callbacks (some carry no caller) in order per call, so they fold one after the other."""
         if self.kind is EventKind.CALL and self.provider_message_id:
-            return f"{self.provider}#call#{self.provider_message_id}"
+            return call_ordering_key(self.provider, self.provider_message_id)
         if self.sender is not None:
             return self.sender.identity.key
         if self.provider_message_id:
-            return f"{self.provider}#msg#{self.provider_message_id}"
+            return message_ordering_key(self.provider, self.provider_message_id)
         return self.inbox_key
 
     def to_dict(self) -> dict[str, Any]:
@@ -307,6 +309,7 @@ class Message:
     # What happened to it after it was stored: ``edited_at``, ``deleted_at`` and ``edit_history`` (a JSON
     # list of {"text", "until"}: every earlier text and when it was replaced) for an edit or an unsend.
     metadata: dict[str, str] = field(default_factory=dict)
+    broadcast: BroadcastRef | None = None  # a crisis broadcast: the update whose progress its statuses count on
 
     def to_api(self) -> dict[str, Any]:
         data = self._api_fields()

@@ -166,8 +166,10 @@ class ConversationRepository(Protocol):
         priority: Priority,
         tags: Sequence[str],
         routing: ConversationRouting,
+        surge_tag: str | None = None,
     ) -> Conversation | None:
-        """Route a conversation never routed, or re-route one whose priority ``priority`` outranks.
+        """Route a conversation never routed, or re-route one whose priority ``priority`` outranks; with
+        ``surge_tag`` (an active incident's keywords), also one not yet on ``route`` with that tag.
 
         Conditional: a conversation routed meanwhile (or again, by a redelivery of the same message)
         is left as it stands and None is returned; otherwise the conversation as now stored."""

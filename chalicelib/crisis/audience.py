@@ -22,6 +22,7 @@ SKIP_CHANNEL_EXCLUDED = "channel_not_in_audience"
 SKIP_WINDOW_CLOSED = "messenger_window_closed"
 SKIP_NO_TEMPLATE = "no_whatsapp_template"
 SKIP_CANCELLED = "cancelled"
+NO_CHANNEL = "none"  # the channel column of a customer the hub has no address for
 
 
 def admits(audience: Audience, customer: Customer, now: datetime) -> bool:

@@ -6,14 +6,12 @@ Read and validated once per process; an invalid file raises :class:`CrisisConfig
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from chalicelib.core.config_file import read_json_config
+from chalicelib.core.config_file import ConfigFile, read_json_config
 from chalicelib.core.errors import ConfigError
 from chalicelib.core.model import Channel
 
@@ -48,6 +46,10 @@ class CrisisConfig:
     messenger_tag: str | None = None
     page_size: int = 100
     max_wait_seconds: float = 10.0
+    # The dry run's budget (crisis/dry_run.py): exact within it, an extrapolated estimate beyond.
+    dry_run_page_size: int = 1000
+    dry_run_max_pages: int = 20
+    dry_run_seconds: float = 3.0
 
     def rate_for(self, channel: Channel | str) -> SendRate:
         name = channel.value if isinstance(channel, Channel) else channel
@@ -99,6 +101,8 @@ def parse_crisis_config(document: Any, where: str = "crisis configuration") -> C
     tag = document.get("messenger_tag")
     page_size = document.get("page_size", 100)
     max_wait = document.get("max_wait_seconds", 10)
+    if not isinstance(document.get("dry_run", {}), dict):
+        raise CrisisConfigError(f"{where}: dry_run must be an object")
     if not isinstance(fallback, str) or not fallback:
         raise CrisisConfigError(f"{where}: fallback_language must be a language tag")
     if tag is not None and not isinstance(tag, str):
@@ -107,21 +111,28 @@ def parse_crisis_config(document: Any, where: str = "crisis configuration") -> C
         raise CrisisConfigError(f"{where}: page_size must be a whole number from 1 to 1000")
     if not _positive(max_wait):
         raise CrisisConfigError(f"{where}: max_wait_seconds must be positive")
-    return CrisisConfig(rates, fallback.lower(), templates, tag, page_size, float(max_wait))
+    budget = document.get("dry_run", {})
+    dry_page, dry_pages = budget.get("page_size", 1000), budget.get("max_pages", 20)
+    dry_seconds = budget.get("seconds", 3)
+    if not isinstance(dry_page, int) or isinstance(dry_page, bool) or not 1 <= dry_page <= 1000:
+        raise CrisisConfigError(f"{where}: dry_run.page_size must be a whole number from 1 to 1000")
+    if not isinstance(dry_pages, int) or isinstance(dry_pages, bool) or not 1 <= dry_pages <= 1000:
+        raise CrisisConfigError(f"{where}: dry_run.max_pages must be a whole number from 1 to 1000")
+    if not _positive(dry_seconds) or dry_seconds > 25:
+        raise CrisisConfigError(f"{where}: dry_run.seconds must be positive and at most 25 (the API's deadline)")
+    return CrisisConfig(rates, fallback.lower(), templates, tag, page_size, float(max_wait),
+                        dry_page, dry_pages, float(dry_seconds))
 
 
 def _positive(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and value > 0
 
 
-def crisis_config_path(path: str | None = None) -> str:
-    return str(Path(path or os.environ.get(CONFIG_PATH_ENV) or DEFAULT_CONFIG_PATH).resolve())
-
-
-def load_crisis_config(path: str | None = None) -> CrisisConfig:
-    return _load(crisis_config_path(path))
-
-
-@lru_cache(maxsize=4)
-def _load(path: str) -> CrisisConfig:
+def _read_file(path: str) -> CrisisConfig:
     return parse_crisis_config(read_json_config(path, "crisis configuration", CrisisConfigError), path)
+
+
+_FILE = ConfigFile(CONFIG_PATH_ENV, DEFAULT_CONFIG_PATH, _read_file)
+crisis_config_path = _FILE.path  # path > $OMNIHUB_CRISIS_CONFIG > the shipped default
+load_crisis_config = _FILE.load
+clear_crisis_config_cache = _FILE.clear

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib.core.errors import PermanentError, RetryableError
-from chalicelib.core.incident import Incident, IncidentUpdate
+from chalicelib.core.incident import BroadcastRef, Incident, IncidentUpdate
 from chalicelib.core.model import Channel, Customer
 from chalicelib.core.pacing import bucket_name
 from chalicelib.core.timestamps import parse_timestamp, timestamp_from_epoch
@@ -112,6 +112,8 @@ def deliver_to_recipient(ports: CrisisPorts, job: RecipientJob, incident: Incide
     last_at, provider_hint, metadata = _last_inbound(ports, conversation_id, channel, customer)
     outbound = _job(ports, claim.outbound_id, claim.created_at, conversation_id, channel, address,
                     text, language, last_at, provider_hint, metadata, now)
+    if not isinstance(outbound, str):  # its delivery statuses count on this update's progress
+        outbound = outbound.with_changes(broadcast=BroadcastRef(job.incident_id, job.update_id))
     if isinstance(outbound, str):
         return settle("skipped", outbound)
     _pace(ports, outbound)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections import Counter
-from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.adapters.resources import BROADCAST_QUEUE
@@ -14,13 +12,12 @@ from chalicelib.api.reply_body import validated_idempotency_key
 from chalicelib.core.errors import Conflict, IdempotencyKeyReused, NotFound
 from chalicelib.core.incident import Incident, IncidentUpdate
 from chalicelib.core.timestamps import parse_timestamp, utc_now
-from chalicelib.crisis.audience import admits, recipient_channel
+from chalicelib.crisis.dry_run import dry_run
 from chalicelib.crisis.ports import BROADCAST_SCHEMA, CrisisPorts
 from chalicelib.crisis.requests import validated_incident, validated_update
 
 IDEMPOTENCY_SCOPE = "crisis"
 MAX_LISTED = 100
-NO_CHANNEL = "none"
 
 
 def create_incident(ports: CrisisPorts, body: Any, *, idempotency_key: str | None = None) -> tuple[dict[str, Any], int]:
@@ -88,42 +85,6 @@ def list_incidents(ports: CrisisPorts, params: Any = None) -> dict[str, Any]:
     incidents = ports.store.list_incidents(MAX_LISTED)
     ordered = sorted(incidents, key=lambda i: (not i.active, _negated(i.created_at)))
     return {"items": [i.to_api() for i in ordered]}
-
-
-def dry_run(ports: CrisisPorts, audience: Any) -> dict[str, Any]:
-    """The audience counted page by page (nothing stored, nothing sent) and the time to send it."""
-    per_channel: Counter[str] = Counter()
-    skipped: Counter[str] = Counter()
-    now = datetime.fromtimestamp(ports.clock(), tz=UTC)
-    for customer in audience_customers(ports, audience):
-        if not admits(audience, customer, now):
-            continue
-        channel, reason = recipient_channel(audience, customer, ports.has_sender)
-        if reason is None and channel is not None:
-            per_channel[channel.value] += 1
-        else:
-            skipped[reason or NO_CHANNEL] += 1
-    return {
-        "dry_run": True,
-        "audience": {"total": sum(per_channel.values()), "per_channel": dict(per_channel),
-                     "skipped": dict(skipped)},
-        "eta_seconds": {channel: ports.config.eta_seconds(n, channel) for channel, n in per_channel.items()},
-    }
-
-
-def audience_customers(ports: CrisisPorts, audience: Any) -> Any:
-    """Every candidate, a page at a time (never the whole audience in memory)."""
-    if audience.customer_ids is not None:
-        ids = list(audience.customer_ids)
-        for start in range(0, len(ids), 100):
-            yield from ports.store.customers_by_id(ids[start : start + 100])
-        return
-    cursor: str | None = None
-    while True:
-        page, cursor = ports.store.audience_page(cursor, ports.config.page_size)
-        yield from page
-        if cursor is None:
-            return
 
 
 def plan_job(incident_id: str, update_id: str) -> Outgoing:

@@ -17,8 +17,8 @@ from chalicelib.adapters.resources import BROADCAST_QUEUE
 from chalicelib.adapters.sqs import Outgoing, PublishFailed
 from chalicelib.core.incident import Audience, Incident, IncidentUpdate, PlanState, ProgressCounter
 from chalicelib.core.model import Customer
-from chalicelib.crisis.audience import admits, recipient_channel
-from chalicelib.crisis.incidents import NO_CHANNEL, first_update_id, plan_job
+from chalicelib.crisis.audience import NO_CHANNEL, admits, recipient_channel
+from chalicelib.crisis.incidents import first_update_id, plan_job
 from chalicelib.crisis.ports import BROADCAST_SCHEMA, CrisisPorts
 
 AUDIENCE, KEYWORDS, DONE = "audience", "keywords", "done"

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from chalicelib.core import bucket_layout
 from chalicelib.core.model import (
     EMAIL_INBOX_NAMESPACE,
     Attachment,
@@ -58,7 +59,8 @@ MAX_EVENT_TEXT_CHARS = 20_000
 MAX_FULL_TEXT_CHARS = 4_000
 MAX_LIST_CHARS = 1_000
 MAX_EVENT_ATTACHMENTS = 100
-ATTACHMENTS_PREFIX = "attachments/"  # where kept attachments live in the payload bucket (infra grants it)
+MAX_PROVIDER_EVENT_ID = 200  # characters; a provider's own id is a UUID or a short token
+ATTACHMENTS_PREFIX = bucket_layout.ATTACHMENTS_PREFIX  # where kept attachments live (infra grants it)
 # A Date header later than reception by more than this is a wrong clock or a lie: reception wins.
 FUTURE_DATE_TOLERANCE = timedelta(minutes=15)
 _ATTACHMENT_KINDS = {"image": "image", "audio": "audio", "video": "video"}
@@ -75,6 +77,14 @@ class EmailDelivery:
     mailbox: str | None = None  # the envelope recipient the provider reports, when it does
     verdicts: Mapping[str, str] = field(default_factory=dict)  # spf, dkim, dmarc, spam (provider's words)
     served_mailboxes: Collection[str] = ()  # the hub's own addresses, to pick the mailbox among To/Cc
+
+    def __post_init__(self) -> None:
+        # The provider's id is a word of its JSON (Postmark's MessageID, SES's mail.messageId), not a parsed
+        # header: made one bounded line here, like every header value, so it carries no line break into
+        # the stored event (where a reply or a status lookup could reuse it).
+        if self.provider_event_id is not None:
+            cleaned = one_line(self.provider_event_id, limit=MAX_PROVIDER_EVENT_ID) or None
+            object.__setattr__(self, "provider_event_id", cleaned)
 
 
 def inbox_namespace(event: InboundEvent) -> str:

@@ -39,7 +39,7 @@ def is_public(repos: Repositories, conversation: Conversation) -> bool:
     ``public`` metadata, which the routing rules read too)."""
     if getattr(conversation, "public", False):
         return True
-    _, _, metadata, _ = last_inbound_context(repos, conversation.id, conversation.channel)
+    metadata = last_inbound_context(repos, conversation.id, conversation.channel).metadata
     return metadata.get("public") == "true"
 
 
@@ -141,7 +141,8 @@ def _send(repos: Repositories, record: FeedbackRecord, conversation: Conversatio
           outbound_id: str, at: str, choices: tuple[Choice, ...], environ: Mapping[str, str]) -> str:
     """Place one survey message through the outbox (its id makes it once) and count it."""
     channel = Channel(record.channel)
-    last_at, provider, metadata, reply_token = last_inbound_context(repos, conversation.id, channel)
+    last = last_inbound_context(repos, conversation.id, channel)
+    last_at, provider, metadata, reply_token = last.at, last.provider, last.metadata, last.reply_token
     try:
         place_outbound(repos.messages, OutboundDraft(
             outbound_id=outbound_id, conversation_id=conversation.id, kind=OutboundKind.SURVEY, channel=channel,

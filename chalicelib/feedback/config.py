@@ -11,8 +11,6 @@ per-customer limit, answers taken for 72 hours and a comment for 30 minutes afte
 
 from __future__ import annotations
 
-import functools
-import os
 import re
 import string
 from collections.abc import Mapping
@@ -21,7 +19,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from chalicelib.core.config_file import read_json_config
+from chalicelib.core.config_file import ConfigFile, read_json_config
 from chalicelib.core.errors import ConfigError
 from chalicelib.core.model import Channel
 
@@ -235,20 +233,11 @@ def _text(value: Any, path: str, fail: Any) -> str:
     return value
 
 
-def feedback_config_path(path: str | os.PathLike[str] | None = None) -> str:
-    """The file in force: ``path`` > ``$OMNIHUB_FEEDBACK_CONFIG`` > the shipped default, resolved."""
-    chosen = path if path is not None else (os.environ.get(FEEDBACK_CONFIG_ENV) or DEFAULT_FEEDBACK_PATH)
-    return str(Path(chosen).resolve())
-
-
-def load_feedback_config(path: str | os.PathLike[str] | None = None) -> FeedbackConfig:
-    return _load_file(feedback_config_path(path))
-
-
-def clear_feedback_config_cache() -> None:
-    _load_file.cache_clear()
-
-
-@functools.lru_cache(maxsize=8)
-def _load_file(path: str) -> FeedbackConfig:
+def _read_file(path: str) -> FeedbackConfig:
     return parse_feedback_config(read_json_config(path, "feedback configuration", FeedbackConfigError), source=path)
+
+
+_FILE = ConfigFile(FEEDBACK_CONFIG_ENV, DEFAULT_FEEDBACK_PATH, _read_file)
+feedback_config_path = _FILE.path  # path > $OMNIHUB_FEEDBACK_CONFIG > the shipped default
+load_feedback_config = _FILE.load
+clear_feedback_config_cache = _FILE.clear

@@ -39,6 +39,7 @@ from chalicelib.routing import RoutingConfig, RoutingFacts, decide_route
 FLOW_ENDPOINT = "contact_flow"  # the inbox items' endpoint (there is no webhook)
 CONTACT_EVENTS_ENDPOINT = "contact_events"
 MAX_EVENT_BYTES = 64 * 1024  # a flow's event is a few KB; anything larger is not one
+MAX_CONTACT_EVENT_BYTES = 256 * 1024  # EventBridge's own limit: a larger "event" is not one (nor storable inline)
 
 
 def _store(repos: Repositories, event: InboundEvent, endpoint: str, raw: Mapping[str, Any], received_at: str) -> bool:
@@ -101,6 +102,8 @@ def store_contact_event(raw: Any, repos: Repositories, now: datetime | None = No
     """Store an EventBridge contact event's CALL events; returns how many were new. A store failure raises
     (EventBridge retries the invocation); an event that is not the call's business is ignored."""
     try:
+        if len(json.dumps(raw, default=str)) > MAX_CONTACT_EVENT_BYTES:
+            raise PayloadError("the contact event is larger than EventBridge delivers")
         events = parse_contact_event(raw)
     except PayloadError as err:
         logger.warning("contact event ignored", extra={"reason": err.reason})

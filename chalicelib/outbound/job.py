@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
+from chalicelib.core.incident import BroadcastRef
 from chalicelib.core.model import Attachment, Channel, ModelError, normalize_address
 from chalicelib.core.timestamps import normalize_timestamp, utc_now
 from chalicelib.providers.registry import sending_providers
@@ -176,6 +177,7 @@ class OutboundJob:
     created_at: str = field(default_factory=utc_now)
     reply_to: ReplyTarget | None = None  # a public or private reply to a comment / post; None: the inbox
     choices: tuple[Choice, ...] = ()  # answers to tap (a survey's scale); the text states them too
+    broadcast: BroadcastRef | None = None  # a crisis broadcast: the update whose progress counts its statuses
 
     def __post_init__(self) -> None:
         if len(self.choices) > MAX_CHOICES:
@@ -210,6 +212,8 @@ class OutboundJob:
             data["reply_to"] = self.reply_to.to_dict()
         if self.choices:  # likewise
             data["choices"] = [choice.to_dict() for choice in self.choices]
+        if self.broadcast is not None:  # likewise
+            data["broadcast"] = {"incident_id": self.broadcast.incident_id, "update_id": self.broadcast.update_id}
         return data
 
     def _fields(self) -> dict[str, Any]:
@@ -263,6 +267,7 @@ class OutboundJob:
                 created_at=data.get("created_at") or utc_now(),
                 reply_to=ReplyTarget.from_dict(reply_to) if isinstance(reply_to, dict) else None,
                 choices=tuple(Choice.from_dict(c) for c in data.get("choices") or () if isinstance(c, dict)),
+                broadcast=_broadcast_ref(data.get("broadcast")),
             )
         except KeyError as err:
             raise ModelError(f"outbound job misses {err.args[0]!r}") from err
@@ -270,3 +275,12 @@ class OutboundJob:
             if isinstance(err, ModelError):
                 raise
             raise ModelError(str(err)) from err
+
+
+def _broadcast_ref(raw: Any) -> BroadcastRef | None:
+    if not isinstance(raw, dict):
+        return None
+    incident_id, update_id = raw.get("incident_id"), raw.get("update_id")
+    if not all(isinstance(v, str) and 0 < len(v) <= 100 for v in (incident_id, update_id)):
+        raise ModelError("a broadcast job names its incident and update")
+    return BroadcastRef(str(incident_id), str(update_id))

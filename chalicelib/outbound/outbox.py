@@ -115,6 +115,7 @@ def outbound_message(
         attachments=draft.attachments,
         status=status,
         provider=draft.provider if isinstance(draft, OutboundJob) else provider,
+        broadcast=draft.broadcast if isinstance(draft, OutboundJob) else None,
     )
 
 

@@ -27,7 +27,7 @@ from chalicelib.core import calls
 from chalicelib.core.calls import CallStage, CallState
 from chalicelib.core.model import Channel, EventKind, Identity, InboundEvent, ModelError, Sender
 from chalicelib.core.timestamps import utc_now
-from chalicelib.providers.base import PayloadError, as_dict, identity_or_error, json_string
+from chalicelib.providers.base import PayloadError, as_dict, identity_or_error, json_string, valid_unicode
 
 PROVIDER = "amazon_connect"
 CONTACT_EVENT_SOURCE = "aws.connect"
@@ -45,10 +45,12 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
 
 
 def _text(value: Any, limit: int = MAX_ID_CHARS) -> str | None:
+    """A bounded string of the event, valid Unicode: a lone surrogate (which json.loads lets through and no
+    store takes) becomes U+FFFD here, or the event would be refused by the table on every retry."""
     text = json_string(value)
     if text is None:
         return None
-    text = text.strip()
+    text = valid_unicode(text).strip()
     return text[:limit] if text else None
 
 

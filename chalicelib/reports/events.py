@@ -1,9 +1,10 @@
 """Where the KPIs are counted: one function per event the hub handles, each with a key that names
 the event once (a redelivery, a retried request or a re-run counts nothing twice).
 
-- the worker: an inbound message (and the conversation it opened), its acknowledgment;
+- the worker: an inbound message (and the conversation it opened, or the resolved one it reopened), its
+  acknowledgment;
 - the REST API: an agent's reply (and the conversation's first response, against its SLA target),
-  a resolve (resolution time); the survey placed (an outbound message) and its answer;
+  a resolve (resolution time), a reopen; the survey placed (an outbound message) and its answer;
 - the SLA sweeper: an escalation published.
 """
 
@@ -73,9 +74,17 @@ def count_resolution(repos: Repositories, before: Conversation | None, resolved:
 
 
 def count_reopened(repos: Repositories, conversation: Conversation, at: str) -> None:
-    """A resolved conversation reopened (POST /conversations/{id}/reopen, from the lifecycle branch)."""
-    count_event_softly(repos.kpis, f"reopened#{conversation.id}#{at}", at, conversation.channel.value,
-                       conversation.route, figures.reopened())
+    """A resolved conversation reopened by support (POST /conversations/{id}/reopen): once per reopen, the
+    status change's event id naming it (a pending conversation resuming is no reopen)."""
+    count_event_softly(repos.kpis, f"reopened#{conversation.status_event_id or conversation.id + '#' + at}", at,
+                       conversation.channel.value, conversation.route, figures.reopened())
+
+
+def count_reopened_by_customer(repos: Repositories, conversation: Conversation, change_id: str, at: str) -> None:
+    """A resolved conversation the customer's message reopened (worker; ``change_id``: the status change the
+    message derives, so a redelivery counts nothing twice; a store failure retries the message)."""
+    count_event(repos.kpis, f"reopened#{change_id}", at, conversation.channel.value, conversation.route,
+                figures.reopened())
 
 
 def count_escalation(repos: Repositories, escalation_id: str, conversation: Conversation, at: str) -> None:

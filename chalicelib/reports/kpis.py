@@ -47,7 +47,8 @@ def grouping(query: Mapping[str, str]) -> str | None:
 
 def kpi_report(repos: Repositories, query: Mapping[str, str]) -> dict[str, Any]:
     """The issue's shape: ``{"from", "to", <figures>, "groups": {key: <figures>}}`` (``groups`` empty
-    without ``group_by``), plus ``group_by`` and ``time_zone``."""
+    without ``group_by``), plus ``group_by``, ``time_zone`` and ``sla_targets`` (what the figures are
+    measured against, for the console's charts)."""
     first, last = period(query)
     group_by = grouping(query)
     if repos.kpis is None:
@@ -64,7 +65,21 @@ def kpi_report(repos: Repositories, query: Mapping[str, str]) -> dict[str, Any]:
         "from": first, "to": last, "group_by": group_by, "time_zone": _time_zone(),
         **figures(add_counts(counts for _, _, counts in totals)),
         "groups": {key: figures(add_counts(parts)) for key, parts in sorted(groups.items())},
+        "sla_targets": sla_targets(),
     }
+
+
+def sla_targets() -> dict[str, Any]:
+    """The SLA targets in force (service_levels.v1.json): ``{"calendar": "business"|"always", "policies":
+    {priority: {"first_response_minutes", "next_response_minutes", "resolution_minutes"}}}``."""
+    from chalicelib.sla.service_levels import load_service_levels
+
+    sla = load_service_levels().sla
+    return {"calendar": sla.calendar_mode, "policies": {
+        priority.value: {"first_response_minutes": targets.first_response_minutes,
+                         "next_response_minutes": targets.next_response_minutes,
+                         "resolution_minutes": targets.resolution_minutes}
+        for priority, targets in sla.policies.items()}}
 
 
 def _time_zone() -> str:

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from chalicelib.adapters.observability import logger
 from chalicelib.adapters.resources import REPORTS_QUEUE
 from chalicelib.adapters.sqs import Outgoing, SqsBus
+from chalicelib.core import bucket_layout
 from chalicelib.core.ports import PayloadArchive, Repositories
 from chalicelib.core.timestamps import format_timestamp
 from chalicelib.feedback.config import ReportSchedule
@@ -26,7 +27,7 @@ from chalicelib.reports.html import page_bytes, report_page
 from chalicelib.reports.kpis import kpi_csv, kpi_report
 
 REPORT_SCHEMA = "omnihub.report.v1"
-REPORT_PREFIX = "reports/"
+REPORT_PREFIX = bucket_layout.REPORTS_PREFIX
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +81,7 @@ def send_weekly_report(ports: ReportPorts, now: datetime) -> str:
 def report_envelope(report_id: str, by_day: dict[str, Any], by_channel: dict[str, Any], csv_pointer: str,
                     html_pointer: str, now: datetime) -> dict[str, Any]:
     """``omnihub.report.v1`` (schemas/omnihub.report.v1.json)."""
-    totals = {key: value for key, value in by_day.items() if key not in ("groups", "group_by")}
+    totals = {key: value for key, value in by_day.items() if key not in ("groups", "group_by", "sla_targets")}
     return json.loads(json.dumps({
         "schema": REPORT_SCHEMA,
         "report_id": report_id,

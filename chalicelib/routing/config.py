@@ -36,9 +36,7 @@ of up to :data:`MAX_STAGE_CHARS`. Keys starting with ``_`` are comments, anywher
 
 from __future__ import annotations
 
-import functools
 import json
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -46,6 +44,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from chalicelib.core.config_file import ConfigFile
 from chalicelib.core.errors import ConfigError
 from chalicelib.core.model import Priority
 from chalicelib.routing.patterns import TextPattern, UnsafePatternError, compile_pattern
@@ -342,28 +341,7 @@ def _repeat_contact(value: Any, path: str, fail: Fail) -> RepeatContact:
 # ---- loading -------------------------------------------------------------------------------------
 
 
-def routing_config_path(path: str | os.PathLike[str] | None = None) -> str:
-    """The file in force: ``path`` > ``$OMNIHUB_ROUTING_CONFIG`` > the shipped default, resolved."""
-    chosen = path if path is not None else (os.environ.get(CONFIG_PATH_ENV) or DEFAULT_CONFIG_PATH)
-    return str(Path(chosen).resolve())
-
-
-def load_routing_config(path: str | os.PathLike[str] | None = None) -> RoutingConfig:
-    """The configuration from ``path`` > ``$OMNIHUB_ROUTING_CONFIG`` > ``chalicelib/config/routing.v1.json``.
-
-    Each file is read and validated once per process; an invalid one raises :class:`RoutingConfigError`
-    every time it is asked for (so ``make run`` refuses to start, and a worker fails loudly).
-    """
-    return _load_file(routing_config_path(path))
-
-
-def clear_routing_config_cache() -> None:
-    """Forget loaded configurations (tests, or a long-running process after the file changed)."""
-    _load_file.cache_clear()
-
-
-@functools.lru_cache(maxsize=8)
-def _load_file(path: str) -> RoutingConfig:
+def _read_file(path: str) -> RoutingConfig:
     try:
         with open(path, "rb") as handle:
             raw = handle.read(MAX_CONFIG_BYTES + 1)
@@ -381,6 +359,14 @@ def _load_file(path: str) -> RoutingConfig:
     except _DuplicateKey as err:
         raise RoutingConfigError(path, "(file)", f"the key {err.args[0]!r} appears twice in one object") from err
     return parse_routing_config(data, source=path)
+
+
+# path > $OMNIHUB_ROUTING_CONFIG > chalicelib/config/routing.v1.json; an invalid file raises
+# RoutingConfigError every time it is asked for (so make run refuses to start, a worker fails loudly)
+_FILE = ConfigFile(CONFIG_PATH_ENV, DEFAULT_CONFIG_PATH, _read_file)
+routing_config_path = _FILE.path
+load_routing_config = _FILE.load
+clear_routing_config_cache = _FILE.clear
 
 
 class _DuplicateKey(ConfigError, ValueError):

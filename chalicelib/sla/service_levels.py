@@ -10,8 +10,6 @@ names another. It is read and validated once per process; an invalid file raises
 
 from __future__ import annotations
 
-import functools
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.core.calendar import BusinessCalendar, CalendarError
-from chalicelib.core.config_file import read_json_config
+from chalicelib.core.config_file import ConfigFile, read_json_config
 from chalicelib.core.errors import ConfigError
 from chalicelib.core.model import Priority
 from chalicelib.sla.policy import SlaConfigError, SlaKind, SlaPolicies, parse_sla
@@ -72,23 +70,12 @@ def parse_service_levels(data: Any, source: str = "<service levels>") -> Service
     return ServiceLevels(calendar=calendar, sla=sla, source=source)
 
 
-def service_levels_path(path: str | os.PathLike[str] | None = None) -> str:
-    """The file in force: ``path`` > ``$OMNIHUB_SERVICE_LEVELS_CONFIG`` > the shipped default, resolved."""
-    chosen = path if path is not None else (os.environ.get(SERVICE_LEVELS_PATH_ENV) or DEFAULT_SERVICE_LEVELS_PATH)
-    return str(Path(chosen).resolve())
-
-
-def load_service_levels(path: str | os.PathLike[str] | None = None) -> ServiceLevels:
-    """The service levels from :func:`service_levels_path`, read and validated once per file."""
-    return _load_file(service_levels_path(path))
-
-
-def clear_service_levels_cache() -> None:
-    """Forget loaded files (tests, or a long-running process after the file changed)."""
-    _load_file.cache_clear()
-
-
-@functools.lru_cache(maxsize=8)
-def _load_file(path: str) -> ServiceLevels:
+def _read_file(path: str) -> ServiceLevels:
     data = read_json_config(path, "service-levels configuration", ServiceLevelsError)
     return parse_service_levels(data, source=path)
+
+
+_FILE = ConfigFile(SERVICE_LEVELS_PATH_ENV, DEFAULT_SERVICE_LEVELS_PATH, _read_file)
+service_levels_path = _FILE.path  # path > $OMNIHUB_SERVICE_LEVELS_CONFIG > the shipped default
+load_service_levels = _FILE.load  # read and validated once per file
+clear_service_levels_cache = _FILE.clear

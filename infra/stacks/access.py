@@ -18,16 +18,17 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from chalicelib.adapters import resources
-from chalicelib.adapters.dynamo.keys import Prefix
+from chalicelib.adapters.dynamo.keys import SURVEY_DUE_PARTITION, Prefix
 from chalicelib.adapters.resources import QueueSpec
 from chalicelib.adapters.secrets import ID_KEY_GROUP, SECRET_GROUPS, SEND, VERIFY, groups_read_by
+from chalicelib.core import bucket_layout
 from chalicelib.email.events import ATTACHMENTS_PREFIX
 from chalicelib.providers.meta.mentions import MENTION_LOOKUP_SECRET
 from chalicelib.providers.vonage.transcripts import TRANSCRIPT_SECRETS
 from chalicelib.reports.periodic import REPORT_PREFIX
 from infra.stacks.chalice_app import API_HANDLER_NAME
 
-RAW_PAYLOAD_PREFIX = "raw/"  # chalicelib/adapters/dynamo/inbox.py: archive_payload keys
+RAW_PAYLOAD_PREFIX = bucket_layout.RAW_PAYLOAD_PREFIX  # chalicelib/adapters/dynamo/inbox.py: archive_payload keys
 MEDIA_PREFIX = ATTACHMENTS_PREFIX  # kept email attachments (chalicelib/email/events.py: attachment_object_key)
 REPORTS_PREFIX = REPORT_PREFIX  # chalicelib/reports/periodic.py: the weekly report's CSV and HTML page
 
@@ -48,7 +49,9 @@ class FunctionAccess:
     payload_delete: bool = False
     media_put: bool = False  # s3:PutObject under MEDIA_PREFIX (the worker keeps email attachments)
     media_get: bool = False  # s3:GetObject under MEDIA_PREFIX: presigned links are signed with this role
+    media_delete: bool = False  # s3:DeleteObject under MEDIA_PREFIX (a customer's erasure)
     mail_get: bool = False  # s3:GetObject under MAIL_OBJECTS_PREFIX: mail the receipt rule wrote
+    mail_delete: bool = False  # s3:DeleteObject under MAIL_OBJECTS_PREFIX (a customer's erasure)
     reports_put: bool = False  # s3:PutObject under REPORTS_PREFIX (the weekly KPI report)
     reads_secrets_for: str | None = None  # VERIFY | SEND: that half of the provider secrets (adapters/secrets.py)
     reads_secrets_named: tuple[str, ...] = ()  # besides: the stored secrets holding these names, and only those
@@ -64,6 +67,8 @@ ACCESS: dict[str, FunctionAccess] = {
     API_HANDLER_NAME: FunctionAccess(
         table_actions=(
             "dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:UpdateItem",
+            # The crisis dry run past its budget extrapolates to the customers index's item count.
+            "dynamodb:DescribeTable",
         ),
         payload_put=True,
         # A large body archived for a request whose every event was a duplicate (or that failed) is
@@ -75,7 +80,16 @@ ACCESS: dict[str, FunctionAccess] = {
         # listing pages); tests/infra/test_access_covers_usage.py pages a listing to prove it.
         reads_id_key=True,
         # GET /conversations/{id} presigns attachment links: the link works only if this role may read them.
+        # GET /customers/{id}/export presigns attachments and archived mail too; DELETE /customers/{id}
+        # erases every copy (chalicelib/adapters/dynamo/privacy.py): the items of the customer's partitions,
+        # conversations, identities, claims, provider-id and call pointers, surveys and crisis contacts, and
+        # the objects under raw/, attachments/ and inbound-mail/.
         media_get=True,
+        mail_get=True,
+        media_delete=True,
+        mail_delete=True,
+        deletes_under=(Prefix.CUSTOMER, Prefix.CONVERSATION, Prefix.IDENTITY, Prefix.EXPIRING_CLAIM,
+                       Prefix.PROVIDER_MESSAGE, Prefix.CALL, Prefix.FEEDBACK, Prefix.INCIDENT, SURVEY_DUE_PARTITION),
         # The lifecycle events of the REST writes (replied, resolved, reopened, pending, rerouted, customer_updated);
         # an assignment hands the conversation to its new route's queue.
         # The crisis API queues an update's planner job (crisis/incidents.py).
@@ -214,8 +228,12 @@ def grants(access: FunctionAccess) -> list[Grant]:
         out.append(Grant("MediaPut", ("s3:PutObject",), "media"))
     if access.media_get:
         out.append(Grant("MediaGet", ("s3:GetObject",), "media"))
+    if access.media_delete:
+        out.append(Grant("MediaDelete", ("s3:DeleteObject",), "media"))
     if access.mail_get:
         out.append(Grant("MailGet", ("s3:GetObject",), "mail_objects"))
+    if access.mail_delete:
+        out.append(Grant("MailDelete", ("s3:DeleteObject",), "mail_objects"))
     if access.reports_put:
         out.append(Grant("ReportPut", ("s3:PutObject",), "reports"))
     if access.reads_secrets_for or access.reads_secrets_named:

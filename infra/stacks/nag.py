@@ -153,9 +153,9 @@ def _acknowledge(stack: OmnihubStack) -> None:
         access = stack.access_of(handler)
         if access.payload_put or access.payload_get or access.payload_delete:
             _ack(role, f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/{RAW_PAYLOAD_PREFIX}*]", "payload-prefix")
-        if access.media_put or access.media_get:
+        if access.media_put or access.media_get or access.media_delete:
             _ack(role, f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/{MEDIA_PREFIX}*]", "media-prefix")
-        if access.mail_get:
+        if access.mail_get or access.mail_delete:
             _ack(role, f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/{MAIL_OBJECTS_PREFIX}*]", "mail-prefix")
         if access.reports_put:
             _ack(role, f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/{REPORTS_PREFIX}*]", "reports-prefix")

@@ -49,7 +49,7 @@ def build_table(scope: Construct, settings: DeploySettings) -> dynamodb.Table:
             index_name=index.name,
             partition_key=_string_key(index.partition_key),
             sort_key=_string_key(index.sort_key),
-            projection_type=dynamodb.ProjectionType.ALL,
+            projection_type=dynamodb.ProjectionType(index.projection),
         )
     return table
 
@@ -64,12 +64,12 @@ def build_bucket(scope: Construct, settings: DeploySettings) -> s3.Bucket:
         enforce_ssl=True,
         minimum_tls_version=1.2,
         object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+        # One rule per kind of object (resources.RETENTION): raw payloads and mail expire long before the
+        # attachments their messages name; no rule covers the whole bucket but the abandoned uploads one.
         lifecycle_rules=[
-            s3.LifecycleRule(
-                id="expire-raw-payloads",
-                expiration=Duration.days(resources.PAYLOAD_BUCKET.raw_payload_days),
-                abort_incomplete_multipart_upload_after=Duration.days(1),
-            )
+            *(s3.LifecycleRule(id=rule.rule_id, prefix=rule.prefix, expiration=Duration.days(rule.days))
+              for rule in resources.PAYLOAD_BUCKET.expiry_rules),
+            s3.LifecycleRule(id="abort-incomplete-uploads", abort_incomplete_multipart_upload_after=Duration.days(1)),
         ],
         removal_policy=_removal(settings),
         auto_delete_objects=False,

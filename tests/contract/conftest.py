@@ -70,7 +70,7 @@ def create_table(client: Any, name: str) -> None:
             {"IndexName": index.name,
              "KeySchema": [{"AttributeName": index.partition_key, "KeyType": "HASH"},
                            {"AttributeName": index.sort_key, "KeyType": "RANGE"}],
-             "Projection": {"ProjectionType": "ALL"}}
+             "Projection": {"ProjectionType": index.projection}}
             for index in spec.indexes
         ],
     )

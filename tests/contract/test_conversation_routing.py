@@ -82,3 +82,26 @@ def test_a_customers_tags_are_read_back(repos: Repositories) -> None:
     repos.customers.create(customer(tier="vip", tags=("loyalty-gold", "press")))
     found = repos.customers.get("cus_1", consistent=True)
     assert found is not None and (found.tier, found.tags) == ("vip", ("loyalty-gold", "press"))
+
+
+def test_an_incidents_keywords_move_a_routed_conversation_to_crisis_once(repos: Repositories) -> None:
+    repos.conversations.create(conversation())
+    first = ConversationRouting("billing", 'text matched "invoice"', "msg_1")
+    assert repos.conversations.record_routing(
+        "cnv_1", route="billing", priority=Priority.HIGH, tags=("invoice",), routing=first) is not None
+    surge = ConversationRouting("incident:inc_1", "incident:inc_1: the message names the incident's keywords", "msg_2")
+    tags = ("invoice", "incident:inc_1")
+    assert repos.conversations.record_routing(  # without the surge: an equal priority moves nothing
+        "cnv_1", route="crisis", priority=Priority.HIGH, tags=tags, routing=surge) is None
+    moved = repos.conversations.record_routing(
+        "cnv_1", route="crisis", priority=Priority.HIGH, tags=tags, routing=surge, surge_tag="incident:inc_1")
+    assert moved is not None and (moved.route, moved.tags, moved.routing) == ("crisis", tags, surge)
+    again = ConversationRouting("incident:inc_1", surge.reason, "msg_3")
+    assert repos.conversations.record_routing(  # there with the tag: a second message (or a racer) moves nothing
+        "cnv_1", route="crisis", priority=Priority.HIGH, tags=tags, routing=again, surge_tag="incident:inc_1") is None
+    other = ConversationRouting("incident:inc_2", "incident:inc_2: the message names the incident's keywords", "msg_4")
+    tagged = repos.conversations.record_routing(  # another incident's keywords: tagged too
+        "cnv_1", route="crisis", priority=Priority.HIGH, tags=(*tags, "incident:inc_2"), routing=other,
+        surge_tag="incident:inc_2")
+    assert tagged is not None and "incident:inc_2" in tagged.tags
+    assert repos.conversations.get("cnv_1", consistent=True) == tagged

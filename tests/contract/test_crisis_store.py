@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from chalicelib.core.incident import Audience, Incident, IncidentStatus, IncidentUpdate, PlanState
-from chalicelib.core.model import Channel, Customer, Identity
+from chalicelib.core.incident import Audience, BroadcastRef, Incident, IncidentStatus, IncidentUpdate, PlanState
+from chalicelib.core.model import Channel, Customer, DeliveryStatus, Direction, Identity, Message
 from chalicelib.core.ports import CrisisStore, Repositories, SendPacer
 from tests.contract.conftest import Backend
 
@@ -111,3 +111,69 @@ def test_the_token_bucket_starts_full_refills_at_its_rate_and_honours_a_hold(cri
     pacer.hold("sms:+1", now + 30)
     assert pacer.take("sms:+1", 2, 2, now + 10) == pytest.approx(20)
     assert pacer.take("sms:+1", 2, 2, now + 31) == 0
+
+
+def _broadcast_message(number: int, incident_id: str, update_id: str, channel: Channel = Channel.SMS) -> Message:
+    return Message(id=f"bc_{number}", conversation_id=f"conv-{number}", direction=Direction.OUTBOUND,
+                   channel=channel, created_at=f"2027-01-11T00:00:0{number}.000Z", text="Guasto in corso",
+                   status=DeliveryStatus.QUEUED, broadcast=BroadcastRef(incident_id, update_id))
+
+
+def _delivery(store: CrisisStore, incident_id: str, update_id: str = "upd-1") -> dict[str, Any]:
+    update = store.get_update(incident_id, update_id)
+    assert update is not None
+    progress: dict[str, Any] = update.progress.to_api()
+    return progress
+
+
+def test_delivery_statuses_count_on_the_update_once_per_message_and_status(crisis: Any, repos: Repositories) -> None:
+    """Redelivered callbacks, read after delivered, failed after delivered, a permanent send error and a
+    callback that overtook the sender's answer: each message counts once, in one of delivered / failed."""
+    store, _ = crisis
+    incident = _incident()
+    store.create_incident(incident)
+    store.add_update(IncidentUpdate(incident.id, "upd-1", IncidentStatus.INVESTIGATING, {"it": "x"},
+                                    incident.created_at))
+    messages = repos.messages
+    for number in range(1, 6):
+        channel = Channel.WHATSAPP if number == 5 else Channel.SMS
+        assert messages.put(_broadcast_message(number, incident.id, "upd-1", channel), kind="broadcast")
+    sent = {number: _broadcast_message(number, incident.id, "upd-1") for number in range(1, 5)}
+    for number in (1, 2, 3):
+        messages.record_outbound_result(sent[number], status=DeliveryStatus.SENT, provider="twilio",
+                                        provider_message_id=f"SM{number}")
+    for _ in range(3):  # redelivered: counted once
+        messages.apply_delivery_status("twilio", "SM1", DeliveryStatus.DELIVERED, None)
+    assert not messages.apply_delivery_status("twilio", "SM1", DeliveryStatus.SENT, None)  # late, ignored
+    assert messages.apply_delivery_status("twilio", "SM1", DeliveryStatus.READ, None)  # moves, counts nothing
+    assert _delivery(store, incident.id)["delivered"] == 1
+    assert messages.apply_delivery_status("twilio", "SM2", DeliveryStatus.FAILED, "30003")
+    assert not messages.apply_delivery_status("twilio", "SM2", DeliveryStatus.FAILED, "30003")
+    assert not messages.apply_delivery_status("twilio", "SM2", DeliveryStatus.DELIVERED, None)  # failed is terminal
+    messages.apply_delivery_status("twilio", "SM3", DeliveryStatus.DELIVERED, None)
+    messages.apply_delivery_status("twilio", "SM3", DeliveryStatus.FAILED, "30008")  # delivered, then failed
+    progress = _delivery(store, incident.id)
+    assert (progress["delivered"], progress["failed"]) == (1, 2)
+    # The outbound worker's permanent error (record_failed), twice: counted once.
+    for _ in range(2):
+        messages.record_outbound_result(sent[4], status=DeliveryStatus.FAILED, provider="twilio",
+                                        provider_message_id=None, error_code="21610", error_reason="unsubscribed")
+    # A delivered callback that overtook the sender's answer is parked, then counted when the id is known.
+    assert not messages.apply_delivery_status("meta", "wamid.5", DeliveryStatus.DELIVERED, None)
+    messages.record_outbound_result(_broadcast_message(5, incident.id, "upd-1", Channel.WHATSAPP),
+                                    status=DeliveryStatus.SENT, provider="meta", provider_message_id="wamid.5")
+    messages.apply_delivery_status("meta", "wamid.5", DeliveryStatus.DELIVERED, None)
+    progress = _delivery(store, incident.id)
+    assert (progress["delivered"], progress["failed"]) == (2, 3)
+    assert progress["per_channel"]["sms"]["delivered"] == 1 and progress["per_channel"]["sms"]["failed"] == 3
+    assert progress["per_channel"]["whatsapp"]["delivered"] == 1
+    # The messages themselves moved as always; a message of no broadcast moves without counting.
+    assert messages.find("conv-1", "bc_1").status is DeliveryStatus.READ
+    assert messages.find("conv-3", "bc_3").status is DeliveryStatus.FAILED
+    plain = Message(id="ack-1", conversation_id="conv-9", direction=Direction.OUTBOUND, channel=Channel.SMS,
+                    created_at="2027-01-11T00:00:09.000Z", text="ok", status=DeliveryStatus.QUEUED)
+    messages.put(plain, kind="acknowledgment")
+    messages.record_outbound_result(plain, status=DeliveryStatus.SENT, provider="twilio", provider_message_id="SM9")
+    assert messages.apply_delivery_status("twilio", "SM9", DeliveryStatus.DELIVERED, None)
+    assert not messages.apply_delivery_status("twilio", "SM9", DeliveryStatus.DELIVERED, None)
+    assert _delivery(store, incident.id)["delivered"] == 2

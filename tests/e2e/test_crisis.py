@@ -82,9 +82,39 @@ def test_a_broadcast_reaches_each_customer_once_and_an_update_once_more(local_st
     kinds = [m["text"] for m in conversation["messages"] if m["direction"] == "outbound"]
     assert marker in kinds and second in kinds  # threaded into the customer's conversation
 
+    # The provider's status callbacks (redelivered, then read; one failed) move delivered / failed once each.
+    from devstack.simulators.base import send
+    from devstack.simulators.twilio import simulate_twilio_status
+
+    def broadcast_sid(number: str) -> str:
+        found = local_stack.wait_for_conversation("sms", number)
+        return next(m["provider_message_id"] for m in found["messages"]
+                    if m["direction"] == "outbound" and m["text"] == marker and m["provider_message_id"])
+
+    callbacks = [(numbers[0], "delivered"), (numbers[0], "delivered"), (numbers[0], "read"),
+                 (numbers[1], "delivered"), (numbers[2], "undelivered"), (numbers[2], "undelivered")]
+    for number, outcome in callbacks:
+        request = simulate_twilio_status(local_stack.secrets(), broadcast_sid(number), outcome, to=number,
+                                         error_code="30003" if outcome == "undelivered" else None,
+                                         public_base_url=local_stack.api_url)
+        assert send(local_stack.api_url, request).status == 200
+
+    def first_update_progress() -> dict[str, Any]:
+        _, shown = local_stack.get(f"/crisis/incidents/{incident['id']}", key=CRISIS_KEY)
+        progress: dict[str, Any] = shown["updates"][0]["progress"]
+        return progress
+
+    wait_until(lambda: first_update_progress()["delivered"] == 2 and first_update_progress()["failed"] == 1)
+    time.sleep(2)  # a redelivered callback counted twice would show by now
+    sms = first_update_progress()["per_channel"]["sms"]
+    assert (sms["sent"], sms["delivered"], sms["failed"]) == (3, 2, 1)
+
 
 def test_a_message_with_the_keywords_is_tagged_and_routed_to_crisis(local_stack: LocalStack) -> None:
     keyword = f"blackout{uuid.uuid4().hex[:6]}"
+    routed_before = phone()  # a conversation routed before the incident: its keyword message moves it
+    simulate(local_stack, "twilio-sms", routed_before, "buongiorno")
+    assert local_stack.wait_for_conversation("sms", routed_before)["route"] != "crisis"
     status, incident = crisis_post(local_stack, "/crisis/incidents", {
         "title": "Blackout", "status": "identified", "message": {"it": "Sappiamo del blackout.", "en": "We know."},
         "keywords": [keyword], "audience": {"customer_ids": ["nobody"]}}, f"surge-{keyword}")
@@ -96,6 +126,19 @@ def test_a_message_with_the_keywords_is_tagged_and_routed_to_crisis(local_stack:
     wait_until(lambda: local_stack.wait_for_conversation("sms", number)["route"] == "crisis")
     conversation = local_stack.wait_for_conversation("sms", number)
     assert f"incident:{incident['id']}" in conversation["tags"]
+
+    simulate(local_stack, "twilio-sms", routed_before, f"anche qui {keyword}")
+    wait_until(lambda: local_stack.wait_for_conversation("sms", routed_before)["route"] == "crisis")
+    moved = local_stack.wait_for_conversation("sms", routed_before)
+    assert f"incident:{incident['id']}" in moved["tags"] and len(moved["messages"]) >= 2  # the same conversation
+    sqs = local_stack.sqs()
+    url = sqs.get_queue_url(QueueName="omnihub-local-route-crisis.fifo")["QueueUrl"]
+
+    def on_route_crisis() -> bool:
+        received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
+        return any(json.loads(m["Body"])["conversation"]["id"] == moved["id"] for m in received)
+
+    wait_until(on_route_crisis)  # its routed envelope went to route-crisis
 
 
 def _chromium() -> Any:

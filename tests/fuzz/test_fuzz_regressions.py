@@ -72,3 +72,47 @@ def test_an_x_crc_without_a_usable_token_is_a_table_error(fuzz_hub: FuzzHub, que
     assert response.status_code == 400
     assert_error_body(400, response.body)
     assert fuzz_hub.stored() == ([], [])
+
+
+# ------------------------------------------------------------------ REST: a lone surrogate in a reply
+@pytest.mark.parametrize("text", [b'"\\ud83d"', b'"a\xed\xa0\xbdb"'], ids=["escaped", "cesu"])
+def test_a_reply_with_a_lone_surrogate_is_400_not_500(fuzz_hub: FuzzHub, text: bytes) -> None:
+    """Found by test_hostile_bodies_are_a_declared_4xx_and_store_nothing: ``{"text": "\\ud83d"}`` reached
+    the reply's fingerprint (``json.dumps(...).encode()``) and answered 500. json.loads accepts a lone
+    surrogate, escaped or as raw CESU-8 bytes; no store takes it: every REST body with one is refused."""
+    conversation_id = "cnv_0000000000000000"  # the body is judged before the conversation is looked up
+    before = fuzz_hub.table_items()
+    response = fuzz_hub.client.http.post(f"/conversations/{conversation_id}/messages", body=b'{"text":' + text + b"}",
+                                         headers={**SUPPORT, "Content-Type": "application/json"})
+    assert response.status_code == 400, response.body
+    assert_error_body(400, response.body)
+    assert fuzz_hub.table_items() == before
+
+
+# ------------------------------------------------------------------ Amazon Connect contact events
+def _contact_event(**detail: object) -> dict[str, object]:
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "fixtures" / "voice" / "connect_contact_disconnected.json"
+    event = json.loads(path.read_text())
+    event["detail"].update(detail)
+    return dict(event)
+
+
+def test_a_contact_event_with_a_lone_surrogate_in_an_id_is_stored_not_retried_forever(fuzz_hub: FuzzHub) -> None:
+    """Found by test_fuzz_connect: ``"contactId": "\\ud83d"`` reached the table's key, which refuses it
+    (UnicodeEncodeError here, a ValidationException on AWS), so the handler raised on every one of
+    EventBridge's retries. An id is valid Unicode at the door (the surrogate becomes U+FFFD)."""
+    answer = fuzz_hub.app_module.connect_contact_events(_contact_event(contactId="\ud83d"), None)
+    assert answer == {"stored": 1}
+    [item] = [item for item in fuzz_hub.table_items() if item["sk"] == "INBOX"]
+    assert "\ufffd" in json.loads(item["event"])["metadata"]["contact_id"]
+
+
+def test_a_contact_event_larger_than_eventbridge_sends_is_ignored_not_raised(fuzz_hub: FuzzHub) -> None:
+    """Found by test_fuzz_connect: a contact event of megabytes (a field 3.5 million characters long) was
+    put whole as the inbox item's raw payload, DynamoDB refused it (PayloadTooLarge) and the handler
+    raised, again on every retry. EventBridge delivers at most 256 KB: anything larger is not one."""
+    answer = fuzz_hub.app_module.connect_contact_events(_contact_event(contactId="ab" * 1_750_000), None)
+    assert answer == {"stored": 0}
+    assert fuzz_hub.stored() == ([], [])

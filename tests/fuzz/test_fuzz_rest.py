@@ -23,13 +23,26 @@ from tests.fuzz.strategies import hostile_text, random_json, render
 from tests.helpers import api_event, post_api
 
 KEYS = {"support": "support-key", "crisis": "crisis-key", "admin": "admin-key"}  # tests/conftest.py's keys
-PUBLIC_ROUTES = {"/health", "/console", "/console/{asset}"}  # the console's static files hold no data
+PUBLIC_ROUTES = {"/health", "/console", "/console/{asset}", "/openapi.json"}  # static, no data
+# Bodies no JSON encoder writes: nesting past the recursion limit, invalid UTF-8, lone surrogates
+# (escaped and raw), a byte-order mark, NaN, a number past int()'s digit limit.
+HOSTILE_BODIES = {
+    "deep_array": b"[" * 100_000 + b"]" * 100_000,
+    "deep_object": b'{"text":' * 50_000 + b"1" + b"}" * 50_000,
+    "deep_field": b'{"text":"hi","route":' + b"[" * 20_000 + b"]" * 20_000 + b"}",
+    "invalid_utf8": b'{"text":"caf\xe9 \xff\xc3(","title":"\xed\xa0\x80","tier":"\xff"}',
+    "escaped_surrogates": b'{"text":"\\ud83d","title":"\\udfff","name":"a\\ud800b","message":{"en":"\\ud83d"}}',
+    "nan": b'{"text":NaN,"priority":Infinity,"active_within_days":-Infinity}',
+    "huge_number": b'{"tier":' + b"9" * 10_000 + b',"audience":{"active_within_days":' + b"9" * 5_000 + b"}}",
+    "nul": b'{"text":"a\x00b","name":"\\u0000"}',
+}
 
 
 def route_scopes() -> dict[str, str]:
     """view function → the scope its ``_rest("scope", ...)`` (or ``rest(request, "scope", ...)``) call
-    demands, read from app.py and the blueprints it registers."""
-    source = (ROOT / "app.py").read_text() + (ROOT / "chalicelib" / "api" / "care_routes.py").read_text()
+    demands, read from app.py and the blueprints it registers (chalicelib/api/*_routes.py)."""
+    blueprints = sorted((ROOT / "chalicelib" / "api").glob("*_routes.py"))  # care_routes.py, docs_routes.py, ...
+    source = "".join(path.read_text() for path in [ROOT / "app.py", *blueprints])
     scopes: dict[str, str] = {}
     for match in re.finditer(r"^ *def (\w+)\(.*?(?=^ *def |^ *@|\Z)", source, re.S | re.M):
         rest = re.search(r'(?:\b_rest|\brest)\(\s*(?:_current_request\(\),\s*)?"(\w+)"', match.group(0))
@@ -37,6 +50,8 @@ def route_scopes() -> dict[str, str]:
             scopes[match.group(1)] = rest.group(1)
         elif re.search(r"\b_crisis\(", match.group(0)):  # care_routes' _crisis authorizes the crisis scope
             scopes[match.group(1)] = "crisis"
+        elif re.search(r"\b_admin\(", match.group(0)):  # privacy_routes' _admin authorizes the admin scope
+            scopes[match.group(1)] = "admin"
     return scopes
 
 
@@ -140,8 +155,22 @@ def rest_request(draw: st.DrawFn, method: str, path: str, conversation_id: str, 
                     "url": st.sampled_from(["https://cdn.example.com/a.png", "https://169.254.169.254/x",
                                             "http://a", "https://u:p@example.com/", "https://[::1]/"]) | hostile_text,
                     "content_type": st.sampled_from(["image/png"]) | random_json,
-                    "name": hostile_text}), max_size=3) | random_json})),
+                    "name": hostile_text}), max_size=3) | random_json,
+                # crisis incidents and updates
+                "title": st.sampled_from(["Outage", "", " ", "t" * 201]) | hostile_text | random_json,
+                "status": st.sampled_from(["investigating", "identified", "monitoring", "resolved", "open"])
+                | random_json,
+                "message": st.dictionaries(st.sampled_from(["en", "it", "pt-BR", "xx-yyyyyyyyyyyy", ""]) | hostile_text,
+                                           hostile_text, max_size=4) | random_json,
+                "keywords": st.lists(hostile_text, max_size=5) | random_json,
+                "dry_run": st.booleans() | random_json,
+                "audience": st.fixed_dictionaries({}, optional={
+                    "customer_ids": st.lists(hostile_text, max_size=3), "open_conversations": random_json,
+                    "active_within_days": st.integers() | random_json, "tiers": random_json,
+                    "channels": st.lists(st.sampled_from(["sms", "email", "fax"]), max_size=3)}) | random_json,
+                "private": random_json})),
             st.binary(max_size=100),
+            st.sampled_from([*sorted(HOSTILE_BODIES.values()), BOM_BODY]),
         ))
         headers["Content-Type"] = draw(st.sampled_from(["application/json", "application/json; charset=utf-8"]))
     return {"method": method, "path": concrete + ("?" + query if query else ""), "headers": headers,
@@ -149,18 +178,35 @@ def rest_request(draw: st.DrawFn, method: str, path: str, conversation_id: str, 
 
 
 def _send(client: Any, request: dict[str, Any]) -> Any:
-    if request["method"] == "GET":
-        return client.http.get(request["path"], headers=request["headers"])
-    send = client.http.patch if request["method"] == "PATCH" else client.http.post
-    return send(request["path"], headers=request["headers"], body=request["body"])
+    """Any method (a DELETE route is sent as a DELETE, not as a POST the route does not serve)."""
+    return client.http.request(request["method"], request["path"], headers=request["headers"], body=request["body"])
+
+
+@pytest.fixture(scope="module")
+def erasable_customer(fuzz_hub: FuzzHub, seeded: str) -> str:
+    """A second customer for DELETE /customers/{customer_id}: its 2xx path erases them, not the seeded one."""
+    from devstack.pump import LocalPump, app_handlers
+    from tests.conftest import TEST_STAGE
+
+    stream_arn = fuzz_hub.session.client("dynamodb").describe_table(TableName=fuzz_hub.table_name)["Table"][
+        "LatestStreamArn"]
+    pump = LocalPump(fuzz_hub.session, TEST_STAGE, stream_arn, app_handlers(fuzz_hub.app_module))
+    assert post_api(fuzz_hub.client, api_event(sender="fuzz-erasable", text="erase me")).status_code == 200
+    pump.drain()
+    found = fuzz_hub.client.http.get("/customers/lookup?channel=webchat&address=fuzz-erasable",
+                                     headers={"x-api-key": KEYS["support"]})
+    return str(json.loads(found.body)["id"])
 
 
 @pytest.mark.parametrize(("method", "path", "scope"), rest_routes())
 def test_rest_routes_never_5xx_and_need_their_scope(
-    fuzz_hub: FuzzHub, seeded: str, seeded_customer: str, method: str, path: str, scope: str | None
+    fuzz_hub: FuzzHub, seeded: str, seeded_customer: str, method: str, path: str, scope: str | None,
+    request: pytest.FixtureRequest,
 ) -> None:
+    customer = request.getfixturevalue("erasable_customer") if method == "DELETE" else seeded_customer
+
     @examples(45)
-    @given(request=rest_request(method, path, seeded, seeded_customer))
+    @given(request=rest_request(method, path, seeded, customer))
     def run(request: dict[str, Any]) -> None:
         before = len(fuzz_hub.table_items())
         response = _send(fuzz_hub.client, request)
@@ -178,6 +224,35 @@ def test_rest_routes_never_5xx_and_need_their_scope(
             assert status in (401, 403), (request["key"], status, body[:200])
 
     run()
+
+
+# JSON after a byte-order mark: RFC 8259 lets a parser accept it (Python's does); valid, not hostile.
+BOM_BODY = b'\xef\xbb\xbf{"text":"hi"}'
+
+
+def body_routes() -> list[tuple[str, str, str | None]]:
+    """The routes whose operation in the OpenAPI document takes a body."""
+    from chalicelib.api.openapi import operations
+
+    documented = operations()
+    return [route for route in rest_routes() if "requestBody" in documented.get((route[0], route[1]), {})]
+
+
+@pytest.mark.parametrize("body", sorted(HOSTILE_BODIES))
+@pytest.mark.parametrize(("method", "path", "scope"), body_routes())
+def test_hostile_bodies_are_a_declared_4xx_and_store_nothing(
+    fuzz_hub: FuzzHub, seeded: str, seeded_customer: str, method: str, path: str, scope: str | None, body: str
+) -> None:
+    """Every REST route that reads a body, given the right key and a real resource (so the body is what is
+    judged): 400 or 413 with a table error body, nothing written."""
+    concrete = path.replace("{conversation_id}", seeded).replace("{customer_id}", seeded_customer)
+    headers = {"Content-Type": "application/json", "x-api-key": KEYS[scope or "admin"]}
+    before = fuzz_hub.table_items()
+    response = _send(fuzz_hub.client, {"method": method, "path": concrete, "headers": headers,
+                                       "body": HOSTILE_BODIES[body]})
+    assert response.status_code in (400, 404, 413), (response.status_code, response.body[:300])
+    assert_error_body(response.status_code, response.body)
+    assert fuzz_hub.table_items() == before
 
 
 # ------------------------------------------------------------------ cursors (issue 9 #9)

@@ -15,12 +15,14 @@ import inspect
 import json
 import os
 import sys
+import tempfile
 import urllib.request
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -55,6 +57,7 @@ from tests.helpers import api_event, post_api
 
 BASE = "https://hub.example.com"  # PUBLIC_BASE_URL in tests/conftest.py
 SUPPORT = {"x-api-key": "support-key"}
+ADMIN = {"x-api-key": "admin-key"}
 API = API_HANDLER_NAME
 OUTBOUND = str(resources.OUTBOUND_QUEUE.consumer)
 # Read from Secrets Manager in the flows, as on AWS (elsewhere the environment wins): one name of
@@ -375,6 +378,33 @@ def run_flows(hub: Hub, api: Any, sandbox: str) -> None:
     pump.drain(timeout=30)
     assert _get(api, f"/crisis/incidents/{json.loads(incident.body)['id']}", "crisis-key")["updates"][0][
         "progress"]["sent"] > 0
+    # A dry run past its budget (here one customer) extrapolates by the customers index's size: DescribeTable.
+    config = json.loads((ROOT / "chalicelib" / "config" / "crisis.v1.json").read_text())
+    config["dry_run"] = {"page_size": 1, "max_pages": 1, "seconds": 1}
+    budget = Path(tempfile.mkdtemp(prefix="omnihub-crisis-")) / "crisis.json"
+    budget.write_text(json.dumps(config))
+    previous = os.environ.get("OMNIHUB_CRISIS_CONFIG")
+    os.environ["OMNIHUB_CRISIS_CONFIG"] = str(budget)
+    try:
+        dry = api.http.post("/crisis/incidents", body=json.dumps({
+            "title": "Outage", "status": "investigating", "message": {"en": "Outage"}, "dry_run": True}),
+            headers={"x-api-key": "crisis-key", "Content-Type": "application/json"})
+        assert dry.status_code == 200 and json.loads(dry.body)["estimated"] is True, dry.body
+    finally:
+        if previous is None:
+            os.environ.pop("OMNIHUB_CRISIS_CONFIG", None)
+        else:
+            os.environ["OMNIHUB_CRISIS_CONFIG"] = previous
+        budget.unlink()
+
+    # Privacy (scope admin): a customer's export (presigned links only), then the erasure of every copy
+    # (DeleteItem across the customer's partitions, the body archived under raw/), asked twice.
+    wendy = _get(api, "/customers/lookup?channel=webchat&address=wendy")["id"]
+    for customer_id in (conversation["customer_id"], wendy):
+        assert api.http.get(f"/customers/{customer_id}/export", headers=ADMIN).status_code == 200
+        for _ in range(2):
+            assert api.http.delete(f"/customers/{customer_id}", headers=ADMIN).status_code == 200
+    pump.drain()
 
     # The SLA sweep: the pump ran it on its first pass; once more now that there is data to sweep.
     pump._next_schedule = {name: 0.0 for name in pump._next_schedule}
@@ -421,6 +451,8 @@ def refusals(handler: str, access: FunctionAccess, calls: set[Call]) -> list[str
             prefixes = [RAW_PAYLOAD_PREFIX] + [MEDIA_PREFIX for g in grants(access) if g.scope == "media"
                                                and call.action in g.actions]
             prefixes += [REPORTS_PREFIX] if access.reports_put else []
+            prefixes += [resources.MAIL_OBJECTS_PREFIX for g in grants(access) if g.scope == "mail_objects"
+                         and call.action in g.actions]
             ok = any(call.resource.startswith(f"{resources.bucket_name(TEST_STAGE)}/{p}") for p in prefixes)
         elif service == "secretsmanager":
             ok = call.resource in secrets
@@ -475,8 +507,10 @@ def test_every_aws_call_of_every_handler_is_allowed_by_its_role(recorded: tuple[
     # else: the cursor signing is not wired on this branch yet; ACCESS grants the API the id key already.
 
     # Least privilege for the API function: every action its role grants was used by the flows.
-    # MediaGet is used by whoever holds a presigned attachment link, not by a call of the function.
-    granted = {a for grant in grants(ACCESS[API]) if grant.scope not in _RUNTIME_SCOPES and grant.sid != "MediaGet"
+    # MediaGet and MailGet are used by whoever holds a presigned link (a conversation's attachments, an
+    # export's archived mail), not by a call of the function.
+    granted = {a for grant in grants(ACCESS[API]) if grant.scope not in _RUNTIME_SCOPES
+               and grant.sid not in ("MediaGet", "MailGet")
                for a in grant.actions}
     used = {call.action for call in recorder.calls[API]}
     assert granted - used == set(), f"granted to {API} but never used"
@@ -533,4 +567,10 @@ def test_the_sender_deletes_only_delivery_claims() -> None:
     assert keys.outbox_claim("o-1")["pk"].startswith(delete.leading_keys)
     call = Call("dynamodb:DeleteItem", "DeleteItem", resources.table_name(TEST_STAGE), keys.conversation("c-1")["pk"])
     assert refusals(OUTBOUND, ACCESS[OUTBOUND], {call}), "a conversation's item must not be deletable"
-    assert not [g for h, a in ACCESS.items() if h != OUTBOUND for g in grants(a) if "dynamodb:DeleteItem" in g.actions]
+    # Besides the sender, only the API function deletes (DELETE /customers/{id}), and never an inbox item
+    # (kept as the dedupe record), a broadcast recipient (the exactly-once guard) or a delivery claim.
+    others = [h for h, a in ACCESS.items() if h != OUTBOUND for g in grants(a) if "dynamodb:DeleteItem" in g.actions]
+    assert others == [API]
+    for kept in (keys.inbox("twilio#SM1"), keys.broadcast_recipient("i", "u", "c"), keys.outbox_claim("o-1")):
+        call = Call("dynamodb:DeleteItem", "DeleteItem", resources.table_name(TEST_STAGE), kept["pk"])
+        assert refusals(API, ACCESS[API], {call}), kept

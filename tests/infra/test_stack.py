@@ -124,10 +124,11 @@ def test_api_function_role_has_exactly_the_permissions_it_uses(synthesized: Any,
         "dynamodb:BatchGetItem",  # a phone's identities on SMS, WhatsApp and voice, for the instant ack
         "dynamodb:Query",
         "dynamodb:UpdateItem",  # resolve, reopen, pending, assign; PATCH /customers/{id}
+        "dynamodb:DeleteItem",  # DELETE /customers/{id}: the customer's items, under their prefixes only
         "sqs:SendMessage",  # lifecycle events; an assignment's envelope on its route queue
         "s3:PutObject",
-        "s3:DeleteObject",  # a large body archived for a duplicate delivery is discarded
-        "s3:GetObject",  # under attachments/ only: the presigned attachment links are signed with this role
+        "s3:DeleteObject",  # a large body archived for a duplicate delivery is discarded; an erasure's objects
+        "s3:GetObject",  # attachments and mail: the presigned links (conversation, export) are signed with this role
         "secretsmanager:GetSecretValue",
         "logs:CreateLogStream",
         "logs:PutLogEvents",
@@ -141,10 +142,14 @@ def test_api_function_role_has_exactly_the_permissions_it_uses(synthesized: Any,
         if s["Action"] == "s3:PutObject"
     ]
     assert put[0]["Resource"] == {"Fn::Join": ["", [{"Fn::GetAtt": [bucket_id, "Arn"]}, "/raw/*"]]}
-    [delete] = [s for s in _role_statements(raw, role_id) if s["Action"] == "s3:DeleteObject"]
-    assert delete["Resource"] == put[0]["Resource"]
-    [links] = [s for s in _role_statements(raw, role_id) if s["Action"] == "s3:GetObject"]
-    assert links["Resource"] == {"Fn::Join": ["", [{"Fn::GetAtt": [bucket_id, "Arn"]}, "/attachments/*"]]}
+    def under(prefix: str) -> dict[str, Any]:
+        return {"Fn::Join": ["", [{"Fn::GetAtt": [bucket_id, "Arn"]}, f"/{prefix}*"]]}
+
+    deletes = [s["Resource"] for s in _role_statements(raw, role_id) if s["Action"] == "s3:DeleteObject"]
+    assert put[0]["Resource"] == under("raw/")
+    assert sorted(map(str, deletes)) == sorted(map(str, (under("raw/"), under("attachments/"), under("inbound-mail/"))))
+    links = [s["Resource"] for s in _role_statements(raw, role_id) if s["Action"] == "s3:GetObject"]
+    assert sorted(map(str, links)) == sorted(map(str, (under("attachments/"), under("inbound-mail/"))))
 
 
 def _role_statements(raw: dict[str, Any], role_id: str) -> list[dict[str, Any]]:
@@ -161,7 +166,8 @@ def _role_of(synthesized: Any, raw: dict[str, Any], handler: str) -> str:
 
 
 def test_only_the_sender_deletes_items_and_only_its_delivery_claims(synthesized: Any, raw: dict[str, Any]) -> None:
-    from chalicelib.adapters.dynamo.keys import Prefix
+    """And the API function, for DELETE /customers/{id}: only under the prefixes an erasure reaches."""
+    from chalicelib.adapters.dynamo.keys import SURVEY_DUE_PARTITION, Prefix
 
     table_id = next(iter(_by_type(raw, "AWS::DynamoDB::Table")))
     deleting = {}
@@ -170,7 +176,13 @@ def test_only_the_sender_deletes_items_and_only_its_delivery_claims(synthesized:
             actions = [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
             if "dynamodb:DeleteItem" in actions:
                 deleting[handler] = statement
-    assert set(deleting) == {str(resources.OUTBOUND_QUEUE.consumer)}
+    assert set(deleting) == {str(resources.OUTBOUND_QUEUE.consumer), "api_handler"}
+    erasing = deleting.pop("api_handler")
+    assert erasing["Action"] == "dynamodb:DeleteItem" and erasing["Resource"] == {"Fn::GetAtt": [table_id, "Arn"]}
+    erased = {Prefix.CUSTOMER, Prefix.CONVERSATION, Prefix.IDENTITY, Prefix.EXPIRING_CLAIM, Prefix.PROVIDER_MESSAGE,
+              Prefix.CALL, Prefix.FEEDBACK, Prefix.INCIDENT, SURVEY_DUE_PARTITION}
+    assert sorted(erasing["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]) == sorted(
+        f"{prefix}*" for prefix in erased)  # never INBOX# (kept as dedupe records), BCAST#, OUTBOX#, REF#, ERASURE#
     [statement] = deleting.values()
     assert statement["Action"] == "dynamodb:DeleteItem"
     assert statement["Resource"] == {"Fn::GetAtt": [table_id, "Arn"]}
@@ -321,8 +333,14 @@ def test_bucket_is_private_encrypted_ssl_only_and_expires_payloads(synthesized: 
         "RestrictPublicBuckets": True,
     }
     assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
-    (rule,) = bucket["LifecycleConfiguration"]["Rules"]
-    assert rule["ExpirationInDays"] == resources.PAYLOAD_BUCKET.raw_payload_days
+    rules = {rule["Id"]: rule for rule in bucket["LifecycleConfiguration"]["Rules"]}
+    for expiry in resources.PAYLOAD_BUCKET.expiry_rules:  # per prefix: raw payloads do not take attachments along
+        assert rules.pop(expiry.rule_id) == {"Id": expiry.rule_id, "Prefix": expiry.prefix,
+                                             "ExpirationInDays": expiry.days, "Status": "Enabled"}
+    assert rules == {"abort-incomplete-uploads": {"Id": "abort-incomplete-uploads", "Status": "Enabled",
+                                                  "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1}}}
+    prefixes = {rule.prefix: rule.days for rule in resources.PAYLOAD_BUCKET.expiry_rules}
+    assert prefixes["attachments/"] > prefixes["raw/"] == resources.RETENTION.raw_payload_days
     (policy,) = _by_type(raw, "AWS::S3::BucketPolicy").values()
     assert any(
         s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}

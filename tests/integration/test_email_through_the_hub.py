@@ -187,6 +187,14 @@ def test_a_reply_lands_in_the_conversation_it_answers_by_header_then_by_subject_
     assert len(inbound_messages(hub)) == 3
     mail_ids = {i["pk"] for i in hub.table_items() if i["sk"] == "MAILID"}
     assert len(mail_ids) == 3  # each received Message-ID now names the conversation
+    from chalicelib.adapters import runtime
+    from chalicelib.core.timestamps import utc_now
+    from chalicelib.reports.kpis import kpi_report
+    from chalicelib.reports.recorder import business_day
+
+    day = business_day(utc_now())
+    kpis = kpi_report(runtime.repositories(), {"from": day, "to": day})
+    assert kpis["conversations"] == {"opened": 1, "resolved": 2, "reopened": 2}  # each reply's reopen, once
 
 
 def test_a_pdf_attachment_is_in_the_bucket_and_the_conversation_links_it(hub: Hub) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from chalicelib.adapters.dynamo import keys
-from chalicelib.adapters.dynamo.items import message_attributes
+from chalicelib.adapters.dynamo.items import message_attributes, message_expiry
 from chalicelib.adapters.dynamo.table import Table, from_item, to_item
 from chalicelib.core.calls import CallLog
 from chalicelib.core.model import Message
@@ -63,7 +63,7 @@ class DynamoCalls:
 
     def write_message(self, message: Message, version: int) -> bool:
         attributes = {name: value for name, value in message_attributes(message).items() if value is not None}
-        attributes.update({"type": "message", "kind": "call", "call_version": version})
+        attributes.update({"type": "message", "kind": "call", "call_version": version, **message_expiry()})
         names = {f"#a{i}": name for i, name in enumerate(attributes)}
         values = {f":v{i}": value for i, value in enumerate(attributes.values())}
         return self._table.update(

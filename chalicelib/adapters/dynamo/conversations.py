@@ -134,6 +134,7 @@ class DynamoConversations:
         priority: Priority,
         tags: Sequence[str],
         routing: ConversationRouting,
+        surge_tag: str | None = None,
     ) -> Conversation | None:
         """First routing: none recorded yet. A re-route: a strictly higher priority rank than the stored
         one, so the same decision (a redelivery) never applies twice and racing ones apply once each way up."""
@@ -149,13 +150,18 @@ class DynamoConversations:
         update += f" REMOVE {', '.join(removed)}" if removed else ""
         if tags:
             values[":tags"] = list(tags)
+        # An incident's keywords move a routed conversation to the crisis route once: not when it is there
+        # with the tag already (a second message, a racing worker).
+        surge = " OR #route <> :route OR NOT contains(#tags, :surge)" if surge_tag else ""
+        if surge_tag:
+            values[":surge"] = surge_tag
         try:
             response = self._table.call(
                 "update_item",
                 Key=to_item(keys.conversation(conversation_id)),
                 UpdateExpression=update,
                 ConditionExpression="attribute_exists(pk) AND "
-                "(attribute_not_exists(routed_by) OR priority_rank < :rank)",
+                f"(attribute_not_exists(routed_by) OR priority_rank < :rank{surge})",
                 ExpressionAttributeNames={"#route": "route", "#priority": "priority", "#tags": "tags"},
                 ExpressionAttributeValues=to_item(values),
                 ReturnValues="ALL_NEW",

@@ -149,7 +149,7 @@ class DynamoCrisis:
             ExpressionAttributeValues=to_item({":s": state, ":c": channel, ":claimed": CLAIMED, ":r": reason}),
         )
         if settled:
-            counter = f"{SKIP_PREFIX}{reason}#{channel}" if state == "skipped" else f"{COUNT_PREFIX}{state}#{channel}"
+            counter = f"{SKIP_PREFIX}{reason}#{channel}" if state == "skipped" else counter_attribute(state, channel)
             self._table.update(
                 keys.incident_update(incident_id, update_id),
                 UpdateExpression="ADD #n :one" + (" SET last_sent_at = :t" if state == "sent" and at else ""),
@@ -171,6 +171,16 @@ class DynamoCrisis:
         customers = [customer_from_item(from_item(item)) for item in response.get("Items", [])]
         last = response.get("LastEvaluatedKey")
         return customers, json.dumps(last, sort_keys=True) if last else None
+
+    def audience_size(self) -> int | None:
+        try:
+            table = self._table.call("describe_table").get("Table", {})
+        except StoreUnavailable:  # no DescribeTable permission, or a blip: the caller estimates otherwise
+            return None
+        index = next((i for i in table.get("GlobalSecondaryIndexes") or () if i.get("IndexName") == _CUSTOMERS_INDEX),
+                     None)
+        count = index.get("ItemCount") if index else None
+        return int(count) if isinstance(count, int) and count > 0 else None
 
     def customers_by_id(self, customer_ids: Sequence[str]) -> list[Customer]:
         found: list[Customer] = []
@@ -195,6 +205,11 @@ class DynamoCrisis:
         ids = [item["customer_id"]["S"] for item in response.get("Items", [])]
         last = response.get("LastEvaluatedKey")
         return ids, json.dumps(last, sort_keys=True) if last else None
+
+
+def counter_attribute(counter: str, channel: str) -> str:
+    """The update item's attribute holding one progress counter of one channel."""
+    return f"{COUNT_PREFIX}{counter}#{channel}"
 
 
 def _named(prefix: str, figures: Mapping[tuple[str, str], int]) -> list[tuple[tuple[str, str], int]]:

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from chalicelib.adapters.dynamo import keys
 from chalicelib.adapters.dynamo.table import Table, to_item
+from chalicelib.core.bucket_layout import RAW_PAYLOAD_PREFIX
 from chalicelib.core.errors import StoreUnavailable
 from chalicelib.core.ids import event_reference
 from chalicelib.core.model import InboundEvent
@@ -51,6 +52,7 @@ class DynamoInbox:
         moment = time.time() if now is None else now
         item = {
             **keys.inbox(event.inbox_key),
+            **keys.sender_index(event.ordering_key, received_at, event.inbox_key),
             "type": "inbox",
             "endpoint": endpoint,
             "provider": event.provider,
@@ -83,7 +85,8 @@ class DynamoInbox:
             raise StoreUnavailable("no payload archive configured for a large body")
         digest = hashlib.sha256(raw_body).hexdigest()
         # One object per request, so discarding a refused request's copy never touches another's.
-        return self._payloads.put(f"raw/{provider}/{received_at[:10]}/{digest}-{secrets.token_hex(8)}", raw_body)
+        name = f"{RAW_PAYLOAD_PREFIX}{provider}/{received_at[:10]}/{digest}-{secrets.token_hex(8)}"
+        return self._payloads.put(name, raw_body)
 
     def discard_payload(self, pointer: str) -> None:
         if self._payloads is not None:
@@ -91,7 +94,7 @@ class DynamoInbox:
 
     def get(self, inbox_key: str) -> InboxRecord | None:
         item = self._table.get(keys.inbox(inbox_key), consistent=True)
-        if item is None:
+        if item is None or "event" not in item:  # none, or erased: only the dedupe record is left
             return None
         return InboxRecord(
             inbox_key=inbox_key,

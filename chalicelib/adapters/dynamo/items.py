@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from chalicelib.adapters.dynamo import keys
+from chalicelib.adapters.resources import RETENTION
+from chalicelib.core.incident import BroadcastRef
 from chalicelib.core.model import (
     Attachment,
     Channel,
@@ -138,6 +141,12 @@ def _assignment_from_item(item: dict[str, Any]) -> SupportAssignment | None:
                              item.get("assigned_from_priority", ""))
 
 
+def message_expiry(now: float | None = None) -> dict[str, int]:
+    """A message item's TTL (resources.RETENTION.message_days from when it is stored)."""
+    moment = time.time() if now is None else now
+    return {"expires_at": int(moment) + RETENTION.message_days * 86400}
+
+
 def message_attributes(message: Message) -> dict[str, Any]:
     return {
         "id": message.id,
@@ -155,6 +164,8 @@ def message_attributes(message: Message) -> dict[str, Any]:
         "error_code": message.error_code,
         "call": dict(message.call) or None,
         "message_metadata": json.dumps(message.metadata, ensure_ascii=False) if message.metadata else None,
+        "broadcast_incident": message.broadcast.incident_id if message.broadcast else None,
+        "broadcast_update": message.broadcast.update_id if message.broadcast else None,
     }
 
 
@@ -176,4 +187,6 @@ def message_from_item(item: dict[str, Any]) -> Message:
         error_code=item.get("error_code"),
         call=tuple(sorted((str(k), str(v)) for k, v in (item.get("call") or {}).items())),
         metadata=dict(json.loads(item["message_metadata"])) if item.get("message_metadata") else {},
+        broadcast=BroadcastRef(item["broadcast_incident"], item["broadcast_update"])
+        if item.get("broadcast_incident") and item.get("broadcast_update") else None,
     )

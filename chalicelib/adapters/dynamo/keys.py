@@ -26,7 +26,10 @@ Item layout (pk / sk):
   INCIDENT#{id} / CONTACT#{customer id}        a customer who wrote in with the incident's keywords
   BCAST#{incident}#{update}#{customer} / RECIPIENT  one per recipient and update: the exactly-once guard
   PACE#{bucket} / PACE                         a send-rate token bucket (channel and sender)
+  MIGRATION#{name} / MIGRATION                 a one-off migration's checkpoint (``./hub backfill``)
+  ERASURE#{customer id} / ERASURE              the audit of a customer's erasure (who, when, counts: no personal data)
   customer profiles also carry gsi_customers: CUSTOMERS / {created_at}#{id} (the broadcast planner's pages)
+  inbox items also carry gsi_sender: ORDER#{ordering key} / {received_at}#{inbox key} (an erasure's reads)
 """
 
 from __future__ import annotations
@@ -57,6 +60,9 @@ class Prefix(StrEnum):
     CONTACT = "CONTACT#"
     BROADCAST = "BCAST#"
     PACE = "PACE#"
+    MIGRATION = "MIGRATION#"
+    ERASURE = "ERASURE#"
+    ORDERING = "ORDER#"
 
 
 INCIDENTS_PARTITION = "INCIDENTS"
@@ -81,6 +87,8 @@ class SortKey(StrEnum):
     EXPIRING_CLAIM = "CLAIM"
     RECIPIENT = "RECIPIENT"
     PACE = "PACE"
+    MIGRATION = "MIGRATION"
+    ERASURE = "ERASURE"
 
 
 class Key(TypedDict):
@@ -239,8 +247,12 @@ def kpi_day_and_value(sort_key: str) -> tuple[str, str]:
 
 def kpi_event(event_key: str) -> Key:
     return _key(f"{Prefix.KPI_EVENT}{event_key}", SortKey.KPI_EVENT)
+
+
 def call(provider: str, call_id: str) -> Key:
     return _key(f"{Prefix.CALL}{provider}#{call_id}", SortKey.CALL)
+
+
 def incident(incident_id: str) -> Key:
     return _key(INCIDENTS_PARTITION, f"{Prefix.INCIDENT}{incident_id}")
 
@@ -265,6 +277,55 @@ def pace_bucket(bucket: str) -> Key:
     return _key(f"{Prefix.PACE}{bucket}", SortKey.PACE)
 
 
+def migration(name: str) -> Key:
+    return _key(f"{Prefix.MIGRATION}{name}", SortKey.MIGRATION)
+
+
 def customers_index(created_at: str, customer_id: str) -> dict[str, str]:
     """gsi_customers: every customer profile, oldest first (the broadcast planner pages it)."""
     return {"cust_pk": CUSTOMERS_INDEX_PARTITION, "cust_sk": f"{created_at}#{customer_id}"}
+
+
+def erasure(customer_id: str) -> Key:
+    return _key(f"{Prefix.ERASURE}{customer_id}", SortKey.ERASURE)
+
+
+def conversation_sort_key_range() -> str:
+    """The prefix of a customer's conversation pointers in the customer's partition."""
+    return Prefix.CONVERSATION.value
+
+
+def message_sort_key_prefix() -> str:
+    return Prefix.MESSAGE.value
+
+
+def contact_sort_key_prefix() -> str:
+    return Prefix.CONTACT.value
+
+
+def update_sort_key_prefix() -> str:
+    return Prefix.UPDATE.value
+
+
+def incident_sort_key_prefix() -> str:
+    return Prefix.INCIDENT.value
+
+
+def update_id_of(sort_key: str) -> str:
+    return sort_key.removeprefix(Prefix.UPDATE)
+
+
+def incident_id_of(sort_key: str) -> str:
+    return sort_key.removeprefix(Prefix.INCIDENT)
+
+
+SENDER_INDEX_ATTRIBUTES = ("sender_pk", "sender_sk")
+
+
+def sender_index(ordering_key: str, received_at: str, inbox_key: str) -> dict[str, str]:
+    """gsi_sender, sparse and keys only: the inbox items of one ordering key (a sender, a message, a call)."""
+    return {"sender_pk": sender_partition(ordering_key), "sender_sk": f"{received_at}#{inbox_key}"}
+
+
+def sender_partition(ordering_key: str) -> str:
+    return f"{Prefix.ORDERING}{ordering_key}"

@@ -8,7 +8,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from chalicelib.adapters.dynamo import keys
-from chalicelib.adapters.dynamo.items import message_attributes, message_from_item
+from chalicelib.adapters.dynamo.broadcast_statuses import advance_broadcast_status
+from chalicelib.adapters.dynamo.items import message_attributes, message_expiry, message_from_item
 from chalicelib.adapters.dynamo.table import Table, to_item
 from chalicelib.core.model import Channel, DeliveryStatus, Direction, Message
 from chalicelib.core.records import LastInbound
@@ -36,6 +37,7 @@ class DynamoMessages:
                 **keys.message(message.conversation_id, message.created_at, message.id),
                 "type": "message",
                 **message_attributes(message),
+                **message_expiry(),
                 "kind": kind,
                 "delivered_in": delivered_in,
                 # The outbox: the stream relay queues a job found on a newly stored message.
@@ -78,13 +80,21 @@ class DynamoMessages:
         if pointer is None or not pointer.get("conversation_id"):
             self._park_status(pointer_key, status, error_code)
             return False
+        key: keys.Key = {"pk": keys.conversation_partition(pointer["conversation_id"]), "sk": pointer["message_sk"]}
+        return self._advance(key, status, error_code, broadcast=bool(pointer.get("broadcast")))
+
+    def _advance(self, key: keys.Key, status: DeliveryStatus, error_code: str | None, *, broadcast: bool) -> bool:
+        """One conditional UpdateItem; a broadcast message (its provider id's pointer says so) moves
+        with its update's progress counters instead (broadcast_statuses.py)."""
+        if broadcast:
+            return advance_broadcast_status(self._table, key, status, error_code)
         condition, values = _status_advances(status)
         update = "SET #s = :s, status_rank = :r, status_at = :t"
         if error_code:
             update += ", error_code = :e"
             values[":e"] = error_code
         return self._table.update(
-            {"pk": keys.conversation_partition(pointer["conversation_id"]), "sk": pointer["message_sk"]},
+            key,
             UpdateExpression=update,
             ConditionExpression=f"attribute_exists(pk) AND {condition}",
             ExpressionAttributeNames={"#s": "status"},
@@ -160,21 +170,16 @@ class DynamoMessages:
             return  # no such message: nothing to record it on
         if provider and provider_message_id:
             self._index_provider_message(provider, provider_message_id, message)
-        condition, values = _status_advances(status)
-        self._table.update(
-            key,
-            UpdateExpression="SET #s = :s, status_rank = :r, status_at = :t",
-            ConditionExpression=f"attribute_exists(pk) AND {condition}",
-            ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues=to_item(values),
-        )
+        self._advance(key, status, None, broadcast=message.broadcast is not None)
 
     def _index_provider_message(self, provider: str, provider_message_id: str, message: Message) -> None:
         """Record where a provider's message id lives; apply a status that arrived before we knew it."""
         pointer_key = keys.provider_message(provider, provider_message_id)
         message_sk = keys.message_sort_key(message.created_at, message.id)
+        # A broadcast's pointer says so: its statuses move its update's counters (no read for other messages).
+        broadcast = True if message.broadcast is not None else None
         if self._table.put_if_absent({**pointer_key, "conversation_id": message.conversation_id,
-                                      "message_sk": message_sk}):
+                                      "message_sk": message_sk, "broadcast": broadcast}):
             return
         existing = self._table.get(pointer_key, consistent=True)
         if existing is None or existing.get("conversation_id"):
@@ -183,8 +188,8 @@ class DynamoMessages:
         self._table.call(
             "update_item",
             Key=to_item(pointer_key),
-            UpdateExpression="SET conversation_id = :c, message_sk = :m",
-            ExpressionAttributeValues=to_item({":c": message.conversation_id, ":m": message_sk}),
+            UpdateExpression="SET conversation_id = :c, message_sk = :m" + (", broadcast = :b" if broadcast else ""),
+            ExpressionAttributeValues=to_item({":c": message.conversation_id, ":m": message_sk, ":b": broadcast}),
         )
         parked = existing.get("parked_status")
         if parked:

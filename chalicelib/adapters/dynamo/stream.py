@@ -12,6 +12,8 @@ from typing import Any
 
 from chalicelib.adapters.dynamo import keys
 
+ERASED_AT = "erased_at"  # set on an inbox item by an erasure (chalicelib/adapters/dynamo/privacy.py)
+
 
 @dataclass(frozen=True, slots=True)
 class NewInboxEvent:
@@ -40,9 +42,10 @@ def decode_stream_record(record: Mapping[str, Any]) -> StreamChange | None:
         if "job" in image and event_name == "INSERT":
             return NewOutboundJob(image["job"]["S"])
         return None
-    if sort_key != keys.SortKey.INBOX or "thread" in image:
-        # MODIFY with a thread is the worker recording its decision, not a new event. A MODIFY
-        # without one is an expired inbox item overwritten by a new delivery: relay it.
+    if sort_key != keys.SortKey.INBOX or "thread" in image or ERASED_AT in image:
+        # MODIFY with a thread is the worker recording its decision, not a new event; with erased_at it is
+        # a customer's erasure stripping the item (chalicelib/privacy/). A MODIFY without either is an
+        # expired inbox item overwritten by a new delivery: relay it.
         return None
     kind = image["kind"]["S"]
     return NewInboxEvent(

@@ -74,6 +74,28 @@ class Table:
             raise
         return True
 
+    def transact(self, writes: Sequence[tuple[str, Mapping[str, Any]]]) -> list[str] | None:
+        """One TransactWriteItems on this table (``(operation, parameters)`` pairs such as
+        ``("Update", {"Key": ..., ...})``): None when all happened, else every write's cancellation
+        code in order (``"None"`` for a write that was not the cause)."""
+        items = [{operation: {"TableName": self.name, **parameters}} for operation, parameters in writes]
+        try:
+            self.client.transact_write_items(TransactItems=items)
+        except ClientError as err:
+            if aws_error_code(err) == "TransactionCanceledException":
+                reasons = err.response.get("CancellationReasons") or []
+                codes = [str(reason.get("Code") or "None") for reason in reasons]
+                if any(code not in ("None", "ConditionalCheckFailed") for code in codes):  # a conflict, throttling
+                    log_aws_failure("dynamodb", "transact_write_items", err, severity="warning")
+                    raise StoreUnavailable("the store is unavailable (transact_write_items)") from err
+                return codes
+            log_aws_failure("dynamodb", "transact_write_items", err)
+            raise StoreUnavailable("the store is unavailable (transact_write_items)") from err
+        except BotoCoreError as err:
+            log_aws_failure("dynamodb", "transact_write_items", err)
+            raise StoreUnavailable("the store is unavailable (transact_write_items)") from err
+        return None
+
     def put_if_absent(self, item: Mapping[str, Any]) -> bool:
         """True when written, False when an item with that key already existed."""
         return self.conditionally("put_item", Item=to_item(item), ConditionExpression="attribute_not_exists(pk)")

@@ -108,11 +108,15 @@ class MemoryConversations:
         priority: Priority,
         tags: Sequence[str],
         routing: ConversationRouting,
+        surge_tag: str | None = None,
     ) -> Conversation | None:
         """Never routed, or a strictly higher priority than the stored one: the table's condition."""
         with self.store.lock:
             current = self.store.conversations.get(conversation_id)
-            if current is None or (current.routing is not None and not current.priority.rank < priority.rank):
+            surge_moves = surge_tag is not None and (current is not None and (
+                current.route != route or surge_tag not in current.tags))
+            if current is None or (current.routing is not None and not current.priority.rank < priority.rank
+                                   and not surge_moves):
                 return None
             changed = replace(current, route=route, priority=priority, tags=tuple(tags), routing=routing)
             self.store.conversations[conversation_id] = changed

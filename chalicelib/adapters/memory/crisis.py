@@ -25,6 +25,7 @@ class MemoryCrisis:
         self.plans: dict[tuple[str, str], PlanState] = {}
         self.recipients: dict[tuple[str, str, str], dict[str, str]] = {}
         self.contacts: dict[str, dict[str, str]] = {}
+        self.size_estimate: int | None = None  # what audience_size answers
         self.calls: dict[str, int] = {}  # operation → count (the bench's DynamoDB figures on the twin)
 
     def _count(self, operation: str) -> None:
@@ -67,10 +68,20 @@ class MemoryCrisis:
             return True
 
     def get_update(self, incident_id: str, update_id: str) -> IncidentUpdate | None:
-        return self.updates_by_incident.get(incident_id, {}).get(update_id)
+        update = self.updates_by_incident.get(incident_id, {}).get(update_id)
+        return None if update is None else self._with_deliveries(update)
 
     def updates(self, incident_id: str) -> list[IncidentUpdate]:
-        return sorted(self.updates_by_incident.get(incident_id, {}).values(), key=lambda u: (u.created_at, u.id))
+        found = [self._with_deliveries(u) for u in self.updates_by_incident.get(incident_id, {}).values()]
+        return sorted(found, key=lambda u: (u.created_at, u.id))
+
+    def _with_deliveries(self, update: IncidentUpdate) -> IncidentUpdate:
+        """The delivered / failed counters the message twin moves with each broadcast status."""
+        with self._store.lock:
+            moved = dict(self._store.broadcast_progress.get((update.incident_id, update.id), {}))
+        if not moved:
+            return update
+        return replace(update, progress=replace(update.progress, counts=_added(update.progress.counts, moved)))
 
     def plan_state(self, incident_id: str, update_id: str) -> PlanState:
         self._count("get_item")
@@ -137,6 +148,10 @@ class MemoryCrisis:
         customers = [c for c in (self._customers.get(customer_id) for _, customer_id in page) if c is not None]
         more = page and len(page) == limit and page[-1] != ordered[-1]
         return customers, f"{page[-1][0]}#{page[-1][1]}" if more else None
+
+    def audience_size(self) -> int | None:
+        """None unless a test sets ``size_estimate`` (DynamoDB's figure is approximate, and moto's absent)."""
+        return self.size_estimate
 
     def customers_by_id(self, customer_ids: Sequence[str]) -> list[Customer]:
         self._count("batch_get_item")

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, replace
 
 from chalicelib.adapters.memory.store import InboxEntry, InboxWritten, MemoryStore, check_item_size
+from chalicelib.core.bucket_layout import RAW_PAYLOAD_PREFIX
 from chalicelib.core.errors import StoreUnavailable
 from chalicelib.core.model import InboundEvent
 from chalicelib.core.ports import PayloadArchive
@@ -74,7 +75,8 @@ class MemoryInbox:
         if self._payloads is None:
             raise StoreUnavailable("no payload archive configured for a large body")
         # One object per request, as on S3, so discarding a refused request's copy touches no other.
-        name = f"raw/{provider}/{received_at[:10]}/{hashlib.sha256(raw_body).hexdigest()}-{secrets.token_hex(8)}"
+        digest = hashlib.sha256(raw_body).hexdigest()
+        name = f"{RAW_PAYLOAD_PREFIX}{provider}/{received_at[:10]}/{digest}-{secrets.token_hex(8)}"
         return self._payloads.put(name, raw_body)
 
     def discard_payload(self, pointer: str) -> None:
@@ -84,7 +86,7 @@ class MemoryInbox:
     def get(self, inbox_key: str) -> InboxRecord | None:
         with self.store.lock:
             entry = self.store.inbox.get(inbox_key)
-        if entry is None:
+        if entry is None or entry.erased_at is not None:  # erased: only the dedupe record is left
             return None
         return InboxRecord(
             inbox_key=inbox_key,

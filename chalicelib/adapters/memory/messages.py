@@ -22,6 +22,7 @@ from chalicelib.adapters.memory.store import (
     check_item_size,
     message_key,
 )
+from chalicelib.core.incident import delivery_moves
 from chalicelib.core.model import Channel, DeliveryStatus, Direction, Message
 from chalicelib.core.records import LastInbound
 from chalicelib.core.revisions import reacted, revised
@@ -135,11 +136,19 @@ class MemoryMessages:
             self._advance(key, status, None)
 
     def _advance(self, key: tuple[str, str], status: DeliveryStatus, error_code: str | None) -> bool:
+        """Under the store's lock, like the table's conditional write (and, for a broadcast message, the
+        transaction that moves its update's counters with it)."""
         entry = self.store.messages.get(key)
         if entry is None or not entry.message.status.can_become(status):
             return False
         changed = replace(entry.message, status=status, error_code=error_code or entry.message.error_code)
         self.store.messages[key] = replace(entry, message=changed, status_at=utc_now())
+        ref = entry.message.broadcast
+        if ref is not None:
+            figures = self.store.broadcast_progress.setdefault((ref.incident_id, ref.update_id), {})
+            for counter, delta in delivery_moves(entry.message.status, status).items():
+                figures[(counter, entry.message.channel.value)] = figures.get((counter, entry.message.channel.value),
+                                                                              0) + delta
         return True
 
     def _index_provider_message(self, provider: str, provider_message_id: str, message: Message) -> None:

@@ -30,6 +30,7 @@ class InboxEntry:
     thread_json: str | None = None
     acknowledgment_json: str | None = None
     confirmed_at: str | None = None
+    erased_at: str | None = None  # an erasure kept only the dedupe record (event_json empty, no raw payload)
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +191,9 @@ class MemoryStore:
     survey_cursor: dict[str, tuple[str, str]] = field(default_factory=dict)  # "sent": the last delayed survey sent
     kpis: dict[tuple[str, str, str], dict[str, int]] = field(default_factory=dict)  # (kind, day, value) → counts
     kpi_events: set[str] = field(default_factory=set)  # event keys already counted
+    # (incident, update) → (counter, channel) → n: broadcast messages' delivered / failed, moved with their status
+    broadcast_progress: dict[tuple[str, str], dict[tuple[str, str], int]] = field(default_factory=dict)
+    erasures: dict[str, Any] = field(default_factory=dict)  # customer id → ErasureRecord (chalicelib.privacy)
 
     def scan(self) -> list[Stored]:
         """Every stored record (the in-memory ``runtime.table().scan()``), grouped by aggregate."""

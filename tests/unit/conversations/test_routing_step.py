@@ -257,3 +257,45 @@ def test_a_standard_customers_crisis_message_is_kept_apart_but_not_escalated(
                             surge_tag="incident:inc_1")
     assert routed.conversation.route == "crisis" and not routed.escalated
     assert bus.messages(resources.ESCALATION_QUEUE) == []
+
+
+def test_an_incidents_keywords_move_an_already_routed_conversation_to_crisis_once(
+        repos: Repositories, bus: MemoryBus) -> None:
+    from chalicelib.conversations.routing import route_threaded
+
+    def route(event_id: str, text: str, at: str, surge: str | None, config: RoutingConfig = CONFIG) -> Any:
+        record = repos.inbox.get(stored(repos, event_id, text, at))
+        assert record is not None
+        return route_threaded(thread_message(repos, record, id_key=test_id_key), repos.conversations, bus, config,
+                              surge_tag=surge)
+
+    route("wamid.1", "C'è un errore nella fattura", "2026-11-18T09:00:00.000Z", None)
+    assert the_conversation(repos, bus).route == "billing"
+    for _ in range(2):  # a redelivery publishes the same, moves nothing again
+        moved = route("wamid.2", "e adesso la rete non va", "2026-11-18T09:01:00.000Z", "incident:inc_1")
+    assert moved.applied and moved.conversation.route == "crisis"
+    assert moved.conversation.tags == ("incident:inc_1",) and moved.conversation.priority is Priority.NORMAL
+    route("wamid.3", "la rete ancora giù", "2026-11-18T09:02:00.000Z", "incident:inc_1")  # already there: stays
+    assert applied(repos) == 2
+    # The routed envelopes follow it to route-crisis (the redelivery's copy: the same dedupe id, dropped).
+    assert [b["message"]["text"] for b in bodies(bus, "crisis")] == ["e adesso la rete non va", "la rete ancora giù"]
+    events = [b for b in bus.bodies(resources.CONVERSATION_EVENTS_QUEUE) if b["type"] == "rerouted"]
+    assert {e["event_id"] for e in events} == {events[0]["event_id"]}  # one event (published twice, one id)
+    assert events[0]["detail"]["reason"] == "incident:inc_1" and events[0]["route"] == "crisis"
+    for event in bus.bodies(resources.CONVERSATION_EVENTS_QUEUE):
+        jsonschema.validate(event, load_schema("omnihub.event.v1"))
+
+
+def test_without_a_crisis_route_a_routed_conversation_keeps_its_route_but_is_not_moved(
+        repos: Repositories, bus: MemoryBus) -> None:
+    from chalicelib.conversations.routing import route_threaded
+
+    no_crisis = parse_routing_config({"version": 1, "routes": {"default": {}, "billing": {}}, "rules": [
+        {"name": "billing", "if": {"text_matches": ["fattur\\w*"]}, "then": {"route": "billing"}}],
+        "default": {"route": "default", "priority": "normal"}}, source="no-crisis.json")
+    for event_id, text, surge in (("wamid.1", "fattura", None), ("wamid.2", "la rete", "incident:inc_1")):
+        record = repos.inbox.get(stored(repos, event_id, text, f"2026-11-18T09:0{event_id[-1]}:00.000Z"))
+        assert record is not None
+        routed = route_threaded(thread_message(repos, record, id_key=test_id_key), repos.conversations, bus,
+                                no_crisis, surge_tag=surge)
+    assert routed.conversation.route == "billing" and not routed.applied

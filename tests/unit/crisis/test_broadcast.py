@@ -200,6 +200,48 @@ def test_the_dry_run_counts_per_channel_with_an_eta_and_stores_nothing() -> None
     assert world.crisis.incidents == {} and world.bus.take(BROADCAST_QUEUE) == []
 
 
+def test_the_dry_run_is_exact_within_its_budget_and_flagged_estimated_beyond_it() -> None:
+    world = World(config_overrides={"dry_run_page_size": 25, "dry_run_max_pages": 10})
+    _populate(world, 240)
+    body = {**BODY, "dry_run": True, "audience": {"channels": ["sms", "whatsapp"]}}
+    exact, _ = create_incident(world.ports, body)  # 240 customers: 10 pages of 25 read it all
+    assert exact["estimated"] is False and exact["audience"]["examined"] == 240
+    truth = exact["audience"]["per_channel"]
+    assert truth == {"sms": 76, "whatsapp": 76}
+
+    # The page budget: 2 pages of 25 are a sample of the 240, scaled by the index's size.
+    small = World(config_overrides={"dry_run_page_size": 25, "dry_run_max_pages": 2})
+    _populate(small, 240)
+    small.crisis.size_estimate = 240
+    estimate, status = create_incident(small.ports, body)
+    assert status == 200 and estimate["dry_run"] is True and estimate["estimated"] is True
+    assert estimate["audience"]["examined"] == 50
+    for channel, number in truth.items():
+        assert abs(estimate["audience"]["per_channel"][channel] - number) <= 0.15 * number
+    assert estimate["audience"]["total"] == sum(estimate["audience"]["per_channel"].values())
+    assert set(estimate["eta_seconds"]) == {"sms", "whatsapp"}
+    assert small.crisis.incidents == {} and small.bus.take(BROADCAST_QUEUE) == []
+
+    # Without the index's size (moto; a stale figure): what was counted, flagged a lower bound.
+    for unknown in (None, 30):
+        small.crisis.size_estimate = unknown
+        counted, _ = create_incident(small.ports, body)
+        assert counted["estimated"] is True and counted["audience"]["lower_bound"] is True
+        assert sum(counted["audience"]["per_channel"].values()) == counted["audience"]["total"] < 50
+    assert exact["audience"]["lower_bound"] is False and estimate["audience"]["lower_bound"] is False
+
+
+def test_the_dry_run_stops_at_its_time_budget() -> None:
+    from chalicelib.crisis.dry_run import dry_run
+    from chalicelib.crisis.requests import validated_audience
+
+    world = World(config_overrides={"dry_run_page_size": 10, "dry_run_max_pages": 100, "dry_run_seconds": 1.0})
+    _populate(world, 100)
+    ticks = iter(float(n) for n in range(1000))  # each page takes a second of the clock the dry run reads
+    answer = dry_run(world.ports, validated_audience({}), monotonic=lambda: next(ticks))
+    assert answer["estimated"] is True and answer["audience"]["examined"] == 10
+
+
 def test_an_update_reaches_the_audience_again_plus_who_wrote_in_with_the_keywords() -> None:
     world = World()
     world.customer(1, Channel.SMS, tier="vip")
@@ -216,3 +258,43 @@ def test_an_update_reaches_the_audience_again_plus_who_wrote_in_with_the_keyword
     recipients = Counter(m.split("_")[0] for _, _, m in world.messages.sent)
     assert sum(recipients.values()) == 3  # the vip twice (create, update), the keyword writer once
     assert world.crisis.incidents[created["id"]].status.value == "identified"
+
+
+def test_delivery_callbacks_and_permanent_send_errors_move_the_progress_once_per_message() -> None:
+    """The broadcast's outbound job names its incident update; the sender's answer, the provider's status
+    callbacks (redelivered) and a permanent send error then count delivered / failed per channel."""
+    from chalicelib.conversations.inbound import apply_status
+    from chalicelib.core.model import DeliveryStatus, EventKind, InboundEvent
+    from chalicelib.outbound.delivery import RepositoryDeliveryLedger
+    from chalicelib.outbound.job import OutboundJob
+
+    world = World()
+    for number in range(4):
+        world.customer(number, (Channel.SMS, Channel.WHATSAPP)[number % 2])
+    created, _ = create_incident(world.ports, BODY)
+    world.drain()
+    jobs = [OutboundJob.from_dict(job) for job in world.store.jobs()]
+    assert len(jobs) == 4
+    first_update = created["updates"][0]["id"]
+    assert all(job.broadcast is not None and (job.broadcast.incident_id, job.broadcast.update_id) == (
+        created["id"], first_update) for job in jobs)
+    expected: Counter[tuple[str, str]] = Counter()
+    for number, job in enumerate(jobs):
+        ledger = RepositoryDeliveryLedger(world.repos, job)
+        expected[(job.channel.value, "failed" if number >= 2 else "delivered")] += 1
+        if number == 3:
+            ledger.record_failed(job.outbound_id, "131026", "the number is not on WhatsApp")
+            ledger.record_failed(job.outbound_id, "131026", "the number is not on WhatsApp")  # a retried job
+            continue
+        ledger.record_sent(job.outbound_id, f"pm-{number}", DeliveryStatus.SENT)
+        outcome = DeliveryStatus.FAILED if number == 2 else DeliveryStatus.DELIVERED
+        for status in (outcome, outcome, DeliveryStatus.READ):  # a redelivered callback, then read
+            event = InboundEvent(provider=job.provider, event_id=f"st-{number}-{status}", channel=job.channel,
+                                 kind=EventKind.DELIVERY_STATUS, occurred_at="2027-01-15T00:00:00.000Z",
+                                 provider_message_id=f"pm-{number}", status=status)
+            apply_status(world.repos, event)
+    (update,) = world.crisis.updates(created["id"])
+    progress = update.progress.to_api()
+    assert (progress["sent"], progress["delivered"], progress["failed"]) == (4, 2, 2)
+    by_channel = {channel: (f["delivered"], f["failed"]) for channel, f in progress["per_channel"].items()}
+    assert by_channel == {c: (expected[(c, "delivered")], expected[(c, "failed")]) for c in ("sms", "whatsapp")}

@@ -94,6 +94,10 @@ def test_the_shipped_configuration_is_valid_and_a_bad_one_is_refused() -> None:
         parse_crisis_config({"version": 1, "rates": {"sms": {"per_second": 1}}})
     with pytest.raises(CrisisConfigError):
         parse_crisis_config({"version": 1, "rates": {"default": {"per_second": 0}}})
+    assert (config.dry_run_page_size, config.dry_run_max_pages, config.dry_run_seconds) == (1000, 20, 3.0)
+    for budget in ({"page_size": 0}, {"max_pages": True}, {"seconds": 60}, []):
+        with pytest.raises(CrisisConfigError):
+            parse_crisis_config({"version": 1, "rates": {"default": {"per_second": 1}}, "dry_run": budget})
 
 
 @pytest.mark.parametrize("name", ["../app.py", "__init__.py", "index.html.bak", "", "x/../index.html"])
@@ -122,3 +126,41 @@ def test_the_broadcast_jobs_match_their_published_schema() -> None:
     jsonschema.validate(recipient_job("inc-1", "upd-1", _customer(), "sms").body, schema)
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({**recipient_job("inc-1", "upd-1", _customer(), "sms").body, "customer_id": None}, schema)
+
+
+def test_the_customers_index_size_is_dynamodbs_item_count_or_unknown() -> None:
+    from chalicelib.adapters.dynamo.crisis import DynamoCrisis
+    from chalicelib.core.errors import StoreUnavailable
+
+    class DescribingTable:
+        def __init__(self, answer: Any) -> None:
+            self.answer = answer
+
+        def call(self, operation: str, **_: Any) -> Any:
+            assert operation == "describe_table"
+            if isinstance(self.answer, Exception):
+                raise self.answer
+            return self.answer
+
+    def size(answer: Any) -> int | None:
+        return DynamoCrisis(DescribingTable(answer)).audience_size()  # type: ignore[arg-type]
+
+    indexes = [{"IndexName": "gsi1", "ItemCount": 5}, {"IndexName": "gsi_customers", "ItemCount": 1_250_000}]
+    assert size({"Table": {"GlobalSecondaryIndexes": indexes}}) == 1_250_000
+    assert size({"Table": {"GlobalSecondaryIndexes": indexes[:1]}}) is None
+    assert size({"Table": {"GlobalSecondaryIndexes": [{"IndexName": "gsi_customers", "ItemCount": 0}]}}) is None
+    assert size(StoreUnavailable("no DescribeTable permission")) is None
+
+
+@pytest.mark.parametrize(("old", "new", "moves"), [
+    ("queued", "delivered", {"delivered": 1}), ("sent", "read", {"delivered": 1}), ("delivered", "read", {}),
+    ("queued", "sent", {}), ("sent", "failed", {"failed": 1}), ("queued", "failed", {"failed": 1}),
+    ("delivered", "failed", {"failed": 1, "delivered": -1}),
+])
+def test_a_broadcast_messages_status_change_moves_at_most_one_counter_to_it(old: str, new: str,
+                                                                             moves: dict[str, int]) -> None:
+    from chalicelib.core.incident import delivery_moves
+    from chalicelib.core.model import DeliveryStatus
+
+    assert DeliveryStatus(old).can_become(DeliveryStatus(new))
+    assert delivery_moves(DeliveryStatus(old), DeliveryStatus(new)) == moves

@@ -14,7 +14,7 @@ import pytest
 
 from chalicelib.adapters.memory import MemoryBus, MemoryStore, memory_repositories
 from chalicelib.adapters.resources import CONVERSATION_EVENTS_QUEUE
-from chalicelib.api.lifecycle import resolve_conversation
+from chalicelib.api.lifecycle import reopen_conversation, resolve_conversation
 from chalicelib.api.queries import conversation_detail
 from chalicelib.api.replies import reply_to_conversation
 from chalicelib.conversations.inbound import WorkerPorts, handle_inbound_event
@@ -90,6 +90,17 @@ def test_resolve_asks_once_in_the_customers_language_with_buttons(repos: Reposit
     detail = conversation_detail(repos, conversation_id)
     assert detail["feedback"] == {"kind": "csat", "score": None, "comment": None,
                                   "asked_at": resolved["feedback"]["asked_at"], "answered_at": None}
+
+
+def test_a_case_reopened_and_resolved_again_is_not_asked_twice(repos: Repositories, ports: WorkerPorts,
+                                                               store: MemoryStore) -> None:
+    conversation_id = open_case(repos, ports)
+    assert resolve_conversation(repos, conversation_id, environ={}, bus=MemoryBus())["survey"] == "asked"
+    for _ in range(2):
+        reopen_conversation(repos, conversation_id, bus=MemoryBus())
+        again = resolve_conversation(repos, conversation_id, environ={}, bus=MemoryBus())
+        assert again["status"] == "resolved" and again["survey"] == "already_asked"
+    assert len(surveys(store)) == 1
 
 
 def test_an_answer_is_stored_once_without_reopening_and_a_follow_up_is_its_comment(

@@ -44,6 +44,22 @@ def test_full_job_validates_and_round_trips(make_job):
     assert OutboundJob.from_dict(json.loads(json.dumps(document))) == job
 
 
+def test_a_broadcast_job_names_its_incident_update_and_round_trips(make_job):
+    from chalicelib.core.incident import BroadcastRef
+    from chalicelib.outbound.job import OutboundKind
+    from chalicelib.outbound.outbox import outbound_message
+
+    job = make_job(kind=OutboundKind.BROADCAST, broadcast=BroadcastRef("inc-1", "upd-1"))
+    document = job.to_dict()
+    assert document["broadcast"] == {"incident_id": "inc-1", "update_id": "upd-1"}
+    validate(document)
+    assert OutboundJob.from_dict(json.loads(json.dumps(document))) == job
+    assert outbound_message(job).broadcast == BroadcastRef("inc-1", "upd-1")  # the stored message carries it
+    assert "broadcast" not in make_job().to_dict()
+    with pytest.raises(ModelError):
+        OutboundJob.from_dict({**document, "broadcast": {"incident_id": "", "update_id": "u"}})
+
+
 def test_phone_addresses_are_normalized(make_job):
     assert make_job(to="whatsapp:+39 333 123 4567", channel=Channel.WHATSAPP).to == "+393331234567"
 

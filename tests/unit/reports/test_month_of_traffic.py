@@ -37,6 +37,7 @@ class Case:
     first_due: datetime | None = None
     resolved_at: datetime | None = None
     answer: tuple[str, int, datetime] | None = None
+    reopened: tuple[str, datetime] | None = None  # by "support" (REST) or the "customer" (a reply naming it)
 
 
 def generate(rng: random.Random, count: int) -> list[Case]:
@@ -61,6 +62,9 @@ def generate(rng: random.Random, count: int) -> list[Case]:
                     kind = rng.choice(["csat", "nps"])
                     score = rng.randint(1, 5) if kind == "csat" else rng.randint(0, 10)
                     case.answer = (kind, score, case.resolved_at + timedelta(minutes=rng.randrange(0, 600)))
+                if rng.random() < 0.2:
+                    case.reopened = (rng.choice(["support", "customer"]),
+                                     case.resolved_at + timedelta(minutes=rng.randrange(1, 3000)))
         cases.append(case)
     return cases
 
@@ -88,6 +92,16 @@ def feed(repos: Repositories, cases: list[Case], rng: random.Random) -> None:
             kind, score, at = case.answer
             timeline.append((at, 3, lambda c=conv, k=kind, s=score, t=at: events.count_answer(
                 repos, c.id, c.channel.value, c.route, k, s, format_timestamp(t))))
+        if case.reopened is not None:
+            by, at = case.reopened
+            change = f"chg_{conv.id}_{by}"  # the status change's id, recorded on the conversation with it
+            reopened = replace(conv, status_event_id=change)
+            if by == "support":
+                count_reopen = lambda c=reopened, t=at: events.count_reopened(repos, c, format_timestamp(t))  # noqa: E731
+            else:
+                count_reopen = lambda c=reopened, k=change, t=at: events.count_reopened_by_customer(  # noqa: E731
+                    repos, c, k, format_timestamp(t))
+            timeline.append((at, 4, count_reopen))
     timeline.sort(key=lambda entry: (entry[0], entry[1]))
     for _, _, count in timeline:
         count()
@@ -117,6 +131,8 @@ def slow_figures(cases: list[Case], keep: Any, zone: ZoneInfo, first_day: str, l
         if case.resolved_at and keep(case, case.resolved_at) and in_period(case.resolved_at):
             counts["resolved"] += 1
             resolution.append((case.resolved_at - created).total_seconds() / 60)
+        if case.reopened and keep(case, case.reopened[1]) and in_period(case.reopened[1]):
+            counts["reopened"] += 1
         if case.answer and keep(case, case.answer[2]) and in_period(case.answer[2]):
             (csat if case.answer[0] == "csat" else nps).append(case.answer[1])
     return {"counts": counts, "frt": frt, "resolution": resolution, "csat": csat, "nps": nps}
@@ -124,7 +140,8 @@ def slow_figures(cases: list[Case], keep: Any, zone: ZoneInfo, first_day: str, l
 
 def assert_equal(report: dict[str, Any], slow: dict[str, Any]) -> None:
     counts = slow["counts"]
-    assert report["conversations"] == {"opened": counts["opened"], "resolved": counts["resolved"], "reopened": 0}
+    assert report["conversations"] == {"opened": counts["opened"], "resolved": counts["resolved"],
+                                       "reopened": counts["reopened"]}
     assert report["messages"] == {"inbound": counts["inbound"], "outbound": counts["outbound"]}
     assert (report["sla"]["met"], report["sla"]["breached"]) == (counts["met"], counts["breached"])
     for name, raw in (("first_response_minutes", slow["frt"]), ("resolution_minutes", slow["resolution"])):
