@@ -16,6 +16,7 @@ BENCHMARKS: dict[str, str] = {
     "cpu_per_webhook": "bench.cpu",
     "cold_start_import": "bench.cold_start",
     "e2e_webhooks_per_second": "bench.e2e",
+    "message_cost_vs_depth": "bench.depth",
     "ack_latency": "bench.ack_latency",
     "routing_decisions_per_second": "bench.routing",
     "crisis_broadcast": "bench.crisis",

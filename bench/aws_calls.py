@@ -29,6 +29,12 @@ from bench.common import (
 from bench.report import Row
 
 NAME = "aws_calls_per_webhook"
+# The logical floor of the relay + worker calls per message (README, "Calls per message: the floor"):
+# what exactly-once threading, routing, acknowledging and counting need when every write that can
+# fold into another write of the same item does, and nothing is read twice.
+FLOOR_FIRST_MESSAGE = 17
+FLOOR_FOLLOW_UP = 15
+GOAL_RATIO = 1.3
 OUTPUT = RESULTS / "aws_calls.json"
 TWILIO_AUTH_TOKEN = "bench-twilio-auth-token"
 
@@ -38,12 +44,25 @@ class CallLog:
 
     def __init__(self) -> None:
         self.counts: Counter[tuple[str, str]] = Counter()
+        self.units: Counter[str] = Counter()  # request units since the last take (bench.request_units)
         self.ignored: set[int] = set()
         self.phase = "webhook"
 
+    def counts_client(self, client: Any) -> bool:
+        return id(client) not in self.ignored
+
     def record(self, client: Any, operation: str) -> None:
-        if id(client) not in self.ignored:
+        if self.counts_client(client):
             self.counts[(self.phase, operation)] += 1
+
+    def record_units(self, reported: float, reads: float, writes: float) -> None:
+        self.units.update({"moto_reported": reported, "read_units": reads, "write_units": writes})
+
+    def take_units(self) -> dict[str, float]:
+        """Request units since the last call: moto's reported TOTAL and the on-demand estimate."""
+        taken = {key: float(self.units.get(key, 0.0)) for key in ("moto_reported", "read_units", "write_units")}
+        self.units.clear()
+        return taken
 
     def take(self) -> dict[str, dict[str, int]]:
         """The counts so far, by phase then operation, and start again from zero."""
@@ -62,16 +81,37 @@ class CallLog:
             self.phase = previous
 
 
+def _conditional_failure(err: Exception) -> bool:
+    response = getattr(err, "response", None) or {}
+    return response.get("Error", {}).get("Code") in ("ConditionalCheckFailedException", "TransactionCanceledException")
+
+
 @contextlib.contextmanager
 def counting(log: CallLog) -> Iterator[None]:
-    """Wrap BaseClient._make_api_call: every client sees it, whoever built it (runtime, Powertools...)."""
+    """Wrap BaseClient._make_api_call: every client sees it, whoever built it (runtime, Powertools...).
+
+    A counted DynamoDB call is asked ``ReturnConsumedCapacity=TOTAL`` (what the hub's code reads
+    of a response is unchanged) and its request units are added up (bench.request_units)."""
     from botocore.client import BaseClient
+
+    from bench.request_units import WITH_CONSUMED_CAPACITY, estimated_units, reported_units
 
     original = BaseClient._make_api_call
 
     def counted(client: Any, operation_name: str, api_params: Mapping[str, Any]) -> Any:
         log.record(client, operation_name)
-        return original(client, operation_name, api_params)
+        dynamodb = client.meta.service_model.service_name == "dynamodb"
+        if not (dynamodb and operation_name in WITH_CONSUMED_CAPACITY and log.counts_client(client)):
+            return original(client, operation_name, api_params)
+        params = {"ReturnConsumedCapacity": "TOTAL", **api_params}
+        try:
+            response = original(client, operation_name, params)
+        except Exception as err:
+            if _conditional_failure(err):  # a refused conditional write still consumes its unit
+                log.record_units(1.0, 0.0, 1.0)
+            raise
+        log.record_units(reported_units(response), *estimated_units(operation_name, params, response))
+        return response
 
     BaseClient._make_api_call = counted
     try:
@@ -102,6 +142,10 @@ def _phased(handlers: Mapping[str, Callable[..., Any]], log: CallLog) -> dict[st
         return run
 
     return {name: wrap(name, handler) for name, handler in handlers.items()}
+
+
+def _added(*units: Mapping[str, float]) -> dict[str, float]:
+    return {key: round(sum(u.get(key, 0.0) for u in units), 2) for key in units[0]}
 
 
 def _total(phases: Mapping[str, Mapping[str, int]]) -> int:
@@ -162,9 +206,11 @@ def measure(webhooks: int) -> dict[str, Any]:
             def one_message(sender: str, event_id: str) -> dict[str, Any]:
                 post(sender, "Hello, my order has not arrived", event_id)
                 webhook = log.take()
+                webhook_units = log.take_units()
                 pump.drain()
                 asynchronous = log.take()
-                return {"webhook": webhook, "async": asynchronous, "async_by_operation": _by_operation(asynchronous)}
+                return {"webhook": webhook, "async": asynchronous, "async_by_operation": _by_operation(asynchronous),
+                        "request_units": _added(webhook_units, log.take_units())}
 
             def post_twilio(phone: str) -> dict[str, dict[str, int]]:
                 """One Twilio SMS from ``phone``: the calls of its synchronous path (instant acknowledgment)."""
@@ -220,10 +266,20 @@ def run(quick: bool) -> list[Row]:
             note=_describe(result["webhook_calls"]) + f" over {result['webhooks']} webhooks",
         )
     ]
-    for label, key in (("first message", "first_message_new_customer"), ("follow-up", "follow_up_message")):
+    cases = (("first message", "first_message_new_customer", FLOOR_FIRST_MESSAGE),
+             ("follow-up", "follow_up_message", FLOOR_FOLLOW_UP))
+    for label, key, floor in cases:
         entry = result["async_per_message"][key]
         rows.append(
-            Row(f"  async calls/{label}", _total(entry["async"]), "calls", note=_describe(entry["async_by_operation"]))
+            Row(f"  async calls/{label}", _total(entry["async"]), "calls", floor=float(floor), goal=f"≤ {GOAL_RATIO}",
+                note=_describe(entry["async_by_operation"]) + "; floor: README, calls per message")
+        )
+    for label, key, _ in cases:
+        units = result["async_per_message"][key]["request_units"]
+        rows.append(
+            Row(f"  request units/{label}", units["read_units"] + units["write_units"], "RU",
+                note=f"{units['write_units']:g} WRU + {units['read_units']:g} RRU by DynamoDB's on-demand rules "
+                     f"(webhook included; base table); moto reports {units['moto_reported']:g}")
         )
     for label, key in (("first message", "first_message_new_customer"), ("follow-up", "follow_up_message")):
         twilio = result["twilio_messaging_webhook"][key]

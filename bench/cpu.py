@@ -3,8 +3,9 @@
 The DynamoDB client is a real boto3 client whose 'before-send' hook returns a canned 200 PutItem
 response, so parameter validation, serialization and SigV4 signing are all paid; no byte leaves
 the process. Powertools logs and EMF metrics are formatted and written to /dev/null, as they would
-be to Lambda's stdout. The floor is what any webhook must cost: HMAC-SHA256 verification of the
-raw body plus json.loads of it.
+be to Lambda's stdout. The floor is what a webhook that stores anything must cost: HMAC-SHA256
+verification of the raw body, json.loads of it, and one stubbed put_item (the one write the design
+allows, on the same stubbed client). The HMAC + json.loads figure alone is shown on its own line.
 """
 
 from __future__ import annotations
@@ -102,14 +103,22 @@ def run(quick: bool) -> list[Row]:
         floor_cpu = per_call_cpu(floor, iterations * 10)
         put_cpu = per_call_cpu(put_item_only, iterations)
     micro = 1e6
+    design_floor = floor_cpu + put_cpu  # what any storing webhook pays: verify, parse, one write
     return [
         Row(
             NAME,
             webhook_cpu * micro,
             "µs",
+            floor=design_floor * micro,
+            goal="↓ (→ 1)",
+            note=f"best of {ROUNDS} × {iterations}; floor = HMAC-SHA256 verify + json.loads + one stubbed put_item",
+        ),
+        Row(
+            "  vs verify + parse alone",
+            webhook_cpu * micro,
+            "µs",
             floor=floor_cpu * micro,
-            goal="↓",
-            note=f"best of {ROUNDS} × {iterations}; floor = HMAC-SHA256 verify + json.loads",
+            note="the old floor (HMAC-SHA256 + json.loads): no webhook that stores anything approaches it",
         ),
         Row(
             "  of which boto3 PutItem",

@@ -1,8 +1,16 @@
 """``make run``: the whole hub on one machine, on the embedded AWS.
 
-Starts moto in server mode, provisions every resource from chalicelib.adapters.resources, starts
+Starts the embedded AWS, provisions every resource from chalicelib.adapters.resources, starts
 ``chalice local`` (stage ``local``) for the routes, and runs the pump for the stream, the queues
 and the schedules. Prints the endpoints and the development secrets; stops cleanly on Ctrl-C.
+
+The embedded AWS is moto's in-process backend (``mock_aws``) shared with its ``ThreadedMotoServer``
+on the AWS port: the pump and the handlers it calls (the relay, the workers, the sweeper) run in
+this process and reach moto without HTTP, while ``chalice local`` (a second process: the API gets
+the second core), ``./hub``, the tests and any boto3 client reach the same state on the port.
+moto is tuned for the dev stack (devstack/moto_tuning.py): a queue send costs the same at any
+depth, and the queues nobody consumes locally keep their newest ``OMNIHUB_LOCAL_QUEUE_RETENTION``
+messages (default 1,000; 0 keeps all).
 """
 
 from __future__ import annotations
@@ -14,6 +22,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import urllib.request
 from collections.abc import Mapping
@@ -158,6 +167,23 @@ def _feedback_problems(env: dict[str, str]) -> list[str]:
     return []
 
 
+def _start_retention(stage: str, period: float = 5.0) -> threading.Event:
+    """Every ``period`` seconds, trim the queues nobody consumes locally to the retention setting."""
+    from chalicelib.adapters import resources
+    from devstack.moto_tuning import retention, trim_unconsumed
+
+    names = [resources.queue_name(stage, spec) for spec in resources.all_queues() if spec.consumer is None]
+    keep = retention()
+    stop = threading.Event()
+
+    def run() -> None:
+        while not stop.wait(period):
+            trim_unconsumed(names, keep)
+
+    threading.Thread(target=run, name="local-queue-retention", daemon=True).start()
+    return stop
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run Omnihub locally on the embedded AWS.")
     parser.add_argument("--api-port", type=int, default=8000)
@@ -182,12 +208,20 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.clear()
     os.environ.update(env)
 
+    from moto import mock_aws
     from moto.server import ThreadedMotoServer
+
+    from devstack.moto_tuning import tune_moto
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per pump poll otherwise
 
+    tune_moto()
+    embedded = mock_aws()  # this process's own calls: in process (its server below shares the state)
+    embedded.start()
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=args.aws_port, verbose=False)
     moto.start()
+    os.environ.clear()  # mock_aws put its own placeholder credentials in: the stack's are the same kind
+    os.environ.update({k: v for k, v in env.items() if k != "AWS_ENDPOINT_URL"})  # no HTTP for our calls
     import boto3
 
     from devstack.provision import provision
@@ -195,13 +229,15 @@ def main(argv: list[str] | None = None) -> int:
     session = boto3.session.Session()
     provisioned = provision(session, env["OMNIHUB_STAGE"])
     os.environ["OMNIHUB_TABLE_STREAM_ARN"] = provisioned.stream_arn
+    env["OMNIHUB_TABLE_STREAM_ARN"] = provisioned.stream_arn
 
     chalice = subprocess.Popen(  # noqa: S603 - our own venv's chalice
         [str(Path(sys.executable).parent / "chalice"), "local", "--stage", "local", "--host", "127.0.0.1",
          "--port", str(args.api_port), "--no-autoreload"],
         cwd=ROOT,
-        env=dict(os.environ),
+        env=env,  # the API process reaches the embedded AWS over HTTP, on the port
     )
+    trimmer = _start_retention(env["OMNIHUB_STAGE"])
     sys.path.insert(0, str(ROOT))
     import app as app_module
     from devstack.pump import LocalPump, app_handlers
@@ -220,12 +256,14 @@ def main(argv: list[str] | None = None) -> int:
         print("ready", flush=True)
         pump.run_forever()
     finally:
+        trimmer.set()
         chalice.terminate()
         try:
             chalice.wait(timeout=10)
         except subprocess.TimeoutExpired:
             chalice.kill()
         moto.stop()
+        embedded.stop()
         sandbox.shutdown()
         print("Omnihub stopped.", flush=True)
     return 0

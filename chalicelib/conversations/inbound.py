@@ -13,7 +13,7 @@ from chalicelib.acknowledgments import Policy
 from chalicelib.acknowledgments.flow import acknowledge_threaded
 from chalicelib.adapters.observability import count, logger
 from chalicelib.adapters.sqs import SqsBus
-from chalicelib.conversations.identities import resolve_customer
+from chalicelib.conversations.identities import read_sender, resolve_customer
 from chalicelib.conversations.lifecycle import reopened_by_message_id
 from chalicelib.conversations.routing import route_threaded
 from chalicelib.conversations.signals import apply_read_covering_earlier, apply_signal, note_thread_owner
@@ -36,12 +36,7 @@ from chalicelib.crisis.surge import surge_for
 from chalicelib.feedback.answering import take_feedback
 from chalicelib.feedback.config import FeedbackConfig, load_feedback_config
 from chalicelib.providers.meta.mentions import mention_query, mentioned_message, needs_lookup
-from chalicelib.reports.events import (
-    count_acknowledgment,
-    count_escalation,
-    count_inbound,
-    count_reopened_by_customer,
-)
+from chalicelib.reports.events import count_escalation, count_inbound, count_reopened_by_customer
 from chalicelib.routing import RoutingConfig, load_routing_config
 
 SNS_CONFIRMATION = "sns_subscription_confirmation"  # the lifecycle the SES endpoint gives a SubscriptionConfirmation
@@ -116,10 +111,15 @@ def handle_inbound_event(inbox_key: str, ports: WorkerPorts) -> str:
 
 
 def _thread_route_acknowledge(record: InboxRecord, ports: WorkerPorts) -> str:
-    taken = take_feedback(ports.repos, record, ports.feedback or load_feedback_config(), ports.environ, ports.bus)
+    # The sender's owner and profile, read once for the survey check and the thread decision alike
+    # (neither is needed when the decision is already recorded: a redelivery).
+    sender = read_sender(ports.repos.customers, record.event.sender.identity) if (
+        record.thread is None and record.event.sender is not None) else None
+    taken = take_feedback(ports.repos, record, ports.feedback or load_feedback_config(), ports.environ, ports.bus,
+                          sender=sender)
     if taken is not None:  # a survey's answer or comment: stored on the resolved conversation, not threaded
         return f"feedback_{taken.outcome}"
-    threaded = thread_message(ports.repos, record, id_key=ports.id_key)
+    threaded = thread_message(ports.repos, record, id_key=ports.id_key, known=sender)
     logger.append_keys(conversation_id=threaded.conversation.id)
     note_thread_owner(record.event, threaded.conversation.id, ports.repos)
     surge = surge_for(ports.crisis, threaded, ports.crisis_fallback_language)
@@ -133,14 +133,14 @@ def _thread_route_acknowledge(record: InboxRecord, ports: WorkerPorts) -> str:
         claims=ports.repos.claims,
         crisis_status_line=surge.status_line if surge else None,
     )
-    count_inbound(ports.repos, record.inbox_key, threaded.conversation, record.received_at, opened=threaded.opened)
+    count_inbound(ports.repos, record.inbox_key, threaded.conversation, record.received_at, opened=threaded.opened,
+                  acknowledged=acknowledged)  # one KPI event: the message and its acknowledgment
     if threaded.reopened:  # a reply naming its resolved conversation (threading reopened it)
         count_reopened_by_customer(ports.repos, threaded.conversation,
                                    reopened_by_message_id(threaded.conversation.id, threaded.message.id),
                                    threaded.conversation.status_changed_at or record.received_at)
     if routed.escalated:  # a rule's immediate escalation or a repeat contact
         count_escalation(ports.repos, f"routing#{record.inbox_key}", routed.conversation, record.received_at)
-    count_acknowledgment(ports.repos, record.inbox_key, threaded.conversation, record.received_at, acknowledged)
     return f"routed+{acknowledged}"
 
 

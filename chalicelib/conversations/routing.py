@@ -95,7 +95,8 @@ def route_threaded(
             conversation = recorded or _reread(conversations, conversation.id)
             applied = recorded is not None
             _log_decision(decision, rerouted=threaded.conversation.routing is not None, applied=applied)
-    timed = after_customer_message(conversations, conversation.id, message.created_at, sla_setup(config))
+    timed = after_customer_message(conversations, conversation.id, message.created_at, sla_setup(config),
+                                   known=conversation)  # as threading or the routing write just returned it
     conversation = timed.conversation if timed is not None else conversation
     bus.publish(
         _queue_of(conversation.route, config),
@@ -148,20 +149,24 @@ def routing_facts(threaded: Threaded, conversations: ConversationRepository) -> 
         customer_tags=customer.tags,
         mailbox=(metadata.get("mailbox") or metadata.get("to")) if event.channel is Channel.EMAIL else None,
         business_hours=load_service_levels().calendar.is_open(received),
-        recent_conversations=_recent_conversations(conversations, customer.id, threaded.message.created_at),
+        recent_conversations=_recent_conversations(conversations, customer.id, threaded.message.created_at,
+                                                   threaded.conversation),
         consent=customer.consent.get(event.channel.value),
     )
 
 
-def _recent_conversations(conversations: ConversationRepository, customer_id: str, now: str) -> Callable[[int], int]:
+def _recent_conversations(
+    conversations: ConversationRepository, customer_id: str, now: str, current: Conversation
+) -> Callable[[int], int]:
     """The customer's conversations opened within ``days`` before ``now``, this one included; asked only
-    when a rule gets as far as ``repeat_contact``. Newest first, stopping at the first older one."""
+    when a rule gets as far as ``repeat_contact``. Newest first, stopping at the first older one; the
+    message's own conversation is the one threading returned (its creation time never changes)."""
 
     def within(days: int) -> int:
         since = format_timestamp(parse_timestamp(now) - timedelta(days=days))
         found = 0
         for conversation_id in reversed(conversations.customer_conversation_ids(customer_id)):
-            conversation = conversations.get(conversation_id)
+            conversation = current if conversation_id == current.id else conversations.get(conversation_id)
             if conversation is None:
                 continue
             if conversation.created_at < since:

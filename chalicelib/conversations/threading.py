@@ -16,7 +16,7 @@ from chalicelib.adapters.observability import logger
 from chalicelib.adapters.resources import INBOUND_QUEUE
 from chalicelib.conversations.attachments import keep_attachments
 from chalicelib.conversations.email_threads import find_mail_thread, remember_mail
-from chalicelib.conversations.identities import owner_of, resolve_customer
+from chalicelib.conversations.identities import SenderReads, owner_of, resolve_or_create
 from chalicelib.conversations.message_metadata import shown_metadata
 from chalicelib.conversations.public import PublicThread, newest_public_thread, post_of, public_thread_key
 from chalicelib.core.consent import event_consent_keyword, keyword_consent
@@ -125,26 +125,41 @@ class Threaded:
 
 
 def decide_thread(
-    repos: Repositories, inbox_key: str, event: InboundEvent, received_at: str, *, id_key: Callable[[], bytes]
+    repos: Repositories, inbox_key: str, event: InboundEvent, received_at: str, *, id_key: Callable[[], bytes],
+    known: SenderReads | None = None,
 ) -> ThreadDecision:
+    return _decide(repos, inbox_key, event, received_at, id_key=id_key, known=known)[0]
+
+
+def _decide(
+    repos: Repositories, inbox_key: str, event: InboundEvent, received_at: str, *, id_key: Callable[[], bytes],
+    known: SenderReads | None = None,
+) -> tuple[ThreadDecision, Conversation | None]:
     """Resolve the customer and take the decision; opening claims the customer's pointer (conditional).
 
     An email that answers one of the customer's conversations (by header or by the reference it
     names, see ``email_threads``) joins it, even resolved: applying the decision reopens it."""
     assert event.sender is not None
-    customer_id = resolve_customer(repos.customers, event.sender, received_at, key=id_key)
+    customer_id, created = resolve_or_create(repos.customers, event.sender, received_at, key=id_key, known=known)
     answered = find_mail_thread(repos, event, customer_id)
     if answered is not None:
-        return ThreadDecision(customer_id, answered.id, opens=False, previous_inbound_at=answered.last_inbound_at)
+        decided = ThreadDecision(customer_id, answered.id, opens=False, previous_inbound_at=answered.last_inbound_at)
+        return decided, None  # applying it reads the conversation again (it may be resolved)
+    # The profile as this call created it, or as the worker read it: the first attempt reads it no more
+    # (a claim below is conditional on the pointer it saw, so a stale view only costs a second round).
+    first: Customer | None = created or (
+        known.customer if known and known.customer and known.customer.id == customer_id else None)
     while True:
-        customer = repos.customers.get(customer_id, consistent=True)
+        customer = first or repos.customers.get(customer_id, consistent=True)
+        first = None
         if customer is None:
             raise RetryableError(f"customer {customer_id} not readable yet")
         public = _public_thread(repos, customer_id, event, consistent=True)
         if public is not None:  # a public message claims nothing: its conversation's id is derived
             choice = choose_thread(inbox_key, customer, None, utc_now(), public=public)
             previous = choice.current.last_inbound_at if choice.current else None
-            return ThreadDecision(customer_id, choice.conversation_id, opens=choice.opens, previous_inbound_at=previous)
+            return ThreadDecision(customer_id, choice.conversation_id, opens=choice.opens,
+                                  previous_inbound_at=previous), choice.current
         pointer = customer.open_conversation_id
         current = repos.conversations.get(pointer, consistent=True) if pointer else None
         choice = choose_thread(inbox_key, customer, current, utc_now())
@@ -154,11 +169,12 @@ def decide_thread(
             raise RetryableError(f"conversation {pointer} is being opened; retry")
         if not choice.opens:
             previous = choice.current.last_inbound_at if choice.current else None
-            return ThreadDecision(customer_id, choice.conversation_id, opens=False, previous_inbound_at=previous)
+            return ThreadDecision(customer_id, choice.conversation_id, opens=False,
+                                  previous_inbound_at=previous), choice.current
         if pointer == choice.conversation_id or repos.customers.claim_open_conversation(
             customer_id, choice.conversation_id, pointer
         ):
-            return ThreadDecision(customer_id, choice.conversation_id, opens=True)
+            return ThreadDecision(customer_id, choice.conversation_id, opens=True), None
         logger.info(
             "open conversation changed under us; deciding again", extra={"event_ref": event_reference(inbox_key)}
         )
@@ -173,17 +189,25 @@ def _public_thread(
     return newest_public_thread(customer_id, key, lambda cid: repos.conversations.get(cid, consistent=consistent))
 
 
-def thread_message(repos: Repositories, record: InboxRecord, *, id_key: Callable[[], bytes]) -> Threaded:
-    """Resolve, decide (once), apply. Safe to call again for the same inbox record."""
+def thread_message(
+    repos: Repositories, record: InboxRecord, *, id_key: Callable[[], bytes], known: SenderReads | None = None
+) -> Threaded:
+    """Resolve, decide (once), apply. Safe to call again for the same inbox record. ``known``: the
+    sender as the worker already read it (not read again)."""
     event, inbox_key, received_at = record.event, record.inbox_key, record.received_at
     assert event.sender is not None  # InboundEvent guarantees it for messages
-    decision = record.thread or repos.inbox.record_thread_decision(
-        inbox_key, decide_thread(repos, inbox_key, event, received_at, id_key=id_key)
-    )
-    if decision.opens:
-        _open_conversation(repos, decision, event, received_at, _announced_reference(record.acknowledgment, decision))
+    joined: Conversation | None = None  # the conversation the decision read, when it joins one
+    if record.thread is not None:
+        decision = record.thread
     else:
-        _reopen_if_resolved(repos, decision, message_id_for(inbox_key))
+        decided, joined = _decide(repos, inbox_key, event, received_at, id_key=id_key, known=known)
+        decision = repos.inbox.record_thread_decision(inbox_key, decided)
+    created = None
+    if decision.opens:
+        created = _open_conversation(repos, decision, event, received_at,
+                                     _announced_reference(record.acknowledgment, decision))
+    else:
+        _reopen_if_resolved(repos, decision, message_id_for(inbox_key), joined)
     _keep_announced_reference(repos, record.acknowledgment, decision)
     message = Message(
         id=message_id_for(inbox_key),
@@ -202,12 +226,16 @@ def thread_message(repos: Repositories, record: InboxRecord, *, id_key: Callable
     repos.messages.put(message)
     remember_mail(repos, event.metadata.get("message_id") if event.channel is Channel.EMAIL else None,
                   decision.conversation_id)
+    moved = None
     if not decision.opens:  # an opened conversation was created with this message's time
-        repos.conversations.record_inbound_activity(decision.conversation_id, received_at)
-    _update_customer(repos, decision.customer_id, event)
-    repos.customers.record_last_inbound(decision.customer_id, event.channel, received_at)
-    customer = repos.customers.get(decision.customer_id, consistent=True)
-    conversation = repos.conversations.get(decision.conversation_id, consistent=True)
+        moved = repos.conversations.record_inbound_activity(decision.conversation_id, received_at)
+    _apply_consent_keyword(repos, decision.customer_id, event)
+    # The writes answer what they wrote (one UpdateItem for the profile and the last inbound): read
+    # again only what a write did not return (a retry, an older message).
+    customer = repos.customers.record_inbound(
+        decision.customer_id, event.channel, received_at, **_profile(event)
+    ) or repos.customers.get(decision.customer_id, consistent=True)
+    conversation = created or moved or repos.conversations.get(decision.conversation_id, consistent=True)
     if customer is None or conversation is None:
         raise RetryableError(f"threading of {event_reference(inbox_key)} is not readable yet")
     reopened = not decision.opens and conversation.status_event_id == _reopen_id(conversation.id, message.id)
@@ -244,30 +272,30 @@ def _keep_announced_reference(
 
 def _open_conversation(
     repos: Repositories, decision: ThreadDecision, event: InboundEvent, at: str, announced: str | None
-) -> None:
+) -> Conversation | None:
+    """Create the decided conversation: it, as stored, when this call created it (None on a retry)."""
     conversation_id = decision.conversation_id
     public = public_thread_key(event) is not None
     if announced and repos.references.reserve(announced, conversation_id):
         reference = announced
     else:
         reference = allocate_reference(conversation_id, repos.references.reserve)
-    repos.conversations.create(
-        Conversation(
-            id=conversation_id,
-            reference=reference,
-            status=ConversationStatus.OPEN,
-            priority=Priority.NORMAL,
-            route=DEFAULT_ROUTE,
-            customer_id=decision.customer_id,
-            channel=event.channel,
-            created_at=at,
-            updated_at=at,
-            last_inbound_at=at,
-            public=public,
-            post_id=post_of(event) if public else None,
-            permalink=event.metadata.get("permalink") if public else None,
-        )
+    conversation = Conversation(
+        id=conversation_id,
+        reference=reference,
+        status=ConversationStatus.OPEN,
+        priority=Priority.NORMAL,
+        route=DEFAULT_ROUTE,
+        customer_id=decision.customer_id,
+        channel=event.channel,
+        created_at=at,
+        updated_at=at,
+        last_inbound_at=at,
+        public=public,
+        post_id=post_of(event) if public else None,
+        permalink=event.metadata.get("permalink") if public else None,
     )
+    return conversation if repos.conversations.create(conversation) else None
 
 
 def _reopen_id(conversation_id: str, message_id: str) -> str:
@@ -276,13 +304,17 @@ def _reopen_id(conversation_id: str, message_id: str) -> str:
     return reopened_by_message_id(conversation_id, message_id)
 
 
-def _reopen_if_resolved(repos: Repositories, decision: ThreadDecision, message_id: str) -> None:
+def _reopen_if_resolved(
+    repos: Repositories, decision: ThreadDecision, message_id: str, read: Conversation | None = None
+) -> None:
     """A reply to a resolved conversation (an email naming it) reopens it, and it becomes the customer's
     open conversation unless they already have another one. The move records an id derived from the
     message, so a redelivery recognises its own reopen (finishing the claim, reporting and counting it
     once) and a conversation support moved meanwhile stands as it is; a duplicate of a message already
-    threaded does not reopen the case support resolved since."""
-    joined = repos.conversations.get(decision.conversation_id, consistent=True)
+    threaded does not reopen the case support resolved since. ``read``: the conversation as the decision
+    just read it (consistently), not read again."""
+    joined = read if read is not None and read.id == decision.conversation_id else (
+        repos.conversations.get(decision.conversation_id, consistent=True))
     if joined is None:
         return
     change = _reopen_id(decision.conversation_id, message_id)
@@ -300,13 +332,20 @@ def _reopen_if_resolved(repos: Repositories, decision: ThreadDecision, message_i
 
 def _update_customer(repos: Repositories, customer_id: str, event: InboundEvent) -> None:
     """What the message tells about its customer: a name and language where unset, a STOP or START."""
+    repos.customers.fill_profile(customer_id, **_profile(event))
+    _apply_consent_keyword(repos, customer_id, event)
+
+
+def _profile(event: InboundEvent) -> dict[str, str | None]:
+    """The name and language a message tells about its sender (kept only where the customer has none)."""
     assert event.sender is not None
-    repos.customers.fill_profile(
-        customer_id,
-        name=event.sender.name,
-        language=event.sender.language
-        or language_hint(event.sender.identity.address, event.metadata.get("country")),
-    )
+    return {"name": event.sender.name,
+            "language": event.sender.language
+            or language_hint(event.sender.identity.address, event.metadata.get("country"))}
+
+
+def _apply_consent_keyword(repos: Repositories, customer_id: str, event: InboundEvent) -> None:
+    """A STOP or START in the message."""
     keyword = event_consent_keyword(event.channel.value, event.text, event.metadata.get("consent"))
     state = keyword_consent(keyword)
     if state is not None:

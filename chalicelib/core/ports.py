@@ -99,6 +99,13 @@ class CustomerRepository(Protocol):
         """Where and when the customer last wrote (a crisis broadcast goes there); never backwards."""
         ...
 
+    def record_inbound(
+        self, customer_id: str, channel: Channel, at: str, *, name: str | None, language: str | None
+    ) -> Customer | None:
+        """``fill_profile`` and ``record_last_inbound`` in one write; the customer as it now stands, or
+        None when the message is older than the last one recorded (its profile is still filled)."""
+        ...
+
     def get(self, customer_id: str, *, consistent: bool = False) -> Customer | None: ...
     def update_profile(self, customer_id: str, changes: Mapping[str, Any], *, expected_version: int) -> Customer | None:
         """Set profile fields (``tier``, ``tags``, ``name``, ``language``; None or ``()`` clears one) and
@@ -128,7 +135,9 @@ class ConversationRepository(Protocol):
 
     def get(self, conversation_id: str, *, consistent: bool = False) -> Conversation | None: ...
     def get_with_messages(self, conversation_id: str) -> tuple[Conversation, list[Message]] | None: ...
-    def record_inbound_activity(self, conversation_id: str, at: str) -> None: ...
+    def record_inbound_activity(self, conversation_id: str, at: str) -> Conversation | None:
+        """Move ``last_inbound_at`` forward: the conversation as it now stands, None if nothing moved."""
+        ...
 
     def record_thread_owner(self, conversation_id: str, owner: str, at: str) -> bool:
         """Who owns a Messenger/Instagram thread (Handover Protocol) as of ``at``; an older change than

@@ -19,6 +19,7 @@ from datetime import timedelta
 
 from chalicelib.adapters.observability import logger
 from chalicelib.adapters.sqs import SqsBus
+from chalicelib.conversations.identities import SenderReads
 from chalicelib.core.consent import consent_keyword
 from chalicelib.core.feedback_record import FeedbackRecord
 from chalicelib.core.ids import message_id_for
@@ -45,14 +46,18 @@ class Taken:
 
 def take_feedback(
     repos: Repositories, record: InboxRecord, config: FeedbackConfig, environ: Mapping[str, str] | None = None,
-    bus: SqsBus | None = None,
+    bus: SqsBus | None = None, *, sender: SenderReads | None = None,
 ) -> Taken | None:
-    """Store the message as the open survey's answer or comment, or None: thread it as usual."""
+    """Store the message as the open survey's answer or comment, or None: thread it as usual.
+    ``sender``: the sender's owner and profile as the worker read them (not read again)."""
     event = record.event
     if repos.feedback is None or record.thread is not None or event.sender is None:
         return None
-    customer_id = repos.customers.identity_owner(event.sender.identity)
-    customer = repos.customers.get(customer_id, consistent=True) if customer_id else None
+    if sender is not None:
+        customer = sender.customer
+    else:
+        customer_id = repos.customers.identity_owner(event.sender.identity)
+        customer = repos.customers.get(customer_id, consistent=True) if customer_id else None
     if customer is None or customer.open_conversation_id:
         return None  # a new customer, or one with a case open: the message belongs there
     survey_conversation = repos.feedback.customer_survey(customer.id)

@@ -126,11 +126,18 @@ def change_timers(
     conversation_id: str,
     setup: SlaSetup,
     change: Callable[[Conversation, Timers | None], Timers | None],
+    *,
+    known: Conversation | None = None,
 ) -> Written | None:
     """Apply ``change`` (given the conversation and its timers, the new timers; None: leave them) to what
-    stands, conditionally, re-reading on a conflict. None when there is no such conversation."""
-    for _ in range(WRITE_ATTEMPTS):
-        conversation = conversations.get(conversation_id, consistent=True)
+    stands, conditionally, re-reading on a conflict. None when there is no such conversation.
+
+    ``known``: the conversation as the caller's own write or consistent read just returned it, used
+    for the first attempt instead of reading it again (the write is conditional on its SLA revision,
+    so a stale one only costs the re-read)."""
+    for attempt in range(WRITE_ATTEMPTS):
+        conversation = known if attempt == 0 and known is not None and known.id == conversation_id else (
+            conversations.get(conversation_id, consistent=True))
         if conversation is None:
             return None
         before = decode(conversation)
@@ -217,10 +224,12 @@ def _contacts(contacts: tuple[str, ...], at: datetime) -> tuple[str, ...]:
 
 
 def after_customer_message(
-    conversations: ConversationRepository, conversation_id: str, message_at: str, setup: SlaSetup
+    conversations: ConversationRepository, conversation_id: str, message_at: str, setup: SlaSetup,
+    *, known: Conversation | None = None,
 ) -> Written | None:
     return change_timers(conversations, conversation_id, setup,
-                         lambda conversation, timers: customer_message(conversation, timers, message_at, setup))
+                         lambda conversation, timers: customer_message(conversation, timers, message_at, setup),
+                         known=known)
 
 
 def repeat_contact_due(timers: Timers) -> bool:

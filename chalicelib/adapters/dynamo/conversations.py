@@ -62,16 +62,23 @@ class DynamoConversations:
                 messages.append(message_from_item(item))
         return None if conversation is None else (conversation, messages)
 
-    def record_inbound_activity(self, conversation_id: str, at: str) -> None:
-        """Move ``last_inbound_at``/``updated_at`` forward, never back (a late retry changes nothing)."""
+    def record_inbound_activity(self, conversation_id: str, at: str) -> Conversation | None:
+        """Move ``last_inbound_at``/``updated_at`` forward, never back (a late retry changes nothing);
+        the new image when it moved (the worker need not read the conversation again)."""
         index = keys.status_index("", at, conversation_id)
-        self._table.update(
-            keys.conversation(conversation_id),
-            UpdateExpression="SET last_inbound_at = :t, updated_at = :t, gsi1sk = :g",
-            ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(last_inbound_at) "
-            "OR last_inbound_at < :t)",
-            ExpressionAttributeValues=to_item({":t": at, ":g": index["gsi1sk"]}),
-        )
+        try:
+            response = self._table.call(
+                "update_item",
+                Key=to_item(keys.conversation(conversation_id)),
+                UpdateExpression="SET last_inbound_at = :t, updated_at = :t, gsi1sk = :g",
+                ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(last_inbound_at) "
+                "OR last_inbound_at < :t)",
+                ExpressionAttributeValues=to_item({":t": at, ":g": index["gsi1sk"]}),
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError:  # only a failed condition gets here: the table re-raises nothing else
+            return None
+        return conversation_from_item(from_item(response["Attributes"]))
 
     def record_thread_owner(self, conversation_id: str, owner: str, at: str) -> bool:
         return self._table.update(

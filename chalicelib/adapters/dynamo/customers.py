@@ -143,6 +143,31 @@ class DynamoCustomers:
             ExpressionAttributeValues=to_item({":c": channel.value, ":t": at}),
         )
 
+    def record_inbound(
+        self, customer_id: str, channel: Channel, at: str, *, name: str | None, language: str | None
+    ) -> Customer | None:
+        """One UpdateItem for what a message tells (name and language where unset, where and when the
+        customer last wrote), answering the new image: the worker need not read the customer again."""
+        profile = {attribute: value for attribute, value in (("name", name), ("language", language)) if value}
+        names = {f"#p{i}": attribute for i, attribute in enumerate(profile)}
+        values = {f":p{i}": value for i, value in enumerate(profile.values())}
+        sets = [f"#p{i} = if_not_exists(#p{i}, :p{i})" for i in range(len(profile))]
+        try:
+            response = self._table.call(
+                "update_item",
+                Key=to_item(keys.customer(customer_id)),
+                UpdateExpression="SET " + ", ".join([*sets, "last_inbound_channel = :c", "last_inbound_at = :t"]),
+                ConditionExpression="attribute_exists(pk) AND "
+                "(attribute_not_exists(last_inbound_at) OR last_inbound_at < :t)",
+                ExpressionAttributeValues=to_item({**values, ":c": channel.value, ":t": at}),
+                **({"ExpressionAttributeNames": names} if names else {}),
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError:  # only a failed condition gets here: an older message (or no such customer)
+            self.fill_profile(customer_id, name=name, language=language)
+            return None
+        return customer_from_item(from_item(response["Attributes"]))
+
     def get(self, customer_id: str, *, consistent: bool = False) -> Customer | None:
         item = self._table.get(keys.customer(customer_id), consistent=consistent)
         return None if item is None else customer_from_item(item)

@@ -54,13 +54,15 @@ class MemoryConversations:
             )
         return conversation, [entry.message for _, entry in entries]
 
-    def record_inbound_activity(self, conversation_id: str, at: str) -> None:
+    def record_inbound_activity(self, conversation_id: str, at: str) -> Conversation | None:
         """Move ``last_inbound_at``/``updated_at`` forward, never back (a late retry changes nothing)."""
         with self.store.lock:
             current = self.store.conversations.get(conversation_id)
             if current is None or (current.last_inbound_at is not None and not current.last_inbound_at < at):
-                return
-            self.store.conversations[conversation_id] = replace(current, last_inbound_at=at, updated_at=at)
+                return None
+            moved = replace(current, last_inbound_at=at, updated_at=at)
+            self.store.conversations[conversation_id] = moved
+            return moved
 
     def record_thread_owner(self, conversation_id: str, owner: str, at: str) -> bool:
         with self.store.lock:

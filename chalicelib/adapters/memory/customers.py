@@ -104,6 +104,17 @@ class MemoryCustomers:
                 self.store.customers[customer_id] = replace(
                     entry, last_inbound_channel=channel.value, last_inbound_at=at)
 
+    def record_inbound(
+        self, customer_id: str, channel: Channel, at: str, *, name: str | None, language: str | None
+    ) -> Customer | None:
+        with self.store.lock:
+            self.fill_profile(customer_id, name=name, language=language)
+            entry = self.store.customers.get(customer_id)
+            if entry is None or not (entry.last_inbound_at is None or entry.last_inbound_at < at):
+                return None
+            self.record_last_inbound(customer_id, channel, at)
+            return self.get(customer_id)
+
     def get(self, customer_id: str, *, consistent: bool = False) -> Customer | None:
         with self.store.lock:
             entry = self.store.customers.get(customer_id)

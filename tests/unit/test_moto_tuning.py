@@ -1,0 +1,108 @@
+"""The dev stack's tuning of moto changes what a send costs, never what SQS answers."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from devstack.moto_tuning import DEFAULT_RETENTION, retention, trim_unconsumed, tune_moto
+
+
+@pytest.fixture
+def sqs() -> Iterator[Any]:
+    tune_moto()
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    with mock_aws():
+        yield boto3.client("sqs", region_name="us-east-1")
+
+
+def _fifo(sqs: Any, name: str = "q.fifo", content_based: bool = False) -> str:
+    attributes = {"FifoQueue": "true", "ContentBasedDeduplication": "true" if content_based else "false"}
+    return str(sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"])
+
+
+def _depth(sqs: Any, url: str) -> int:
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"])
+
+
+def test_fifo_deduplication_still_holds(sqs: Any) -> None:
+    url = _fifo(sqs)
+    for _ in range(2):
+        sqs.send_message(QueueUrl=url, MessageBody="a", MessageGroupId="g", MessageDeduplicationId="same")
+    sqs.send_message_batch(QueueUrl=url, Entries=[
+        {"Id": "1", "MessageBody": "b", "MessageGroupId": "g", "MessageDeduplicationId": "same"},
+        {"Id": "2", "MessageBody": "c", "MessageGroupId": "g", "MessageDeduplicationId": "other"},
+    ])
+    assert _depth(sqs, url) == 2
+
+
+def test_content_based_deduplication_and_its_validation_still_hold(sqs: Any) -> None:
+    content = _fifo(sqs, "content.fifo", content_based=True)
+    for _ in range(2):
+        sqs.send_message(QueueUrl=content, MessageBody="same body", MessageGroupId="g")
+    assert _depth(sqs, content) == 1
+    explicit = _fifo(sqs, "explicit.fifo")
+    with pytest.raises(sqs.exceptions.ClientError):  # neither a deduplication id nor content-based
+        sqs.send_message(QueueUrl=explicit, MessageBody="x", MessageGroupId="g")
+
+
+def test_queue_attributes_stay_whole_and_exact(sqs: Any) -> None:
+    url = _fifo(sqs)
+    for index in range(3):
+        sqs.send_message(QueueUrl=url, MessageBody="m", MessageGroupId="g", MessageDeduplicationId=str(index))
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert attributes["ApproximateNumberOfMessages"] == "3"
+    assert attributes["ContentBasedDeduplication"] == "false" and attributes["FifoQueue"] == "true"
+    assert "QueueArn" in attributes and "VisibilityTimeout" in attributes
+
+
+def test_trim_keeps_the_newest_messages_of_the_named_queues_only(sqs: Any) -> None:
+    trimmed, kept = _fifo(sqs, "route.fifo"), _fifo(sqs, "consumed.fifo")
+    for url in (trimmed, kept):
+        sqs.send_message_batch(QueueUrl=url, Entries=[
+            {"Id": str(i), "MessageBody": f"m{i}", "MessageGroupId": "g", "MessageDeduplicationId": str(i)}
+            for i in range(10)])
+    assert trim_unconsumed(["route.fifo", "absent.fifo"], keep=4) == 6
+    assert (_depth(sqs, trimmed), _depth(sqs, kept)) == (4, 10)
+    bodies = [m["Body"] for m in sqs.receive_message(QueueUrl=trimmed, MaxNumberOfMessages=10)["Messages"]]
+    assert bodies == ["m6", "m7", "m8", "m9"]
+    assert trim_unconsumed(["route.fifo"], keep=0) == 0  # 0 keeps everything
+
+
+def test_retention_setting() -> None:
+    assert retention({}) == DEFAULT_RETENTION
+    assert retention({"OMNIHUB_LOCAL_QUEUE_RETENTION": "0"}) == 0
+    assert retention({"OMNIHUB_LOCAL_QUEUE_RETENTION": "250"}) == 250
+    assert retention({"OMNIHUB_LOCAL_QUEUE_RETENTION": "lots"}) == DEFAULT_RETENTION
+
+
+def test_a_base_table_query_answers_as_before() -> None:
+    tune_moto()
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+        dynamodb.create_table(
+            TableName="t", BillingMode="PAY_PER_REQUEST",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                  {"AttributeName": "sk", "AttributeType": "S"}])
+        for index in range(30):
+            dynamodb.put_item(TableName="t", Item={"pk": {"S": f"P{index % 3}"}, "sk": {"S": f"S{index:02d}"}})
+
+        def sort_keys(**kwargs: Any) -> list[str]:
+            response = dynamodb.query(TableName="t", KeyConditionExpression="pk = :p",
+                                      ExpressionAttributeValues={":p": {"S": "P1"}}, **kwargs)
+            return [item["sk"]["S"] for item in response["Items"]]
+
+        expected = [f"S{index:02d}" for index in range(1, 30, 3)]
+        assert sort_keys() == expected
+        assert sort_keys(ScanIndexForward=False) == expected[::-1]
+        assert sort_keys(Limit=4) == expected[:4]
+        missing = dynamodb.query(TableName="t", KeyConditionExpression="pk = :p",
+                                 ExpressionAttributeValues={":p": {"S": "nobody"}})
+        assert missing["Count"] == 0
