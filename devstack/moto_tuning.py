@@ -20,7 +20,14 @@ conversations) grew with everything the stack ever stored (18 ms with ~1,000 ite
 hundreds with tens of thousands). :func:`tune_moto` hands that one caller the queried partition's
 items only (the query sorts them by range key itself); index queries and scans are unchanged.
 
+And for transactions: moto 5.2's ``transact_write_items`` deep-copies the whole table once per write
+of the transaction, to roll back if one fails: O(table) time and memory per transaction, so a
+broadcast's status callback (one TransactWriteItems: the message's status and the update's counter)
+took seconds on a table of a few thousand items. :func:`tune_moto` keeps a copy of the items the
+transaction names instead (and of the stream's length), and puts them back when it fails.
+
 Upstream (moto): ``Table.query`` without an index should read ``self.items[hash_key]``;
+``transact_write_items`` should back up the items it writes, not the tables;
 ``SQSBackend._validate_message``, ``SQSBackend.send_message`` and
 ``Queue.add_message`` should read ``queue.content_based_deduplication`` instead of building
 ``queue.attributes``; the approximate counts could be kept as counters; and the FIFO
@@ -63,6 +70,7 @@ def tune_moto() -> None:
 
         Queue.attributes = property(attributes)  # type: ignore[method-assign,assignment]
         _tune_table_query()
+        _tune_transactions()
         _tuned = True
 
 
@@ -80,6 +88,80 @@ def _tune_table_query() -> None:
         return every_item(table)
 
     Table.all_items = all_items  # type: ignore[method-assign,assignment]
+
+
+def _tune_transactions() -> None:
+    import copy as real_copy
+
+    from moto.dynamodb import models
+    from moto.dynamodb.models.table import Table
+
+    class _NoTableCopy:
+        """``copy`` as moto.dynamodb.models sees it: a table "copied" for a rollback is the table itself."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(real_copy, name)
+
+        @staticmethod
+        def deepcopy(value: Any, memo: Any = None) -> Any:
+            return value if isinstance(value, Table) else real_copy.deepcopy(value, memo)
+
+    models.copy = _NoTableCopy()  # type: ignore[assignment]
+    transact: Callable[..., Any] = models.DynamoDBBackend.transact_write_items
+
+    def transact_write_items(backend: Any, transact_items: list[dict[str, Any]]) -> Any:
+        saved = _named_items(backend, transact_items)
+        try:
+            return transact(backend, transact_items)
+        except Exception:
+            _put_back(backend, saved)
+            raise
+
+    models.DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign,assignment]
+
+
+def _named_items(backend: Any, transact_items: list[dict[str, Any]]) -> list[tuple[Any, dict[str, Any], Any, int]]:
+    """(table, key, a copy of the item or None, the stream's length) for each write of a transaction."""
+    import copy
+
+    saved = []
+    for entry in transact_items:
+        operation, parameters = next(iter(entry.items()))
+        table = backend.tables.get(parameters.get("TableName"))
+        if table is None or operation == "ConditionCheck":
+            continue
+        if operation == "Put":
+            attributes = parameters.get("Item", {})
+            key = {name: attributes[name] for name in (table.hash_key_attr, table.range_key_attr)
+                   if name and name in attributes}
+        else:
+            key = parameters.get("Key", {})
+        try:
+            current = backend.get_item(table.name, key)
+        except Exception:  # noqa: S112 - an invalid key: moto refuses that write, nothing to put back
+            continue
+        shard = table.stream_shard
+        saved.append((table, key, copy.deepcopy(current), len(shard.items) if shard is not None else 0))
+    return saved
+
+
+def _put_back(backend: Any, saved: list[tuple[Any, dict[str, Any], Any, int]]) -> None:
+    """Undo a failed transaction's writes: each named item as it was, the stream as long as it was."""
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    for table, key, item, stream_length in reversed(saved):
+        hash_value, range_value = table.hash_key_attr, table.range_key_attr
+        hash_key = DynamoType(key[hash_value])
+        range_key = DynamoType(key[range_value]) if range_value and range_value in key else None
+        if item is None:
+            if backend.get_item(table.name, key) is not None:
+                table.delete_item(hash_key, range_key)
+        elif range_key is not None:
+            table.items[hash_key][range_key] = item
+        else:
+            table.items[hash_key] = item
+        if table.stream_shard is not None:
+            del table.stream_shard.items[stream_length:]
 
 
 def retention(environ: dict[str, str] | None = None) -> int:
