@@ -24,12 +24,12 @@ import sys
 import time
 import urllib.error
 import urllib.request
-import uuid
 from collections.abc import Callable
 from typing import Any
 
 from chalicelib.adapters import resources
 from chalicelib.providers.registry import Simulator, load, simulators
+from devstack.dead_letters import replay_dead_letters
 from devstack.rules_cli import add_rules_parser
 from devstack.run import DEV_SECRETS
 from devstack.simulators.base import send
@@ -210,30 +210,11 @@ def cmd_tail(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    dlq = _resolve_queue(args.dlq)
-    spec = next((s for s in resources.all_queues() if resources.dlq_name(_stage(), s) == dlq), None)
-    if spec is None:
-        raise SystemExit(f"{dlq} is not a dead-letter queue")
-    sqs = _sqs()
-    source_url = sqs.get_queue_url(QueueName=dlq)["QueueUrl"]
-    target_url = sqs.get_queue_url(QueueName=resources.queue_name(_stage(), spec))["QueueUrl"]
-    moved = 0
-    while True:
-        messages = sqs.receive_message(
-            QueueUrl=source_url, MaxNumberOfMessages=10, WaitTimeSeconds=0, AttributeNames=["All"]
-        ).get("Messages", [])
-        if not messages:
-            break
-        for message in messages:
-            entry: dict[str, Any] = {"QueueUrl": target_url, "MessageBody": message["Body"]}
-            if spec.fifo:
-                entry["MessageGroupId"] = message.get("Attributes", {}).get("MessageGroupId", "replay")
-                # A fresh dedupe id: the original one may still be inside SQS's 5-minute window.
-                entry["MessageDeduplicationId"] = uuid.uuid4().hex
-            sqs.send_message(**entry)
-            sqs.delete_message(QueueUrl=source_url, ReceiptHandle=message["ReceiptHandle"])
-            moved += 1
-    print(f"moved {moved} message(s) from {dlq} back to {resources.queue_name(_stage(), spec)}")
+    try:
+        target, moved = replay_dead_letters(_sqs(), _stage(), _resolve_queue(args.dlq))
+    except ValueError as err:
+        raise SystemExit(str(err)) from err
+    print(f"moved {moved} message(s) from {_resolve_queue(args.dlq)} back to {target}")
     return 0
 
 
