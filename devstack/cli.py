@@ -6,6 +6,7 @@
   ./hub queues                                        depth of every queue and DLQ
   ./hub tail route-default                            print envelopes as they arrive
   ./hub replay inbound-dlq                            move dead letters back to their queue
+  ./hub renormalize --provider twilio --since 2026-12-01   parse stored raw payloads again (parser fix)
   ./hub conversation cnv_...                          a conversation and its messages (REST API)
   ./hub rules test --channel whatsapp --text "..."    which routing rule matches, and why
 
@@ -30,6 +31,7 @@ from typing import Any
 from chalicelib.adapters import resources
 from chalicelib.providers.registry import Simulator, load, simulators
 from devstack.dead_letters import replay_dead_letters
+from devstack.renormalize_cli import add_renormalize_parser
 from devstack.rules_cli import add_rules_parser
 from devstack.run import DEV_SECRETS
 from devstack.simulators.base import send
@@ -296,6 +298,7 @@ def build_parser() -> argparse.ArgumentParser:
     lookup.add_argument("address")
     lookup.set_defaults(func=cmd_lookup)
     add_rules_parser(commands)
+    add_renormalize_parser(commands)
     return parser
 
 

@@ -57,8 +57,10 @@ class InboxRepository(Protocol):
         raw_pointer: str | None = None,
         now: float | None = None,
         acknowledgment: CarriedAcknowledgment | None = None,
+        path: str | None = None,
     ) -> bool:
-        """True for a new event, False for a duplicate (nothing written)."""
+        """True for a new event, False for a duplicate (nothing written). ``path``: the request's path
+        (kept with the raw payload, so that it can be normalized again: ``./hub renormalize``)."""
         ...
 
     def needs_payload_pointer(self, raw_body: bytes, events: Sequence[InboundEvent]) -> bool: ...
