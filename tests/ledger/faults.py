@@ -44,9 +44,9 @@ class FaultCounts:
 @dataclass
 class Faults:
     seed: int = 16
-    throttle_every: int = 23  # about 4 % of the hub's DynamoDB writes
-    fail_send_every: int = 29  # about 3 % of its SQS sends
-    crash_every: int = 9  # one worker batch in nine crashes after its writes
+    throttle_every: int = 97  # about 1 % of the hub's DynamoDB writes (each fails its record, and its group, once)
+    fail_send_every: int = 61  # under 2 % of its SQS sends
+    crash_every: int = 13  # one worker batch in thirteen crashes after its writes
     redeliver_every: int = 7  # one batch in seven carries a message twice
     counts: FaultCounts = field(default_factory=FaultCounts)
     poisoned: set[str] = field(default_factory=set)  # inbox keys the worker fails while set
