@@ -334,8 +334,9 @@ class CallRepository(Protocol):
         ...
 
     def write_message(self, message: Message, version: int) -> bool:
-        """Create or replace the call's message when ``version`` (callbacks folded) is greater than the
-        stored one; False when an equal or newer fold is already there."""
+        """Create or replace the call's message unless a fold of more callbacks (a greater ``version``) is
+        already there (then False). An equal fold is written again: the same callbacks fold into the same
+        message, and the retry of a worker that failed after writing it must go on to route the call."""
         ...
 
     def tag_conversation(self, conversation_id: str, tag: str) -> None:

@@ -145,7 +145,7 @@ def balance(traffic: Any, items: list[dict[str, Any]], received: Received, *, ac
     if opened and set(opened) != conversations:
         problems.append(f"conversations without exactly one opened event: {len(conversations ^ set(opened))}")
     return Ledger(
-        sent=len(sent), deliveries=len(traffic.deliveries), duplicate_deliveries=traffic.duplicates,
+        sent=len(sent), deliveries=traffic.deliveries, duplicate_deliveries=traffic.duplicates,
         stored=sum(1 for t in sent if inbox[t] == 1 and len(message_ids.get(t, ())) == 1),
         routed=sum(1 for t in sent if [routed[m] for m in message_ids.get(t, ())] == [1]),
         acknowledged=sum(acknowledgments.values()), dead_lettered=dead_lettered, replayed=replayed,

@@ -29,6 +29,12 @@ def ledger_hub(hub: Hub, monkeypatch: pytest.MonkeyPatch) -> Iterator[LedgerHub]
     secrets = {**DEV_SECRETS, **local_sns_environment()}
     for key, value in {**secrets, **sandbox_environment(url)}.items():
         monkeypatch.setenv(key, value)
+    # The email acknowledgments leave through SES (moto), which sends only from a verified identity.
+    from devstack.simulators.email import LOCAL_MAILBOX
+
+    ses = hub.session.client("sesv2")
+    for identity in {secrets["OMNIHUB_EMAIL_FROM"], LOCAL_MAILBOX, LOCAL_MAILBOX.split("@")[1]}:
+        ses.create_email_identity(EmailIdentity=identity)
     runtime.reset()
     hub.app_module._outbound_ports.cache_clear()
     wiring.ses_channel_for.cache_clear()

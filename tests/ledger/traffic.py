@@ -9,7 +9,7 @@ traffic by that token, whatever key format each provider's inbox items use.
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,12 +58,32 @@ class UniqueEvent:
 
 @dataclass
 class Traffic:
-    events: list[UniqueEvent]
-    deliveries: list[Delivery]
+    """The events, and their deliveries built window by window: a provider signs when it sends, and
+    signatures carry a time the hub checks (five minutes for most), so a long run cannot sign it all
+    up front. Within a window every delivery is reordered and the duplicates fall anywhere."""
 
-    @property
-    def duplicates(self) -> int:
-        return sum(d.duplicate for d in self.deliveries)
+    events: list[UniqueEvent]
+    secrets: Mapping[str, str]
+    public_base_url: str
+    duplicate_share: float
+    seed: int
+    deliveries: int = 0
+    duplicates: int = 0
+
+    def windows(self, size: int = 150) -> Iterator[list[Delivery]]:
+        rng = random.Random(self.seed + 1)
+        sims = simulators()
+        for start in range(0, len(self.events), size):
+            window = self.events[start:start + size]
+            for event in window:
+                event.requests = _build(sims, event, self.secrets, self.public_base_url)
+            deliveries = [Delivery(e.index, r) for e in window for r in e.requests]
+            repeated = rng.sample(window, int(len(window) * self.duplicate_share))
+            deliveries += [Delivery(e.index, r, duplicate=True) for e in repeated for r in e.requests]
+            rng.shuffle(deliveries)
+            self.deliveries += len(deliveries)
+            self.duplicates += sum(d.duplicate for d in deliveries)
+            yield deliveries
 
     def phones(self) -> set[str]:
         return {e.address for e in self.events if CHANNELS[e.command][1] == "phone"}
@@ -84,33 +104,32 @@ def _address(kind: str, customer: int) -> str:
 
 def generate(count: int, secrets: Mapping[str, str], *, public_base_url: str, seed: int = 16,
              duplicate_share: float = 0.2, customers: int | None = None) -> Traffic:
-    """``count`` unique events spread over every channel, ``duplicate_share`` of them delivered twice
-    (the very same signed bytes, as a provider retries), all deliveries shuffled (reordered)."""
+    """``count`` unique events spread over every channel, about three per customer (conversations keep
+    threading); ``duplicate_share`` of them are delivered twice (the very same signed bytes, as a
+    provider retries)."""
     rng = random.Random(seed)
     commands = list(CHANNELS)
-    sims = simulators()
-    pool = customers or max(1, count // 3)  # about three events per customer: conversations keep threading
+    pool = customers or max(1, count // 3)
     events: list[UniqueEvent] = []
     for index in range(count):
         command = commands[index % len(commands)]
         family, kind = CHANNELS[command]
         address = _address(kind, rng.randrange(pool))
         token = f"LDG{index:06d}Q{rng.randrange(16**6):06x}"
-        text = f"Order {token} has not arrived yet"
-        simulator = sims[command]
-        options: dict[str, Any] = dict(simulator.options)
-        options["public_base_url"] = public_base_url
         event_id = None if command == "voice-twilio" else _event_id(command, index, rng)
-        if event_id is not None:
-            options["event_id"] = event_id
-        built = load(simulator.target)(secrets, address, text, **options)
-        requests = built if isinstance(built, list) else [built]
-        events.append(UniqueEvent(index, command, family, address, token, text, event_id, requests))
-    deliveries = [Delivery(e.index, r) for e in events for r in e.requests]
-    repeated = rng.sample(range(count), int(count * duplicate_share))
-    deliveries += [Delivery(i, r, duplicate=True) for i in repeated for r in events[i].requests]
-    rng.shuffle(deliveries)
-    return Traffic(events, deliveries)
+        events.append(UniqueEvent(index, command, family, address, token, f"Order {token} has not arrived yet",
+                                  event_id))
+    return Traffic(events, secrets, public_base_url, duplicate_share, seed)
+
+
+def _build(sims: Mapping[str, Any], event: UniqueEvent, secrets: Mapping[str, str],
+           public_base_url: str) -> list[SimulatedRequest]:
+    simulator = sims[event.command]
+    options: dict[str, Any] = {**dict(simulator.options), "public_base_url": public_base_url}
+    if event.event_id is not None:
+        options["event_id"] = event.event_id
+    built = load(simulator.target)(secrets, event.address, event.text, **options)
+    return built if isinstance(built, list) else [built]
 
 
 def _event_id(command: str, index: int, rng: random.Random) -> str:
