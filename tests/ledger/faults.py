@@ -38,7 +38,6 @@ class FaultCounts:
     crashes: int = 0
     redeliveries: int = 0
     poisoned_attempts: int = 0
-    provider_failures_armed: int = 0
 
 
 @dataclass
