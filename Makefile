@@ -11,7 +11,7 @@ help:
 	@echo "make test    create the virtualenv, lint, run the whole suite"
 	@echo "make bench   benchmarks, printed as ratios against floors measured in the same run"
 	@echo "make soak    the ledger test with 20,000 events (LEDGER_N=...), its books printed"
-	@echo "make load    a bounded load test of the local stack (LOAD_SECONDS=30), its floor and ledger"
+	@echo "make load    a bounded load test of the local stack (LOAD_SECONDS=10), its floor and ledger"
 	@echo "make synth | diff | deploy STAGE=dev|prod   the AWS deployment (see README)"
 
 $(STAMP): requirements.txt requirements-dev.txt
@@ -46,7 +46,7 @@ soak: venv
 	LEDGER_N=$(SOAK_N) $(BIN)/python -m pytest tests/ledger -s -q
 
 # A bounded load test against a local stack it starts on free loopback ports.
-LOAD_SECONDS ?= 30
+LOAD_SECONDS ?= 10
 LOAD_WORKERS ?= 4
 load: venv
 	$(BIN)/python -m bench.load --duration $(LOAD_SECONDS) --workers $(LOAD_WORKERS)
