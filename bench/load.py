@@ -235,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--api-url", help="an already running stack's API (default: start one)")
     parser.add_argument("--aws-url", default="http://127.0.0.1:4566", help="its embedded AWS")
     parser.add_argument("--stage", default="local")
-    parser.add_argument("--drain-timeout", type=float, default=900.0)
+    parser.add_argument("--drain-timeout", type=float, default=1800.0, help="seconds to wait for the pipeline")
     args = parser.parse_args(argv)
     import boto3
 
