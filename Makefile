@@ -4,12 +4,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: help venv lint test test-fast run bench smoke clean
+.PHONY: help venv lint test test-fast run bench smoke clean soak load
 
 help:
 	@echo "make run     start the whole hub locally on the embedded AWS (API :8000, AWS :4566)"
 	@echo "make test    create the virtualenv, lint, run the whole suite"
 	@echo "make bench   benchmarks, printed as ratios against floors measured in the same run"
+	@echo "make soak    the ledger test with 20,000 events (LEDGER_N=...), its books printed"
+	@echo "make load    a bounded load test of the local stack (LOAD_SECONDS=10), its floor and ledger"
 	@echo "make synth | diff | deploy STAGE=dev|prod   the AWS deployment (see README)"
 
 $(STAMP): requirements.txt requirements-dev.txt
@@ -37,6 +39,17 @@ run: venv
 
 bench: venv
 	$(BIN)/python -m bench
+
+# The ledger under faults at soak size: N unique events, every fault, the books printed (README: Reliability).
+SOAK_N ?= 20000
+soak: venv
+	LEDGER_N=$(SOAK_N) $(BIN)/python -m pytest tests/ledger -s -q
+
+# A bounded load test against a local stack it starts on free loopback ports.
+LOAD_SECONDS ?= 10
+LOAD_WORKERS ?= 4
+load: venv
+	$(BIN)/python -m bench.load --duration $(LOAD_SECONDS) --workers $(LOAD_WORKERS)
 
 smoke: venv
 	OMNIHUB_API_SIGNING_SECRET=dev-api-signing-secret OMNIHUB_API_KEY=dev-support-key \

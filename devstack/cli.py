@@ -6,6 +6,7 @@
   ./hub queues                                        depth of every queue and DLQ
   ./hub tail route-default                            print envelopes as they arrive
   ./hub replay inbound-dlq                            move dead letters back to their queue
+  ./hub renormalize --provider twilio --since 2026-12-01   parse stored raw payloads again (parser fix)
   ./hub conversation cnv_...                          a conversation and its messages (REST API)
   ./hub rules test --channel whatsapp --text "..."    which routing rule matches, and why
   ./hub backfill customers                            old customer profiles into the broadcast index
@@ -25,13 +26,14 @@ import sys
 import time
 import urllib.error
 import urllib.request
-import uuid
 from collections.abc import Callable
 from typing import Any
 
 from chalicelib.adapters import resources
 from chalicelib.providers.registry import Simulator, load, simulators
 from devstack.backfill_cli import add_backfill_parser
+from devstack.dead_letters import replay_dead_letters
+from devstack.renormalize_cli import add_renormalize_parser
 from devstack.rules_cli import add_rules_parser
 from devstack.run import DEV_SECRETS
 from devstack.simulators.base import send
@@ -212,30 +214,11 @@ def cmd_tail(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    dlq = _resolve_queue(args.dlq)
-    spec = next((s for s in resources.all_queues() if resources.dlq_name(_stage(), s) == dlq), None)
-    if spec is None:
-        raise SystemExit(f"{dlq} is not a dead-letter queue")
-    sqs = _sqs()
-    source_url = sqs.get_queue_url(QueueName=dlq)["QueueUrl"]
-    target_url = sqs.get_queue_url(QueueName=resources.queue_name(_stage(), spec))["QueueUrl"]
-    moved = 0
-    while True:
-        messages = sqs.receive_message(
-            QueueUrl=source_url, MaxNumberOfMessages=10, WaitTimeSeconds=0, AttributeNames=["All"]
-        ).get("Messages", [])
-        if not messages:
-            break
-        for message in messages:
-            entry: dict[str, Any] = {"QueueUrl": target_url, "MessageBody": message["Body"]}
-            if spec.fifo:
-                entry["MessageGroupId"] = message.get("Attributes", {}).get("MessageGroupId", "replay")
-                # A fresh dedupe id: the original one may still be inside SQS's 5-minute window.
-                entry["MessageDeduplicationId"] = uuid.uuid4().hex
-            sqs.send_message(**entry)
-            sqs.delete_message(QueueUrl=source_url, ReceiptHandle=message["ReceiptHandle"])
-            moved += 1
-    print(f"moved {moved} message(s) from {dlq} back to {resources.queue_name(_stage(), spec)}")
+    try:
+        target, moved = replay_dead_letters(_sqs(), _stage(), _resolve_queue(args.dlq))
+    except ValueError as err:
+        raise SystemExit(str(err)) from err
+    print(f"moved {moved} message(s) from {_resolve_queue(args.dlq)} back to {target}")
     return 0
 
 
@@ -318,6 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
     lookup.set_defaults(func=cmd_lookup)
     add_rules_parser(commands)
     add_backfill_parser(commands)
+    add_renormalize_parser(commands)
     return parser
 
 

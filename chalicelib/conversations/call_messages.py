@@ -61,7 +61,7 @@ def fold_call_callback(
     message = call_message(folded, log.conversation_id, log.message_created_at,
                            inbox_key=anchor.inbox_key if anchor is not None else None)
     if not repos.calls.write_message(message, version=len(records)):
-        return "call_unchanged"  # a fold of as many callbacks or more is already written
+        return "call_unchanged"  # a fold of more callbacks is already written (and routes the call)
     repos.conversations.record_inbound_activity(log.conversation_id, record.received_at)
     count("CallMessagesWritten", channel="voice")
     if folded.ended and bus is not None and routing is not None and anchor is not None:

@@ -57,8 +57,10 @@ class InboxRepository(Protocol):
         raw_pointer: str | None = None,
         now: float | None = None,
         acknowledgment: CarriedAcknowledgment | None = None,
+        path: str | None = None,
     ) -> bool:
-        """True for a new event, False for a duplicate (nothing written)."""
+        """True for a new event, False for a duplicate (nothing written). ``path``: the request's path
+        (kept with the raw payload, so that it can be normalized again: ``./hub renormalize``)."""
         ...
 
     def needs_payload_pointer(self, raw_body: bytes, events: Sequence[InboundEvent]) -> bool: ...
@@ -343,8 +345,9 @@ class CallRepository(Protocol):
         ...
 
     def write_message(self, message: Message, version: int) -> bool:
-        """Create or replace the call's message when ``version`` (callbacks folded) is greater than the
-        stored one; False when an equal or newer fold is already there."""
+        """Create or replace the call's message unless a fold of more callbacks (a greater ``version``) is
+        already there (then False). An equal fold is written again: the same callbacks fold into the same
+        message, and the retry of a worker that failed after writing it must go on to route the call."""
         ...
 
     def tag_conversation(self, conversation_id: str, tag: str) -> None:

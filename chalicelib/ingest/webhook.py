@@ -222,6 +222,7 @@ def _store_events(
                 raw_pointer=pointer,
                 now=moment,
                 acknowledgment=carried if event is answered else None,
+                path=request.path,
             ):
                 fresh.append(event)
     except Exception:

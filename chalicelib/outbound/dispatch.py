@@ -10,12 +10,14 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
+from chalicelib.core.errors import RetryableError
 from chalicelib.core.model import DeliveryStatus
 from chalicelib.outbound.errors import PermanentSendError, SenderNotConfigured, TransientSendError
 from chalicelib.outbound.job import OutboundJob
@@ -90,15 +92,16 @@ def deliver(
             raise SenderNotConfigured(f"no sender for provider {ready.provider!r}", provider=ready.provider)
         result = sender.send(ready)
     except PermanentSendError as err:
-        code = err.recorded_code
-        ledger.record_failed(job.outbound_id, code, str(err))
+        code, reason = err.recorded_code, str(err)
+        _record_surely(lambda: ledger.record_failed(job.outbound_id, code, reason))
         return DeliveryOutcome(job.outbound_id, DeliveryState.FAILED, job, job.provider,
                                status=DeliveryStatus.FAILED, error_code=code, reason=str(err))
     except TransientSendError as err:
         if err.ambiguous and job.provider not in RETRY_SAFE_PROVIDERS:
             # The request may have reached the provider (a read timeout): sending again could give
             # the customer the message twice. Record it for an agent to check instead of retrying.
-            ledger.record_failed(job.outbound_id, OUTCOME_UNKNOWN, str(err))
+            reason = str(err)
+            _record_surely(lambda: ledger.record_failed(job.outbound_id, OUTCOME_UNKNOWN, reason))
             return DeliveryOutcome(job.outbound_id, DeliveryState.FAILED, job, job.provider,
                                    status=DeliveryStatus.FAILED, error_code=OUTCOME_UNKNOWN, reason=str(err))
         ledger.release(job.outbound_id)
@@ -106,10 +109,28 @@ def deliver(
     except BaseException:
         ledger.release(job.outbound_id)  # a bug or a crash: let SQS retry, then the DLQ
         raise
-    ledger.record_sent(job.outbound_id, result.provider_message_id, result.status)
+    _record_surely(lambda: ledger.record_sent(job.outbound_id, result.provider_message_id, result.status))
     return DeliveryOutcome(job.outbound_id, DeliveryState.SENT, ready, result.provider,
                            provider_message_id=result.provider_message_id, status=result.status,
                            result=result)
+
+
+RECORD_ATTEMPTS = 4  # then the claim stays "sending": a retry within its lease drops the job as a duplicate
+
+
+def _record_surely(record: Callable[[], None]) -> None:
+    """Record a send's outcome, trying again on a store that is briefly unavailable: the provider already
+    has the message, so giving up here would leave the claim "sending" and the message without its
+    provider id (a retry would then see the claim and drop the job; the ledger test found it, with a
+    throttled write after a successful send). Recording is idempotent (same values, same item)."""
+    for attempt in range(RECORD_ATTEMPTS):
+        try:
+            record()
+            return
+        except RetryableError:
+            if attempt == RECORD_ATTEMPTS - 1:
+                raise
+            time.sleep(0.05 * 2**attempt)
 
 
 @dataclass(slots=True)

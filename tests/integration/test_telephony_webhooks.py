@@ -178,3 +178,28 @@ def test_a_reply_to_a_call_is_refused_with_the_reason_without_sms_consent(hub: H
     refused = reply(hub, conversation["id"], {"text": "hello"})
     assert refused.status_code == 409 and "consent" in json.loads(refused.body)["reason"]
     assert not [item for item in hub.table_items() if item.get("job")]
+
+
+def test_a_call_whose_routing_failed_once_is_routed_on_the_retry(hub: Hub) -> None:
+    """The worker writes the call's message, then the route queue refuses the envelope: the retry folds
+    the same callbacks and must still route the call (found by the ledger test)."""
+    from botocore.exceptions import ClientError
+
+    from chalicelib.adapters import runtime
+
+    refused: list[str] = []
+
+    def refuse_route_once(params: dict[str, Any], **_: Any) -> None:
+        if "route-default" in str(params) and not refused:  # the serialized request names the queue
+            refused.append("route-default")
+            raise ClientError({"Error": {"Code": "ServiceUnavailable", "Message": "down"}}, "SendMessageBatch")
+
+    runtime.aws_client("sqs").meta.events.register("before-call.sqs.SendMessageBatch", refuse_route_once)
+    for request in simulate_twilio_voice_call(dict(TEST_SECRETS), CALLER, "Please call me back",
+                                              public_base_url="https://hub.example.com"):
+        assert send(hub, request).status_code == 200
+    hub.pump._retry_visibility = 0
+    hub.pump.drain(timeout=60)
+    assert refused, "the route queue was never refused: the test did not test anything"
+    routed = hub.receive_all("route-default")
+    assert [e["message"]["text"] for e in routed] == ["Please call me back"]

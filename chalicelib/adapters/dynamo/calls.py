@@ -69,7 +69,7 @@ class DynamoCalls:
         return self._table.update(
             keys.message(message.conversation_id, message.created_at, message.id),
             UpdateExpression="SET " + ", ".join(f"#a{i} = :v{i}" for i in range(len(attributes))),
-            ConditionExpression="attribute_not_exists(call_version) OR call_version < :version",
+            ConditionExpression="attribute_not_exists(call_version) OR call_version <= :version",
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=to_item({**values, ":version": version}),
         )

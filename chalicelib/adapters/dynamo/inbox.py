@@ -47,6 +47,7 @@ class DynamoInbox:
         raw_pointer: str | None = None,
         now: float | None = None,
         acknowledgment: CarriedAcknowledgment | None = None,
+        path: str | None = None,
     ) -> bool:
         """An item past its TTL that DynamoDB has not deleted yet does not count as a duplicate."""
         moment = time.time() if now is None else now
@@ -67,6 +68,7 @@ class DynamoInbox:
             else None,
             "raw_pointer": raw_pointer,
             "raw": None if raw_pointer else raw_body,
+            "path": path,
         }
         return self._table.conditionally(
             "put_item",

@@ -39,7 +39,7 @@ class MemoryCalls:
         key = (message.conversation_id, message_key(message.created_at, message.id))
         check_item_size(key=key, message=asdict(message))
         with self.store.lock:
-            if self.store.call_versions.get(key, -1) >= version:
+            if self.store.call_versions.get(key, -1) > version:
                 return False
             self.store.messages[key] = MessageEntry(message, kind="call")
             self.store.call_versions[key] = version

@@ -42,8 +42,10 @@ class MemoryInbox:
         raw_pointer: str | None = None,
         now: float | None = None,
         acknowledgment: CarriedAcknowledgment | None = None,
+        path: str | None = None,
     ) -> bool:
-        """A duplicate is an entry whose retention has not run out at ``now``: an expired one is replaced."""
+        """A duplicate is an entry whose retention has not run out at ``now``: an expired one is replaced.
+        (``path`` is what the table keeps for ``./hub renormalize``; the twin has no renormalizer.)"""
         moment = int(time.time() if now is None else now)
         entry = InboxEntry(
             event_json=json.dumps(event.to_dict(), separators=(",", ":"), ensure_ascii=False),

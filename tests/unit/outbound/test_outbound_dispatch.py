@@ -115,3 +115,36 @@ def test_an_ambiguous_failure_is_retried_where_the_provider_dedupes(make_job):
     sender.provider = "line"
     with pytest.raises(TransientSendError):
         deliver(job, senders={"line": sender}, ledger=InMemoryLedger(), now=NOW)
+
+
+class FlakyRecordLedger(InMemoryLedger):
+    """The store throttles the first writes of a send's outcome (the ledger test's fault)."""
+
+    def __init__(self, failures: int) -> None:
+        super().__init__()
+        self.failures = failures
+
+    def record_sent(self, outbound_id, provider_message_id, status):
+        if self.failures:
+            self.failures -= 1
+            from chalicelib.core.errors import StoreUnavailable
+
+            raise StoreUnavailable("throttled")
+        super().record_sent(outbound_id, provider_message_id, status)
+
+
+def test_a_sent_message_is_recorded_even_when_the_store_throttles_the_record(make_job):
+    sender, ledger, job = FakeSender(), FlakyRecordLedger(failures=2), make_job()
+    outcome = deliver(job, senders={"twilio": sender}, ledger=ledger, now=NOW)
+    assert outcome.state is DeliveryState.SENT and len(sender.sent) == 1
+    assert ledger.entries[job.outbound_id].state == "sent"  # not left "claimed" for a retry to drop
+
+
+def test_a_store_down_for_longer_leaves_the_claim_and_sends_nothing_again(make_job):
+    from chalicelib.core.errors import StoreUnavailable
+
+    sender, ledger, job = FakeSender(), FlakyRecordLedger(failures=10), make_job()
+    with pytest.raises(StoreUnavailable):
+        deliver(job, senders={"twilio": sender}, ledger=ledger, now=NOW)
+    assert deliver(job, senders={"twilio": sender}, ledger=ledger, now=NOW).state is DeliveryState.DUPLICATE
+    assert len(sender.sent) == 1
