@@ -25,6 +25,9 @@ def ledger_hub(hub: Hub, monkeypatch: pytest.MonkeyPatch) -> Iterator[LedgerHub]
     from devstack.sandbox import sandbox_environment, start_sandbox
     from devstack.simulators.email import local_sns_environment
 
+    from devstack.moto_tuning import tune_moto
+
+    tune_moto()  # as the dev stack runs moto: a message's cost does not grow with the table and queues
     server, url = start_sandbox(0)
     secrets = {**DEV_SECRETS, **local_sns_environment()}
     for key, value in {**secrets, **sandbox_environment(url)}.items():
