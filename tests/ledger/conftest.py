@@ -21,11 +21,10 @@ class LedgerHub:
 def ledger_hub(hub: Hub, monkeypatch: pytest.MonkeyPatch) -> Iterator[LedgerHub]:
     from chalicelib.adapters import runtime
     from chalicelib.handlers import wiring
+    from devstack.moto_tuning import tune_moto
     from devstack.run import DEV_SECRETS
     from devstack.sandbox import sandbox_environment, start_sandbox
     from devstack.simulators.email import local_sns_environment
-
-    from devstack.moto_tuning import tune_moto
 
     tune_moto()  # as the dev stack runs moto: a message's cost does not grow with the table and queues
     server, url = start_sandbox(0)
