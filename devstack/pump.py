@@ -97,15 +97,19 @@ class LocalPump:
         raise TimeoutError("the pump did not drain in time")
 
     def _in_flight(self) -> int:
-        """Messages received but neither deleted nor visible again (failed ones waiting to retry)."""
+        """Messages of the consumed queues not yet done: received but neither deleted nor visible again
+        (failed ones waiting to retry), and visible ones (a failed message whose visibility ran out
+        between the last receive and this count: without them, drain could return before its retry)."""
         waiting = 0
         for spec in resources.QUEUES:
             if spec.consumer and spec.consumer in self._handlers:
                 url = self._queue_url(resources.queue_name(self._stage, spec))
                 attributes = self._sqs.get_queue_attributes(
-                    QueueUrl=url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"]
+                    QueueUrl=url,
+                    AttributeNames=["ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessages"],
                 )["Attributes"]
                 waiting += int(attributes["ApproximateNumberOfMessagesNotVisible"])
+                waiting += int(attributes["ApproximateNumberOfMessages"])
         return waiting
 
     # ------------------------------------------------------------------ DynamoDB stream
