@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from chalicelib.conversations.last_inbound import last_inbound_context
 from chalicelib.core.errors import PermanentError, RetryableError
 from chalicelib.core.incident import BroadcastRef, Incident, IncidentUpdate
 from chalicelib.core.model import Channel, Customer
@@ -180,9 +181,9 @@ def _conversation_for(ports: CrisisPorts, customer: Customer) -> str | None:
 def _last_inbound(
     ports: CrisisPorts, conversation_id: str, channel: Channel, customer: Customer
 ) -> tuple[str | None, str | None, dict[str, str]]:
-    last = ports.repos.messages.last_inbound_on_channel(conversation_id, channel)
-    if last is None:
-        at = customer.last_inbound_at if customer.last_inbound_channel is channel else None
-        return at, None, {}
-    record = ports.repos.inbox.get(last.inbox_key) if last.inbox_key else None
-    return last.created_at, last.provider, dict(record.event.metadata) if record else {}
+    """The customer's last message there (conversations/last_inbound.py), else their profile's last
+    inbound time when it was on this channel (a conversation of another channel)."""
+    last = last_inbound_context(ports.repos, conversation_id, channel)
+    if last.at is None:
+        return (customer.last_inbound_at if customer.last_inbound_channel is channel else None), None, {}
+    return last.at, last.provider, last.metadata

@@ -43,15 +43,6 @@ def _acknowledgment_counts(outcome: str | None, received_at: str) -> dict[str, i
     return None
 
 
-def count_acknowledgment(repos: Repositories, inbox_key: str, conversation: Conversation, received_at: str,
-                         outcome: str) -> None:
-    """An acknowledgment said in the webhook's response (0 s after receipt) or placed by the worker."""
-    counts = _acknowledgment_counts(outcome, received_at)
-    if counts is None:
-        return
-    count_event(repos.kpis, f"ack#{inbox_key}", received_at, conversation.channel.value, conversation.route, counts)
-
-
 def count_agent_reply(repos: Repositories, before: Conversation, outbound_id: str, channel: Channel, at: str) -> None:
     """An agent's reply; the conversation's first one is its first response, met or breached against the
     first-response deadline its SLA clock had (none when the conversation was never routed)."""
