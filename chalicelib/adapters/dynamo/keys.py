@@ -322,9 +322,22 @@ def incident_id_of(sort_key: str) -> str:
 SENDER_INDEX_ATTRIBUTES = ("sender_pk", "sender_sk")
 
 
+# DynamoDB's limits on an index's key values (bytes): a value past them refuses the whole PutItem
+INDEX_PARTITION_KEY_MAX_BYTES = 2048
+INDEX_SORT_KEY_MAX_BYTES = 1024
+
+
 def sender_index(ordering_key: str, received_at: str, inbox_key: str) -> dict[str, str]:
-    """gsi_sender, sparse and keys only: the inbox items of one ordering key (a sender, a message, a call)."""
-    return {"sender_pk": sender_partition(ordering_key), "sender_sk": f"{received_at}#{inbox_key}"}
+    """gsi_sender, sparse and keys only: the inbox items of one ordering key (a sender, a message, a call).
+
+    Empty for an event whose ids are too long for an index key: the item is stored unindexed rather than
+    the provider's event refused (an erasure then finds it only through a message that names it; else
+    it goes with its TTL)."""
+    partition, sort = sender_partition(ordering_key), f"{received_at}#{inbox_key}"
+    if (len(partition.encode("utf-8", "surrogatepass")) > INDEX_PARTITION_KEY_MAX_BYTES
+            or len(sort.encode("utf-8", "surrogatepass")) > INDEX_SORT_KEY_MAX_BYTES):
+        return {}
+    return {"sender_pk": partition, "sender_sk": sort}
 
 
 def sender_partition(ordering_key: str) -> str:
