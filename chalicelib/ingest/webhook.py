@@ -16,6 +16,7 @@ from chalicelib.adapters.observability import count, logger
 from chalicelib.core.error_codes import code_for_status, error_body, http_status, public_code
 from chalicelib.core.errors import PermanentError, RetryableError
 from chalicelib.core.ids import event_reference
+from chalicelib.core.item_limits import check_inbox_events
 from chalicelib.core.model import EventKind, InboundEvent
 from chalicelib.core.ports import ExpiringClaims, InboxRepository, SecretReader
 from chalicelib.core.records import CarriedAcknowledgment
@@ -81,6 +82,12 @@ def ingest_webhook(
         count("WebhookInvalid", channel=spec.provider)
         logger.warning("webhook parser fault", extra={"endpoint": endpoint, "error": type(err).__name__})
         return IngestResult(error_response("bad_request", "the payload could not be read"))
+    try:  # a batch the table would refuse part-way is refused before anything is claimed, reserved or stored
+        check_inbox_events(events)
+    except PermanentError as err:
+        count("WebhookRejected", channel=spec.provider)
+        logger.warning("webhook refused: unstorable", extra={"endpoint": endpoint, "reason": err.reason})
+        return IngestResult(error_response(public_code(err), err.reason))
     replayed = _replayed(endpoint, spec, request, claims, moment)
     if replayed is not None:
         return IngestResult(replayed)

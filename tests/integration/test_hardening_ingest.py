@@ -311,3 +311,33 @@ def test_issued_cursors_page_and_cannot_be_moved_to_another_listing(hub: Hub) ->
         moved = hub.client.http.get(f"/conversations?status=resolved&cursor={quote(cursor)}", headers=SUPPORT)
         assert moved.status_code == 400 and json.loads(moved.body)["error"] == "invalid_cursor"
     assert len(seen) == len(set(seen)) == 3
+
+
+# ------------------------------------------------------------------ a batch refused part-way stores nothing
+def test_a_batch_with_one_unstorable_event_is_refused_whole_before_its_first_put(
+    hub: Hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by the fuzz: a Meta batch answered 413 after its first event had been stored (the table
+    refused a later one). A batch is now checked against the item limits before anything is written."""
+    import dataclasses
+
+    from chalicelib.ingest import webhook
+
+    real = webhook.channel_spec
+
+    def with_a_huge_second_event(name: str) -> Any:
+        spec = real(name)
+
+        def parse(request: Any) -> Any:
+            [event] = spec.parse(request)
+            return [event, dataclasses.replace(event, event_id=event.event_id + "-2", text="y" * 500_000)]
+
+        return dataclasses.replace(spec, parse=parse)
+
+    monkeypatch.setattr(webhook, "channel_spec", with_a_huge_second_event)
+    response = post_api(hub.client, api_event(text="hello"))
+    assert response.status_code == 413, response.body
+    assert json.loads(response.body)["error"] == "payload_too_large"
+    assert inbox_items(hub) == []
+    assert bucket_keys(hub) == []
+

@@ -37,6 +37,8 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import TypedDict
 
+from chalicelib.core.item_limits import PARTITION_KEY_MAX_BYTES, SORT_KEY_MAX_BYTES, utf8_size
+
 
 class Prefix(StrEnum):
     INBOX = "INBOX#"
@@ -322,11 +324,6 @@ def incident_id_of(sort_key: str) -> str:
 SENDER_INDEX_ATTRIBUTES = ("sender_pk", "sender_sk")
 
 
-# DynamoDB's limits on an index's key values (bytes): a value past them refuses the whole PutItem
-INDEX_PARTITION_KEY_MAX_BYTES = 2048
-INDEX_SORT_KEY_MAX_BYTES = 1024
-
-
 def sender_index(ordering_key: str, received_at: str, inbox_key: str) -> dict[str, str]:
     """gsi_sender, sparse and keys only: the inbox items of one ordering key (a sender, a message, a call).
 
@@ -334,8 +331,7 @@ def sender_index(ordering_key: str, received_at: str, inbox_key: str) -> dict[st
     the provider's event refused (an erasure then finds it only through a message that names it; else
     it goes with its TTL)."""
     partition, sort = sender_partition(ordering_key), f"{received_at}#{inbox_key}"
-    if (len(partition.encode("utf-8", "surrogatepass")) > INDEX_PARTITION_KEY_MAX_BYTES
-            or len(sort.encode("utf-8", "surrogatepass")) > INDEX_SORT_KEY_MAX_BYTES):
+    if utf8_size(partition) > PARTITION_KEY_MAX_BYTES or utf8_size(sort) > SORT_KEY_MAX_BYTES:
         return {}
     return {"sender_pk": partition, "sender_sk": sort}
 

@@ -13,9 +13,8 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from chalicelib.core.errors import PayloadTooLarge
+from chalicelib.core.item_limits import ITEM_LIMIT_BYTES
 from chalicelib.core.model import Conversation, Message
-
-ITEM_LIMIT_BYTES = 400 * 1024  # DynamoDB's limit for one item, attribute names and values together
 
 
 @dataclass(frozen=True, slots=True)
