@@ -13,25 +13,17 @@ other reader (GetQueueAttributes, ``./hub queues``) still gets the full, exact a
 is left per send is moto's deduplication scan (a plain attribute comparison per message of a
 FIFO queue, ~50 ns each), which :func:`trim_unconsumed` bounds.
 
-The same holds for DynamoDB: moto 5.2's ``Table.query`` on the base table starts from
-``self.all_items()``, a sorted list of every item of the table, then keeps the partition asked for:
-O(table · log table) per Query, so the worker's one Query per message (the customer's
-conversations) grew with everything the stack ever stored (18 ms with ~1,000 items in the table,
-hundreds with tens of thousands). :func:`tune_moto` hands that one caller the queried partition's
-items only (the query sorts them by range key itself); index queries and scans are unchanged.
+A receive checks each message it returns against the retention period through
+``get_queue_attributes``, which builds every attribute (the O(depth) counts included) twice per
+message returned: the check now reads the one attribute, and named attributes are built once per
+call. moto's dispatcher lists a response class's methods (``inspect.getmembers``) on every request:
+the list is kept per class. The DynamoDB tunings are in devstack/moto_dynamodb_tuning.py.
 
-And for transactions: moto 5.2's ``transact_write_items`` deep-copies the whole table once per write
-of the transaction, to roll back if one fails: O(table) time and memory per transaction, so a
-broadcast's status callback (one TransactWriteItems: the message's status and the update's counter)
-took seconds on a table of a few thousand items. :func:`tune_moto` keeps a copy of the items the
-transaction names instead (and of the stream's length), and puts them back when it fails.
-
-Upstream (moto): ``Table.query`` without an index should read ``self.items[hash_key]``;
-``transact_write_items`` should back up the items it writes, not the tables;
-``SQSBackend._validate_message``, ``SQSBackend.send_message`` and
+Upstream (moto): ``SQSBackend._validate_message``, ``SQSBackend.send_message`` and
 ``Queue.add_message`` should read ``queue.content_based_deduplication`` instead of building
 ``queue.attributes``; the approximate counts could be kept as counters; and the FIFO
-deduplication scan could be a dict of deduplication id → sent time.
+deduplication scan could be a dict of deduplication id → sent time; the retention check could
+read ``queue.message_retention_period``; ``method_names_from_class`` could be cached.
 """
 
 from __future__ import annotations
@@ -41,6 +33,8 @@ import sys
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
+
+from devstack.moto_dynamodb_tuning import tune_dynamodb
 
 # Locally nobody consumes the route queues (agents' desktops would): keep at most this many messages
 # per such queue, the oldest dropped first. 0 keeps everything (moto's own behaviour).
@@ -69,99 +63,46 @@ def tune_moto() -> None:
             return full(queue)
 
         Queue.attributes = property(attributes)  # type: ignore[method-assign,assignment]
-        _tune_table_query()
-        _tune_transactions()
+        _tune_receive()
+        _tune_dispatch()
+        tune_dynamodb()
         _tuned = True
 
 
-def _tune_table_query() -> None:
-    from moto.dynamodb.models.table import Table
+def _tune_receive() -> None:
+    """A receive checks each message it returns against the queue's retention period, which moto
+    reads through ``get_queue_attributes``: every attribute, the O(depth) counts included, built
+    twice per message returned. Named attributes are now built once per call, and the retention
+    check reads the one attribute it needs."""
+    from moto.core.utils import unix_time
+    from moto.sqs.models import SQSBackend
 
-    every_item: Callable[[Any], list[Any]] = Table.all_items
+    every_attribute: Callable[..., dict[str, Any]] = SQSBackend.get_queue_attributes
 
-    def all_items(table: Any) -> list[Any]:
-        caller = sys._getframe(1)  # Table.query on the base table: only the asked partition matters
-        if caller.f_code.co_name == "query" and caller.f_code.co_filename.endswith("dynamodb/models/table.py"):
-            hash_key, index_name = caller.f_locals.get("hash_key"), caller.f_locals.get("index_name")
-            if index_name is None and hash_key is not None and table.range_key_attr:
-                return list(table.items.get(hash_key, {}).values())
-        return every_item(table)
+    def retained(backend: Any, queue_name: str, message: Any) -> bool:
+        period = int(backend.get_queue(queue_name).message_retention_period)
+        return bool(period + message.sent_timestamp / 1000 > unix_time())
 
-    Table.all_items = all_items  # type: ignore[method-assign,assignment]
+    def get_queue_attributes(backend: Any, queue_name: str, attribute_names: list[str]) -> dict[str, Any]:
+        queue = backend.get_queue(queue_name)
+        valid = {"All", *queue.BASE_ATTRIBUTES, *queue.FIFO_ATTRIBUTES, *queue.KMS_ATTRIBUTES}
+        if not attribute_names or "All" in attribute_names or any(name not in valid for name in attribute_names):
+            return every_attribute(backend, queue_name, attribute_names)  # all, or moto's own error
+        attributes = queue.attributes
+        return {name: attributes[name] for name in attribute_names if attributes.get(name) is not None}
 
-
-def _tune_transactions() -> None:
-    import copy as real_copy
-
-    from moto.dynamodb import models
-    from moto.dynamodb.models.table import Table
-
-    class _NoTableCopy:
-        """``copy`` as moto.dynamodb.models sees it: a table "copied" for a rollback is the table itself."""
-
-        def __getattr__(self, name: str) -> Any:
-            return getattr(real_copy, name)
-
-        @staticmethod
-        def deepcopy(value: Any, memo: Any = None) -> Any:
-            return value if isinstance(value, Table) else real_copy.deepcopy(value, memo)
-
-    models.copy = _NoTableCopy()  # type: ignore[assignment]
-    transact: Callable[..., Any] = models.DynamoDBBackend.transact_write_items
-
-    def transact_write_items(backend: Any, transact_items: list[dict[str, Any]]) -> Any:
-        saved = _named_items(backend, transact_items)
-        try:
-            return transact(backend, transact_items)
-        except Exception:
-            _put_back(backend, saved)
-            raise
-
-    models.DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign,assignment]
+    SQSBackend.is_message_valid_based_on_retention_period = retained  # type: ignore[method-assign,assignment]
+    SQSBackend.get_queue_attributes = get_queue_attributes  # type: ignore[method-assign,assignment]
 
 
-def _named_items(backend: Any, transact_items: list[dict[str, Any]]) -> list[tuple[Any, dict[str, Any], Any, int]]:
-    """(table, key, a copy of the item or None, the stream's length) for each write of a transaction."""
-    import copy
+def _tune_dispatch() -> None:
+    """moto lists a response class's methods (``inspect.getmembers``) on every request to find the
+    action's: the classes do not change, so the list is kept per class."""
+    from functools import cache
 
-    saved = []
-    for entry in transact_items:
-        operation, parameters = next(iter(entry.items()))
-        table = backend.tables.get(parameters.get("TableName"))
-        if table is None or operation == "ConditionCheck":
-            continue
-        if operation == "Put":
-            attributes = parameters.get("Item", {})
-            key = {name: attributes[name] for name in (table.hash_key_attr, table.range_key_attr)
-                   if name and name in attributes}
-        else:
-            key = parameters.get("Key", {})
-        try:
-            current = backend.get_item(table.name, key)
-        except Exception:  # noqa: S112 - an invalid key: moto refuses that write, nothing to put back
-            continue
-        shard = table.stream_shard
-        saved.append((table, key, copy.deepcopy(current), len(shard.items) if shard is not None else 0))
-    return saved
+    from moto.core import responses
 
-
-def _put_back(backend: Any, saved: list[tuple[Any, dict[str, Any], Any, int]]) -> None:
-    """Undo a failed transaction's writes: each named item as it was, the stream as long as it was."""
-    from moto.dynamodb.models.dynamo_type import DynamoType
-
-    for table, key, item, stream_length in reversed(saved):
-        hash_value, range_value = table.hash_key_attr, table.range_key_attr
-        hash_key = DynamoType(key[hash_value])
-        range_key = DynamoType(key[range_value]) if range_value and range_value in key else None
-        if item is None:
-            if backend.get_item(table.name, key) is not None:
-                table.delete_item(hash_key, range_key)
-        elif range_key is not None:
-            table.items[hash_key][range_key] = item
-        else:
-            table.items[hash_key] = item
-        if table.stream_shard is not None:
-            del table.stream_shard.items[stream_length:]
+    responses.method_names_from_class = cache(responses.method_names_from_class)
 
 
 def retention(environ: dict[str, str] | None = None) -> int:

@@ -19,6 +19,7 @@ from botocore.config import Config
 
 from chalicelib.adapters import resources
 from chalicelib.adapters.observability import logger
+from devstack.embedded_streams import streams_reader
 from devstack.schedule_clock import schedule_period, schedule_time
 
 Handler = Callable[[dict[str, Any], Any], Any]
@@ -52,7 +53,8 @@ class LocalPump:
         retry_visibility_seconds: int = LOCAL_RETRY_VISIBILITY_SECONDS,
     ) -> None:
         # Account-based stream endpoints ({account}.streams-ddb...) are unknown to moto in-process.
-        self._streams = session.client("dynamodbstreams", config=Config(account_id_endpoint_mode="disabled"))
+        self._streams = streams_reader(
+            session.client("dynamodbstreams", config=Config(account_id_endpoint_mode="disabled")))
         self._sqs = session.client("sqs")
         self._stage = stage
         self._stream_arn = stream_arn
@@ -163,7 +165,7 @@ class LocalPump:
     def _stream_record(self, record: dict[str, Any]) -> dict[str, Any]:
         dynamodb = dict(record["dynamodb"])
         created = dynamodb.get("ApproximateCreationDateTime")
-        if created is not None and hasattr(created, "timestamp"):
+        if created is not None and hasattr(created, "timestamp"):  # boto3's datetime; Lambda sends seconds
             dynamodb["ApproximateCreationDateTime"] = created.timestamp()
         return {
             "eventID": record.get("eventID"),

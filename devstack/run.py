@@ -32,6 +32,7 @@ from chalicelib.providers.registry import webhook_endpoints
 from devstack.simulators.email import local_sns_environment
 
 ROOT = Path(__file__).resolve().parents[1]
+LOCAL_SWITCH_INTERVAL_SECONDS = 0.0005  # Python's default is 0.005: see main()
 
 # Development values, used only where the environment gives none. Printed at start.
 DEV_SECRETS: dict[str, str] = {
@@ -216,6 +217,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per pump poll otherwise
 
     tune_moto()
+    # The moto server's request threads (the API's calls) share this process's GIL with the pump. A
+    # thread that gave the GIL up for a socket call waits up to the switch interval (5 ms) to take it
+    # back while the pump computes, for each of the ~20 socket calls of a request: a PutItem over HTTP
+    # took 300 ms under load and the webhooks answered 11/s. A shorter interval: 90/s (README: make bench).
+    sys.setswitchinterval(LOCAL_SWITCH_INTERVAL_SECONDS)
     embedded = mock_aws()  # this process's own calls: in process (its server below shares the state)
     embedded.start()
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=args.aws_port, verbose=False)

@@ -19,7 +19,7 @@ SORT_KEY_MAX_BYTES = 1024
 # What an inbox item holds besides its event's JSON when its raw body is archived in S3: keys,
 # index keys, endpoint, times, the S3 pointer, a carried acknowledgment (all bounded, a few KB).
 INBOX_ITEM_OVERHEAD_BYTES = 16 * 1024
-INBOX_KEY_PREFIX_BYTES = 16  # the table's "INBOX#" prefix, with room to spare
+INBOX_KEY_PREFIX_BYTES = 16  # the inbox partition key's prefix (adapters/dynamo/keys.py), with room to spare
 
 
 def utf8_size(text: str) -> int:

@@ -175,3 +175,30 @@ def test_a_transaction_applies_all_its_writes_or_none_and_copies_no_table(dynamo
         dynamodb.transact_write_items(TransactItems=_counter_and_status("read", "sent"))
     assert "counter" not in _items(dynamodb)
     assert copied == []
+
+
+def test_named_attributes_and_receives_answer_as_before(sqs: Any) -> None:
+    url = _fifo(sqs, "named.fifo")
+    for index in range(4):
+        sqs.send_message(QueueUrl=url, MessageBody=f"m{index}", MessageGroupId=f"g{index}",
+                         MessageDeduplicationId=str(index))
+    every = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    named = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "MessageRetentionPeriod"]
+    assert sqs.get_queue_attributes(QueueUrl=url, AttributeNames=named)["Attributes"] == {n: every[n] for n in named}
+    with pytest.raises(sqs.exceptions.ClientError):  # an unknown name is still moto's (and SQS's) error
+        sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["NoSuchAttribute"])
+    received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    assert sorted(m["Body"] for m in received) == ["m0", "m1", "m2", "m3"]
+    after = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=named[:2])["Attributes"]
+    assert after == {"ApproximateNumberOfMessages": "0", "ApproximateNumberOfMessagesNotVisible": "4"}
+
+
+def test_a_message_past_the_retention_period_is_not_received(sqs: Any) -> None:
+    url = str(sqs.create_queue(QueueName="short", Attributes={"MessageRetentionPeriod": "60"})["QueueUrl"])
+    sqs.send_message(QueueUrl=url, MessageBody="old")
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.sqs.models import sqs_backends
+
+    [message] = sqs_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].queues["short"]._messages
+    message.sent_timestamp -= 61_000  # sent 61 s ago, as moto counts (milliseconds)
+    assert "Messages" not in sqs.receive_message(QueueUrl=url)

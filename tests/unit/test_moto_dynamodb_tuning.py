@@ -1,0 +1,122 @@
+"""The dev stack's DynamoDB tunings change what an operation costs, never what it answers."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from moto import mock_aws
+
+from devstack import moto_dynamodb_tuning
+from devstack.moto_tuning import tune_moto
+
+
+@pytest.fixture
+def dynamodb() -> Iterator[Any]:
+    tune_moto()
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        client.create_table(
+            TableName="t", BillingMode="PAY_PER_REQUEST",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                  {"AttributeName": "sk", "AttributeType": "S"}])
+        yield client
+
+
+@pytest.fixture
+def both_writers(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every answer written by the tuned writer and by moto's own serializer; they must be equal."""
+    from moto.core.serialize import BaseJSONSerializer
+
+    tuned = BaseJSONSerializer._serialize_result
+    original = moto_dynamodb_tuning.moto_serialize_result
+    assert original is not None and original is not tuned
+    compared: list[str] = []
+
+    def compare(serializer: Any, resp: Any, result: Any) -> Any:
+        ours = tuned(serializer, copy.deepcopy(resp), copy.deepcopy(result))
+        theirs = original(serializer, copy.deepcopy(resp), copy.deepcopy(result))
+        assert ours["headers"] == theirs["headers"] and ours["status_code"] == theirs["status_code"]
+        assert json.loads(ours["body"] or "{}") == json.loads(theirs["body"] or "{}"), serializer.operation_name
+        compared.append(serializer.operation_name)
+        return ours
+
+    monkeypatch.setattr(BaseJSONSerializer, "_serialize_result", compare)
+    return compared
+
+
+EVERY_TYPE = {"pk": {"S": "p"}, "sk": {"S": "1"}, "n": {"N": "12.50"}, "b": {"B": b"\x00\xffraw"},
+              "t": {"BOOL": True}, "nothing": {"NULL": True}, "ss": {"SS": ["a", "b"]}, "ns": {"NS": ["1", "2"]},
+              "bs": {"BS": [b"x", b"\x01"]},
+              "m": {"M": {"inner": {"S": "é😀"}, "bin": {"B": b"\x02"}, "l": {"L": [{"N": "1"}, {"S": "two"}]}}}}
+
+
+def test_the_item_answers_are_written_as_moto_writes_them(dynamodb: Any, both_writers: list[str]) -> None:
+    capacity = {"ReturnConsumedCapacity": "TOTAL"}
+    dynamodb.put_item(TableName="t", Item=EVERY_TYPE, **capacity)
+    dynamodb.put_item(TableName="t", Item={**EVERY_TYPE, "sk": {"S": "2"}}, ReturnValues="ALL_OLD")
+    dynamodb.put_item(TableName="t", Item={**EVERY_TYPE, "sk": {"S": "2"}}, ReturnValues="ALL_OLD")
+    found = dynamodb.get_item(TableName="t", Key={"pk": {"S": "p"}, "sk": {"S": "1"}})["Item"]
+    assert found["b"]["B"] == b"\x00\xffraw"
+    dynamodb.get_item(TableName="t", Key={"pk": {"S": "p"}, "sk": {"S": "absent"}}, **capacity)
+    for returned in ("NONE", "ALL_NEW", "ALL_OLD", "UPDATED_NEW", "UPDATED_OLD"):
+        dynamodb.update_item(TableName="t", Key={"pk": {"S": "p"}, "sk": {"S": "1"}}, ReturnValues=returned,
+                             UpdateExpression="SET x = :x ADD c :one", **capacity,
+                             ExpressionAttributeValues={":x": {"B": b"\x03"}, ":one": {"N": "1"}})
+    query = {"TableName": "t", "KeyConditionExpression": "pk = :p", "ExpressionAttributeValues": {":p": {"S": "p"}}}
+    assert dynamodb.query(**query, Limit=1)["LastEvaluatedKey"]
+    dynamodb.query(**query, Select="COUNT")
+    dynamodb.scan(TableName="t", **capacity)
+    dynamodb.batch_get_item(RequestItems={"t": {"Keys": [{"pk": {"S": "p"}, "sk": {"S": "1"}},
+                                                          {"pk": {"S": "p"}, "sk": {"S": "9"}}]}})
+    dynamodb.batch_write_item(RequestItems={"t": [{"PutRequest": {"Item": {"pk": {"S": "q"}, "sk": {"S": "1"}}}}]})
+    key = {"pk": {"S": "r"}, "sk": {"S": "1"}}
+    dynamodb.transact_write_items(TransactItems=[{"Put": {"TableName": "t", "Item": key}}])
+    dynamodb.transact_get_items(TransactItems=[{"Get": {"TableName": "t", "Key": key}}])
+    dynamodb.delete_item(TableName="t", Key={"pk": {"S": "p"}, "sk": {"S": "2"}}, ReturnValues="ALL_OLD")
+    with pytest.raises(ClientError) as failed:  # an error keeps moto's serializer and its code
+        dynamodb.put_item(TableName="t", Item={"pk": {"S": "p"}, "sk": {"S": "1"}},
+                          ConditionExpression="attribute_not_exists(pk)")
+    assert failed.value.response["Error"]["Code"] == "ConditionalCheckFailedException"
+    assert set(both_writers) >= {"PutItem", "GetItem", "UpdateItem", "Query", "Scan", "BatchGetItem",
+                                 "BatchWriteItem", "TransactWriteItems", "TransactGetItems", "DeleteItem"}
+
+
+def test_one_expression_parsed_once_still_applies_each_call_its_own_values(dynamodb: Any) -> None:
+    for value in ("first", "second"):
+        dynamodb.update_item(TableName="t", Key={"pk": {"S": value}, "sk": {"S": "1"}},
+                             UpdateExpression="SET v = :v ADD n :one",
+                             ExpressionAttributeValues={":v": {"S": value}, ":one": {"N": "1"}})
+    items = {i["pk"]["S"]: (i["v"]["S"], i["n"]["N"]) for i in dynamodb.scan(TableName="t")["Items"]}
+    assert items == {"first": ("first", "1"), "second": ("second", "1")}
+    for _ in range(2):  # a bad expression is refused every time, not cached as a success
+        with pytest.raises(ClientError) as refused:
+            dynamodb.update_item(TableName="t", Key={"pk": {"S": "x"}, "sk": {"S": "1"}},
+                                 UpdateExpression="SET = :v", ExpressionAttributeValues={":v": {"S": "v"}})
+        assert refused.value.response["Error"]["Code"] == "ValidationException"
+    with pytest.raises(ClientError) as missing:  # a value the expression names but the call lacks
+        dynamodb.update_item(TableName="t", Key={"pk": {"S": "x"}, "sk": {"S": "1"}},
+                             UpdateExpression="SET v = :v ADD n :one", ExpressionAttributeValues={":v": {"S": "v"}})
+    assert missing.value.response["Error"]["Code"] == "ValidationException"
+
+
+def test_the_item_size_limit_holds_at_the_same_size(dynamodb: Any) -> None:
+    def put(size: int) -> None:
+        dynamodb.put_item(TableName="t", Item={"pk": {"S": "big"}, "sk": {"S": "1"}, "body": {"S": "x" * size}})
+
+    put(400_000)
+    with pytest.raises(ClientError) as refused:
+        put(405_000)
+    assert refused.value.response["Error"]["Code"] == "ValidationException"
+    assert "size" in refused.value.response["Error"]["Message"].lower()
+    dynamodb.update_item(TableName="t", Key={"pk": {"S": "big"}, "sk": {"S": "1"}},  # later writes: still checked
+                         UpdateExpression="SET more = :m", ExpressionAttributeValues={":m": {"S": "y" * 3_000}})
+    with pytest.raises(ClientError):
+        dynamodb.update_item(TableName="t", Key={"pk": {"S": "big"}, "sk": {"S": "1"}},
+                             UpdateExpression="SET most = :m", ExpressionAttributeValues={":m": {"S": "z" * 9_000}})
