@@ -65,6 +65,7 @@ def tune_moto() -> None:
         Queue.attributes = property(attributes)  # type: ignore[method-assign,assignment]
         _tune_receive()
         _tune_dispatch()
+        _one_operation_at_a_time()
         tune_dynamodb()
         _tuned = True
 
@@ -93,6 +94,25 @@ def _tune_receive() -> None:
 
     SQSBackend.is_message_valid_based_on_retention_period = retained  # type: ignore[method-assign,assignment]
     SQSBackend.get_queue_attributes = get_queue_attributes  # type: ignore[method-assign,assignment]
+
+
+def _one_operation_at_a_time() -> None:
+    """moto's backends have no lock: an operation iterates the items or messages another thread may be
+    changing. With the pump in the server's process (devstack.run), a Scan answered by the server
+    thread while the pump wrote failed with "dictionary changed size during iteration" (a 500 to
+    ``make load``'s ledger check, more often once the GIL switched every 0.5 ms). One lock makes
+    every operation atomic against the others, in process and through the server alike, as AWS's
+    are; reentrant, for an operation that calls another in the same thread."""
+    from moto.core.responses import BaseResponse
+
+    operate: Callable[..., Any] = BaseResponse._dispatch
+    lock = threading.RLock()
+
+    def _dispatch(response: Any, *args: Any, **kwargs: Any) -> Any:
+        with lock:
+            return operate(response, *args, **kwargs)
+
+    BaseResponse._dispatch = _dispatch  # type: ignore[method-assign,assignment]
 
 
 def _tune_dispatch() -> None:
