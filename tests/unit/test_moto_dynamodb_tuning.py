@@ -25,8 +25,82 @@ def dynamodb() -> Iterator[Any]:
             TableName="t", BillingMode="PAY_PER_REQUEST",
             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
             AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
-                                  {"AttributeName": "sk", "AttributeType": "S"}])
+                                  {"AttributeName": "sk", "AttributeType": "S"}],
+            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})
         yield client
+
+
+def test_a_base_table_query_answers_as_before(dynamodb: Any) -> None:
+    for index in range(30):
+        dynamodb.put_item(TableName="t", Item={"pk": {"S": f"P{index % 3}"}, "sk": {"S": f"S{index:02d}"}})
+
+    def sort_keys(**kwargs: Any) -> list[str]:
+        response = dynamodb.query(TableName="t", KeyConditionExpression="pk = :p",
+                                  ExpressionAttributeValues={":p": {"S": "P1"}}, **kwargs)
+        return [item["sk"]["S"] for item in response["Items"]]
+
+    expected = [f"S{index:02d}" for index in range(1, 30, 3)]
+    assert sort_keys() == expected
+    assert sort_keys(ScanIndexForward=False) == expected[::-1]
+    assert sort_keys(Limit=4) == expected[:4]
+    missing = dynamodb.query(TableName="t", KeyConditionExpression="pk = :p",
+                             ExpressionAttributeValues={":p": {"S": "nobody"}})
+    assert missing["Count"] == 0
+
+
+def _items(client: Any) -> dict[str, dict[str, Any]]:
+    return {item["pk"]["S"]: item for item in client.scan(TableName="t")["Items"]}
+
+
+def _stream_records(client: Any) -> int:
+    """How many records the table's stream holds (moto's own shard: what the relay would read)."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.dynamodb.models import dynamodb_backends
+
+    return len(dynamodb_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].tables["t"].stream_shard.items)
+
+
+def _counter_and_status(status: str, expected: str) -> list[dict[str, Any]]:
+    return [
+        {"Update": {"TableName": "t", "Key": {"pk": {"S": "counter"}, "sk": {"S": "c"}},
+                    "UpdateExpression": "ADD n :one", "ExpressionAttributeValues": {":one": {"N": "1"}}}},
+        {"Update": {"TableName": "t", "Key": {"pk": {"S": "message"}, "sk": {"S": "m"}},
+                    "UpdateExpression": "SET #s = :new", "ConditionExpression": "#s = :old",
+                    "ExpressionAttributeNames": {"#s": "status"},
+                    "ExpressionAttributeValues": {":new": {"S": status}, ":old": {"S": expected}}}},
+    ]
+
+
+def test_a_transaction_applies_all_its_writes_or_none_and_copies_no_table(dynamodb: Any, monkeypatch: Any) -> None:
+    from moto.dynamodb.models.table import Table
+
+    dynamodb.put_item(TableName="t", Item={"pk": {"S": "message"}, "sk": {"S": "m"}, "status": {"S": "sent"}})
+    for number in range(50):  # a table much larger than the transaction
+        dynamodb.put_item(TableName="t", Item={"pk": {"S": f"other{number}"}, "sk": {"S": "x"}})
+    copied: list[Any] = []
+    import copy as real_copy
+
+    original = real_copy.deepcopy
+    monkeypatch.setattr(real_copy, "deepcopy", lambda value, memo=None: (copied.append(value) if isinstance(
+        value, Table) else None) or original(value, memo))
+    before = _stream_records(dynamodb)
+    dynamodb.transact_write_items(TransactItems=_counter_and_status("delivered", "sent"))
+    assert _items(dynamodb)["counter"]["n"] == {"N": "1"}
+    assert _items(dynamodb)["message"]["status"] == {"S": "delivered"}
+    records = _stream_records(dynamodb)
+    assert records > before
+    # The counter's write comes first and the message's condition fails: the counter is put back, and
+    # the stream shows nothing of the cancelled transaction.
+    with pytest.raises(dynamodb.exceptions.TransactionCanceledException):
+        dynamodb.transact_write_items(TransactItems=_counter_and_status("delivered", "sent"))
+    assert _items(dynamodb)["counter"]["n"] == {"N": "1"}
+    assert _stream_records(dynamodb) == records
+    # A cancelled transaction that would have created an item leaves no item behind.
+    dynamodb.delete_item(TableName="t", Key={"pk": {"S": "counter"}, "sk": {"S": "c"}})
+    with pytest.raises(dynamodb.exceptions.TransactionCanceledException):
+        dynamodb.transact_write_items(TransactItems=_counter_and_status("read", "sent"))
+    assert "counter" not in _items(dynamodb)
+    assert copied == []
 
 
 @pytest.fixture
