@@ -7,8 +7,11 @@ customers in process (cProfile), moto 5.2 spent its time where the table's work 
   of the table, then keeps the partition asked for: O(table · log table) per Query, so the worker's
   one Query per message (the customer's conversations) grew with everything the stack ever stored
   (18 ms with ~1,000 items, hundreds with tens of thousands). That one caller now gets the queried
-  partition's items only (the query sorts them by range key itself); index queries and scans are
-  unchanged.
+  partition's items only (the query sorts them by range key itself). An index query read the same
+  sorted list of every item, then sorted its matches again by the index's keys and the table's (a
+  total order): it now reads the items unsorted, O(table) instead of O(table · log table) with
+  DynamoDB-typed comparisons — the SLA sweeper's index query took a third of the soak's time at
+  15,000 conversations. Scans are unchanged.
 - ``transact_write_items`` deep-copies the whole table once per write of the transaction, to roll
   back if one fails: O(table) time and memory per transaction (a broadcast's status callback took
   seconds on a table of a few thousand items). A copy of the items the transaction names is kept
@@ -109,9 +112,17 @@ def _tune_table_query() -> None:
             hash_key, index_name = caller.f_locals.get("hash_key"), caller.f_locals.get("index_name")
             if index_name is None and hash_key is not None and table.range_key_attr:
                 return list(table.items.get(hash_key, {}).values())
+            if index_name is not None:  # the query sorts its matches by the index's and the table's keys
+                return _unsorted_items(table)
         return every_item(table)
 
     Table.all_items = all_items  # type: ignore[method-assign,assignment]
+
+
+def _unsorted_items(table: Any) -> list[Any]:
+    if not table.range_key_attr:
+        return list(table.items.values())
+    return [item for partition in table.items.values() for item in partition.values()]
 
 
 def _tune_transactions() -> None:

@@ -194,3 +194,38 @@ def test_the_item_size_limit_holds_at_the_same_size(dynamodb: Any) -> None:
     with pytest.raises(ClientError):
         dynamodb.update_item(TableName="t", Key={"pk": {"S": "big"}, "sk": {"S": "1"}},
                              UpdateExpression="SET most = :m", ExpressionAttributeValues={":m": {"S": "z" * 9_000}})
+
+
+def test_an_index_query_answers_in_the_indexs_order_page_by_page() -> None:
+    tune_moto()
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        attributes = ("pk", "sk", "due_pk", "due_at")
+        client.create_table(
+            TableName="t", BillingMode="PAY_PER_REQUEST",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            AttributeDefinitions=[{"AttributeName": name, "AttributeType": "S"} for name in attributes],
+            GlobalSecondaryIndexes=[{"IndexName": "due", "Projection": {"ProjectionType": "ALL"},
+                                     "KeySchema": [{"AttributeName": "due_pk", "KeyType": "HASH"},
+                                                   {"AttributeName": "due_at", "KeyType": "RANGE"}]}])
+        order = [17, 3, 29, 11, 5, 23, 2, 19, 13, 7]  # written out of order, some times shared
+        for index, minute in enumerate(order):
+            client.put_item(TableName="t", Item={"pk": {"S": f"C{index}"}, "sk": {"S": "CONV"},
+                                                 "due_pk": {"S": "DUE"}, "due_at": {"S": f"T{minute % 6:02d}"}})
+        client.put_item(TableName="t", Item={"pk": {"S": "other"}, "sk": {"S": "CONV"}})  # not in the index
+        expected = sorted((f"T{minute % 6:02d}", f"C{index}") for index, minute in enumerate(order))
+
+        def pages(forward: bool) -> list[tuple[str, str]]:
+            found: list[tuple[str, str]] = []
+            start: dict[str, Any] | None = None
+            while True:
+                page = client.query(TableName="t", IndexName="due", KeyConditionExpression="due_pk = :d",
+                                    ExpressionAttributeValues={":d": {"S": "DUE"}}, Limit=3,
+                                    ScanIndexForward=forward, **({"ExclusiveStartKey": start} if start else {}))
+                found += [(item["due_at"]["S"], item["pk"]["S"]) for item in page["Items"]]
+                start = page.get("LastEvaluatedKey")
+                if not start:
+                    return found
+
+        assert pages(forward=True) == expected
+        assert pages(forward=False) == expected[::-1]
