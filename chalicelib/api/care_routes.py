@@ -8,9 +8,7 @@ from typing import Any
 from chalice import Blueprint
 from chalice.app import Request
 
-from chalicelib.api.rest_glue import authorized, json_body, rest
-from chalicelib.api.web import error_json, json_response
-from chalicelib.core.errors import PermanentError, RetryableError
+from chalicelib.api.rest_glue import answer, json_body, rest
 from chalicelib.handlers.wiring import crisis_ports
 
 
@@ -27,13 +25,8 @@ def care_routes_blueprint() -> Blueprint:
 
     def _crisis(use_case: Any, *args: Any, status: int = 200, **kwargs: Any) -> Any:
         """Like rest(), for the crisis use cases: they take CrisisPorts; a (body, status) answer sets the status."""
-        try:
-            authorized(_current_request(), "crisis")
-            answer = use_case(crisis_ports(), *args, **kwargs)
-            body, status = answer if isinstance(answer, tuple) else (answer, status)
-            return json_response(body, status)
-        except (PermanentError, RetryableError) as err:
-            return error_json(err)
+        return answer(_current_request(), "crisis", lambda _key: use_case(crisis_ports(), *args, **kwargs),
+                      status=status)
 
     @care_routes.route("/crisis/incidents", methods=["POST"])
     def crisis_incident_create() -> Any:

@@ -3,15 +3,15 @@ app.py registers (the use cases: chalicelib/privacy/)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 from chalice.app import Request
 
-from chalicelib.api.auth import authorize
-from chalicelib.api.rest_glue import api_keys
-from chalicelib.api.web import error_json, json_response
-from chalicelib.core.errors import BadRequest, PermanentError, RetryableError
+from chalicelib.api.auth import ApiKey
+from chalicelib.api.rest_glue import answer
+from chalicelib.core.errors import BadRequest
 from chalicelib.core.timestamps import utc_now
 
 if TYPE_CHECKING:  # the use cases load on the route's first call, not on the webhook path's cold start
@@ -25,17 +25,16 @@ def privacy_routes_blueprint() -> Blueprint:
     """A new blueprint per app (see care_routes_blueprint: one blueprint cannot be registered twice)."""
     privacy_routes = Blueprint(__name__)
 
-    def _admin(customer_id: str, run: Any) -> Any:
+    def _admin(customer_id: str, run: Callable[[str], Any]) -> Any:
         request: Request | None = privacy_routes.current_request
         assert request is not None  # Chalice sets it before it calls any route handler
-        try:
-            key = authorize(api_keys(), request.headers.get("x-api-key"), SCOPE)
+
+        def checked(key: ApiKey) -> Any:
             if not customer_id or len(customer_id.encode("utf-8", "surrogatepass")) > MAX_CUSTOMER_ID_BYTES:
                 raise BadRequest("not a customer id")
-            body, status = run(key.name)
-            return json_response(body, status)
-        except (PermanentError, RetryableError) as err:
-            return error_json(err)
+            return run(key.name)
+
+        return answer(request, SCOPE, checked)
 
     @privacy_routes.route("/customers/{customer_id}/export", methods=["GET"])
     def customer_export(customer_id: str) -> Any:

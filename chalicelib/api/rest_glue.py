@@ -7,6 +7,7 @@ its route was called with.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from chalice.app import Request
@@ -22,17 +23,24 @@ def api_keys() -> tuple[ApiKey, ...]:
     return api_keys_from_setting(runtime.secrets().get(API_KEYS_SETTING))
 
 
-def authorized(request: Request, scope: str) -> None:
-    authorize(api_keys(), request.headers.get("x-api-key"), scope)
+def authorized(request: Request, scope: str) -> ApiKey:
+    return authorize(api_keys(), request.headers.get("x-api-key"), scope)
+
+
+def answer(request: Request, scope: str, run: Callable[[ApiKey], Any], *, status: int = 200) -> Any:
+    """Authorize the request's key for ``scope``, run ``run(key)``, answer its JSON (a ``(body, status)``
+    answer sets the status) or the refusal's: the one place a REST route meets the API key and errors."""
+    try:
+        result = run(authorized(request, scope))
+        body, status = result if isinstance(result, tuple) else (result, status)
+        return json_response(body, status)
+    except (PermanentError, RetryableError) as err:
+        return error_json(err)
 
 
 def rest(request: Request, scope: str, use_case: Any, *args: Any, status: int = 200, **kwargs: Any) -> Any:
     """Authorize, run ``use_case(repositories, ...)``, answer its JSON (or the refusal's)."""
-    try:
-        authorized(request, scope)
-        return json_response(use_case(runtime.repositories(), *args, **kwargs), status)
-    except (PermanentError, RetryableError) as err:
-        return error_json(err)
+    return answer(request, scope, lambda _key: use_case(runtime.repositories(), *args, **kwargs), status=status)
 
 
 def json_body(request: Request) -> Any:
