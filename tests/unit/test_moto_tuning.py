@@ -107,3 +107,23 @@ def test_a_message_past_the_retention_period_is_not_received(sqs: Any) -> None:
     [message] = sqs_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].queues["short"]._messages
     message.sent_timestamp -= 61_000  # sent 61 s ago, as moto counts (milliseconds)
     assert "Messages" not in sqs.receive_message(QueueUrl=url)
+
+
+def test_the_moto_internals_the_tunings_recognise_are_still_there() -> None:
+    """The tunings find moto's callers by name: a moto upgrade that renamed one would silently turn a
+    tuning off (the answers stay right, only the cost comes back). This fails first instead."""
+    from moto.core import responses
+    from moto.dynamodb.models.table import Table
+    from moto.dynamodb.parsing import validators
+    from moto.sqs.models import Queue, SQSBackend
+
+    assert {"hash_key", "index_name"} <= set(Table.query.__code__.co_varnames)
+    assert "all_items" in Table.query.__code__.co_names
+    for reader in (SQSBackend._validate_message, SQSBackend.send_message, Queue.add_message):
+        assert reader.__name__ in {"_validate_message", "send_message", "add_message"}
+        assert "attributes" in reader.__code__.co_names
+    assert hasattr(validators, "deepcopy") and hasattr(responses, "method_names_from_class")
+    tune_moto()
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
+
+    assert hasattr(UpdateExpressionParser.make, "cache_info")  # the parse cache is in place
