@@ -19,8 +19,7 @@ from chalicelib.adapters import resources
 from chalicelib.adapters.dynamo.backfill import BackfillReport, backfill_customers_index
 from chalicelib.adapters.dynamo.table import Table
 from chalicelib.core.errors import StoreUnavailable
-
-LOCAL_ENDPOINT = "http://127.0.0.1:4566"
+from devstack.local_aws import local_aws_client
 
 
 def add_backfill_parser(commands: Any) -> None:
@@ -35,15 +34,7 @@ def add_backfill_parser(commands: Any) -> None:
 
 
 def _table(name: str | None) -> Table:
-    import boto3
-
-    endpoint = os.environ.get("AWS_ENDPOINT_URL", LOCAL_ENDPOINT) or None  # empty: AWS itself
-    local = endpoint is not None
-    client = boto3.session.Session().client(
-        "dynamodb", region_name=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"), endpoint_url=endpoint,
-        aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID", "testing") if local else None,
-        aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY", "testing") if local else None,
-    )
+    client = local_aws_client("dynamodb")
     stage = os.environ.get("OMNIHUB_STAGE", "local")
     return Table(client, name or os.environ.get("OMNIHUB_TABLE") or resources.table_name(stage))
 

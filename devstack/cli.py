@@ -33,6 +33,7 @@ from chalicelib.adapters import resources
 from chalicelib.providers.registry import Simulator, load, simulators
 from devstack.backfill_cli import add_backfill_parser
 from devstack.dead_letters import replay_dead_letters
+from devstack.local_aws import local_aws_client
 from devstack.renormalize_cli import add_renormalize_parser
 from devstack.rules_cli import add_rules_parser
 from devstack.run import DEV_SECRETS
@@ -52,15 +53,7 @@ def _stage() -> str:
 
 
 def _sqs() -> Any:
-    import boto3
-
-    return boto3.session.Session().client(
-        "sqs",
-        region_name=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
-        endpoint_url=os.environ.get("AWS_ENDPOINT_URL", "http://127.0.0.1:4566"),
-        aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID", "testing"),
-        aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY", "testing"),
-    )
+    return local_aws_client("sqs")
 
 
 # ---------------------------------------------------------------- simulate

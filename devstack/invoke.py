@@ -15,6 +15,7 @@ import sys
 from typing import Any
 from urllib.parse import urlsplit
 
+from devstack.local_aws import LOCAL_AWS_ENDPOINT
 from devstack.run import ROOT, local_environment
 
 
@@ -25,7 +26,7 @@ def _port(url: str, default: int) -> int:
 def invoke_app_function(name: str, event: Any) -> Any:
     """``app.<name>(event, None)`` in this process, on the local stack's embedded AWS."""
     hub = os.environ.get("OMNIHUB_URL", "http://127.0.0.1:8000")
-    aws = os.environ.get("AWS_ENDPOINT_URL", "http://127.0.0.1:4566")
+    aws = os.environ.get("AWS_ENDPOINT_URL") or LOCAL_AWS_ENDPOINT
     os.environ.update(local_environment(_port(hub, 8000), _port(aws, 4566)))
     sys.path.insert(0, str(ROOT))
     import app as app_module

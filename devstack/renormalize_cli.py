@@ -12,16 +12,12 @@ current parser and rewrites the events and messages that changed, in place (chal
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from typing import Any
 
 from chalicelib.core.timestamps import normalize_timestamp
 from chalicelib.providers.registry import REGISTRY
-
-LOCAL_DEFAULTS = {"AWS_ENDPOINT_URL": "http://127.0.0.1:4566", "OMNIHUB_STAGE": "local",
-                  "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                  "AWS_DEFAULT_REGION": "us-east-1"}
+from devstack.local_aws import apply_local_aws_defaults
 
 
 def add_renormalize_parser(commands: Any) -> None:
@@ -39,10 +35,7 @@ def cmd_renormalize(args: argparse.Namespace) -> int:
     except ValueError:
         print(f"hub renormalize: --since {args.since!r} is not an ISO-8601 date or time", file=sys.stderr)
         return 2
-    for name, value in LOCAL_DEFAULTS.items():
-        os.environ.setdefault(name, value)
-    if not os.environ["AWS_ENDPOINT_URL"]:
-        del os.environ["AWS_ENDPOINT_URL"]
+    apply_local_aws_defaults()
     from chalicelib.adapters import runtime
     from chalicelib.adapters.dynamo.raw_archive import DynamoRawArchive
     from chalicelib.adapters.s3 import S3PayloadArchive
