@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from chalicelib.adapters.dynamo import keys
-from chalicelib.adapters.dynamo.table import Table, from_item, to_item
+from chalicelib.adapters.dynamo.table import Table, to_item
 from chalicelib.core.archive_ports import StoredWebhook
 from chalicelib.core.model import InboundEvent
 from chalicelib.core.ports import PayloadArchive
@@ -25,18 +25,12 @@ class DynamoRawArchive:
         self._payloads = payloads
 
     def stored_since(self, provider: str, since: str) -> Iterator[StoredWebhook]:
-        kwargs: dict[str, Any] = {
-            "FilterExpression": "#type = :inbox AND provider = :provider AND received_at >= :since",
-            "ExpressionAttributeNames": {"#type": "type"},
-            "ExpressionAttributeValues": to_item({":inbox": "inbox", ":provider": provider, ":since": since}),
-        }
-        while True:
-            response = self._table.call("scan", **kwargs)
-            for raw_item in response.get("Items", []):
-                yield self._stored(from_item(raw_item))
-            if not response.get("LastEvaluatedKey"):
-                return
-            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        for item in self._table.scan(
+            FilterExpression="#type = :inbox AND provider = :provider AND received_at >= :since",
+            ExpressionAttributeNames={"#type": "type"},
+            ExpressionAttributeValues=to_item({":inbox": "inbox", ":provider": provider, ":since": since}),
+        ):
+            yield self._stored(item)
 
     def _stored(self, item: dict[str, Any]) -> StoredWebhook:
         raw = bytes(item["raw"]) if item.get("raw") is not None else None

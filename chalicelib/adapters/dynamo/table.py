@@ -135,9 +135,10 @@ class Table:
                 return found
         raise StoreUnavailable("the store left reads unprocessed")
 
-    def scan(self) -> Iterator[dict[str, Any]]:
-        """Every item (tests and the local stack only: production code never scans)."""
-        kwargs: dict[str, Any] = {}
+    def scan(self, **filters: Any) -> Iterator[dict[str, Any]]:
+        """Every item, or those a ``FilterExpression`` in ``filters`` keeps, page by page. Tests, the local
+        stack and operators' batch jobs (``./hub renormalize``) only: no request path scans."""
+        kwargs: dict[str, Any] = dict(filters)
         while True:
             response = self.call("scan", **kwargs)
             for item in response.get("Items", []):
