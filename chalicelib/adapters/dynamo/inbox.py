@@ -17,6 +17,7 @@ from chalicelib.adapters.dynamo.table import Table, to_item
 from chalicelib.core.bucket_layout import RAW_PAYLOAD_PREFIX
 from chalicelib.core.errors import StoreUnavailable
 from chalicelib.core.ids import event_reference
+from chalicelib.core.item_limits import event_json_size
 from chalicelib.core.model import InboundEvent
 from chalicelib.core.ports import PayloadArchive
 from chalicelib.core.records import CarriedAcknowledgment, InboxRecord, ThreadDecision
@@ -79,8 +80,7 @@ class DynamoInbox:
 
     def needs_payload_pointer(self, raw_body: bytes, events: Sequence[InboundEvent]) -> bool:
         """An item holds the raw body and its event's JSON: both must fit under the inline limit."""
-        largest_event = max((len(json.dumps(e.to_dict(), ensure_ascii=False).encode()) for e in events), default=0)
-        return len(raw_body) + largest_event > self._inline_limit
+        return len(raw_body) + max(map(event_json_size, events), default=0) > self._inline_limit
 
     def archive_payload(self, provider: str, received_at: str, raw_body: bytes) -> str:
         if self._payloads is None:

@@ -12,6 +12,7 @@ from dataclasses import asdict, replace
 from chalicelib.adapters.memory.store import InboxEntry, InboxWritten, MemoryStore, check_item_size
 from chalicelib.core.bucket_layout import RAW_PAYLOAD_PREFIX
 from chalicelib.core.errors import StoreUnavailable
+from chalicelib.core.item_limits import event_json_size
 from chalicelib.core.model import InboundEvent
 from chalicelib.core.ports import PayloadArchive
 from chalicelib.core.records import CarriedAcknowledgment, InboxRecord, ThreadDecision
@@ -70,8 +71,7 @@ class MemoryInbox:
 
     def needs_payload_pointer(self, raw_body: bytes, events: Sequence[InboundEvent]) -> bool:
         """The entry holds the raw body and its event's JSON: both must fit under the inline limit."""
-        encoded = (json.dumps(event.to_dict(), ensure_ascii=False).encode() for event in events)
-        return len(raw_body) + max(map(len, encoded), default=0) > self._inline_limit
+        return len(raw_body) + max(map(event_json_size, events), default=0) > self._inline_limit
 
     def archive_payload(self, provider: str, received_at: str, raw_body: bytes) -> str:
         if self._payloads is None:
