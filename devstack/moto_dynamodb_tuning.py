@@ -18,7 +18,7 @@ customers in process (cProfile), moto 5.2 spent its time where the table's work 
   instead (and the stream's length), and put back when it fails.
 - Every UpdateItem tokenizes and parses its expression, and its validator deep-copies the tree
   (15 % of an UpdateItem): the hub sends a handful of distinct expressions, each is now parsed once,
-  and the validator's copy is a pickle round trip (3× faster than ``deepcopy`` on these trees).
+  and the validator's copy is a pickle round trip (2.7× faster than ``deepcopy`` on the KPI update's tree).
 - A new item is built one attribute at a time, each re-measuring the whole item against the 400 KB
   limit: O(n²) per PutItem. It is measured once, with the same limit and error.
 - The answers of the item operations (GetItem, PutItem, UpdateItem, Query, ...) went through moto's
@@ -27,8 +27,9 @@ customers in process (cProfile), moto 5.2 spent its time where the table's work 
   values base64, as the serializer writes a blob); errors and every other operation keep the
   serializer. A test compares both writers' answers operation by operation.
 
-Together with the stream read in process (devstack/embedded_streams.py) and the SQS tunings
-(devstack/moto_tuning.py) they took the pump from 57 to 41 ms per new customer's message.
+With the stream already read in process (devstack/embedded_streams.py) and moto's receive tuned
+(devstack/moto_tuning.py), these and the dispatch cache took the pump from 57 to 41 ms per new
+customer's message (200 of them drained in process, no API beside it).
 
 Upstream (moto): ``Table.query`` without an index should read ``self.items[hash_key]``;
 ``transact_write_items`` should back up the items it writes, not the tables; ``LimitedSizeDict``
@@ -58,7 +59,7 @@ def _tune_update_expressions() -> None:
     """Every UpdateItem parses its expression (tokenizer and parser) and its validator deep-copies the
     parsed tree before substituting the values into it. The hub sends a handful of distinct
     expressions: each is parsed once and kept (read only: the validator works on its copy), and the
-    copy is a pickle round trip, three times faster than ``deepcopy`` on these trees."""
+    copy is a pickle round trip (0.08 ms instead of 0.21 for the KPI update's tree)."""
     import copy as real_copy
     import pickle
     from functools import lru_cache
