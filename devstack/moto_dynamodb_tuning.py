@@ -16,9 +16,8 @@ customers in process (cProfile), moto 5.2 spent its time where the table's work 
   back if one fails: O(table) time and memory per transaction (a broadcast's status callback took
   seconds on a table of a few thousand items). A copy of the items the transaction names is kept
   instead (and the stream's length), and put back when it fails.
-- Every UpdateItem tokenizes and parses its expression, and its validator deep-copies the tree
-  (15 % of an UpdateItem): the hub sends a handful of distinct expressions, each is now parsed once,
-  and the validator's copy is a pickle round trip (2.7× faster than ``deepcopy`` on the KPI update's tree).
+- Every UpdateItem tokenizes and parses its expression, deep-copies the tree and walks it ten times
+  to validate it: devstack/moto_expression_tuning.py.
 - A new item is built one attribute at a time, each re-measuring the whole item against the 400 KB
   limit: O(n²) per PutItem. It is measured once, with the same limit and error.
 - The answers of the item operations (GetItem, PutItem, UpdateItem, Query, ...) went through moto's
@@ -43,6 +42,8 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from devstack.moto_expression_tuning import tune_update_expressions
+
 moto_serialize_result: Callable[..., Any] | None = None  # moto's own writer, once the answers are tuned
 
 
@@ -50,33 +51,9 @@ def tune_dynamodb() -> None:
     """Apply every DynamoDB tuning (called once, by devstack.moto_tuning.tune_moto)."""
     _tune_table_query()
     _tune_transactions()
-    _tune_update_expressions()
+    tune_update_expressions()
     _tune_item_size_check()
     _tune_item_answers()
-
-
-def _tune_update_expressions() -> None:
-    """Every UpdateItem parses its expression (tokenizer and parser) and its validator deep-copies the
-    parsed tree before substituting the values into it. The hub sends a handful of distinct
-    expressions: each is parsed once and kept (read only: the validator works on its copy), and the
-    copy is a pickle round trip (0.08 ms instead of 0.21 for the KPI update's tree)."""
-    import copy as real_copy
-    import pickle
-    from functools import lru_cache
-
-    from moto.dynamodb.parsing import validators
-    from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
-
-    parse: Callable[[str], Any] = UpdateExpressionParser.make
-    UpdateExpressionParser.make = lru_cache(maxsize=1024)(parse)
-
-    def copy_tree(tree: Any, memo: Any = None) -> Any:
-        try:
-            return pickle.loads(pickle.dumps(tree, pickle.HIGHEST_PROTOCOL))  # noqa: S301 - our own tree
-        except Exception:  # a node pickle cannot take: moto's own way
-            return real_copy.deepcopy(tree, memo)
-
-    validators.deepcopy = copy_tree  # type: ignore[assignment]
 
 
 def _tune_item_size_check() -> None:

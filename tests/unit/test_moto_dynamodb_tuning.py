@@ -229,3 +229,64 @@ def test_an_index_query_answers_in_the_indexs_order_page_by_page() -> None:
 
         assert pages(forward=True) == expected
         assert pages(forward=False) == expected[::-1]
+
+
+# Each case: (the item before, the update's parameters). The walk's tuning must answer each as moto's
+# own walks do: the same item after, the same answer, or the same refusal with the same message.
+_BEFORE = {"a": {"N": "1"}, "s": {"SS": ["x", "y"]}, "l": {"L": [{"N": "1"}]}, "txt": {"S": "t"},
+           "m": {"M": {"in1": {"M": {"deep": {"S": "d"}}}, "o2": {"N": "2"}}}}
+_NAMES = {"#a": "a", "#also_a": "a", "#m": "m", "#day": "day", **{f"#n{i}": f"count_{i}" for i in range(8)}}
+_VALUES = {":one": {"N": "1"}, ":zero": {"N": "0"}, ":l": {"L": [{"S": "2"}]}, ":empty": {"L": []},
+           ":set": {"SS": ["z"]}, ":sub": {"SS": ["x"]}, ":v": {"S": "v"}, ":blank": {"S": ""}}
+_UPDATES = [
+    "SET a = a + :one, b = if_not_exists(b, :zero), l = list_append(if_not_exists(l, :empty), :l)",
+    "SET #m.in1.deep = :v, #m.o2 = #m.o2 - :one, fresh = :v",
+    "ADD a :one, s :set, created :one",
+    "REMOVE txt, m.in1 DELETE s :sub",
+    "SET l[0] = :v, l[3] = :v REMOVE m.o2",
+    "SET #day = :v ADD " + ", ".join(f"#n{i} :one" for i in range(8)),  # the KPI counters' shape
+    "SET nowhere.deep = :v",  # a path that does not exist
+    "SET a = :v, a.b = :v",  # overlapping paths
+    "SET #a = :one, #also_a = :zero",  # one attribute twice, through two names
+    "ADD a :one ADD txt :one",  # two ADD clauses
+    "ADD txt :one",  # a number added to a string
+    "SET sk = :v",  # a key attribute
+    "SET #a = :blank",
+    "SET a = if_not_exists(nope, :v) + :one",  # arithmetic on a string
+]
+
+
+def _update(client: Any, partition: str, expression: str) -> dict[str, Any]:
+    key = {"pk": {"S": partition}, "sk": {"S": "1"}}
+    client.put_item(TableName="t", Item={**key, **_BEFORE})
+    names = {name: value for name, value in _NAMES.items() if name in expression}
+    values = {name: value for name, value in _VALUES.items() if name in expression}
+    try:
+        answer = client.update_item(TableName="t", Key=key, UpdateExpression=expression, ReturnValues="ALL_NEW",
+                                    **({"ExpressionAttributeNames": names} if names else {}),
+                                    ExpressionAttributeValues=values)
+        outcome: dict[str, Any] = {"answer": {k: v for k, v in answer["Attributes"].items() if k != "pk"}}
+    except ClientError as refused:
+        outcome = {"refused": (refused.response["Error"]["Code"], refused.response["Error"]["Message"])}
+    item = client.get_item(TableName="t", Key=key)["Item"]
+    return {**outcome, "item": {name: value for name, value in item.items() if name != "pk"}}
+
+
+@pytest.mark.parametrize("expression", _UPDATES)
+def test_an_update_is_validated_and_applied_as_moto_does_it(dynamodb: Any, monkeypatch: Any, expression: str) -> None:
+    from moto.dynamodb.parsing import ast_nodes
+
+    from devstack import moto_expression_tuning
+
+    ours = _update(dynamodb, "ours", expression)
+    monkeypatch.setattr(ast_nodes.DepthFirstTraverser, "traverse_node_recursively",
+                        moto_expression_tuning.moto_traverse)
+    monkeypatch.setattr(ast_nodes.Node, "find_clauses", moto_expression_tuning.moto_find_clauses)
+    assert ours == _update(dynamodb, "moto's", expression)
+
+
+def test_the_cases_cover_updates_applied_and_refused(dynamodb: Any) -> None:
+    outcomes = [_update(dynamodb, f"case-{index}", expression) for index, expression in enumerate(_UPDATES)]
+    refusals = {outcome["refused"][1] for outcome in outcomes if "refused" in outcome}
+    assert sum("answer" in outcome for outcome in outcomes) >= 6
+    assert len(refusals) >= 6, refusals  # distinct refusals: each check of the walk is exercised

@@ -123,7 +123,14 @@ def test_the_moto_internals_the_tunings_recognise_are_still_there() -> None:
         assert reader.__name__ in {"_validate_message", "send_message", "add_message"}
         assert "attributes" in reader.__code__.co_names
     assert hasattr(validators, "deepcopy") and hasattr(responses, "method_names_from_class")
+    from moto.dynamodb.parsing import ast_nodes
+
+    assert "traverse_node_recursively" in ast_nodes.DepthFirstTraverser.traverse.__code__.co_names
+    assert {"nodes_to_be_processed", "pre_processing_of_child", "process"} <= set(vars(ast_nodes.DepthFirstTraverser))
+    assert "find_clauses" in validators.ActionCountValidator.verify_action_counts.__code__.co_names
     tune_moto()
+    walk = ast_nodes.DepthFirstTraverser.traverse_node_recursively
+    assert walk.__module__ == ast_nodes.Node.find_clauses.__module__ == "devstack.moto_expression_tuning"
     from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
 
     assert hasattr(UpdateExpressionParser.make, "cache_info")  # the parse cache is in place
