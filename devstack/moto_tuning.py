@@ -16,14 +16,14 @@ FIFO queue, ~50 ns each), which :func:`trim_unconsumed` bounds.
 A receive checks each message it returns against the retention period through
 ``get_queue_attributes``, which builds every attribute (the O(depth) counts included) twice per
 message returned: the check now reads the one attribute, and named attributes are built once per
-call. moto's dispatcher lists a response class's methods (``inspect.getmembers``) on every request:
-the list is kept per class. The DynamoDB tunings are in devstack/moto_dynamodb_tuning.py.
+call. The DynamoDB tunings are in devstack/moto_dynamodb_tuning.py, the way a call takes into moto
+in process (signing, routing) in devstack/moto_request_tuning.py.
 
 Upstream (moto): ``SQSBackend._validate_message``, ``SQSBackend.send_message`` and
 ``Queue.add_message`` should read ``queue.content_based_deduplication`` instead of building
 ``queue.attributes``; the approximate counts could be kept as counters; and the FIFO
 deduplication scan could be a dict of deduplication id → sent time; the retention check could
-read ``queue.message_retention_period``; ``method_names_from_class`` could be cached.
+read ``queue.message_retention_period``.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from devstack.moto_dynamodb_tuning import tune_dynamodb
+from devstack.moto_request_tuning import tune_requests
 
 # Locally nobody consumes the route queues (agents' desktops would): keep at most this many messages
 # per such queue, the oldest dropped first. 0 keeps everything (moto's own behaviour).
@@ -64,7 +65,7 @@ def tune_moto() -> None:
 
         Queue.attributes = property(attributes)  # type: ignore[method-assign,assignment]
         _tune_receive()
-        _tune_dispatch()
+        tune_requests()
         _one_operation_at_a_time()
         tune_dynamodb()
         _tuned = True
@@ -113,16 +114,6 @@ def _one_operation_at_a_time() -> None:
             return operate(response, *args, **kwargs)
 
     BaseResponse._dispatch = _dispatch  # type: ignore[method-assign,assignment]
-
-
-def _tune_dispatch() -> None:
-    """moto lists a response class's methods (``inspect.getmembers``) on every request to find the
-    action's: the classes do not change, so the list is kept per class."""
-    from functools import cache
-
-    from moto.core import responses
-
-    responses.method_names_from_class = cache(responses.method_names_from_class)
 
 
 def retention(environ: dict[str, str] | None = None) -> int:

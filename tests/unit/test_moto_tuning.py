@@ -109,6 +109,16 @@ def test_a_message_past_the_retention_period_is_not_received(sqs: Any) -> None:
     assert "Messages" not in sqs.receive_message(QueueUrl=url)
 
 
+# What moto 5.2's BotocoreStubber.process_request reads: a change to it must be read before the
+# request tuning (which repeats its routing's tail for a URL already routed) is trusted again.
+ROUTING_NAMES = {
+    "BackendDict", "DEFAULT_ACCOUNT_ID", "HTTPException", "ServiceNotWhitelisted", "_record_request", "backend_index",
+    "backend_url_patterns", "backends", "code", "compile", "get_backend", "get_body",
+    "get_equivalent_url_in_aws_domain", "get_headers", "headers", "isinstance", "items", "match", "moto.backends",
+    "moto.core", "moto.core.exceptions", "moto.moto_api", "netloc", "normalize_request", "passthrough_service",
+    "passthrough_url", "path", "raw_url", "re", "recorder", "scheme", "service_whitelisted", "url", "urls"}
+
+
 def test_the_moto_internals_the_tunings_recognise_are_still_there() -> None:
     """The tunings find moto's callers by name: a moto upgrade that renamed one would silently turn a
     tuning off (the answers stay right, only the cost comes back). This fails first instead."""
@@ -122,6 +132,12 @@ def test_the_moto_internals_the_tunings_recognise_are_still_there() -> None:
     for reader in (SQSBackend._validate_message, SQSBackend.send_message, Queue.add_message):
         assert reader.__name__ in {"_validate_message", "send_message", "add_message"}
         assert "attributes" in reader.__code__.co_names
+    from moto.core.botocore_stubber import BotocoreStubber
+
+    from devstack import moto_request_tuning
+
+    routing = moto_request_tuning.moto_process_request or BotocoreStubber.process_request
+    assert set(routing.__code__.co_names) == ROUTING_NAMES  # its routing and tail, which the URL cache repeats
     assert hasattr(validators, "deepcopy") and hasattr(responses, "method_names_from_class")
     from moto.dynamodb.parsing import ast_nodes
 
