@@ -3,6 +3,10 @@ one comment, the per-customer limit, the due list, and KPI events counted once a
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
+
 from chalicelib.core.feedback_record import FeedbackRecord
 from chalicelib.core.kpi_record import ALL, KpiDimension
 from chalicelib.core.ports import Repositories
@@ -103,3 +107,19 @@ def test_kpi_events_count_once_per_day_and_dimension(repos: Repositories) -> Non
     ]
     assert kpis.read("route", "2026-12-02", "2026-12-02") == []
     assert kpis.read("route", "2026-12-01", "2026-12-04")[-1] == ("2026-12-04", "billing", {"inbound": 1})
+
+
+def test_a_kpi_item_written_with_copies_of_its_key_reads_as_its_counters(backend: Any) -> None:
+    """Items counted before 2026-12-07 also carry the key's kind, day and value as attributes: not counters."""
+    if backend.name != "dynamo":
+        pytest.skip("the twins never wrote those attributes")
+    from chalicelib.adapters.dynamo import keys
+    from chalicelib.adapters.dynamo.table import to_item
+
+    kpis = backend.repositories().kpis
+    assert kpis.record("inbound#1", "2026-12-01", KpiDimension.of("sms", None), {"inbound": 1})
+    kpis._table.call("update_item", Key=to_item(keys.kpi("channel", "2026-12-01", "sms")),
+                     UpdateExpression="SET #day = :day, #dim = :dim, #val = :val",
+                     ExpressionAttributeNames={"#day": "day", "#dim": "dimension", "#val": "value"},
+                     ExpressionAttributeValues=to_item({":day": "2026-12-01", ":dim": "channel", ":val": "sms"}))
+    assert kpis.read("channel", "2026-12-01", "2026-12-01") == [("2026-12-01", "sms", {"inbound": 1})]

@@ -22,6 +22,8 @@ from chalicelib.adapters.dynamo.table import Table, to_item
 from chalicelib.core.kpi_record import KpiCounts, KpiDimension
 
 MARKER_RETENTION_DAYS = 400  # longer than a conversation waits for its first response
+# Not counters: the key, and the copies of the key's kind, day and value that items written before
+# 2026-12-07 also carry (the key is the one place that says them; read from it).
 _ITEM_ATTRIBUTES = frozenset({"pk", "sk", "day", "dimension", "value"})
 
 
@@ -36,16 +38,15 @@ class DynamoKpis:
             return False
         additions = {name: int(value) for name, value in counts.items() if int(value)}
         names = {f"#n{i}": name for i, name in enumerate(additions)}
-        values = {f":v{i}": value for i, value in enumerate(additions.values())}
+        values = to_item({f":v{i}": value for i, value in enumerate(additions.values())})
+        expression = "ADD " + ", ".join(f"{placeholder} :v{i}" for i, placeholder in enumerate(names))
         for dimension in dimensions if additions else ():
             self._table.call(
                 "update_item",
                 Key=to_item(keys.kpi(dimension.kind, day, dimension.value)),
-                UpdateExpression="SET #day = :day, #dim = :dim, #val = :val ADD "
-                + ", ".join(f"{placeholder} :v{i}" for i, placeholder in enumerate(names)),
-                ExpressionAttributeNames={**names, "#day": "day", "#dim": "dimension", "#val": "value"},
-                ExpressionAttributeValues=to_item({**values, ":day": day, ":dim": dimension.kind,
-                                                   ":val": dimension.value}),
+                UpdateExpression=expression,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
             )
         return True
 
