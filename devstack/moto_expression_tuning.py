@@ -1,4 +1,4 @@
-"""The dev stack's setup of moto's update expressions: what an UpdateItem costs, never what it does.
+"""The dev stack's setup of moto's expressions: what an update or a condition costs, never what it does.
 
 Every UpdateItem the hub sends (the KPI counters, the SLA clocks, the routing, the customer's
 record: eight per new customer's message) goes through moto's expression machinery:
@@ -22,8 +22,11 @@ million calls for 200 messages); ``find_clauses`` asked it again. What changed:
   runs: moto registers no virtual subclass). The nodes are visited in moto's order, each check runs
   on the same nodes, and a replaced node takes its place in its parent as moto does.
 
-A test runs each expression through moto's own walks and through these, and compares the item, the
-answer and the refusal.
+A condition expression (every conditional write: the hub's exactly-once writes) is parsed twice per
+call, and half of a parse was splitting the text into tokens: each text is split once and kept.
+
+Tests run each update and each condition through moto's own code and through these, and compare
+the item, the answer and the refusal.
 
 Upstream (moto): ``DepthFirstTraverser.nodes_to_be_processed`` says it is cached and is not; the
 walk could compute it once, and the abstract classes' ``isinstance`` could be a class attribute.
@@ -36,12 +39,37 @@ from typing import Any
 
 moto_traverse: Callable[..., Any] | None = None  # moto's own walk, kept for the test that compares both
 moto_find_clauses: Callable[..., Any] | None = None
+moto_lex_condition: Callable[..., Any] | None = None
 
 
 def tune_update_expressions() -> None:
     """Apply the expression tunings (called once, by devstack.moto_dynamodb_tuning.tune_dynamodb)."""
     _parse_each_expression_once()
     _walk_with_known_classes()
+    _lex_each_condition_once()
+
+
+def _lex_each_condition_once() -> None:
+    """A condition expression is parsed twice per call (the handler's check of the names and values it
+    uses, then the backend's), and each parse starts by splitting the text into tokens, trying a dozen
+    regular expressions at every position: half of a parse. The tokens are a pure function of the
+    text (immutable tuples, never changed by the later steps): each text is split once and kept."""
+    from collections import deque
+    from functools import lru_cache
+
+    from moto.dynamodb.comparisons import ConditionExpressionParser
+
+    global moto_lex_condition
+    lex = moto_lex_condition = ConditionExpressionParser._lex_condition_expression
+
+    @lru_cache(maxsize=1024)
+    def tokens(expression: str) -> tuple[Any, ...]:
+        return tuple(lex(ConditionExpressionParser(expression, None, None)))
+
+    def _lex_condition_expression(parser: Any) -> Any:
+        return deque(tokens(parser.condition_expression))
+
+    ConditionExpressionParser._lex_condition_expression = _lex_condition_expression  # type: ignore[method-assign,assignment]
 
 
 def _parse_each_expression_once() -> None:

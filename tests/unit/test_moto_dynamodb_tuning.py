@@ -290,3 +290,50 @@ def test_the_cases_cover_updates_applied_and_refused(dynamodb: Any) -> None:
     refusals = {outcome["refused"][1] for outcome in outcomes if "refused" in outcome}
     assert sum("answer" in outcome for outcome in outcomes) >= 6
     assert len(refusals) >= 6, refusals  # distinct refusals: each check of the walk is exercised
+
+
+_CONDITIONS = [
+    "attribute_not_exists(pk)",
+    "attribute_exists(#m.in1.deep) AND attribute_type(a, :n)",
+    "a < :two AND (txt IN (:t, :v) OR NOT begins_with(txt, :v))",
+    "size(l) BETWEEN :zero AND :one",
+    "#a <> :one",  # fails: the condition is false
+    "a <>",  # not an expression (moto raises, as for the next one: its own parser's errors)
+    "#undefined = :one",  # a name the call does not define
+]
+_CONDITION_VALUES = {":two": {"N": "2"}, ":t": {"S": "t"}, ":n": {"S": "N"}}
+
+
+def _conditional_update(client: Any, partition: str, condition: str) -> dict[str, Any]:
+    key = {"pk": {"S": partition}, "sk": {"S": "1"}}
+    client.put_item(TableName="t", Item={**key, **_BEFORE})
+    names = {name: value for name, value in _NAMES.items() if name in condition}
+    values = {name: value for name, value in {**_VALUES, **_CONDITION_VALUES}.items() if name in condition}
+    try:
+        client.update_item(TableName="t", Key=key, UpdateExpression="SET done = :done", ConditionExpression=condition,
+                           ExpressionAttributeValues={**values, ":done": {"BOOL": True}},
+                           **({"ExpressionAttributeNames": names} if names else {}))
+        return {"applied": "done" in client.get_item(TableName="t", Key=key)["Item"]}
+    except ClientError as refused:
+        return {"refused": (refused.response["Error"]["Code"], refused.response["Error"]["Message"])}
+    except (ValueError, KeyError) as broken:  # moto 5.2 raises these itself on a malformed condition
+        return {"raised": (type(broken).__name__, str(broken))}
+
+
+@pytest.mark.parametrize("condition", _CONDITIONS)
+def test_a_condition_is_read_as_moto_reads_it(dynamodb: Any, monkeypatch: Any, condition: str) -> None:
+    from moto.dynamodb.comparisons import ConditionExpressionParser
+
+    from devstack import moto_expression_tuning
+
+    ours = [_conditional_update(dynamodb, f"ours-{turn}", condition) for turn in range(2)]  # split, then kept
+    monkeypatch.setattr(ConditionExpressionParser, "_lex_condition_expression",
+                        moto_expression_tuning.moto_lex_condition)
+    assert ours == [_conditional_update(dynamodb, "moto's", condition)] * 2
+
+
+def test_the_conditions_hold_fail_and_are_refused(dynamodb: Any) -> None:
+    outcomes = [_conditional_update(dynamodb, f"case-{index}", text) for index, text in enumerate(_CONDITIONS)]
+    assert [outcome.get("applied") for outcome in outcomes[:4]] == [None, True, True, True]  # the item exists
+    assert {outcome["refused"][0] for outcome in (outcomes[0], outcomes[4])} == {"ConditionalCheckFailedException"}
+    assert [outcome["raised"][0] for outcome in outcomes[5:]] == ["ValueError", "KeyError"]

@@ -144,6 +144,9 @@ def test_the_moto_internals_the_tunings_recognise_are_still_there() -> None:
     assert "traverse_node_recursively" in ast_nodes.DepthFirstTraverser.traverse.__code__.co_names
     assert {"nodes_to_be_processed", "pre_processing_of_child", "process"} <= set(vars(ast_nodes.DepthFirstTraverser))
     assert "find_clauses" in validators.ActionCountValidator.verify_action_counts.__code__.co_names
+    from moto.dynamodb.comparisons import ConditionExpressionParser
+
+    assert "_lex_condition_expression" in ConditionExpressionParser.parse.__code__.co_names
     tune_moto()
     walk = ast_nodes.DepthFirstTraverser.traverse_node_recursively
     assert walk.__module__ == ast_nodes.Node.find_clauses.__module__ == "devstack.moto_expression_tuning"
