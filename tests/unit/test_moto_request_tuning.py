@@ -106,3 +106,50 @@ def test_a_url_routed_once_answers_and_refuses_as_moto_routes_it(in_process: Non
     assert "https://ours-b.s3.amazonaws.com/absent" in moto_request_tuning.routes
     assert ours == calls(moto_routes=True)
     assert ours[:2] == [["hello"], b"body"] and ours[2] == ours[4] == ("NoSuchKey", 404)
+
+
+def _environ(request: Any) -> dict[str, Any]:
+    environ = {key: value for key, value in request.environ.items() if key != "werkzeug.request"}
+    environ["wsgi.input"] = request.get_data()
+    return {**environ, "url": request.url, "raw_url": request.raw_url, "headers": sorted(request.headers.items()),
+            "form": dict(request.form), "args": dict(request.args), "content_type": request.content_type}
+
+
+def test_a_request_is_built_as_moto_builds_it(in_process: None) -> None:
+    from botocore.awsrequest import AWSPreparedRequest
+    from botocore.compat import HTTPHeaders
+    from moto.core.request import Request
+
+    sent: list[Any] = []
+    clients = [boto3.client(name, region_name="eu-west-1") for name in ("dynamodb", "sqs", "s3", "sts")]
+    for client in clients:
+        client.meta.events.register_first("before-send", lambda request, **_: sent.append(request))
+    dynamodb, sqs, s3, sts = clients
+    dynamodb.create_table(TableName="t", BillingMode="PAY_PER_REQUEST",
+                          KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                          AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}])
+    dynamodb.put_item(TableName="t", Item={"pk": {"S": "é😀"}, "b": {"B": b"\x00\xff"}})
+    dynamodb.list_tables()
+    queue = sqs.create_queue(QueueName="q")["QueueUrl"]
+    sqs.send_message(QueueUrl=queue, MessageBody="hello", MessageAttributes={
+        "a": {"DataType": "String", "StringValue": "v"}})
+    s3.create_bucket(Bucket="bucket", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    s3.put_object(Bucket="bucket", Key="a/b c", Body=b"", Metadata={"my_key": "v"})
+    s3.list_objects_v2(Bucket="bucket", Prefix="a/")
+    sts.get_caller_identity()
+    odd = HTTPHeaders()
+    for name, value in (("Content-Type", "application/json"), ("X-Twice", "1"), ("x-twice", "2"),
+                        ("Transfer-Encoding", "chunked"), ("Content-Length", "999"), ("X-Bytes", b"v")):
+        odd[name] = value
+    sent += [AWSPreparedRequest("POST", "http://127.0.0.1:4566/", odd, b"{}", False),
+             AWSPreparedRequest("POST", "https://host:8443/", odd, b"{}", False)]
+    assert len(sent) >= 10
+    plain = 0
+    for request in sent:
+        assert moto_request_tuning.moto_from_primitives is not None
+        theirs = moto_request_tuning.moto_from_primitives(Request, request.method, request.url, request.headers,
+                                                          request.body)
+        ours = Request.from_primitives(request.method, request.url, request.headers, request.body)
+        assert _environ(ours) == _environ(theirs), request.url
+        plain += request.url.endswith("/") and bool(request.body)
+    assert plain >= 6  # most were built the direct way
