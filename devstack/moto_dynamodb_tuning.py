@@ -18,6 +18,9 @@ customers in process (cProfile), moto 5.2 spent its time where the table's work 
   instead (and the stream's length), and put back when it fails.
 - Every UpdateItem tokenizes and parses its expression, deep-copies the tree and walks it ten times
   to validate it: devstack/moto_expression_tuning.py.
+- Every UpdateItem deep-copies the item twice before changing it, and reads each copy only as JSON
+  (the answer's comparison, the stream record's old image): each copy is now that JSON, taken at
+  the same moment (half of a KPI counter's update, 58 attributes).
 - A new item is built one attribute at a time, each re-measuring the whole item against the 400 KB
   limit: O(n²) per PutItem. It is measured once, with the same limit and error.
 - The answers of the item operations (GetItem, PutItem, UpdateItem, Query, ...) went through moto's
@@ -54,6 +57,7 @@ def tune_dynamodb() -> None:
     tune_update_expressions()
     _tune_item_size_check()
     _tune_item_answers()
+    _snapshot_before_update()
 
 
 def _tune_item_size_check() -> None:
@@ -215,3 +219,47 @@ def _blob(value: Any) -> str:
 
         return base64.b64encode(value).decode()
     raise TypeError(f"not JSON: {type(value).__name__}")
+
+
+class _ItemSnapshot:
+    """An item as it was before an update, as moto's UpdateItem reads its copy: its key, for the stream
+    record, and its JSON (``Item.to_json`` builds new containers all the way down, so the JSON taken
+    before the update does not change with the item)."""
+
+    __slots__ = ("_attributes", "hash_key", "range_key")
+
+    def __init__(self, item: Any) -> None:
+        self.hash_key, self.range_key = item.hash_key, item.range_key
+        self._attributes = item.to_json()["Attributes"]
+
+    def to_json(self, root_attr_name: str = "Attributes") -> dict[str, Any]:
+        return {root_attr_name: self._attributes}
+
+
+def _snapshot_before_update() -> None:
+    """UpdateItem deep-copies the item twice before changing it (the handler, for the attributes the
+    answer compares; the backend, for the stream record's old image) and then turns each copy into
+    JSON: for an item of 58 attributes (a day's KPI counters) that was half of an update. Both
+    copies are only ever read as JSON, so each is now that JSON, taken at the same moment. Every
+    other deep copy of moto's DynamoDB is unchanged."""
+    from moto.dynamodb import models, responses
+    from moto.dynamodb.models.dynamo_type import Item
+
+    def from_update_item(module_suffix: str) -> bool:
+        caller = sys._getframe(2).f_code
+        return caller.co_name == "update_item" and caller.co_filename.endswith(module_suffix)
+
+    class _SnapshotOnUpdate:
+        def __init__(self, module_copy: Any, module_suffix: str) -> None:
+            self._copy, self._suffix = module_copy, module_suffix
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._copy, name)
+
+        def deepcopy(self, value: Any, memo: Any = None) -> Any:
+            if type(value) is Item and from_update_item(self._suffix):
+                return _ItemSnapshot(value)
+            return self._copy.deepcopy(value, memo)
+
+    models.copy = _SnapshotOnUpdate(models.copy, "dynamodb/models/__init__.py")  # type: ignore[assignment]
+    responses.copy = _SnapshotOnUpdate(responses.copy, "dynamodb/responses.py")  # type: ignore[assignment]

@@ -337,3 +337,36 @@ def test_the_conditions_hold_fail_and_are_refused(dynamodb: Any) -> None:
     assert [outcome.get("applied") for outcome in outcomes[:4]] == [None, True, True, True]  # the item exists
     assert {outcome["refused"][0] for outcome in (outcomes[0], outcomes[4])} == {"ConditionalCheckFailedException"}
     assert [outcome["raised"][0] for outcome in outcomes[5:]] == ["ValueError", "KeyError"]
+
+
+def _update_and_its_record(client: Any, partition: str, expression: str, returned: str) -> dict[str, Any]:
+    outcome = _update(client, partition, expression) if returned == "ALL_NEW" else {}
+    if not outcome:
+        key = {"pk": {"S": partition}, "sk": {"S": "1"}}
+        client.put_item(TableName="t", Item={**key, **_BEFORE})
+        names = {name: value for name, value in _NAMES.items() if name in expression}
+        try:
+            answer = client.update_item(TableName="t", Key=key, UpdateExpression=expression, ReturnValues=returned,
+                                        **({"ExpressionAttributeNames": names} if names else {}),
+                                        ExpressionAttributeValues={n: v for n, v in _VALUES.items() if n in expression})
+            outcome = {"answer": {k: v for k, v in answer.get("Attributes", {}).items() if k != "pk"}}
+        except ClientError as refused:
+            outcome = {"refused": refused.response["Error"]["Code"]}
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.dynamodb.models import dynamodb_backends
+
+    record = dynamodb_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].tables["t"].stream_shard.items[-1].record
+    images = {name: {k: v for k, v in record["dynamodb"].get(name, {}).items() if k != "pk"}
+              for name in ("OldImage", "NewImage")}
+    return {**outcome, "event": record["eventName"], **images}
+
+
+@pytest.mark.parametrize("returned", ["ALL_NEW", "UPDATED_OLD", "ALL_OLD", "UPDATED_NEW"])
+def test_an_update_answers_and_streams_the_item_as_it_was(dynamodb: Any, monkeypatch: Any, returned: str) -> None:
+    from moto.dynamodb import models, responses
+
+    ours = [_update_and_its_record(dynamodb, "ours", expression, returned) for expression in _UPDATES]
+    monkeypatch.setattr(models, "copy", models.copy._copy)  # moto's deep copies
+    monkeypatch.setattr(responses, "copy", responses.copy._copy)
+    assert ours == [_update_and_its_record(dynamodb, "moto's", expression, returned) for expression in _UPDATES]
+    assert any(record["OldImage"] != record["NewImage"] for record in ours if record["event"] == "MODIFY")

@@ -147,6 +147,13 @@ def test_the_moto_internals_the_tunings_recognise_are_still_there() -> None:
     from moto.dynamodb.comparisons import ConditionExpressionParser
 
     assert "_lex_condition_expression" in ConditionExpressionParser.parse.__code__.co_names
+    import inspect
+
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.responses import DynamoHandler
+
+    for update in (DynamoDBBackend.update_item, inspect.unwrap(DynamoHandler.update_item)):
+        assert update.__name__ == "update_item" and "deepcopy" in update.__code__.co_names  # the snapshots' callers
     tune_moto()
     walk = ast_nodes.DepthFirstTraverser.traverse_node_recursively
     assert walk.__module__ == ast_nodes.Node.find_clauses.__module__ == "devstack.moto_expression_tuning"
