@@ -1,6 +1,6 @@
 """The dev stack's setup of the way into moto in process: what a call costs, never what it answers.
 
-The pump's handlers make about 24 AWS calls per new customer's message, each into moto in the same
+The pump's handlers make about 23 AWS calls per new customer's message, each into moto in the same
 process. Measured with py-spy on 3,000 GetItems in process (0.72 ms each), the table's work (moto's
 ``call_action``) was 15 % of a call; the rest was the way there:
 
