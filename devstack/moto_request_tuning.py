@@ -11,8 +11,10 @@ process. Measured with py-spy on 3,000 GetItems in process (0.72 ms each), the t
   every other service, and every call made while the mock is off sign as before.
 - moto's routing, 9 %: for every call moto tries the URL against every service's pattern, then
   builds the service's URL table again (a property) and compiles its patterns one by one. The
-  handler a URL was routed to is kept; a URL is routed by moto itself the first time, and the
-  pass-through and allow-list settings are still read on every call.
+  handler a root URL was routed to is kept (DynamoDB's and SQS's JSON calls all post to their
+  endpoint's root: a handful of entries); a URL is routed by moto itself the first time, any other
+  path (S3's, one per key) every time, and the pass-through and allow-list settings are still read
+  on every call.
 - moto's request, 11 %: botocore's request becomes a werkzeug request through ``EnvironBuilder``.
   For the hub's in-process calls (a body posted to the root path, no query string: DynamoDB's and
   SQS's JSON protocol) the same WSGI environ is written directly; a test builds real requests of
@@ -34,7 +36,7 @@ _SCOPED_SERVICES = ("dynamodb", "sqs")
 
 moto_process_request: Callable[..., Any] | None = None  # moto's own routing, kept for the test
 moto_from_primitives: Callable[..., Any] | None = None  # moto's own request building, kept for the test
-routes: dict[str, tuple[str, Callable[..., Any]]] = {}  # URL -> (service, handler), as moto routed it
+routes: dict[str, tuple[str, Callable[..., Any]]] = {}  # root URL -> (service, handler), as moto routed it
 
 
 def tune_requests() -> None:
@@ -163,6 +165,8 @@ def _route_each_url_once() -> None:
 
     def process_request(stubber: Any, request: Any) -> Any:
         parsed_url, _ = get_equivalent_url_in_aws_domain(request.url)
+        if parsed_url.path not in ("", "/"):  # a URL per object or queue (S3's keys): moto routes it each time
+            return route(stubber, request)
         clean_url = f"{parsed_url.scheme}://{parsed_url.netloc}{parsed_url.path}"
         known = routes.get(clean_url)
         if known is None or passthrough_url(clean_url) or passthrough_service(known[0]) \
