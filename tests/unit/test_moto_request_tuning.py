@@ -88,14 +88,18 @@ def test_a_url_routed_once_answers_and_refuses_as_moto_routes_it(in_process: Non
             monkeypatch.setattr(BotocoreStubber, "process_request", moto_request_tuning.moto_process_request)
         prefix = "moto" if moto_routes else "ours"
         sqs, s3 = boto3.client("sqs", region_name="us-east-1"), boto3.client("s3", region_name="us-east-1")
+        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+        dynamodb.list_tables()  # DynamoDB's root URL routed (and kept, with ours)
         url = sqs.create_queue(QueueName=f"{prefix}-q")["QueueUrl"]
         sqs.send_message(QueueUrl=url, MessageBody="hello")
         answers: list[Any] = [[m["Body"] for m in sqs.receive_message(QueueUrl=url)["Messages"]]]
         s3.create_bucket(Bucket=f"{prefix}-b")
         s3.put_object(Bucket=f"{prefix}-b", Key="a/b c", Body=b"body")
         answers.append(s3.get_object(Bucket=f"{prefix}-b", Key="a/b c")["Body"].read())
-        for refused in [lambda: s3.get_object(Bucket=f"{prefix}-b", Key="absent"),  # moto's HTTPException
-                        lambda: sqs.get_queue_url(QueueName="absent")] * 2:  # the second time: its route kept
+        for refused in [lambda: s3.get_object(Bucket=f"{prefix}-b", Key="absent"),  # routed by moto each time
+                        lambda: dynamodb.describe_table(TableName="absent"),  # a refusal answered, route kept
+                        lambda: s3.delete_bucket(Bucket=f"{prefix}-b"),  # not empty: refused, route kept
+                        lambda: sqs.get_queue_url(QueueName="absent")] * 2:
             with pytest.raises(ClientError) as error:
                 refused()
             answers.append((error.value.response["Error"]["Code"],
@@ -106,7 +110,9 @@ def test_a_url_routed_once_answers_and_refuses_as_moto_routes_it(in_process: Non
     assert "https://sqs.us-east-1.amazonaws.com/" in moto_request_tuning.routes  # every SQS call's URL
     assert all(url.count("/") == 3 for url in moto_request_tuning.routes)  # root URLs only: none per S3 key
     assert ours == calls(moto_routes=True)
-    assert ours[:2] == [["hello"], b"body"] and ours[2] == ours[4] == ("NoSuchKey", 404)
+    assert ours[:2] == [["hello"], b"body"] and ours[2] == ours[6] == ("NoSuchKey", 404)
+    assert ours[3] == ours[7] == ("ResourceNotFoundException", 400)
+    assert ours[4] == ours[8] == ("BucketNotEmpty", 409)
 
 
 def _environ(request: Any) -> dict[str, Any]:
