@@ -20,7 +20,7 @@ customers in process (cProfile), moto 5.2 spent its time where the table's work 
   to validate it: devstack/moto_expression_tuning.py.
 - Every UpdateItem deep-copies the item twice before changing it, and reads each copy only as JSON
   (the answer's comparison, the stream record's old image): each copy is now that JSON, taken at
-  the same moment (half of a KPI counter's update, 58 attributes).
+  the same moment (the copies were a quarter of a KPI counter's update, 58 attributes).
 - A new item is built one attribute at a time, each re-measuring the whole item against the 400 KB
   limit: O(n²) per PutItem. It is measured once, with the same limit and error.
 - The answers of the item operations (GetItem, PutItem, UpdateItem, Query, ...) went through moto's
@@ -239,9 +239,9 @@ class _ItemSnapshot:
 def _snapshot_before_update() -> None:
     """UpdateItem deep-copies the item twice before changing it (the handler, for the attributes the
     answer compares; the backend, for the stream record's old image) and then turns each copy into
-    JSON: for an item of 58 attributes (a day's KPI counters) that was half of an update. Both
-    copies are only ever read as JSON, so each is now that JSON, taken at the same moment. Every
-    other deep copy of moto's DynamoDB is unchanged."""
+    JSON: for an item of 58 attributes (a day's KPI counters) the copies were a quarter of an update,
+    copies and JSON half. Both copies are only ever read as JSON, so each is now that JSON, taken at
+    the same moment. Every other deep copy of moto's DynamoDB is unchanged."""
     from moto.dynamodb import models, responses
     from moto.dynamodb.models.dynamo_type import Item
 
