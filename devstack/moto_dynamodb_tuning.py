@@ -57,7 +57,7 @@ def tune_dynamodb() -> None:
     tune_update_expressions()
     _tune_item_size_check()
     _tune_item_answers()
-    _snapshot_before_update()
+    _tune_copies()
 
 
 def _tune_item_size_check() -> None:
@@ -108,22 +108,10 @@ def _unsorted_items(table: Any) -> list[Any]:
 
 
 def _tune_transactions() -> None:
-    import copy as real_copy
-
+    """A transaction keeps its own backup of the items it names; the table "copied" for its rollback is
+    the table itself (``_TunedCopy``)."""
     from moto.dynamodb import models
-    from moto.dynamodb.models.table import Table
 
-    class _NoTableCopy:
-        """``copy`` as moto.dynamodb.models sees it: a table "copied" for a rollback is the table itself."""
-
-        def __getattr__(self, name: str) -> Any:
-            return getattr(real_copy, name)
-
-        @staticmethod
-        def deepcopy(value: Any, memo: Any = None) -> Any:
-            return value if isinstance(value, Table) else real_copy.deepcopy(value, memo)
-
-    models.copy = _NoTableCopy()  # type: ignore[assignment]
     transact: Callable[..., Any] = models.DynamoDBBackend.transact_write_items
 
     def transact_write_items(backend: Any, transact_items: list[dict[str, Any]]) -> Any:
@@ -236,30 +224,42 @@ class _ItemSnapshot:
         return {root_attr_name: self._attributes}
 
 
-def _snapshot_before_update() -> None:
-    """UpdateItem deep-copies the item twice before changing it (the handler, for the attributes the
-    answer compares; the backend, for the stream record's old image) and then turns each copy into
-    JSON: for an item of 58 attributes (a day's KPI counters) the copies were a quarter of an update,
-    copies and JSON half. Both copies are only ever read as JSON, so each is now that JSON, taken at
-    the same moment. Every other deep copy of moto's DynamoDB is unchanged."""
+def _tune_copies() -> None:
+    """``copy`` as moto's DynamoDB backend and handler see it (the transactions' and the updates' tunings)."""
     from moto.dynamodb import models, responses
-    from moto.dynamodb.models.dynamo_type import Item
 
-    def from_update_item(module_suffix: str) -> bool:
-        caller = sys._getframe(2).f_code
-        return caller.co_name == "update_item" and caller.co_filename.endswith(module_suffix)
+    models.copy = _TunedCopy("dynamodb/models/__init__.py")  # type: ignore[assignment]
+    responses.copy = _TunedCopy("dynamodb/responses.py")  # type: ignore[assignment]
 
-    class _SnapshotOnUpdate:
-        def __init__(self, module_copy: Any, module_suffix: str) -> None:
-            self._copy, self._suffix = module_copy, module_suffix
 
-        def __getattr__(self, name: str) -> Any:
-            return getattr(self._copy, name)
+class _TunedCopy:
+    """The ``copy`` module as one of moto's DynamoDB modules sees it; every copy but two is moto's own:
 
-        def deepcopy(self, value: Any, memo: Any = None) -> Any:
-            if type(value) is Item and from_update_item(self._suffix):
+    - a table deep-copied to roll a transaction back is the table itself: O(table) per transaction,
+      and the transaction keeps a backup of the items it names instead (``_tune_transactions``);
+    - an item UpdateItem deep-copies before changing it is its JSON, taken at that moment. UpdateItem
+      copies the item twice (the handler, for the attributes the answer compares; the backend, for
+      the stream record's old image) and reads each copy only as JSON: for an item of 58 attributes (a
+      day's KPI counters) the copies were a quarter of an update, copies and JSON half."""
+
+    def __init__(self, module_suffix: str) -> None:
+        self._module_suffix = module_suffix  # the module whose ``update_item`` copies an item
+
+    def __getattr__(self, name: str) -> Any:
+        import copy
+
+        return getattr(copy, name)
+
+    def deepcopy(self, value: Any, memo: Any = None) -> Any:
+        import copy
+
+        from moto.dynamodb.models.dynamo_type import Item
+        from moto.dynamodb.models.table import Table
+
+        if isinstance(value, Table):
+            return value
+        if type(value) is Item:
+            caller = sys._getframe(1).f_code
+            if caller.co_name == "update_item" and caller.co_filename.endswith(self._module_suffix):
                 return _ItemSnapshot(value)
-            return self._copy.deepcopy(value, memo)
-
-    models.copy = _SnapshotOnUpdate(models.copy, "dynamodb/models/__init__.py")  # type: ignore[assignment]
-    responses.copy = _SnapshotOnUpdate(responses.copy, "dynamodb/responses.py")  # type: ignore[assignment]
+        return copy.deepcopy(value, memo)

@@ -366,7 +366,7 @@ def test_an_update_answers_and_streams_the_item_as_it_was(dynamodb: Any, monkeyp
     from moto.dynamodb import models, responses
 
     ours = [_update_and_its_record(dynamodb, "ours", expression, returned) for expression in _UPDATES]
-    monkeypatch.setattr(models, "copy", models.copy._copy)  # moto's deep copies
-    monkeypatch.setattr(responses, "copy", responses.copy._copy)
+    monkeypatch.setattr(models, "copy", copy)  # moto's own deep copies
+    monkeypatch.setattr(responses, "copy", copy)
     assert ours == [_update_and_its_record(dynamodb, "moto's", expression, returned) for expression in _UPDATES]
     assert any(record["OldImage"] != record["NewImage"] for record in ours if record["event"] == "MODIFY")
